@@ -1,0 +1,58 @@
+# Makefile for kinesis_glue (PGXS)
+#
+#   make                 build the shared library and the install script
+#   make DEBUG=1         build with assertions and without optimisation (tests)
+#   make install         install into the PostgreSQL found by $(PG_CONFIG)
+#   ./test.sh            run every test layer (see README)
+
+EXTENSION = kinesis_glue
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" kinesis_glue.control)
+
+MODULE_big = kinesis_glue
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
+
+# The install script is the concatenation of the per-component SQL files, in
+# dependency order.
+COMPONENT_SQL = src/common/common.sql \
+	src/worker/worker.sql \
+	src/streams/streams.sql
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+
+PG_CPPFLAGS = -Isrc -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wno-missing-field-initializers -Wno-sign-compare
+ifdef DEBUG
+PG_CPPFLAGS += -DUSE_ASSERT_CHECKING -O0 -g
+endif
+
+# pg_regress: sql/ and expected/ at the top level, on a private temporary
+# instance that preloads the library.
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --temp-instance=tmp_check_regress \
+	--temp-config=test/regress.conf
+# Isolation specs live in test/specs with outputs in test/expected.
+ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --temp-instance=tmp_check_iso \
+	--temp-config=test/regress.conf
+# TAP tests in test/t
+TAP_TESTS = 1
+PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
+
+EXTRA_CLEAN = $(DATA_built) tmp_check_regress tmp_check_iso output_iso \
+	results regression.diffs regression.out tmp_check log
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(EXTENSION)--$(EXTVERSION).sql: $(COMPONENT_SQL) kinesis_glue.control
+	( echo "-- $(EXTENSION) $(EXTVERSION): generated from $(COMPONENT_SQL); do not edit"; \
+	  printf '%s\n' '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; \
+	  for f in $(COMPONENT_SQL); do echo; echo "-- ---- $$f"; cat $$f; done ) > $@
+
+.PHONY: regresscheck isolationcheck tapcheck
+regresscheck:
+	$(pg_regress_installcheck) $(REGRESS_OPTS) $(REGRESS)
+isolationcheck:
+	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
+tapcheck:
+	$(prove_installcheck)

@@ -1,0 +1,24 @@
+/*-------------------------------------------------------------------------
+ *
+ * kg_guc.h
+ *		Settings of kinesis_glue (all under the reserved prefix
+ *		"kinesis_glue.").  Defined in kinesis_glue.c.
+ *
+ * Locking: none; GUC variables are backend-local copies.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KG_GUC_H
+#define KG_GUC_H
+
+extern int	kg_max_databases;		/* PGC_POSTMASTER */
+extern int	kg_max_streams;			/* PGC_POSTMASTER */
+extern int	kg_worker_naptime_ms;	/* PGC_SIGHUP */
+extern int	kg_launcher_naptime_ms; /* PGC_SIGHUP */
+extern int	kg_iterator_ttl_ms;		/* PGC_SUSET */
+extern int	kg_segment_records;		/* PGC_SUSET: capacity of new streams' segments */
+extern int	kg_segment_interval_s;	/* PGC_SIGHUP: time after which a segment is closed */
+extern int	kg_segments_ahead;		/* PGC_SIGHUP */
+extern int	kg_segment_wait_ms;		/* PGC_SUSET */
+
+#endif							/* KG_GUC_H */

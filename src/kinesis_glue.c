@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ *
+ * kinesis_glue.c
+ *		Module entry point: settings, hooks and launcher registration.
+ *		Nothing else lives here; each component has its own folder.
+ *
+ * Locking: none.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "common/kg_guc.h"
+#include "common/kg_shmem.h"
+#include "streams/stream_state.h"
+#include "worker/kg_worker.h"
+
+PG_MODULE_MAGIC;
+
+int			kg_max_databases = 32;
+int			kg_max_streams = 1024;
+int			kg_worker_naptime_ms = 1000;
+int			kg_launcher_naptime_ms = 1000;
+int			kg_iterator_ttl_ms = 300000;
+int			kg_segment_records = 1048576;
+int			kg_segment_interval_s = 3600;
+int			kg_segments_ahead = 2;
+int			kg_segment_wait_ms = 10000;
+
+void		_PG_init(void);
+
+/* Define every setting; all live under the reserved "kinesis_glue." prefix. */
+static void
+kg_define_settings(void)
+{
+	DefineCustomIntVariable("kinesis_glue.max_databases",
+							"Maximum number of databases with a kinesis_glue worker.",
+							NULL, &kg_max_databases, 32, 1, 1024,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.max_streams",
+							"Maximum number of data streams, over all databases, whose state is kept in shared memory.",
+							NULL, &kg_max_streams, 1024, 16, 1000000,
+							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.worker_naptime",
+							"Longest sleep of a kinesis_glue worker between two rounds of work.",
+							NULL, &kg_worker_naptime_ms, 1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.launcher_naptime",
+							"Longest sleep of the kinesis_glue launcher between two checks of its workers.",
+							NULL, &kg_launcher_naptime_ms, 1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.iterator_ttl",
+							"Lifetime of a shard iterator.",
+							NULL, &kg_iterator_ttl_ms, 300000, 1000, 24 * 3600 * 1000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.segment_records",
+							"Sequence numbers per record segment of newly created streams.",
+							NULL, &kg_segment_records, 1048576, 1024, 1 << 30,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.segment_interval",
+							"Age after which the worker closes a stream's current record segment.",
+							NULL, &kg_segment_interval_s, 3600, 1, 7 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.segments_ahead",
+							"Number of record segments the worker keeps created ahead of the current one.",
+							NULL, &kg_segments_ahead, 2, 1, 16,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.segment_wait",
+							"How long a put waits for the worker to create a missing record segment.",
+							NULL, &kg_segment_wait_ms, 10000, 0, 600000,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("kinesis_glue");
+}
+
+/*
+ * Module load.  Settings are always defined; shared memory and the launcher
+ * only when loaded through shared_preload_libraries.
+ */
+void
+_PG_init(void)
+{
+	kg_define_settings();
+	kg_streams_init_backend();
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	kg_shmem_init_hooks();
+	kg_worker_init_hooks();
+
+	/* pg_upgrade must not see workers writing to the new cluster */
+	if (IsBinaryUpgrade)
+		return;
+	kg_register_launcher();
+}

@@ -1,0 +1,362 @@
+/*-------------------------------------------------------------------------
+ *
+ * get.c
+ *		get_shard_iterator, get_records and read_shard.
+ *
+ * Iterators are stateless positions (iterator.c): reusing one returns the
+ * same records; every call returns a new token.  LATEST is fixed when the
+ * iterator is issued.  All reads go through kg_read_shard_range (read.c),
+ * which never returns records beyond the last stable sequence.
+ *
+ * Locking: see read.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/typcache.h"
+
+#include "common/kg_errors.h"
+#include "streams/iterator.h"
+#include "streams/read.h"
+#include "streams/stream_cache.h"
+
+#define KG_GET_MAX_RECORDS 10000
+#define KG_GET_MAX_BYTES (10 * 1024 * 1024)
+
+static KgShard *
+kg_require_shard(KgStream *s, const char *shard_id)
+{
+	int32		idx = kg_parse_shard_id(s->name, shard_id);
+	KgShard    *sh = kg_stream_find_shard(s, idx);
+
+	if (sh == NULL)
+		ereport(ERROR,
+				(errcode(KG_RESOURCE_NOT_FOUND),
+				 errmsg("ResourceNotFoundException: shard %s in stream \"%s\" does not exist",
+						kg_shard_id_string(idx), s->name),
+				 errhint("See kinesis.list_shards().")));
+	return sh;
+}
+
+static void
+kg_check_limit(int limit)
+{
+	if (limit < 1 || limit > KG_GET_MAX_RECORDS)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: limit must be between 1 and %d", KG_GET_MAX_RECORDS),
+				 errdetail("The limit given was %d.", limit)));
+}
+
+static void
+kg_check_sequence_for_shard(KgShard *sh, int64 seq, const char *what)
+{
+	if (seq < 0)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: %s %lld is invalid", what, (long long) seq)));
+	if (KG_SEQ_SHARD(seq) != sh->shard_index)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: invalid %s; it encodes %s, while it was used in a call to a shard with %s",
+						what, kg_shard_id_string(KG_SEQ_SHARD(seq)), kg_shard_id_string(sh->shard_index))));
+}
+
+typedef struct KgFindTime
+{
+	TimestampTz target;
+	int64		found;
+} KgFindTime;
+
+static bool
+kg_find_time_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
+{
+	KgFindTime *f = (KgFindTime *) arg;
+
+	if (arrival >= f->target)
+	{
+		f->found = seq;
+		return false;
+	}
+	return true;
+}
+
+/* Position of AT_TIMESTAMP: before the first record at or after t, else the tip. */
+static int64
+kg_position_at_time(KgStream *s, KgShard *sh, TimestampTz t)
+{
+	int64		pos = kg_trim_position(s, sh);
+
+	for (;;)
+	{
+		KgFindTime f = {t, -1};
+		KgReadResult res;
+
+		kg_read_shard_range(s, sh, pos, KG_GET_MAX_RECORDS, PG_INT64_MAX,
+							kg_find_time_sink, &f, &res);
+		if (f.found >= 0)
+			return f.found - 1;
+		if (!res.more)
+			return res.next_position;
+		pos = res.next_position;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+PG_FUNCTION_INFO_V1(kg_get_shard_iterator);
+
+/*
+ * kinesis.get_shard_iterator(stream_name, shard_id, shard_iterator_type,
+ * starting_sequence_number, "timestamp") -> text
+ */
+Datum
+kg_get_shard_iterator(PG_FUNCTION_ARGS)
+{
+	KgStream   *s;
+	KgShard    *sh;
+	char	   *type;
+	bool		has_seq = !PG_ARGISNULL(3);
+	bool		has_ts = !PG_ARGISNULL(4);
+	int64		seq = has_seq ? PG_GETARG_INT64(3) : 0;
+	KgIterator	it;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: stream name, shard id and shard iterator type must not be null")));
+	type = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	if (strcmp(type, "TRIM_HORIZON") != 0 && strcmp(type, "LATEST") != 0 &&
+		strcmp(type, "AT_SEQUENCE_NUMBER") != 0 && strcmp(type, "AFTER_SEQUENCE_NUMBER") != 0 &&
+		strcmp(type, "AT_TIMESTAMP") != 0)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: shard iterator type \"%s\" is not one of AFTER_SEQUENCE_NUMBER, LATEST, AT_TIMESTAMP, AT_SEQUENCE_NUMBER, TRIM_HORIZON", type)));
+
+	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	kg_check_read_privilege(s);
+	sh = kg_require_shard(s, text_to_cstring(PG_GETARG_TEXT_PP(1)));
+
+	if ((strcmp(type, "AT_SEQUENCE_NUMBER") == 0 || strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0))
+	{
+		if (!has_seq)
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("InvalidArgumentException: %s needs a starting sequence number", type),
+					 errhint("Pass starting_sequence_number, or use TRIM_HORIZON or LATEST.")));
+		kg_check_sequence_for_shard(sh, seq, "starting sequence number");
+	}
+	else if (has_seq)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: %s takes no starting sequence number", type),
+				 errhint("Use AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER to start at a sequence number.")));
+	if (strcmp(type, "AT_TIMESTAMP") == 0)
+	{
+		if (!has_ts)
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("InvalidArgumentException: AT_TIMESTAMP needs a timestamp")));
+		if (PG_GETARG_TIMESTAMPTZ(4) > GetCurrentTimestamp())
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("InvalidArgumentException: the timestamp cannot be in the future"),
+					 errdetail("The timestamp given was %s.", timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(4)))));
+	}
+	else if (has_ts)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: %s takes no timestamp", type)));
+
+	if (strcmp(type, "TRIM_HORIZON") == 0)
+		it.position = kg_trim_position(s, sh);
+	else if (strcmp(type, "LATEST") == 0)
+	{
+		if (sh->closed)
+			it.position = sh->ending_seq;
+		else
+			it.position = Max(KG_SEQ(kg_stream_stable_bound(s->state), 0) - 1,
+							  kg_trim_position(s, sh));
+	}
+	else if (strcmp(type, "AT_SEQUENCE_NUMBER") == 0)
+		it.position = seq - 1;
+	else if (strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0)
+		it.position = seq;
+	else
+		it.position = kg_position_at_time(s, sh, PG_GETARG_TIMESTAMPTZ(4));
+
+	it.stream_id = s->stream_id;
+	it.stream_created = s->created_at;
+	it.shard_index = sh->shard_index;
+	it.issued_at = GetCurrentTimestamp();
+	PG_RETURN_TEXT_P(cstring_to_text(kg_iterator_encode(&it)));
+}
+
+/* Collects records as kinesis.record composites. */
+typedef struct KgRecordCollector
+{
+	TupleDesc	desc;
+	Datum		shard_id;
+	Datum	   *elems;
+	int			n;
+	int			cap;
+	Tuplestorestate *store;		/* read_shard: rows go here instead */
+} KgRecordCollector;
+
+static bool
+kg_collect_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
+{
+	KgRecordCollector *c = (KgRecordCollector *) arg;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	values[0] = c->shard_id;
+	values[1] = Int64GetDatum(seq);
+	values[2] = TimestampTzGetDatum(arrival);
+	values[3] = pk;
+	values[4] = data;
+	if (c->store)
+	{
+		tuplestore_putvalues(c->store, c->desc, values, nulls);
+		return true;
+	}
+	if (c->n == c->cap)
+	{
+		c->cap *= 2;
+		c->elems = repalloc(c->elems, sizeof(Datum) * c->cap);
+	}
+	c->elems[c->n++] = HeapTupleGetDatum(heap_form_tuple(c->desc, values, nulls));
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(kg_get_records);
+
+/*
+ * kinesis.get_records(shard_iterator, "limit") -> kinesis.get_records_result
+ */
+Datum
+kg_get_records(PG_FUNCTION_ARGS)
+{
+	KgIterator	it;
+	KgStream   *s;
+	KgShard    *sh;
+	int			limit = PG_ARGISNULL(1) ? KG_GET_MAX_RECORDS : PG_GETARG_INT32(1);
+	TupleDesc	resdesc;
+	Oid			record_type;
+	KgRecordCollector c;
+	KgReadResult res;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, true};
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: shard iterator must not be null")));
+	kg_check_limit(limit);
+	kg_iterator_decode(text_to_cstring(PG_GETARG_TEXT_PP(0)), &it);
+
+	s = kg_stream_get_by_id(it.stream_id, true);
+	if (s == NULL || s->created_at != it.stream_created)
+		ereport(ERROR,
+				(errcode(KG_RESOURCE_NOT_FOUND),
+				 errmsg("ResourceNotFoundException: shard %s of the iterator's stream does not exist",
+						kg_shard_id_string(it.shard_index)),
+				 errdetail("The stream was deleted after the iterator was issued.")));
+	kg_check_read_privilege(s);
+	sh = kg_stream_find_shard(s, it.shard_index);
+	if (sh == NULL)
+		ereport(ERROR,
+				(errcode(KG_RESOURCE_NOT_FOUND),
+				 errmsg("ResourceNotFoundException: shard %s in stream \"%s\" does not exist",
+						kg_shard_id_string(it.shard_index), s->name)));
+
+	if (get_call_result_type(fcinfo, NULL, &resdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type of get_records must be composite");
+	record_type = get_element_type(TupleDescAttr(resdesc, 0)->atttypid);
+	memset(&c, 0, sizeof(c));
+	c.desc = lookup_rowtype_tupdesc_copy(record_type, -1);
+	c.shard_id = CStringGetTextDatum(kg_shard_id_string(sh->shard_index));
+	c.cap = 64;
+	c.elems = palloc(sizeof(Datum) * c.cap);
+
+	kg_read_shard_range(s, sh, it.position, limit, KG_GET_MAX_BYTES,
+						kg_collect_sink, &c, &res);
+
+	get_typlenbyvalalign(record_type, &typlen, &typbyval, &typalign);
+	values[0] = PointerGetDatum(construct_array(c.elems, c.n, record_type, typlen, typbyval, typalign));
+	if (res.shard_end)
+	{
+		/* closed shard read to its end: no next iterator, name the children */
+		Datum	   *children = palloc(sizeof(Datum) * Max(s->nshards, 1));
+		int			nchildren = 0;
+
+		for (int i = 0; i < s->nshards; i++)
+			if (s->shards[i].parent_index == sh->shard_index ||
+				s->shards[i].adjacent_parent_index == sh->shard_index)
+				children[nchildren++] = CStringGetTextDatum(kg_shard_id_string(s->shards[i].shard_index));
+		nulls[1] = true;
+		values[3] = PointerGetDatum(construct_array(children, nchildren, TEXTOID, -1, false, TYPALIGN_INT));
+		nulls[3] = false;
+	}
+	else
+	{
+		it.position = res.next_position;
+		it.issued_at = GetCurrentTimestamp();
+		values[1] = CStringGetTextDatum(kg_iterator_encode(&it));
+	}
+	values[2] = Int64GetDatum(res.more && res.count > 0 ?
+							  Max((GetCurrentTimestamp() - res.last_arrival) / 1000, 0) : 0);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(resdesc), values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(kg_read_shard);
+
+/*
+ * kinesis.read_shard(stream_name, shard_id, after_sequence_number, "limit")
+ * -> SETOF kinesis.record.  NULL after_sequence_number: from the trim horizon.
+ */
+Datum
+kg_read_shard(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	KgStream   *s;
+	KgShard    *sh;
+	int			limit = PG_ARGISNULL(3) ? 1000 : PG_GETARG_INT32(3);
+	int64		after;
+	KgRecordCollector c;
+	KgReadResult res;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: stream name and shard id must not be null")));
+	kg_check_limit(limit);
+	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	kg_check_read_privilege(s);
+	sh = kg_require_shard(s, text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	if (PG_ARGISNULL(2))
+		after = kg_trim_position(s, sh);
+	else
+	{
+		after = PG_GETARG_INT64(2);
+		kg_check_sequence_for_shard(sh, after, "after sequence number");
+	}
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	memset(&c, 0, sizeof(c));
+	c.desc = rsinfo->setDesc;
+	c.store = rsinfo->setResult;
+	c.shard_id = CStringGetTextDatum(kg_shard_id_string(sh->shard_index));
+	kg_read_shard_range(s, sh, after, limit, KG_GET_MAX_BYTES, kg_collect_sink, &c, &res);
+	return (Datum) 0;
+}

@@ -1,0 +1,499 @@
+/*-------------------------------------------------------------------------
+ *
+ * put.c
+ *		put_record and put_records: validate, route by MD5 of the partition
+ *		key, take sequence numbers from the shared counter and bulk-insert
+ *		into the current record segment.  No SPI and no per-row SQL here.
+ *
+ * The whole input is validated before anything is taken or written, so a
+ * bad entry rejects the call and changes nothing.  Records of one call get
+ * consecutive counters, so within a shard they are numbered in input
+ * order.  The in-flight mark published with the counters holds readers
+ * back until this transaction ends (see stream_state.h).
+ *
+ * Locking: RowExclusiveLock on the segment relations written; never on the
+ * stream's record table.  Stream spinlock inside kg_stream_state_take.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/typcache.h"
+
+#include "common/kg_errors.h"
+#include "common/kg_hashkey.h"
+#include "common/kg_shmem.h"
+#include "streams/put.h"
+#include "streams/segments.h"
+#include "streams/stream_cache.h"
+
+#define KG_MAX_RECORD_BYTES (1024 * 1024)
+#define KG_MAX_BATCH_RECORDS 500
+#define KG_MAX_BATCH_BYTES (5 * 1024 * 1024)
+#define KG_MAX_PARTITION_KEY_CHARS 256
+
+/* Slots reused by every put of this backend (all record tables share a shape). */
+static TupleTableSlot **put_slots = NULL;
+static TupleDesc put_desc = NULL;
+
+/* ValidationException / InvalidArgumentException checks of one record. */
+static void
+kg_put_validate_entry(KgPutInput *in, int i, bool batch)
+{
+	const char *where = batch ? psprintf(" (record %d)", i + 1) : "";
+	int			nchars;
+
+	if (in->pk == NULL)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: partition key must not be null%s", where)));
+	if (in->data == NULL)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: data must not be null%s", where)));
+	nchars = pg_mbstrlen_with_len(in->pk, in->pklen);
+	if (nchars < 1 || nchars > KG_MAX_PARTITION_KEY_CHARS)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: partition key must have 1 to %d characters%s",
+						KG_MAX_PARTITION_KEY_CHARS, where),
+				 errdetail("The partition key has %d characters.", nchars)));
+	if ((int64) in->pklen + VARSIZE_ANY_EXHDR(in->data) > KG_MAX_RECORD_BYTES)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: record size exceeds the limit of 1 MiB%s", where),
+				 errdetail("Data and partition key take %lld bytes.",
+						   (long long) in->pklen + (long long) VARSIZE_ANY_EXHDR(in->data)),
+				 errhint("Split the payload into several records.")));
+	if (in->ehk_given && !in->ehk_ok)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: invalid explicit hash key%s", where),
+				 errdetail("The explicit hash key must be an integer in the range [0, 2^128-1]; the value given was %s.",
+						   in->ehk_text)));
+}
+
+/* Decode the explicit hash key argument of one entry. */
+void
+kg_put_set_explicit_hash_key(KgPutInput *in, Datum num, bool isnull)
+{
+	in->ehk_given = !isnull;
+	in->ehk_ok = false;
+	in->ehk_text = NULL;
+	if (isnull)
+		return;
+	in->ehk_ok = kg_numeric_to_u128(num, &in->ehk);
+	if (!in->ehk_ok)
+		in->ehk_text = DatumGetCString(DirectFunctionCall1(numeric_out, num));
+}
+
+/* Make sure the per-backend slots exist for a relation of this shape. */
+static void
+kg_put_prepare_slots(Relation rel)
+{
+	MemoryContext old;
+
+	if (put_slots != NULL)
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	put_desc = CreateTupleDescCopy(RelationGetDescr(rel));
+	put_slots = palloc(sizeof(TupleTableSlot *) * KG_MAX_BATCH_RECORDS);
+	for (int i = 0; i < KG_MAX_BATCH_RECORDS; i++)
+		put_slots[i] = MakeSingleTupleTableSlot(put_desc, &TTSOpsHeapTuple);
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Insert records [from, to) of the call, all in one segment.  Heap rows go
+ * in with one multi-insert; the (shard, sequence) index gets one entry per
+ * row.
+ */
+static void
+kg_put_insert_run(KgStream *s, Oid relid, KgPutInput *in, KgPutResult *out,
+				  int from, int to, TimestampTz arrival)
+{
+	Relation	rel = try_table_open(relid, RowExclusiveLock);
+	List	   *indexes;
+	int			n = to - from;
+	CommandId	cid = GetCurrentCommandId(true);
+
+	if (rel == NULL)
+		kg_stream_not_found(s->name);
+	kg_put_prepare_slots(rel);
+
+	for (int i = 0; i < n; i++)
+	{
+		TupleTableSlot *slot = put_slots[i];
+		KgPutInput *r = &in[from + i];
+
+		ExecClearTuple(slot);
+		slot->tts_values[0] = Int32GetDatum(out[from + i].shard_index);
+		slot->tts_values[1] = Int64GetDatum(out[from + i].sequence_number);
+		slot->tts_values[2] = TimestampTzGetDatum(arrival);
+		slot->tts_values[3] = PointerGetDatum(cstring_to_text_with_len(r->pk, r->pklen));
+		slot->tts_values[4] = PointerGetDatum(r->data);
+		memset(slot->tts_isnull, 0, sizeof(bool) * 5);
+		ExecStoreVirtualTuple(slot);
+	}
+	table_multi_insert(rel, put_slots, n, cid, 0, NULL);
+
+	indexes = RelationGetIndexList(rel);
+	if (indexes != NIL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, indexes)
+		{
+			Relation	irel = index_open(lfirst_oid(lc), RowExclusiveLock);
+			IndexInfo  *ii = BuildIndexInfo(irel);
+
+			for (int i = 0; i < n; i++)
+			{
+				Datum		values[INDEX_MAX_KEYS];
+				bool		isnull[INDEX_MAX_KEYS];
+
+				for (int k = 0; k < ii->ii_NumIndexAttrs; k++)
+				{
+					AttrNumber	att = ii->ii_IndexAttrNumbers[k];
+
+					values[k] = put_slots[i]->tts_values[att - 1];
+					isnull[k] = false;
+				}
+				index_insert(irel, values, isnull, &put_slots[i]->tts_tid, rel,
+							 UNIQUE_CHECK_NO, false, ii);
+			}
+			index_close(irel, NoLock);
+		}
+	}
+	for (int i = 0; i < n; i++)
+		ExecClearTuple(put_slots[i]);
+	table_close(rel, NoLock);
+}
+
+/*
+ * Put n records to a stream.  Fills out[] (shard, sequence number) in input
+ * order.  sequence_number_for_ordering (put_record only, -1 when absent)
+ * must be a number this stream has handed out; the new record's number is
+ * then above it, as every later number is.
+ */
+void
+kg_put(const char *stream_name, KgPutInput *in, int n, KgPutResult *out,
+	   int64 sequence_number_for_ordering)
+{
+	KgStream   *s;
+	int64		total = 0;
+	int64		first = 0;
+	TimestampTz arrival;
+	int			attempts = 0;
+	int			from;
+
+	kg_require_shmem();
+	if (XactReadOnly)
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot put records in a read-only transaction")));
+
+	/* validate everything first: a bad entry rejects the whole call */
+	if (n < 1)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: records must contain at least 1 record")));
+	if (n > KG_MAX_BATCH_RECORDS)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: records must contain at most %d records", KG_MAX_BATCH_RECORDS),
+				 errdetail("The call has %d records.", n),
+				 errhint("Split the batch into several calls.")));
+	for (int i = 0; i < n; i++)
+	{
+		kg_put_validate_entry(&in[i], i, n > 1 || sequence_number_for_ordering == -2);
+		total += in[i].pklen + VARSIZE_ANY_EXHDR(in[i].data);
+	}
+	if (total > KG_MAX_BATCH_BYTES)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: records size exceeds the limit of 5 MiB"),
+				 errdetail("The records take %lld bytes.", (long long) total),
+				 errhint("Split the batch into several calls.")));
+
+	s = kg_stream_get(stream_name, false);
+	if (pg_class_aclcheck(s->record_table, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(KG_ACCESS_DENIED),
+				 errmsg("AccessDeniedException: permission denied to put records to stream \"%s\"", s->name),
+				 errhint("The stream's owner can grant it: GRANT INSERT ON %s TO role.",
+						 quote_qualified_identifier("kinesis_records", get_rel_name(s->record_table)))));
+
+	for (int i = 0; i < n; i++)
+		in[i].hash = in[i].ehk_given ? in[i].ehk :
+			kg_partition_key_hash(in[i].pk, in[i].pklen);
+
+	/* route and take counters; retry if the layout changed meanwhile */
+	for (;;)
+	{
+		if (sequence_number_for_ordering >= 0 &&
+			KG_SEQ_COUNTER(sequence_number_for_ordering) >= kg_stream_peek_counter(s->state))
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("InvalidArgumentException: sequence number for ordering %lld is invalid for stream \"%s\"",
+							(long long) sequence_number_for_ordering, s->name),
+					 errdetail("It is above every sequence number the stream has handed out.")));
+		for (int i = 0; i < n; i++)
+			out[i].shard_index = kg_stream_route(s, in[i].hash)->shard_index;
+		if (kg_stream_state_take(s->state, s->version, n, &first))
+			break;
+		if (++attempts > 100)
+			elog(ERROR, "could not take sequence numbers for stream \"%s\": metadata keeps changing", s->name);
+		s = kg_stream_reload(s);
+	}
+
+	arrival = GetCurrentTimestamp();
+	for (int i = 0; i < n; i++)
+		out[i].sequence_number = KG_SEQ(first + i, out[i].shard_index);
+
+	/* insert, one multi-insert per segment touched (usually one) */
+	from = 0;
+	while (from < n)
+	{
+		int64		segno = (first + from) / s->segment_capacity;
+		int			to = from + 1;
+
+		while (to < n && (first + to) / s->segment_capacity == segno)
+			to++;
+		kg_put_insert_run(s, kg_segment_relid_wait(s, segno), in, out, from, to, arrival);
+		from = to;
+	}
+
+	/* the worker creates segments ahead; nudge it when the next is missing */
+	if (!OidIsValid(kg_segment_relid(s, (first + n - 1) / s->segment_capacity + 1)))
+		kg_wake_worker(MyDatabaseId);
+}
+
+/* Kinesis shard id text of a result. */
+static Datum
+kg_shard_id_datum(int32 shard_index)
+{
+	return CStringGetTextDatum(kg_shard_id_string(shard_index));
+}
+
+PG_FUNCTION_INFO_V1(kg_put_record);
+
+/*
+ * kinesis.put_record(stream_name, partition_key, data, explicit_hash_key,
+ * sequence_number_for_ordering) -> (shard_id, sequence_number)
+ */
+Datum
+kg_put_record(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	KgPutInput	in;
+	KgPutResult out;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	int64		sfo = -1;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name must not be null")));
+	memset(&in, 0, sizeof(in));
+	if (!PG_ARGISNULL(1))
+	{
+		text	   *pk = PG_GETARG_TEXT_PP(1);
+
+		in.pk = VARDATA_ANY(pk);
+		in.pklen = VARSIZE_ANY_EXHDR(pk);
+	}
+	if (!PG_ARGISNULL(2))
+		in.data = PG_GETARG_BYTEA_PP(2);
+	kg_put_set_explicit_hash_key(&in, PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3), PG_ARGISNULL(3));
+	if (!PG_ARGISNULL(4))
+	{
+		sfo = PG_GETARG_INT64(4);
+		if (sfo < 0)
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("InvalidArgumentException: sequence number for ordering %lld is invalid", (long long) sfo)));
+	}
+
+	kg_put(text_to_cstring(PG_GETARG_TEXT_PP(0)), &in, 1, &out, sfo);
+
+	InitMaterializedSRF(fcinfo, 0);
+	values[0] = kg_shard_id_datum(out.shard_index);
+	values[1] = Int64GetDatum(out.sequence_number);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+/* Emit the rows of a put_records call, one per input record, in order. */
+static void
+kg_put_records_emit(FunctionCallInfo fcinfo, KgPutResult *out, int n)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[4];
+		bool		nulls[4] = {false, false, true, true};
+
+		values[0] = kg_shard_id_datum(out[i].shard_index);
+		values[1] = Int64GetDatum(out[i].sequence_number);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+static void
+kg_check_array(ArrayType *arr, const char *what)
+{
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: %s must be a one-dimensional array", what)));
+}
+
+PG_FUNCTION_INFO_V1(kg_put_records);
+
+/* kinesis.put_records(stream_name, records kinesis.put_records_entry[]) */
+Datum
+kg_put_records(PG_FUNCTION_ARGS)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *elnulls;
+	int			n;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	KgPutInput *in;
+	KgPutResult *out;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name must not be null")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: records must not be null")));
+	arr = PG_GETARG_ARRAYTYPE_P(1);
+	kg_check_array(arr, "records");
+	get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign, &elems, &elnulls, &n);
+	if (n > KG_MAX_BATCH_RECORDS)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: records must contain at most %d records", KG_MAX_BATCH_RECORDS),
+				 errdetail("The call has %d records.", n),
+				 errhint("Split the batch into several calls.")));
+
+	in = palloc0(sizeof(KgPutInput) * Max(n, 1));
+	out = palloc0(sizeof(KgPutResult) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		HeapTupleHeader rec;
+		HeapTupleData tup;
+		TupleDesc	desc;
+		Datum		v[3];
+		bool		isnull[3];
+
+		if (elnulls[i])
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("ValidationException: record %d must not be null", i + 1)));
+		rec = DatumGetHeapTupleHeader(elems[i]);
+		desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(rec), HeapTupleHeaderGetTypMod(rec));
+		tup.t_len = HeapTupleHeaderGetDatumLength(rec);
+		tup.t_data = rec;
+		heap_deform_tuple(&tup, desc, v, isnull);
+		ReleaseTupleDesc(desc);
+		if (!isnull[0])
+		{
+			text	   *pk = DatumGetTextPP(v[0]);
+
+			in[i].pk = VARDATA_ANY(pk);
+			in[i].pklen = VARSIZE_ANY_EXHDR(pk);
+		}
+		if (!isnull[1])
+			in[i].data = DatumGetByteaPP(v[1]);
+		kg_put_set_explicit_hash_key(&in[i], v[2], isnull[2]);
+	}
+
+	kg_put(text_to_cstring(PG_GETARG_TEXT_PP(0)), in, n, out, -2);
+	kg_put_records_emit(fcinfo, out, n);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(kg_put_records_arrays);
+
+/* kinesis.put_records(stream_name, partition_keys text[], data bytea[]) */
+Datum
+kg_put_records_arrays(PG_FUNCTION_ARGS)
+{
+	ArrayType  *keys;
+	ArrayType  *datas;
+	Datum	   *kelems,
+			   *delems;
+	bool	   *knulls,
+			   *dnulls;
+	int			nk,
+				nd;
+	KgPutInput *in;
+	KgPutResult *out;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name must not be null")));
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: partition keys and data must not be null")));
+	keys = PG_GETARG_ARRAYTYPE_P(1);
+	datas = PG_GETARG_ARRAYTYPE_P(2);
+	kg_check_array(keys, "partition keys");
+	kg_check_array(datas, "data");
+	deconstruct_array(keys, TEXTOID, -1, false, TYPALIGN_INT, &kelems, &knulls, &nk);
+	deconstruct_array(datas, BYTEAOID, -1, false, TYPALIGN_INT, &delems, &dnulls, &nd);
+	if (nk != nd)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: partition keys and data must have the same length"),
+				 errdetail("There are %d partition keys and %d data values.", nk, nd)));
+	if (nk > KG_MAX_BATCH_RECORDS)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: records must contain at most %d records", KG_MAX_BATCH_RECORDS),
+				 errdetail("The call has %d records.", nk),
+				 errhint("Split the batch into several calls.")));
+
+	in = palloc0(sizeof(KgPutInput) * Max(nk, 1));
+	out = palloc0(sizeof(KgPutResult) * Max(nk, 1));
+	for (int i = 0; i < nk; i++)
+	{
+		if (!knulls[i])
+		{
+			text	   *pk = DatumGetTextPP(kelems[i]);
+
+			in[i].pk = VARDATA_ANY(pk);
+			in[i].pklen = VARSIZE_ANY_EXHDR(pk);
+		}
+		if (!dnulls[i])
+			in[i].data = DatumGetByteaPP(delems[i]);
+	}
+	kg_put(text_to_cstring(PG_GETARG_TEXT_PP(0)), in, nk, out, -2);
+	kg_put_records_emit(fcinfo, out, nk);
+	return (Datum) 0;
+}

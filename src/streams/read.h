@@ -1,0 +1,34 @@
+/*-------------------------------------------------------------------------
+ *
+ * read.h
+ *		Reading a shard up to the last stable sequence (read.c).
+ *
+ * Locking: AccessShareLock on the segments read.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KG_READ_H
+#define KG_READ_H
+
+#include "streams/stream_cache.h"
+
+/* Called per record; return false to stop. */
+typedef bool (*KgRecordSink) (void *arg, int64 seq, TimestampTz arrival,
+							  Datum partition_key, Datum data);
+
+typedef struct KgReadResult
+{
+	int			count;			/* records passed to the sink */
+	int64		next_position;	/* position to resume from */
+	bool		more;			/* stopped by limit, size or sink */
+	bool		shard_end;		/* closed shard read to its end */
+	TimestampTz last_arrival;	/* of the last record passed */
+} KgReadResult;
+
+extern void kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
+								int64 max_bytes, KgRecordSink sink, void *arg,
+								KgReadResult *res);
+extern void kg_check_read_privilege(KgStream *s);
+extern int64 kg_trim_position(KgStream *s, KgShard *sh);
+
+#endif							/* KG_READ_H */

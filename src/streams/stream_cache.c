@@ -1,0 +1,530 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream_cache.c
+ *		Backend-local cache of stream metadata: the catalog row, the shards
+ *		(with open shards sorted for routing) and segment relation OIDs.
+ *
+ * An entry is valid while the stream's shared version equals the version
+ * it was read at.  Loading reads the version first and the catalog after,
+ * with a fresh snapshot, so a change committed in between only makes the
+ * entry look stale (never fresh when it is not).  Loading also restores the
+ * shared counter after a restart: one above the highest sequence number
+ * present in the stream's segments (dead tuples included, so numbers taken
+ * by transactions that never committed are not handed out again either).
+ *
+ * Locking: AccessShareLock on segment relations while restoring.  No
+ * shared locks are held between calls.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "common/kg_catalog.h"
+#include "common/kg_errors.h"
+#include "common/kg_shmem.h"
+#include "streams/stream_cache.h"
+
+static HTAB *StreamCache = NULL;
+
+typedef struct KgSegmentEntry
+{
+	int64		segment_no;
+	Oid			relid;
+} KgSegmentEntry;
+
+/* Raise ResourceNotFoundException for a stream. */
+void
+kg_stream_not_found(const char *name)
+{
+	ereport(ERROR,
+			(errcode(KG_RESOURCE_NOT_FOUND),
+			 errmsg("ResourceNotFoundException: stream \"%s\" does not exist", name),
+			 errhint("List the data streams with kinesis.list_streams().")));
+}
+
+/* ValidationException unless name is 1-128 characters of [a-zA-Z0-9_.-]. */
+void
+kg_check_stream_name(const char *name)
+{
+	size_t		len = strlen(name);
+
+	if (len < 1 || len > KG_STREAM_NAME_MAX)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: stream name must have 1 to %d characters", KG_STREAM_NAME_MAX)));
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			  (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-'))
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("ValidationException: stream name \"%s\" must satisfy the pattern [a-zA-Z0-9_.-]+", name)));
+}
+
+char *
+kg_shard_id_string(int32 shard_index)
+{
+	return psprintf("shardId-%012d", shard_index);
+}
+
+/*
+ * Parse a shard id leniently, as Kinesis does: the part after the first '-'
+ * (or the whole string) must be decimal digits up to 2147483647.
+ */
+int32
+kg_parse_shard_id(const char *stream_name, const char *shard_id)
+{
+	const char *dash = strchr(shard_id, '-');
+	const char *digits = dash ? dash + 1 : shard_id;
+	int64		v = 0;
+	bool		ok = (*digits != '\0');
+
+	for (const char *p = digits; ok && *p; p++)
+	{
+		if (*p < '0' || *p > '9')
+			ok = false;
+		else
+		{
+			v = v * 10 + (*p - '0');
+			if (v > PG_INT32_MAX)
+				ok = false;
+		}
+	}
+	if (!ok)
+		ereport(ERROR,
+				(errcode(KG_RESOURCE_NOT_FOUND),
+				 errmsg("ResourceNotFoundException: could not find shard \"%s\" in stream \"%s\"",
+						shard_id, stream_name),
+				 errhint("Shard ids look like shardId-000000000000; see kinesis.list_shards().")));
+	return (int32) v;
+}
+
+char *
+kg_segment_relname(int32 stream_id, int64 segment_no)
+{
+	return psprintf("s%d_%lld", stream_id, (long long) segment_no);
+}
+
+static void
+kg_cache_init(void)
+{
+	HASHCTL		ctl;
+
+	if (StreamCache)
+		return;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = KG_STREAM_NAME_MAX + 1;
+	ctl.entrysize = sizeof(KgStream);
+	ctl.hcxt = CacheMemoryContext;
+	StreamCache = hash_create("kinesis_glue stream cache", 64, &ctl,
+							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+}
+
+static int
+kg_open_cmp(const void *a, const void *b)
+{
+	const KgShard *x = *(KgShard *const *) a;
+	const KgShard *y = *(KgShard *const *) b;
+
+	return x->start_hash < y->start_hash ? -1 : (x->start_hash > y->start_hash ? 1 : 0);
+}
+
+/*
+ * Highest counter present in a segment (any tuple, dead or alive), or -1.
+ * Backward index scan per shard under SnapshotAny.
+ */
+static int64
+kg_segment_max_counter(Oid relid, KgShard *shards, int nshards)
+{
+	Relation	rel = try_table_open(relid, AccessShareLock);
+	List	   *indexes;
+	int64		maxc = -1;
+
+	if (rel == NULL)
+		return -1;
+	indexes = RelationGetIndexList(rel);
+	if (indexes != NIL)
+	{
+		Relation	irel = index_open(linitial_oid(indexes), AccessShareLock);
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+		for (int i = 0; i < nshards; i++)
+		{
+			ScanKeyData key;
+			IndexScanDesc scan;
+
+			ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ,
+						Int32GetDatum(shards[i].shard_index));
+			scan = index_beginscan(rel, irel, SnapshotAny, 1, 0);
+			index_rescan(scan, &key, 1, NULL, 0);
+			if (index_getnext_slot(scan, BackwardScanDirection, slot))
+			{
+				bool		isnull;
+				int64		seq = DatumGetInt64(slot_getattr(slot, 2, &isnull));
+
+				if (!isnull && KG_SEQ_COUNTER(seq) > maxc)
+					maxc = KG_SEQ_COUNTER(seq);
+			}
+			index_endscan(scan);
+		}
+		ExecDropSingleTupleTableSlot(slot);
+		index_close(irel, AccessShareLock);
+	}
+	table_close(rel, AccessShareLock);
+	return maxc;
+}
+
+/*
+ * Restore the shared counter of a stream whose entry is not loaded:
+ * above every counter found in its segments, and at least at the start of
+ * the newest segment the worker opened.
+ */
+static void
+kg_restore_counter(KgStream *s)
+{
+	KgCatalogContext cc;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(s->stream_id)};
+	int64		next = 0;
+	int			n;
+	Oid		   *relids;
+	int64	   *segnos;
+
+	kg_catalog_enter(&cc, true);
+	n = kg_spi_exec("SELECT segment_no, relation::oid, opened_at IS NOT NULL FROM kinesis.segments "
+					"WHERE stream_id OPERATOR(pg_catalog.=) $1 ORDER BY segment_no DESC",
+					1, argtypes, values, NULL, true);
+	relids = palloc(sizeof(Oid) * Max(n, 1));
+	segnos = palloc(sizeof(int64) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		int64		segno = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		bool		opened = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+
+		segnos[i] = segno;
+		relids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		if (opened && segno * s->segment_capacity > next)
+			next = segno * s->segment_capacity;
+	}
+	kg_catalog_exit(&cc);
+
+	for (int i = 0; i < n; i++)
+	{
+		int64		maxc = kg_segment_max_counter(relids[i], s->shards, s->nshards);
+
+		if (maxc >= 0)
+		{
+			if (maxc + 1 > next)
+				next = maxc + 1;
+			break;
+		}
+	}
+	/* shards created by resharding start at a counter too */
+	for (int i = 0; i < s->nshards; i++)
+	{
+		int64		c = KG_SEQ_COUNTER(s->shards[i].starting_seq) + 1;
+
+		if (s->shards[i].closed)
+			c = Max(c, KG_SEQ_COUNTER(s->shards[i].ending_seq) + 1);
+		if (c > next)
+			next = c;
+	}
+	(void) segnos;
+	kg_stream_state_restore(s->state, next);
+}
+
+/* Read the shards of s (fresh snapshot) into s->cxt. */
+static void
+kg_load_shards(KgStream *s)
+{
+	KgCatalogContext cc;
+	Oid			argtypes[1] = {INT4OID};
+	Datum		values[1] = {Int32GetDatum(s->stream_id)};
+	int			n;
+
+	kg_catalog_enter(&cc, true);
+	n = kg_spi_exec("SELECT shard_index, coalesce(parent_shard_index, -1), "
+					"coalesce(adjacent_parent_shard_index, -1), starting_hash_key::text, "
+					"ending_hash_key::text, starting_sequence_number, ending_sequence_number "
+					"FROM kinesis.shards WHERE stream_id OPERATOR(pg_catalog.=) $1 ORDER BY shard_index",
+					1, argtypes, values, NULL, true);
+	s->shards = MemoryContextAllocZero(s->cxt, sizeof(KgShard) * Max(n, 1));
+	s->open = MemoryContextAllocZero(s->cxt, sizeof(KgShard *) * Max(n, 1));
+	s->nshards = n;
+	s->nopen = 0;
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		KgShard    *sh = &s->shards[i];
+		bool		isnull;
+
+		sh->shard_index = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		sh->parent_index = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
+		sh->adjacent_parent_index = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+		if (!kg_cstring_to_u128(SPI_getvalue(tup, desc, 4), &sh->start_hash) ||
+			!kg_cstring_to_u128(SPI_getvalue(tup, desc, 5), &sh->end_hash))
+			elog(ERROR, "corrupt hash key range in kinesis.shards");
+		sh->starting_seq = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
+		sh->ending_seq = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
+		sh->closed = !isnull;
+		if (!sh->closed)
+			s->open[s->nopen++] = sh;
+	}
+	kg_catalog_exit(&cc);
+	qsort(s->open, s->nopen, sizeof(KgShard *), kg_open_cmp);
+}
+
+/*
+ * (Re)load the entry for a stream, by name.  Returns NULL when the stream
+ * does not exist.
+ */
+static KgStream *
+kg_stream_load(const char *name)
+{
+	KgCatalogContext cc;
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(name)};
+	KgStream   *s;
+	bool		found;
+	int			n;
+	int32		stream_id;
+	KgStreamState *st;
+	HASHCTL		ctl;
+
+	kg_cache_init();
+	s = hash_search(StreamCache, name, HASH_ENTER, &found);
+	if (found && s->cxt)
+		MemoryContextDelete(s->cxt);
+	s->valid = false;
+	s->cxt = NULL;
+
+	/* the id first, then the version, then everything else */
+	kg_catalog_enter(&cc, true);
+	n = kg_spi_exec("SELECT stream_id FROM kinesis.streams WHERE stream_name OPERATOR(pg_catalog.=) $1",
+					1, argtypes, values, NULL, true);
+	if (n == 0)
+	{
+		kg_catalog_exit(&cc);
+		hash_search(StreamCache, name, HASH_REMOVE, NULL);
+		return NULL;
+	}
+	{
+		bool		isnull;
+
+		stream_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	kg_catalog_exit(&cc);
+
+	st = kg_stream_state_attach(stream_id);
+	SpinLockAcquire(&st->mutex);
+	s->version = st->version;
+	SpinLockRelease(&st->mutex);
+	s->state = st;
+	s->stream_id = stream_id;
+
+	kg_catalog_enter(&cc, true);
+	n = kg_spi_exec("SELECT record_table::oid, segment_capacity, stream_creation_timestamp, "
+					"(extract(epoch FROM retention_period) OPERATOR(pg_catalog.*) 1000000)::int8, "
+					"stream_status, stream_mode FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, true);
+	if (n == 0)
+	{
+		kg_catalog_exit(&cc);
+		hash_search(StreamCache, name, HASH_REMOVE, NULL);
+		return NULL;
+	}
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		s->record_table = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		s->segment_capacity = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		s->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+		s->retention_us = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		strlcpy(s->status, SPI_getvalue(tup, desc, 5), sizeof(s->status));
+		strlcpy(s->mode, SPI_getvalue(tup, desc, 6), sizeof(s->mode));
+	}
+	kg_catalog_exit(&cc);
+
+	s->cxt = AllocSetContextCreate(CacheMemoryContext, "kinesis_glue stream",
+								   ALLOCSET_SMALL_SIZES);
+	kg_load_shards(s);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(KgSegmentEntry);
+	ctl.hcxt = s->cxt;
+	s->segments = hash_create("kinesis_glue segments", 16, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	if (!st->loaded)
+		kg_restore_counter(s);
+	s->valid = true;
+	return s;
+}
+
+/* Is a cache entry still current? */
+static bool
+kg_stream_is_current(KgStream *s)
+{
+	KgStreamState *st = s->state;
+	bool		ok;
+
+	SpinLockAcquire(&st->mutex);
+	ok = st->key.stream_id == s->stream_id && st->key.dboid == MyDatabaseId &&
+		!st->dropped && st->version == s->version && st->loaded;
+	SpinLockRelease(&st->mutex);
+	return ok;
+}
+
+/*
+ * Metadata of a stream by name, current as of now.  Raises
+ * ResourceNotFoundException unless missing_ok.
+ */
+KgStream *
+kg_stream_get(const char *name, bool missing_ok)
+{
+	KgStream   *s;
+
+	kg_require_shmem();
+	kg_check_stream_name(name);
+	kg_cache_init();
+	s = hash_search(StreamCache, name, HASH_FIND, NULL);
+	if (s && s->valid && kg_stream_is_current(s))
+		return s;
+	s = kg_stream_load(name);
+	if (s == NULL && !missing_ok)
+		kg_stream_not_found(name);
+	return s;
+}
+
+/* Force a reload of an entry (after a failed version check). */
+KgStream *
+kg_stream_reload(KgStream *s)
+{
+	char		name[KG_STREAM_NAME_MAX + 1];
+	KgStream   *r;
+
+	strlcpy(name, s->name, sizeof(name));
+	r = kg_stream_load(name);
+	if (r == NULL)
+		kg_stream_not_found(name);
+	return r;
+}
+
+/* Metadata of a stream by id (used by iterators and the worker). */
+KgStream *
+kg_stream_get_by_id(int32 stream_id, bool missing_ok)
+{
+	KgCatalogContext cc;
+	char	   *name = NULL;
+	int			n;
+
+	kg_require_shmem();
+	kg_catalog_enter(&cc, true);
+	n = kg_spi_exec("SELECT stream_name FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, true);
+	if (n > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(CurTransactionContext);
+
+		name = pstrdup(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		MemoryContextSwitchTo(old);
+	}
+	kg_catalog_exit(&cc);
+	if (name == NULL)
+	{
+		if (missing_ok)
+			return NULL;
+		ereport(ERROR,
+				(errcode(KG_RESOURCE_NOT_FOUND),
+				 errmsg("ResourceNotFoundException: the data stream no longer exists")));
+	}
+	return kg_stream_get(name, missing_ok);
+}
+
+/* The shard with this index, or NULL (unknown or expired). */
+KgShard *
+kg_stream_find_shard(KgStream *s, int32 shard_index)
+{
+	int			lo = 0,
+				hi = s->nshards - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (s->shards[mid].shard_index == shard_index)
+			return &s->shards[mid];
+		if (s->shards[mid].shard_index < shard_index)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+/* The open shard whose hash key range holds hash. */
+KgShard *
+kg_stream_route(KgStream *s, uint128 hash)
+{
+	int			lo = 0,
+				hi = s->nopen - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		KgShard    *sh = s->open[mid];
+
+		if (hash < sh->start_hash)
+			hi = mid - 1;
+		else if (hash > sh->end_hash)
+			lo = mid + 1;
+		else
+			return sh;
+	}
+	elog(ERROR, "no open shard of stream \"%s\" covers a hash key", s->name);
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * OID of the relation of a segment, or InvalidOid when it does not exist
+ * (not yet created, or expired).
+ */
+Oid
+kg_segment_relid(KgStream *s, int64 segment_no)
+{
+	KgSegmentEntry *e;
+	bool		found;
+	Oid			relid;
+
+	e = hash_search(s->segments, &segment_no, HASH_FIND, &found);
+	if (e)
+		return e->relid;
+	AcceptInvalidationMessages();
+	relid = get_relname_relid(kg_segment_relname(s->stream_id, segment_no),
+							  get_namespace_oid("kinesis_segments", false));
+	if (OidIsValid(relid))
+	{
+		e = hash_search(s->segments, &segment_no, HASH_ENTER, &found);
+		e->relid = relid;
+	}
+	return relid;
+}

@@ -1,0 +1,67 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream_cache.h
+ *		Backend-local cache of data stream metadata (catalog rows, shard
+ *		layout, segment relations), validated against the shared version.
+ *
+ * Locking: none; the shared version check happens under the stream's
+ * spinlock when counters are taken (kg_stream_state_take).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KG_STREAM_CACHE_H
+#define KG_STREAM_CACHE_H
+
+#include "common/kg_hashkey.h"
+#include "streams/stream_state.h"
+#include "utils/hsearch.h"
+#include "utils/timestamp.h"
+
+#define KG_STREAM_NAME_MAX 128
+
+typedef struct KgShard
+{
+	int32		shard_index;
+	int32		parent_index;	/* -1: none */
+	int32		adjacent_parent_index;	/* -1: none */
+	uint128		start_hash;
+	uint128		end_hash;
+	int64		starting_seq;
+	int64		ending_seq;		/* valid when closed */
+	bool		closed;
+} KgShard;
+
+typedef struct KgStream
+{
+	char		name[KG_STREAM_NAME_MAX + 1];	/* hash key */
+	bool		valid;
+	int32		stream_id;
+	Oid			record_table;
+	int64		segment_capacity;
+	TimestampTz created_at;
+	int64		retention_us;
+	char		status[16];
+	char		mode[16];
+	KgStreamState *state;
+	uint32		version;		/* shared version this copy was read at */
+	MemoryContext cxt;			/* owns shards, open and segments */
+	int			nshards;
+	KgShard    *shards;			/* by shard index */
+	int			nopen;
+	KgShard   **open;			/* open shards by starting hash key */
+	HTAB	   *segments;		/* segment_no -> relation OID */
+} KgStream;
+
+extern KgStream *kg_stream_get(const char *name, bool missing_ok);
+extern KgStream *kg_stream_get_by_id(int32 stream_id, bool missing_ok);
+extern KgStream *kg_stream_reload(KgStream *s);
+extern KgShard *kg_stream_find_shard(KgStream *s, int32 shard_index);
+extern KgShard *kg_stream_route(KgStream *s, uint128 hash);
+extern Oid	kg_segment_relid(KgStream *s, int64 segment_no);
+extern char *kg_segment_relname(int32 stream_id, int64 segment_no);
+extern void kg_check_stream_name(const char *name);
+extern char *kg_shard_id_string(int32 shard_index);
+extern int32 kg_parse_shard_id(const char *stream_name, const char *shard_id);
+extern void kg_stream_not_found(const char *name) pg_attribute_noreturn();
+
+#endif							/* KG_STREAM_CACHE_H */

@@ -1,0 +1,457 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream_catalog.c
+ *		The control plane of data streams: create_stream, delete_stream,
+ *		describe_stream_summary, list_shards, the retention changes and the
+ *		stability view.
+ *
+ * Privileges: creating a stream needs CREATE on schema kinesis_records;
+ * the creator owns the stream's record table kinesis_records.<name>, and
+ * GRANTs on that table decide who may put (INSERT) and read (SELECT).
+ * Deleting a stream and changing its retention need ownership of it.
+ * Catalog rows and DDL are written as the extension owner once these
+ * checks pass (kg_catalog.c).
+ *
+ * State transitions are immediate: a stream is ACTIVE when create_stream
+ * returns and gone when delete_stream commits.
+ *
+ * Locking: create and delete take SHARE ROW EXCLUSIVE on kinesis.streams
+ * (serialising control-plane changes, not puts or reads).  delete_stream's
+ * DROP TABLE waits for puts and reads in progress on the stream.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "datatype/timestamp.h"
+#include "funcapi.h"
+#include "nodes/makefuncs.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "common/kg_catalog.h"
+#include "common/kg_errors.h"
+#include "common/kg_guc.h"
+#include "common/kg_shmem.h"
+#include "streams/segments.h"
+#include "streams/stream_cache.h"
+
+#define KG_MIN_RETENTION_US (INT64CONST(24) * USECS_PER_HOUR)
+#define KG_MAX_RETENTION_US (INT64CONST(8760) * USECS_PER_HOUR)
+#define KG_MAX_INITIAL_SHARDS 10000
+
+static int64
+kg_interval_us(Interval *iv)
+{
+	return iv->time + (int64) iv->day * USECS_PER_DAY +
+		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+}
+
+static void
+kg_check_retention(Interval *iv)
+{
+	int64		us = kg_interval_us(iv);
+
+	if (us < KG_MIN_RETENTION_US)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: minimum allowed retention period is 24 hours"),
+				 errdetail("The retention period given was %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(iv))))));
+	if (us > KG_MAX_RETENTION_US)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: maximum allowed retention period is 8760 hours"),
+				 errdetail("The retention period given was %s.",
+						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(iv))))));
+}
+
+/* AccessDeniedException unless the caller owns the stream. */
+static void
+kg_check_stream_owner(KgStream *s, const char *action)
+{
+	if (!pg_class_ownercheck(s->record_table, GetUserId()))
+		ereport(ERROR,
+				(errcode(KG_ACCESS_DENIED),
+				 errmsg("AccessDeniedException: must be owner of stream \"%s\" to %s it", s->name, action)));
+}
+
+/* Name of a stream's record table: the stream name when it fits. */
+static char *
+kg_record_table_name(const char *stream_name, int32 stream_id)
+{
+	Oid			nsp = get_namespace_oid("kinesis_records", false);
+	char	   *name;
+
+	if (strlen(stream_name) < NAMEDATALEN &&
+		!OidIsValid(get_relname_relid(stream_name, nsp)))
+		return pstrdup(stream_name);
+	name = psprintf("%.40s_%d", stream_name, stream_id);
+	return name;
+}
+
+/* floor(2^128 / n) for n >= 2 */
+static uint128
+kg_hash_step(int n)
+{
+	uint128		q = KG_HASH_MAX / (uint128) n;
+
+	if (KG_HASH_MAX % (uint128) n == (uint128) (n - 1))
+		q++;
+	return q;
+}
+
+PG_FUNCTION_INFO_V1(kg_create_stream);
+
+/*
+ * kinesis.create_stream(stream_name, shard_count, stream_mode, retention_period)
+ */
+Datum
+kg_create_stream(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *mode = PG_ARGISNULL(2) ? "PROVISIONED" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	Interval	default_retention = {0, 1, 0};
+	Interval   *retention = PG_ARGISNULL(3) ? &default_retention : PG_GETARG_INTERVAL_P(3);
+	int			shards;
+	KgCatalogContext cc;
+	int32		stream_id;
+	char	   *table;
+	char	   *qtable;
+	Oid			record_table;
+	uint128		step;
+
+	kg_require_shmem();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	kg_check_stream_name(name);
+	if (strcmp(mode, "PROVISIONED") != 0 && strcmp(mode, "ON_DEMAND") != 0)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: stream mode \"%s\" is not one of PROVISIONED, ON_DEMAND", mode)));
+	if (PG_ARGISNULL(1))
+		shards = strcmp(mode, "ON_DEMAND") == 0 ? 4 : 1;
+	else
+	{
+		shards = PG_GETARG_INT32(1);
+		if (strcmp(mode, "ON_DEMAND") == 0)
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("InvalidArgumentException: shard count must not be given for an ON_DEMAND stream"),
+					 errhint("Leave shard_count NULL; an ON_DEMAND stream starts with 4 shards.")));
+		if (shards < 1 || shards > KG_MAX_INITIAL_SHARDS)
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("ValidationException: shard count must be between 1 and %d", KG_MAX_INITIAL_SHARDS),
+					 errdetail("The shard count given was %d.", shards)));
+	}
+	kg_check_retention(retention);
+	PreventCommandIfReadOnly("kinesis.create_stream()");
+	if (pg_namespace_aclcheck(get_namespace_oid("kinesis_records", false), GetUserId(), ACL_CREATE) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(KG_ACCESS_DENIED),
+				 errmsg("AccessDeniedException: permission denied to create data streams"),
+				 errhint("A superuser can allow it: GRANT CREATE ON SCHEMA kinesis_records TO %s.",
+						 quote_identifier(GetUserNameFromId(GetUserId(), false)))));
+
+	kg_catalog_enter(&cc, false);
+	kg_spi_exec("LOCK TABLE kinesis.streams IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false);
+	if (kg_spi_exec("SELECT 1 FROM kinesis.streams WHERE stream_name OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name)}, NULL, false) > 0)
+		ereport(ERROR,
+				(errcode(KG_RESOURCE_IN_USE),
+				 errmsg("ResourceInUseException: stream \"%s\" already exists", name)));
+	kg_spi_exec("INSERT INTO kinesis.streams (stream_name, stream_mode, retention_period, "
+				"segment_capacity, next_shard_index) VALUES ($1, $2, $3, $4, $5) RETURNING stream_id",
+				5, (Oid[]) {TEXTOID, TEXTOID, INTERVALOID, INT8OID, INT4OID},
+				(Datum[]) {CStringGetTextDatum(name), CStringGetTextDatum(mode),
+						   IntervalPGetDatum(retention), Int64GetDatum(kg_segment_records),
+						   Int32GetDatum(shards)}, NULL, false);
+	{
+		bool		isnull;
+
+		stream_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+
+	table = kg_record_table_name(name, stream_id);
+	qtable = psprintf("kinesis_records.%s", quote_identifier(table));
+	kg_spi_exec(psprintf("CREATE TABLE %s ("
+						 "shard_index integer NOT NULL, "
+						 "sequence_number bigint NOT NULL, "
+						 "approximate_arrival_timestamp timestamptz NOT NULL, "
+						 "partition_key text NOT NULL, "
+						 "data bytea NOT NULL) PARTITION BY RANGE (sequence_number)", qtable),
+				0, NULL, NULL, NULL, false);
+	kg_spi_exec(psprintf("CREATE INDEX ON %s (shard_index, sequence_number)", qtable),
+				0, NULL, NULL, NULL, false);
+	kg_spi_exec(psprintf("CREATE TRIGGER forbid_direct_dml BEFORE INSERT OR UPDATE OR DELETE ON %s "
+						 "FOR EACH ROW EXECUTE FUNCTION kinesis.forbid_direct_dml()", qtable),
+				0, NULL, NULL, NULL, false);
+	kg_spi_exec(psprintf("CREATE TRIGGER forbid_truncate BEFORE TRUNCATE ON %s "
+						 "FOR EACH STATEMENT EXECUTE FUNCTION kinesis.forbid_direct_dml()", qtable),
+				0, NULL, NULL, NULL, false);
+	kg_spi_exec(psprintf("COMMENT ON TABLE %s IS %s", qtable,
+						 quote_literal_cstr(psprintf("records of data stream %s (read with kinesis.get_records)", name))),
+				0, NULL, NULL, NULL, false);
+	kg_spi_exec(psprintf("ALTER TABLE %s OWNER TO %s", qtable,
+						 quote_identifier(GetUserNameFromId(cc.save_userid, false))),
+				0, NULL, NULL, NULL, false);
+	record_table = RangeVarGetRelid(makeRangeVar("kinesis_records", table, -1), NoLock, false);
+	kg_spi_exec("UPDATE kinesis.streams SET record_table = $2 WHERE stream_id OPERATOR(pg_catalog.=) $1",
+				2, (Oid[]) {INT4OID, OIDOID},
+				(Datum[]) {Int32GetDatum(stream_id), ObjectIdGetDatum(record_table)}, NULL, false);
+
+	step = shards > 1 ? kg_hash_step(shards) : 0;
+	for (int i = 0; i < shards; i++)
+	{
+		uint128		start = (uint128) i * step;
+		uint128		end = (i == shards - 1) ? KG_HASH_MAX : (uint128) (i + 1) * step - 1;
+
+		kg_spi_exec("INSERT INTO kinesis.shards (stream_id, shard_index, starting_hash_key, "
+					"ending_hash_key, starting_sequence_number) VALUES ($1, $2, $3::numeric, $4::numeric, $5)",
+					5, (Oid[]) {INT4OID, INT4OID, TEXTOID, TEXTOID, INT8OID},
+					(Datum[]) {Int32GetDatum(stream_id), Int32GetDatum(i),
+							   CStringGetTextDatum(kg_u128_to_cstring(start)),
+							   CStringGetTextDatum(kg_u128_to_cstring(end)),
+							   Int64GetDatum(KG_SEQ(0, i))}, NULL, false);
+	}
+	kg_catalog_exit(&cc);
+
+	/* the first segment now (none exists yet); the worker makes the rest */
+	kg_create_segment(stream_id, record_table, kg_segment_records, 0, true);
+	kg_stream_changed_at_commit(stream_id, false);
+	kg_wake_worker(MyDatabaseId);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(kg_delete_stream);
+
+/* kinesis.delete_stream(stream_name, enforce_consumer_deletion) */
+Datum
+kg_delete_stream(PG_FUNCTION_ARGS)
+{
+	KgStream   *s;
+	KgCatalogContext cc;
+	bool		enforce = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
+	int32		stream_id;
+	Oid			record_table;
+	char	   *name;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name must not be null")));
+	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	kg_check_stream_owner(s, "delete");
+	PreventCommandIfReadOnly("kinesis.delete_stream()");
+	stream_id = s->stream_id;
+	record_table = s->record_table;
+	name = pstrdup(s->name);
+	(void) enforce;				/* consumers: see kinesis.register_stream_consumer */
+
+	kg_catalog_enter(&cc, false);
+	kg_spi_exec("LOCK TABLE kinesis.streams IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false);
+	if (kg_spi_exec("SELECT 1 FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, false) == 0)
+		kg_stream_not_found(name);
+	kg_spi_exec(psprintf("DROP TABLE IF EXISTS %s CASCADE",
+						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(record_table)),
+													get_rel_name(record_table))),
+				0, NULL, NULL, NULL, false);
+	kg_spi_exec("DELETE FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
+				1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, false);
+	kg_catalog_exit(&cc);
+	kg_stream_changed_at_commit(stream_id, true);
+	PG_RETURN_VOID();
+}
+
+/* Shared body of the two retention changes. */
+static void
+kg_change_retention(FunctionCallInfo fcinfo, bool increase)
+{
+	KgStream   *s;
+	Interval   *iv;
+	int64		us;
+	KgCatalogContext cc;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name and retention period must not be null")));
+	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	iv = PG_GETARG_INTERVAL_P(1);
+	kg_check_retention(iv);
+	us = kg_interval_us(iv);
+	if (increase && us < s->retention_us)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: the requested retention period is shorter than the current one of stream \"%s\"", s->name),
+				 errhint("Use kinesis.decrease_stream_retention_period() to shorten it.")));
+	if (!increase && us > s->retention_us)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: the requested retention period is longer than the current one of stream \"%s\"", s->name),
+				 errhint("Use kinesis.increase_stream_retention_period() to lengthen it.")));
+	kg_check_stream_owner(s, "change the retention period of");
+	PreventCommandIfReadOnly("changing the retention period");
+
+	kg_catalog_enter(&cc, false);
+	kg_spi_exec("UPDATE kinesis.streams SET retention_period = $2 WHERE stream_id OPERATOR(pg_catalog.=) $1",
+				2, (Oid[]) {INT4OID, INTERVALOID},
+				(Datum[]) {Int32GetDatum(s->stream_id), IntervalPGetDatum(iv)}, NULL, false);
+	kg_catalog_exit(&cc);
+	kg_stream_changed_at_commit(s->stream_id, false);
+}
+
+PG_FUNCTION_INFO_V1(kg_increase_retention);
+Datum
+kg_increase_retention(PG_FUNCTION_ARGS)
+{
+	kg_change_retention(fcinfo, true);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(kg_decrease_retention);
+Datum
+kg_decrease_retention(PG_FUNCTION_ARGS)
+{
+	kg_change_retention(fcinfo, false);
+	PG_RETURN_VOID();
+}
+
+/* Number of consumers of a stream (0 until consumers exist in the catalog). */
+static int
+kg_consumer_count(int32 stream_id)
+{
+	KgCatalogContext cc;
+	int			count = 0;
+
+	kg_catalog_enter(&cc, true);
+	if (kg_spi_exec("SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+					"ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+					"WHERE n.nspname OPERATOR(pg_catalog.=) 'kinesis' AND c.relname OPERATOR(pg_catalog.=) 'consumers'",
+					0, NULL, NULL, NULL, true) > 0 &&
+		kg_spi_exec("SELECT count(*)::int4 FROM kinesis.consumers WHERE stream_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, true) > 0)
+	{
+		bool		isnull;
+
+		count = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	kg_catalog_exit(&cc);
+	return count;
+}
+
+PG_FUNCTION_INFO_V1(kg_describe_stream_summary);
+
+/* kinesis.describe_stream_summary(stream_name) */
+Datum
+kg_describe_stream_summary(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	KgStream   *s;
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
+	KgCatalogContext cc;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name must not be null")));
+	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	InitMaterializedSRF(fcinfo, 0);
+	values[0] = CStringGetTextDatum(s->name);
+	values[1] = CStringGetTextDatum(s->status);
+	values[2] = CStringGetTextDatum(s->mode);
+	kg_catalog_enter(&cc, true);
+	kg_spi_exec("SELECT retention_period FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
+				1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(s->stream_id)}, NULL, true);
+	{
+		bool		isnull;
+
+		values[3] = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull),
+									  false, sizeof(Interval));
+	}
+	kg_catalog_exit(&cc);
+	values[4] = Int32GetDatum(s->nopen);
+	values[5] = Int32GetDatum(kg_consumer_count(s->stream_id));
+	values[6] = TimestampTzGetDatum(s->created_at);
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(kg_list_shards);
+
+/* kinesis.list_shards(stream_name): every shard not expired, by shard id. */
+Datum
+kg_list_shards(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	KgStream   *s;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name must not be null")));
+	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < s->nshards; i++)
+	{
+		KgShard    *sh = &s->shards[i];
+		Datum		values[7];
+		bool		nulls[7] = {false, false, false, false, false, false, false};
+
+		values[0] = CStringGetTextDatum(kg_shard_id_string(sh->shard_index));
+		nulls[1] = sh->parent_index < 0;
+		if (!nulls[1])
+			values[1] = CStringGetTextDatum(kg_shard_id_string(sh->parent_index));
+		nulls[2] = sh->adjacent_parent_index < 0;
+		if (!nulls[2])
+			values[2] = CStringGetTextDatum(kg_shard_id_string(sh->adjacent_parent_index));
+		values[3] = kg_u128_to_numeric(sh->start_hash);
+		values[4] = kg_u128_to_numeric(sh->end_hash);
+		values[5] = Int64GetDatum(sh->starting_seq);
+		nulls[6] = !sh->closed;
+		if (sh->closed)
+			values[6] = Int64GetDatum(sh->ending_seq);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(kg_stream_stability_sql);
+
+/* kinesis._stream_stability(stream_id): one row for the stability view. */
+Datum
+kg_stream_stability_sql(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	KgStreamStability st;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be composite");
+	if (!kg_stream_stability(PG_GETARG_INT32(0), &st) || !st.loaded)
+	{
+		/* not touched since startup: load it so the figures are real */
+		KgStream   *s = kg_stream_get_by_id(PG_GETARG_INT32(0), true);
+
+		if (s == NULL || !kg_stream_stability(PG_GETARG_INT32(0), &st))
+		{
+			for (int i = 0; i < 4; i++)
+				nulls[i] = true;
+			PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+		}
+	}
+	values[0] = Int64GetDatum(KG_SEQ(st.next_counter, 0) - 1);
+	values[1] = Int64GetDatum(KG_SEQ(st.stable_bound, 0) - 1);
+	values[2] = Int32GetDatum(st.open_producers);
+	values[3] = TimestampTzGetDatum(st.oldest_producer_start);
+	nulls[3] = st.open_producers == 0;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}

@@ -1,0 +1,155 @@
+-- Data Streams (src/streams): catalog, types and the SQL interface of
+-- DESIGN.md.  Catalog tables are written only by the C functions (as the
+-- extension owner, after their own privilege checks); users may read them.
+
+CREATE TABLE kinesis.streams (
+    stream_id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    stream_name text NOT NULL UNIQUE,
+    stream_status text NOT NULL DEFAULT 'ACTIVE'
+        CHECK (stream_status IN ('CREATING', 'ACTIVE', 'UPDATING', 'DELETING')),
+    stream_mode text NOT NULL CHECK (stream_mode IN ('PROVISIONED', 'ON_DEMAND')),
+    retention_period interval NOT NULL,
+    stream_creation_timestamp timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    record_table regclass,
+    segment_capacity bigint NOT NULL CHECK (segment_capacity > 0),
+    next_shard_index integer NOT NULL
+);
+
+CREATE TABLE kinesis.shards (
+    stream_id integer NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
+    shard_index integer NOT NULL,
+    parent_shard_index integer,
+    adjacent_parent_shard_index integer,
+    starting_hash_key numeric(39,0) NOT NULL,
+    ending_hash_key numeric(39,0) NOT NULL,
+    starting_sequence_number bigint NOT NULL,
+    ending_sequence_number bigint,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    closed_at timestamptz,
+    PRIMARY KEY (stream_id, shard_index)
+);
+
+-- Record segments: segment k of a stream holds the counters
+-- [k * segment_capacity, (k + 1) * segment_capacity).
+CREATE TABLE kinesis.segments (
+    stream_id integer NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
+    segment_no bigint NOT NULL,
+    relation regclass NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    opened_at timestamptz,       -- when the worker first saw it current
+    closed_at timestamptz,       -- when the worker first saw it full or closed it
+    PRIMARY KEY (stream_id, segment_no)
+);
+
+-- The key that signs shard iterators; survives restarts; nobody reads it.
+CREATE TABLE kinesis.iterator_secret (
+    secret bytea NOT NULL CHECK (pg_catalog.length(secret) OPERATOR(pg_catalog.>=) 32)
+);
+INSERT INTO kinesis.iterator_secret
+    SELECT pg_catalog.uuid_send(pg_catalog.gen_random_uuid())
+           OPERATOR(pg_catalog.||) pg_catalog.uuid_send(pg_catalog.gen_random_uuid());
+REVOKE ALL ON kinesis.iterator_secret FROM PUBLIC;
+
+GRANT SELECT ON kinesis.streams, kinesis.shards, kinesis.segments TO PUBLIC;
+
+CREATE TYPE kinesis.put_records_entry AS (partition_key text, data bytea, explicit_hash_key numeric);
+CREATE TYPE kinesis.record AS (shard_id text, sequence_number bigint,
+                               approximate_arrival_timestamp timestamptz,
+                               partition_key text, data bytea);
+CREATE TYPE kinesis.get_records_result AS (records kinesis.record[], next_shard_iterator text,
+                                           millis_behind_latest bigint, child_shards text[]);
+
+-- Direct DML on a stream's record table would bypass sequence numbering.
+CREATE FUNCTION kinesis.forbid_direct_dml() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    RAISE EXCEPTION 'AccessDeniedException: records of a data stream cannot be changed with %', TG_OP
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Use kinesis.put_record or kinesis.put_records; records expire with the retention period.';
+END
+$$;
+
+-- Control plane ------------------------------------------------------------
+
+CREATE FUNCTION kinesis.create_stream(stream_name text, shard_count integer DEFAULT NULL,
+                                      stream_mode text DEFAULT 'PROVISIONED',
+                                      retention_period interval DEFAULT '24 hours')
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_create_stream';
+
+CREATE FUNCTION kinesis.delete_stream(stream_name text, enforce_consumer_deletion boolean DEFAULT false)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_delete_stream';
+
+CREATE FUNCTION kinesis.list_streams()
+    RETURNS TABLE (stream_name text, stream_status text, stream_mode text,
+                   stream_creation_timestamp timestamptz)
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT s.stream_name, s.stream_status, s.stream_mode, s.stream_creation_timestamp
+      FROM kinesis.streams s ORDER BY s.stream_name COLLATE "C"
+$$;
+
+CREATE FUNCTION kinesis.describe_stream_summary(stream_name text)
+    RETURNS TABLE (stream_name text, stream_status text, stream_mode text,
+                   retention_period interval, open_shard_count integer, consumer_count integer,
+                   stream_creation_timestamp timestamptz)
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'kg_describe_stream_summary';
+
+CREATE FUNCTION kinesis.list_shards(stream_name text)
+    RETURNS TABLE (shard_id text, parent_shard_id text, adjacent_parent_shard_id text,
+                   starting_hash_key numeric, ending_hash_key numeric,
+                   starting_sequence_number bigint, ending_sequence_number bigint)
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'kg_list_shards';
+
+CREATE FUNCTION kinesis.increase_stream_retention_period(stream_name text, retention_period interval)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_increase_retention';
+
+CREATE FUNCTION kinesis.decrease_stream_retention_period(stream_name text, retention_period interval)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_decrease_retention';
+
+-- Data plane ---------------------------------------------------------------
+
+CREATE FUNCTION kinesis.put_record(stream_name text, partition_key text, data bytea,
+                                   explicit_hash_key numeric DEFAULT NULL,
+                                   sequence_number_for_ordering bigint DEFAULT NULL)
+    RETURNS TABLE (shard_id text, sequence_number bigint)
+    LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 1 AS 'MODULE_PATHNAME', 'kg_put_record';
+
+CREATE FUNCTION kinesis.put_records(stream_name text, records kinesis.put_records_entry[])
+    RETURNS TABLE (shard_id text, sequence_number bigint, error_code text, error_message text)
+    LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 500 AS 'MODULE_PATHNAME', 'kg_put_records';
+
+CREATE FUNCTION kinesis.put_records(stream_name text, partition_keys text[], data bytea[])
+    RETURNS TABLE (shard_id text, sequence_number bigint, error_code text, error_message text)
+    LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 500 AS 'MODULE_PATHNAME', 'kg_put_records_arrays';
+
+CREATE FUNCTION kinesis.get_shard_iterator(stream_name text, shard_id text, shard_iterator_type text,
+                                           starting_sequence_number bigint DEFAULT NULL,
+                                           "timestamp" timestamptz DEFAULT NULL)
+    RETURNS text LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'kg_get_shard_iterator';
+
+CREATE FUNCTION kinesis.get_records(shard_iterator text, "limit" integer DEFAULT 10000)
+    RETURNS kinesis.get_records_result
+    LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'kg_get_records';
+
+CREATE FUNCTION kinesis.read_shard(stream_name text, shard_id text, after_sequence_number bigint DEFAULT NULL,
+                                   "limit" integer DEFAULT 1000)
+    RETURNS SETOF kinesis.record
+    LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 1000 AS 'MODULE_PATHNAME', 'kg_read_shard';
+
+-- Observability ------------------------------------------------------------
+
+CREATE FUNCTION kinesis._stream_stability(stream_id integer,
+        OUT current_sequence_number bigint, OUT last_stable_sequence_number bigint,
+        OUT open_producers integer, OUT oldest_producer_start timestamptz)
+    RETURNS record LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_stream_stability_sql';
+
+CREATE VIEW kinesis.stream_stability AS
+    SELECT s.stream_name, st.current_sequence_number, st.last_stable_sequence_number,
+           st.open_producers,
+           pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) st.oldest_producer_start
+               AS oldest_producer_age
+      FROM kinesis.streams s, LATERAL kinesis._stream_stability(s.stream_id) st;
+GRANT SELECT ON kinesis.stream_stability TO PUBLIC;
+COMMENT ON VIEW kinesis.stream_stability IS
+    'per stream: highest sequence number handed out, last stable sequence number readers may return, open producer transactions and the age of the oldest';

@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ *
+ * kg_worker.h
+ *		The launcher, the per-database workers and the registry of
+ *		periodic tasks that later components plug into.
+ *
+ * A task is a function the per-database worker calls outside any
+ * transaction every interval_ms (and sooner when woken).  It opens its own
+ * transactions, one per unit of work, through kg_run_in_transaction().
+ *
+ * Locking: see kg_shmem.h for the database registry.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KG_WORKER_H
+#define KG_WORKER_H
+
+typedef struct KgTask
+{
+	const char *name;			/* shown in logs and kinesis_glue.tasks */
+	int			(*interval_ms) (void);	/* how often; read each round */
+	void		(*run) (void);	/* one round; runs outside a transaction */
+} KgTask;
+
+extern const KgTask kg_tasks[];
+extern const int kg_ntasks;
+
+/* registration (postmaster) */
+extern void kg_register_launcher(void);
+extern void kg_worker_init_hooks(void);
+
+/* for tasks */
+typedef void (*KgTxnFn) (void *arg);
+extern bool kg_run_in_transaction(const char *what, KgTxnFn fn, void *arg);
+
+/* bgworker entry points (must be exported) */
+extern PGDLLEXPORT void kg_launcher_main(Datum main_arg);
+extern PGDLLEXPORT void kg_worker_main(Datum main_arg);
+
+#endif							/* KG_WORKER_H */

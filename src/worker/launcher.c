@@ -1,0 +1,261 @@
+/*-------------------------------------------------------------------------
+ *
+ * launcher.c
+ *		The kinesis_glue launcher: one static background worker that keeps
+ *		one per-database worker running in every database that has the
+ *		extension.
+ *
+ * At start the launcher probes every connectable, non-template database by
+ * starting a worker there; a worker that finds no extension clears its
+ * slot's "wanted" flag and exits.  CREATE EXTENSION marks its database
+ * wanted at commit and wakes the launcher, so a worker starts within one
+ * launcher round without a restart.  A worker that exits while still wanted
+ * (an error) is relaunched after a pause.  DROP DATABASE is handled by a
+ * utility hook that stops the worker first (see worker.c).
+ *
+ * Locking: KgShared->lock around slot reads and writes only; the launcher
+ * never holds it, a snapshot or a transaction while it sleeps.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "common/kg_guc.h"
+#include "common/kg_shmem.h"
+#include "worker/kg_worker.h"
+
+/* The launcher's handles of the workers it started, by database slot. */
+static BackgroundWorkerHandle **worker_handles = NULL;
+static TimestampTz last_no_slot_warning = 0;
+
+/* Register the static launcher; called from _PG_init in the postmaster. */
+void
+kg_register_launcher(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = 5;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "kinesis_glue");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "kg_launcher_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "kinesis_glue launcher");
+	snprintf(worker.bgw_type, BGW_MAXLEN, "kinesis_glue launcher");
+	RegisterBackgroundWorker(&worker);
+}
+
+/* before_shmem_exit: forget the launcher's PID and latch. */
+static void
+kg_launcher_detach(int code, Datum arg)
+{
+	LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
+	if (KgShared->launcher_pid == MyProcPid)
+	{
+		KgShared->launcher_pid = 0;
+		KgShared->launcher_latch = NULL;
+	}
+	LWLockRelease(KgShared->lock);
+	ereport(LOG, (errmsg("kinesis_glue launcher stopped")));
+}
+
+/*
+ * Mark every connectable, non-template database as wanted, so that a worker
+ * probes it.  Runs in its own short transaction.
+ */
+static void
+kg_probe_all_databases(void)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	rel = table_open(DatabaseRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(rel, 0, NULL);
+	LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
+		KgDatabaseSlot *slot;
+
+		if (!db->datallowconn || db->datistemplate)
+			continue;
+		slot = kg_find_database_slot(db->oid, true);
+		if (slot == NULL)
+			break;				/* registry full; reported on launch */
+		if (!slot->stopping)
+			slot->wanted = true;
+	}
+	KgShared->rescan_databases = false;
+	LWLockRelease(KgShared->lock);
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/* Start the worker of the database in slot i; false when no slot is free. */
+static bool
+kg_launch_worker(int i, Oid dboid)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "kinesis_glue");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "kg_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "kinesis_glue worker %u", dboid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "kinesis_glue worker");
+	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
+	worker.bgw_notify_pid = MyProcPid;
+
+	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
+		return false;
+	worker_handles[i] = handle;
+	return true;
+}
+
+/* One launcher round: reap stopped workers, start missing ones. */
+static void
+kg_launcher_round(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	for (int i = 0; i < KgShared->ndatabases; i++)
+	{
+		KgDatabaseSlot *slot = &KgShared->databases[i];
+		Oid			dboid;
+		bool		wanted;
+		bool		stopping;
+		TimestampTz last_launch;
+
+		LWLockAcquire(KgShared->lock, LW_SHARED);
+		dboid = slot->dboid;
+		wanted = slot->wanted;
+		stopping = slot->stopping;
+		last_launch = slot->last_launch;
+		LWLockRelease(KgShared->lock);
+
+		if (worker_handles[i] != NULL)
+		{
+			pid_t		pid;
+
+			if (GetBackgroundWorkerPid(worker_handles[i], &pid) != BGWH_STOPPED)
+				continue;
+			pfree(worker_handles[i]);
+			worker_handles[i] = NULL;
+		}
+		if (dboid == InvalidOid)
+			continue;
+		if (!wanted && !stopping)
+		{
+			/* no extension there: free the slot */
+			LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
+			if (slot->dboid == dboid && !slot->wanted && !slot->stopping)
+				slot->dboid = InvalidOid;
+			LWLockRelease(KgShared->lock);
+			continue;
+		}
+		if (stopping || !wanted)
+			continue;
+		if (!TimestampDifferenceExceeds(last_launch, now, kg_launcher_naptime_ms))
+			continue;
+
+		LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
+		slot->last_launch = now;
+		LWLockRelease(KgShared->lock);
+
+		if (!kg_launch_worker(i, dboid))
+		{
+			if (TimestampDifferenceExceeds(last_no_slot_warning, now, 60 * 1000))
+			{
+				ereport(WARNING,
+						(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+						 errmsg("could not start a kinesis_glue worker for database %u: no free background worker slot", dboid),
+						 errhint("Raise \"max_worker_processes\" and restart the server; the launcher keeps retrying.")));
+				last_no_slot_warning = now;
+			}
+		}
+	}
+}
+
+/*
+ * Launcher entry point.  Exits at once if another launcher is running (a
+ * leftover after a restart of this one).
+ */
+void
+kg_launcher_main(Datum main_arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+
+	LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
+	if (KgShared->launcher_pid != 0)
+	{
+		LWLockRelease(KgShared->lock);
+		ereport(LOG, (errmsg("kinesis_glue launcher already running")));
+		proc_exit(0);
+	}
+	KgShared->launcher_pid = MyProcPid;
+	KgShared->launcher_latch = MyLatch;
+	KgShared->rescan_databases = true;
+	LWLockRelease(KgShared->lock);
+	before_shmem_exit(kg_launcher_detach, (Datum) 0);
+
+	worker_handles = MemoryContextAllocZero(TopMemoryContext,
+											sizeof(BackgroundWorkerHandle *) * KgShared->ndatabases);
+	ereport(LOG, (errmsg("kinesis_glue launcher started")));
+	pgstat_report_activity(STATE_IDLE, NULL);
+
+	for (;;)
+	{
+		bool		rescan;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		LWLockAcquire(KgShared->lock, LW_SHARED);
+		rescan = KgShared->rescan_databases;
+		LWLockRelease(KgShared->lock);
+		if (rescan)
+			kg_probe_all_databases();
+
+		kg_launcher_round();
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 kg_launcher_naptime_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

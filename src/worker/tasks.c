@@ -1,0 +1,31 @@
+/*-------------------------------------------------------------------------
+ *
+ * tasks.c
+ *		The registry of periodic tasks run by every per-database worker.
+ *
+ * To add work to the worker, write a function that runs one round outside
+ * a transaction (opening one transaction per unit of work with
+ * kg_run_in_transaction) and add a line below.  SQL callers that need a
+ * round now call kg_wake_worker(MyDatabaseId).
+ *
+ * Locking: none here; each task documents its own.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "common/kg_guc.h"
+#include "streams/segments.h"
+#include "worker/kg_worker.h"
+
+static int
+kg_naptime(void)
+{
+	return kg_worker_naptime_ms;
+}
+
+const KgTask kg_tasks[] = {
+	{"segment upkeep", kg_naptime, kg_segment_upkeep},
+};
+
+const int	kg_ntasks = lengthof(kg_tasks);

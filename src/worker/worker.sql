@@ -1,0 +1,25 @@
+-- Background worker administration (src/worker).
+
+CREATE FUNCTION kinesis_glue._register_database() RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_register_database';
+REVOKE ALL ON FUNCTION kinesis_glue._register_database() FROM PUBLIC;
+
+CREATE FUNCTION kinesis_glue.wake_worker() RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_wake_worker_sql';
+COMMENT ON FUNCTION kinesis_glue.wake_worker() IS
+    'wake this database''s kinesis_glue worker for an immediate round of work';
+
+CREATE FUNCTION kinesis_glue.worker_status(OUT datid oid, OUT wanted boolean,
+                                           OUT stopping boolean, OUT pid integer)
+    RETURNS SETOF record LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_worker_status';
+
+CREATE VIEW kinesis_glue.workers AS
+    SELECT d.datname AS database, w.pid, w.wanted, w.stopping,
+           a.backend_start AS started_at, a.state
+      FROM kinesis_glue.worker_status() w
+      JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) w.datid
+      LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid OPERATOR(pg_catalog.=) w.pid;
+GRANT SELECT ON kinesis_glue.workers TO PUBLIC;
+
+-- Start this database's worker once CREATE EXTENSION commits.
+SELECT kinesis_glue._register_database();
