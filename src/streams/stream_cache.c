@@ -438,6 +438,24 @@ kg_stream_get_by_id(int32 stream_id, bool missing_ok)
 	int			n;
 
 	kg_require_shmem();
+	kg_cache_init();
+
+	/* a current cache entry answers without a catalog read */
+	{
+		HASH_SEQ_STATUS hs;
+		KgStream   *e;
+
+		hash_seq_init(&hs, StreamCache);
+		while ((e = hash_seq_search(&hs)) != NULL)
+		{
+			if (e->valid && e->stream_id == stream_id && kg_stream_is_current(e))
+			{
+				hash_seq_term(&hs);
+				return e;
+			}
+		}
+	}
+
 	kg_catalog_enter(&cc, true);
 	n = kg_spi_exec("SELECT stream_name FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
 					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, true);

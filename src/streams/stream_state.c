@@ -368,14 +368,28 @@ kg_clear_marks(void)
 	for (int i = 0; i < n; i++)
 	{
 		KgStreamState *st = slot->marks[i].stream;
+		bool		remove;
 
 		if (st == NULL)
 			continue;
+
 		SpinLockAcquire(&st->mutex);
 		slot->marks[i].stream = NULL;
 		st->n_inflight--;
+		remove = st->dropped && st->n_inflight == 0;
 		SpinLockRelease(&st->mutex);
 		ConditionVariableBroadcast(&st->commit_cv);
+		if (remove)
+		{
+			/* last producer of a deleted stream: free its entry */
+			KgStreamKey key = st->key;
+
+			LWLockAcquire(KgShared->streams_lock, LW_EXCLUSIVE);
+			st = hash_search(StreamHash, &key, HASH_FIND, NULL);
+			if (st && st->dropped && st->n_inflight == 0)
+				hash_search(StreamHash, &key, HASH_REMOVE, NULL);
+			LWLockRelease(KgShared->streams_lock);
+		}
 	}
 	slot->nmarks = 0;
 }
