@@ -30,6 +30,7 @@ int			kg_segment_records = 1048576;
 int			kg_segment_interval_s = 3600;
 int			kg_segments_ahead = 2;
 int			kg_segment_wait_ms = 10000;
+int			kg_retention_clock_offset_s = 0;
 
 void		_PG_init(void);
 
@@ -73,6 +74,12 @@ kg_define_settings(void)
 							"How long a put waits for the worker to create a missing record segment.",
 							NULL, &kg_segment_wait_ms, 10000, 0, 600000,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+
+	DefineCustomIntVariable("kinesis_glue.retention_clock_offset",
+							"Testing aid: moves the clock used for retention forward by this much.",
+							"Records expire as if this much time had passed; leave at 0 in production.",
+							&kg_retention_clock_offset_s, 0, 0, 10 * 366 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S | GUC_NOT_IN_SAMPLE, NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("kinesis_glue");
 }

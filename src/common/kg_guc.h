@@ -20,5 +20,10 @@ extern int	kg_segment_records;		/* PGC_SUSET: capacity of new streams' segments 
 extern int	kg_segment_interval_s;	/* PGC_SIGHUP: time after which a segment is closed */
 extern int	kg_segments_ahead;		/* PGC_SIGHUP */
 extern int	kg_segment_wait_ms;		/* PGC_SUSET */
+extern int	kg_retention_clock_offset_s;	/* PGC_SIGHUP, tests only */
+
+/* The clock retention is measured against (shifted in tests). */
+#define KG_RETENTION_NOW() \
+	(GetCurrentTimestamp() + (TimestampTz) kg_retention_clock_offset_s * USECS_PER_SEC)
 
 #endif							/* KG_GUC_H */

@@ -34,6 +34,7 @@
 #include "utils/snapmgr.h"
 
 #include "common/kg_errors.h"
+#include "common/kg_guc.h"
 #include "streams/read.h"
 
 /* AccessDeniedException unless the caller may read the stream. */
@@ -67,7 +68,7 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 {
 	int64		bound = kg_stream_stable_bound(s->state);
 	int64		upper = KG_SEQ(bound, 0) - 1;
-	int64		cutoff = GetCurrentTimestamp() - s->retention_us;
+	int64		cutoff = KG_RETENTION_NOW() - s->retention_us;
 	int64		bytes = 0;
 	int64		last_seq = -1;
 	Snapshot	snap;

@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
@@ -108,6 +109,8 @@ kg_segment_relid_wait(KgStream *s, int64 segment_no)
 	return relid;
 }
 
+static void kg_expire_segments(KgStream *s, int64 current_segment);
+
 typedef struct KgUpkeepArg
 {
 	int32		stream_id;
@@ -166,6 +169,8 @@ kg_upkeep_stream(void *arg)
 	for (int64 k = Max(max_existing + 1, cur); k <= cur + kg_segments_ahead; k++)
 		kg_create_segment(stream_id, s->record_table, s->segment_capacity, k, k == cur);
 
+	kg_expire_segments(s, cur);
+
 	/* close a non-empty current segment that has been current too long */
 	cur_has_row = counter > cur * s->segment_capacity;
 	if (cur_has_row && cur_opened != 0 &&
@@ -176,7 +181,9 @@ kg_upkeep_stream(void *arg)
 		if (kg_stream_advance_counter(s->state, next_start, next_start))
 		{
 			kg_catalog_enter(&cc, false);
-			kg_spi_exec("UPDATE kinesis.segments SET closed_at = coalesce(closed_at, pg_catalog.clock_timestamp()), "
+			kg_spi_exec("UPDATE kinesis.segments SET "
+						"closed_at = CASE WHEN segment_no OPERATOR(pg_catalog.<) $2 "
+						"THEN coalesce(closed_at, pg_catalog.clock_timestamp()) ELSE closed_at END, "
 						"opened_at = CASE WHEN segment_no OPERATOR(pg_catalog.=) $2 "
 						"THEN coalesce(opened_at, pg_catalog.clock_timestamp()) ELSE opened_at END "
 						"WHERE stream_id OPERATOR(pg_catalog.=) $1 AND segment_no IN ($2 OPERATOR(pg_catalog.-) 1, $2)",
@@ -185,6 +192,54 @@ kg_upkeep_stream(void *arg)
 			kg_catalog_exit(&cc);
 		}
 	}
+}
+
+/*
+ * Drop the segments of a stream whose records have all passed the
+ * retention period: closed (the counter has moved past them) before
+ * now - retention.  Whole tables go; no row is deleted.  The current
+ * segment is never dropped, so the counter floor survives in the catalog.
+ */
+static void
+kg_expire_segments(KgStream *s, int64 current_segment)
+{
+	KgCatalogContext cc;
+	int			n;
+	Oid		   *relids;
+	int64	   *segnos;
+	TimestampTz horizon = KG_RETENTION_NOW() - s->retention_us;
+
+	kg_catalog_enter(&cc, false);
+	n = kg_spi_exec("SELECT segment_no, relation::oid FROM kinesis.segments "
+					"WHERE stream_id OPERATOR(pg_catalog.=) $1 AND segment_no OPERATOR(pg_catalog.<) $2 "
+					"AND closed_at OPERATOR(pg_catalog.<) $3 ORDER BY segment_no",
+					3, (Oid[]) {INT4OID, INT8OID, TIMESTAMPTZOID},
+					(Datum[]) {Int32GetDatum(s->stream_id), Int64GetDatum(current_segment),
+							   TimestampTzGetDatum(horizon)}, NULL, false);
+	relids = palloc(sizeof(Oid) * Max(n, 1));
+	segnos = palloc(sizeof(int64) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+
+		segnos[i] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		relids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	for (int i = 0; i < n; i++)
+	{
+		char	   *relname = get_rel_name(relids[i]);
+
+		if (relname)
+			kg_spi_exec(psprintf("DROP TABLE kinesis_segments.%s", quote_identifier(relname)),
+						0, NULL, NULL, NULL, false);
+		kg_spi_exec("DELETE FROM kinesis.segments WHERE stream_id OPERATOR(pg_catalog.=) $1 "
+					"AND segment_no OPERATOR(pg_catalog.=) $2",
+					2, (Oid[]) {INT4OID, INT8OID},
+					(Datum[]) {Int32GetDatum(s->stream_id), Int64GetDatum(segnos[i])}, NULL, false);
+		ereport(DEBUG1,
+				(errmsg_internal("expired segment %lld of stream \"%s\"", (long long) segnos[i], s->name)));
+	}
+	kg_catalog_exit(&cc);
 }
 
 /* Collect the ids of this database's streams. */
