@@ -26,6 +26,12 @@
 
 #include "common/kg_catalog.h"
 
+/*
+ * Depth of kg_catalog_enter calls: while positive, our own DDL runs and the
+ * utility hook lets it touch stream tables.  Reset at transaction end.
+ */
+int			kg_internal_ddl_depth = 0;
+
 /* Owner of the kinesis_glue extension in this database. */
 Oid
 kg_extension_owner(void)
@@ -75,12 +81,14 @@ kg_catalog_enter(KgCatalogContext *ctx, bool latest_snapshot)
 		PushActiveSnapshot(GetLatestSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	kg_internal_ddl_depth++;
 }
 
 /* Undo kg_catalog_enter. */
 void
 kg_catalog_exit(KgCatalogContext *ctx)
 {
+	kg_internal_ddl_depth--;
 	SPI_finish();
 	if (ctx->snapshot_pushed)
 		PopActiveSnapshot();

@@ -26,6 +26,7 @@ typedef struct KgCatalogContext
 	bool		snapshot_pushed;
 } KgCatalogContext;
 
+extern int	kg_internal_ddl_depth;
 extern Oid	kg_extension_owner(void);
 extern void kg_catalog_enter(KgCatalogContext *ctx, bool latest_snapshot);
 extern void kg_catalog_exit(KgCatalogContext *ctx);

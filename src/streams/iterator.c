@@ -164,6 +164,14 @@ kg_iterator_decode(const char *token, KgIterator *it)
 	len = pg_b64_decode(b64, tlen, (char *) raw, sizeof(raw));
 	if (len != KG_ITER_RAW || raw[0] != KG_ITER_VERSION)
 		kg_invalid_iterator();
+	/* only the canonical encoding of a payload is accepted */
+	{
+		char	   *canon = palloc(pg_b64_enc_len(KG_ITER_RAW) + 1);
+		int			clen = pg_b64_encode((const char *) raw, KG_ITER_RAW, canon, pg_b64_enc_len(KG_ITER_RAW));
+
+		if (clen != (int) tlen || memcmp(canon, b64, tlen) != 0)
+			kg_invalid_iterator();
+	}
 	kg_mac(raw, mac);
 	/* constant-time comparison */
 	{

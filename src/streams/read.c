@@ -71,6 +71,7 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 	int64		cutoff = KG_RETENTION_NOW() - s->retention_us;
 	int64		bytes = 0;
 	int64		last_seq = -1;
+	int64		prev_seq = after_seq;
 	Snapshot	snap;
 
 	memset(res, 0, sizeof(*res));
@@ -119,6 +120,7 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 		while (index_getnext_slot(scan, ForwardScanDirection, slot))
 		{
 			bool		isnull;
+			int64		size;
 			int64		seq;
 			TimestampTz arrival;
 			Datum		pk,
@@ -133,14 +135,23 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 			pk = slot->tts_values[3];
 			data = slot->tts_values[4];
 			(void) isnull;
+			size = toast_raw_datum_size(data) + toast_raw_datum_size(pk);
+			if (res->count > 0 && bytes + size > max_bytes)
+			{
+				/* this record is for the next call */
+				last_seq = prev_seq;
+				res->more = true;
+				break;
+			}
 			if (!sink(arg, seq, arrival, pk, data))
 			{
 				res->more = true;
 				break;
 			}
+			prev_seq = seq;
 			res->count++;
 			res->last_arrival = arrival;
-			bytes += toast_raw_datum_size(data) + toast_raw_datum_size(pk);
+			bytes += size;
 			if (res->count >= limit || bytes >= max_bytes)
 			{
 				res->more = true;

@@ -58,6 +58,10 @@ kg_create_segment(int32 stream_id, Oid record_table, int64 segment_capacity,
 				(errcode(KG_LIMIT_EXCEEDED),
 				 errmsg("LimitExceededException: stream has no sequence numbers left for segment %lld",
 						(long long) segment_no)));
+	if (get_rel_name(record_table) == NULL)
+		ereport(ERROR,
+				(errcode(KG_RESOURCE_NOT_FOUND),
+				 errmsg("ResourceNotFoundException: the record table of stream %d no longer exists", stream_id)));
 	lo = KG_SEQ(segment_no * segment_capacity, 0);
 	hi = KG_SEQ((segment_no + 1) * segment_capacity, 0);
 	parent = quote_qualified_identifier(get_namespace_name(get_rel_namespace(record_table)),

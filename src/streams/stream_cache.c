@@ -75,6 +75,14 @@ kg_check_stream_name(const char *name)
 					 errmsg("ValidationException: stream name \"%s\" must satisfy the pattern [a-zA-Z0-9_.-]+", name)));
 }
 
+/* Length of an interval in microseconds, months counted as 30 days. */
+int64
+kg_interval_usecs(Interval *iv)
+{
+	return iv->time + (int64) iv->day * USECS_PER_DAY +
+		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+}
+
 char *
 kg_shard_id_string(int32 shard_index)
 {
@@ -340,7 +348,7 @@ kg_stream_load(const char *name)
 
 	kg_catalog_enter(&cc, true);
 	n = kg_spi_exec("SELECT record_table::oid, segment_capacity, stream_creation_timestamp, "
-					"(extract(epoch FROM retention_period) OPERATOR(pg_catalog.*) 1000000)::int8, "
+					"retention_period, "
 					"stream_status, stream_mode FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
 					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, true);
 	if (n == 0)
@@ -357,11 +365,17 @@ kg_stream_load(const char *name)
 		s->record_table = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
 		s->segment_capacity = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
 		s->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
-		s->retention_us = DatumGetInt64(SPI_getbinval(tup, desc, 4, &isnull));
+		s->retention_us = kg_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 4, &isnull)));
 		strlcpy(s->status, SPI_getvalue(tup, desc, 5), sizeof(s->status));
 		strlcpy(s->mode, SPI_getvalue(tup, desc, 6), sizeof(s->mode));
 	}
 	kg_catalog_exit(&cc);
+	if (!OidIsValid(s->record_table) || get_rel_name(s->record_table) == NULL)
+	{
+		/* deleted meanwhile (or being created by an open transaction) */
+		hash_search(StreamCache, name, HASH_REMOVE, NULL);
+		return NULL;
+	}
 
 	s->cxt = AllocSetContextCreate(CacheMemoryContext, "kinesis_glue stream",
 								   ALLOCSET_SMALL_SIZES);
@@ -378,6 +392,25 @@ kg_stream_load(const char *name)
 		kg_restore_counter(s);
 	s->valid = true;
 	return s;
+}
+
+/*
+ * Forget every cached stream (after a rollback of a metadata change made
+ * by this backend, whose shared version never moved).  Memory is freed
+ * lazily: entries are only marked invalid, so pointers held by a caller
+ * stay readable.
+ */
+void
+kg_stream_cache_reset(void)
+{
+	HASH_SEQ_STATUS hs;
+	KgStream   *e;
+
+	if (StreamCache == NULL)
+		return;
+	hash_seq_init(&hs, StreamCache);
+	while ((e = hash_seq_search(&hs)) != NULL)
+		e->valid = false;
 }
 
 /* Is a cache entry still current? */

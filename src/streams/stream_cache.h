@@ -15,6 +15,7 @@
 #include "common/kg_hashkey.h"
 #include "streams/stream_state.h"
 #include "utils/hsearch.h"
+#include "datatype/timestamp.h"
 #include "utils/timestamp.h"
 
 #define KG_STREAM_NAME_MAX 128
@@ -53,6 +54,7 @@ typedef struct KgStream
 } KgStream;
 
 extern KgStream *kg_stream_get(const char *name, bool missing_ok);
+extern void kg_stream_cache_reset(void);
 extern KgStream *kg_stream_get_by_id(int32 stream_id, bool missing_ok);
 extern KgStream *kg_stream_reload(KgStream *s);
 extern KgShard *kg_stream_find_shard(KgStream *s, int32 shard_index);
@@ -60,6 +62,7 @@ extern KgShard *kg_stream_route(KgStream *s, uint128 hash);
 extern Oid	kg_segment_relid(KgStream *s, int64 segment_no);
 extern char *kg_segment_relname(int32 stream_id, int64 segment_no);
 extern void kg_check_stream_name(const char *name);
+extern int64 kg_interval_usecs(Interval *iv);
 extern char *kg_shard_id_string(int32 shard_index);
 extern int32 kg_parse_shard_id(const char *stream_name, const char *shard_id);
 extern void kg_stream_not_found(const char *name) pg_attribute_noreturn();

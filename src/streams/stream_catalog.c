@@ -46,17 +46,10 @@
 #define KG_MAX_RETENTION_US (INT64CONST(8760) * USECS_PER_HOUR)
 #define KG_MAX_INITIAL_SHARDS 10000
 
-static int64
-kg_interval_us(Interval *iv)
-{
-	return iv->time + (int64) iv->day * USECS_PER_DAY +
-		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
-}
-
 static void
 kg_check_retention(Interval *iv)
 {
-	int64		us = kg_interval_us(iv);
+	int64		us = kg_interval_usecs(iv);
 
 	if (us < KG_MIN_RETENTION_US)
 		ereport(ERROR,
@@ -93,6 +86,8 @@ kg_record_table_name(const char *stream_name, int32 stream_id)
 		!OidIsValid(get_relname_relid(stream_name, nsp)))
 		return pstrdup(stream_name);
 	name = psprintf("%.40s_%d", stream_name, stream_id);
+	for (int i = 2; OidIsValid(get_relname_relid(name, nsp)); i++)
+		name = psprintf("%.40s_%d_%d", stream_name, stream_id, i);
 	return name;
 }
 
@@ -287,7 +282,7 @@ kg_change_retention(FunctionCallInfo fcinfo, bool increase)
 	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	iv = PG_GETARG_INTERVAL_P(1);
 	kg_check_retention(iv);
-	us = kg_interval_us(iv);
+	us = kg_interval_usecs(iv);
 	if (increase && us < s->retention_us)
 		ereport(ERROR,
 				(errcode(KG_INVALID_ARGUMENT),
@@ -299,7 +294,8 @@ kg_change_retention(FunctionCallInfo fcinfo, bool increase)
 				 errmsg("InvalidArgumentException: the requested retention period is longer than the current one of stream \"%s\"", s->name),
 				 errhint("Use kinesis.increase_stream_retention_period() to lengthen it.")));
 	kg_check_stream_owner(s, "change the retention period of");
-	PreventCommandIfReadOnly("changing the retention period");
+	PreventCommandIfReadOnly(increase ? "kinesis.increase_stream_retention_period()" :
+							 "kinesis.decrease_stream_retention_period()");
 
 	kg_catalog_enter(&cc, false);
 	kg_spi_exec("UPDATE kinesis.streams SET retention_period = $2 WHERE stream_id OPERATOR(pg_catalog.=) $1",
@@ -369,8 +365,9 @@ kg_describe_stream_summary(PG_FUNCTION_ARGS)
 	values[1] = CStringGetTextDatum(s->status);
 	values[2] = CStringGetTextDatum(s->mode);
 	kg_catalog_enter(&cc, true);
-	kg_spi_exec("SELECT retention_period FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
-				1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(s->stream_id)}, NULL, true);
+	if (kg_spi_exec("SELECT retention_period FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(s->stream_id)}, NULL, true) == 0)
+		kg_stream_not_found(s->name);
 	{
 		bool		isnull;
 

@@ -30,10 +30,12 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "common/kg_catalog.h"
 #include "common/kg_errors.h"
 #include "common/kg_guc.h"
 #include "common/kg_shmem.h"
 #include "streams/stream_state.h"
+#include "streams/stream_cache.h"
 
 typedef struct KgProducerMark
 {
@@ -462,6 +464,7 @@ kg_stream_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
+			kg_internal_ddl_depth = 0;
 			if (KgShared == NULL)
 				break;
 			kg_clear_marks();
@@ -471,9 +474,13 @@ kg_stream_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			kg_internal_ddl_depth = 0;
 			if (KgShared == NULL)
 				break;
 			kg_clear_marks();
+			/* rolled-back metadata changes may sit in this backend's cache */
+			if (pending_changes != NIL)
+				kg_stream_cache_reset();
 			pending_changes = NIL;
 			break;
 		default:
@@ -496,7 +503,10 @@ kg_stream_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 			KgPendingChange *c = lfirst(lc);
 
 			if (c->subid == mySubid)
+			{
 				pending_changes = foreach_delete_current(pending_changes, lc);
+				kg_stream_cache_reset();
+			}
 		}
 	}
 	else if (event == SUBXACT_EVENT_COMMIT_SUB)

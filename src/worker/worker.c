@@ -18,6 +18,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "nodes/makefuncs.h"
+#include "utils/lsyscache.h"
+#include "common/kg_catalog.h"
 #include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "funcapi.h"
@@ -390,6 +394,87 @@ kg_forget_database(Oid dboid)
 	LWLockRelease(KgShared->lock);
 }
 
+/* Is relid a stream's record table or segment? */
+static bool
+kg_is_stream_relation(Oid relid)
+{
+	Oid			nsp;
+	char	   *nspname;
+
+	if (!OidIsValid(relid))
+		return false;
+	nsp = get_rel_namespace(relid);
+	if (!OidIsValid(nsp))
+		return false;
+	nspname = get_namespace_name(nsp);
+	return nspname != NULL &&
+		(strcmp(nspname, "kinesis_records") == 0 || strcmp(nspname, "kinesis_segments") == 0);
+}
+
+static void
+kg_refuse_stream_ddl(RangeVar *rv, const char *what)
+{
+	Oid			relid;
+
+	if (rv == NULL || kg_internal_ddl_depth > 0)
+		return;
+	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (kg_is_stream_relation(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("AccessDeniedException: cannot %s the record storage of a data stream", what),
+				 errdetail("Relation \"%s\" belongs to a kinesis_glue data stream.", rv->relname),
+				 errhint("Use kinesis.delete_stream() and the other kinesis functions; GRANT and REVOKE work as usual.")));
+}
+
+/*
+ * Refuse DDL that would break a stream behind the extension's back: DROP,
+ * ALTER (disabling the triggers that refuse direct DML, detaching
+ * segments, ...) and RENAME of record tables and segments, unless the
+ * extension itself runs it.
+ */
+static void
+kg_protect_stream_relations(Node *parsetree)
+{
+	if (kg_internal_ddl_depth > 0)
+		return;
+	if (IsA(parsetree, DropStmt) &&
+		(((DropStmt *) parsetree)->removeType == OBJECT_TABLE ||
+		 ((DropStmt *) parsetree)->removeType == OBJECT_INDEX ||
+		 ((DropStmt *) parsetree)->removeType == OBJECT_TRIGGER))
+	{
+		DropStmt   *stmt = (DropStmt *) parsetree;
+		ListCell   *lc;
+
+		foreach(lc, stmt->objects)
+		{
+			List	   *names = (List *) lfirst(lc);
+
+			if (stmt->removeType == OBJECT_TRIGGER)
+				names = list_truncate(list_copy(names), list_length(names) - 1);
+			if (stmt->removeType == OBJECT_INDEX)
+			{
+				Oid			idx = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
+
+				if (OidIsValid(idx) && kg_is_stream_relation(idx))
+					kg_refuse_stream_ddl(makeRangeVarFromNameList(names), "drop an index of");
+				continue;
+			}
+			kg_refuse_stream_ddl(makeRangeVarFromNameList(names), "drop");
+		}
+	}
+	else if (IsA(parsetree, AlterTableStmt))
+		kg_refuse_stream_ddl(((AlterTableStmt *) parsetree)->relation, "alter");
+	else if (IsA(parsetree, RenameStmt) &&
+			 (((RenameStmt *) parsetree)->renameType == OBJECT_TABLE ||
+			  ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN ||
+			  ((RenameStmt *) parsetree)->renameType == OBJECT_TRIGGER))
+		kg_refuse_stream_ddl(((RenameStmt *) parsetree)->relation, "rename");
+	else if (IsA(parsetree, AlterObjectSchemaStmt) &&
+			 ((AlterObjectSchemaStmt *) parsetree)->objectType == OBJECT_TABLE)
+		kg_refuse_stream_ddl(((AlterObjectSchemaStmt *) parsetree)->relation, "move");
+}
+
 static void
 kg_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				  ProcessUtilityContext context, ParamListInfo params,
@@ -398,6 +483,8 @@ kg_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 	Node	   *parsetree = pstmt->utilityStmt;
 	const char *volatile dropped_db = NULL;
 	volatile Oid dropped_oid = InvalidOid;
+
+	kg_protect_stream_relations(parsetree);
 
 	if (IsA(parsetree, DropdbStmt))
 		dropped_db = ((DropdbStmt *) parsetree)->dbname;
