@@ -1,0 +1,115 @@
+-- test/demo.sql: the kinesis_glue demo pipeline, run by ./demo.sh in the
+-- database kinesis_demo of the private demo cluster.  Safe to run again:
+-- the demo stream is dropped and created anew.
+--
+-- By hand:  sudo -u postgres psql -h "$PWD/.demo/run" -p 5499 -d kinesis_demo -f test/demo.sql
+
+\set ON_ERROR_STOP 1
+\set QUIET 1
+\pset pager off
+\pset null '(null)'
+\set ECHO queries
+
+\echo
+\echo '== 1. The background worker of this database (kinesis_glue.workers)'
+\echo '--    CREATE EXTENSION starts it within a second or two; wait for it.'
+\set ECHO none
+DO $$
+BEGIN
+    FOR i IN 1..100 LOOP
+        EXIT WHEN EXISTS (SELECT 1 FROM kinesis_glue.workers
+                           WHERE database = current_database() AND pid IS NOT NULL);
+        PERFORM pg_stat_clear_snapshot();
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+\set ECHO queries
+SELECT database, pid, pid IS NOT NULL AS alive, state, started_at
+  FROM kinesis_glue.workers
+ WHERE database = current_database();
+
+\echo
+\echo '== 2. A data stream with 2 shards'
+\set ECHO none
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM kinesis.list_streams() WHERE stream_name = 'demo_orders') THEN
+        PERFORM kinesis.delete_stream('demo_orders');
+        RAISE NOTICE 'dropped the demo_orders stream of an earlier run';
+    END IF;
+END
+$$;
+\set ECHO queries
+SELECT kinesis.create_stream('demo_orders', shard_count => 2);
+SELECT stream_name, stream_status, stream_mode, retention_period, open_shard_count
+  FROM kinesis.describe_stream_summary('demo_orders');
+SELECT shard_id, starting_hash_key, ending_hash_key, starting_sequence_number
+  FROM kinesis.list_shards('demo_orders');
+
+\echo
+\echo '== 3. put_records: 20 JSON orders from 5 customers in one call'
+\echo '--    (the partition key picks the shard: MD5 of the key on the hash key ranges)'
+WITH orders AS (
+    SELECT i AS order_id,
+           'customer-' || (1 + (i - 1) % 5) AS customer,
+           json_build_object('order_id', i,
+                             'customer', 'customer-' || (1 + (i - 1) % 5),
+                             'amount', round(i * 7.35, 2),
+                             'items', 1 + i % 3)::text AS body
+      FROM generate_series(1, 20) AS i
+), put AS (
+    SELECT *
+      FROM kinesis.put_records('demo_orders',
+               ARRAY(SELECT ROW(customer, convert_to(body, 'UTF8'), NULL)::kinesis.put_records_entry
+                       FROM orders ORDER BY order_id))
+           WITH ORDINALITY AS p(shard_id, sequence_number, error_code, error_message, n)
+)
+SELECT put.shard_id,
+       string_agg(DISTINCT orders.customer, ', ') AS partition_keys,
+       count(*) AS records,
+       min(put.sequence_number) AS first_sequence_number,
+       max(put.sequence_number) AS last_sequence_number,
+       count(put.error_code) AS errors
+  FROM put JOIN orders ON orders.order_id = put.n
+ GROUP BY put.shard_id
+ ORDER BY put.shard_id;
+
+\echo
+\echo '== 4. put_record: one more order'
+SELECT shard_id, sequence_number
+  FROM kinesis.put_record('demo_orders', 'customer-3',
+           convert_to('{"order_id": 21, "customer": "customer-3", "amount": 99.90, "items": 4}', 'UTF8'));
+
+\echo
+\echo '== 5. Read every shard in order: get_shard_iterator(TRIM_HORIZON), then'
+\echo '--    get_records with 5 records per call, following next_shard_iterator'
+\echo '--    until a call returns no records.'
+CREATE TEMP TABLE demo_pages AS
+WITH RECURSIVE pages AS (
+    SELECT s.shard_id, 1 AS call, g.records, g.next_shard_iterator, g.millis_behind_latest
+      FROM kinesis.list_shards('demo_orders') AS s,
+           kinesis.get_records(kinesis.get_shard_iterator('demo_orders', s.shard_id, 'TRIM_HORIZON'),
+                               "limit" => 5) AS g
+    UNION ALL
+    SELECT p.shard_id, p.call + 1, g.records, g.next_shard_iterator, g.millis_behind_latest
+      FROM pages AS p,
+           kinesis.get_records(p.next_shard_iterator, "limit" => 5) AS g
+     WHERE cardinality(p.records) > 0 AND p.next_shard_iterator IS NOT NULL
+)
+SELECT * FROM pages;
+SELECT shard_id, call, cardinality(records) AS records, millis_behind_latest
+  FROM demo_pages ORDER BY shard_id, call;
+SELECT p.shard_id, r.sequence_number, r.partition_key, convert_from(r.data, 'UTF8') AS data
+  FROM demo_pages AS p, unnest(p.records) AS r
+ ORDER BY p.shard_id, r.sequence_number;
+
+\echo
+\echo '== 6. read_shard: the same records without iterators (first shard, 5 at a time)'
+SELECT shard_id, sequence_number, partition_key, convert_from(data, 'UTF8') AS data
+  FROM kinesis.read_shard('demo_orders', 'shardId-000000000000', "limit" => 5);
+
+\echo
+\echo '== 7. kinesis.stream_stability: sequence numbers handed out, the last stable one'
+\echo '--    readers may return, open producer transactions'
+SELECT * FROM kinesis.stream_stability WHERE stream_name = 'demo_orders';
