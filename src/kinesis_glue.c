@@ -38,14 +38,18 @@ void		_PG_init(void);
 static void
 kg_define_settings(void)
 {
-	DefineCustomIntVariable("kinesis_glue.max_databases",
-							"Maximum number of databases with a kinesis_glue worker.",
-							NULL, &kg_max_databases, 32, 1, 1024,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("kinesis_glue.max_streams",
-							"Maximum number of data streams, over all databases, whose state is kept in shared memory.",
-							NULL, &kg_max_streams, 1024, 16, 1000000,
-							PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	/* sizing of shared memory: only meaningful (and allowed) under preload */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		DefineCustomIntVariable("kinesis_glue.max_databases",
+								"Maximum number of databases with a kinesis_glue worker.",
+								NULL, &kg_max_databases, 32, 1, 1024,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
+		DefineCustomIntVariable("kinesis_glue.max_streams",
+								"Maximum number of data streams, over all databases, whose state is kept in shared memory.",
+								NULL, &kg_max_streams, 1024, 16, 1000000,
+								PGC_POSTMASTER, 0, NULL, NULL, NULL);
+	}
 	DefineCustomIntVariable("kinesis_glue.worker_naptime",
 							"Longest sleep of a kinesis_glue worker between two rounds of work.",
 							NULL, &kg_worker_naptime_ms, 1000, 10, 3600 * 1000,

@@ -87,6 +87,18 @@ kg_numeric_to_u128(Datum num, uint128 *out)
 	return kg_cstring_to_u128(s, out);
 }
 
+/* floor(2^128 / n), for n >= 2: the width of n equal hash key ranges. */
+uint128
+kg_hash_step(int n)
+{
+	uint128		q = KG_HASH_MAX / (uint128) n;
+
+	Assert(n >= 2);
+	if (KG_HASH_MAX % (uint128) n == (uint128) (n - 1))
+		q++;
+	return q;
+}
+
 char *
 kg_u128_to_cstring(uint128 v)
 {

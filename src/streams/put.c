@@ -257,11 +257,20 @@ kg_put(const char *stream_name, KgPutInput *in, int n, KgPutResult *out,
 					 errdetail("It is above every sequence number the stream has handed out.")));
 		for (int i = 0; i < n; i++)
 			out[i].shard_index = kg_stream_route(s, in[i].hash)->shard_index;
-		if (kg_stream_state_take(s->state, s->version, n, &first))
-			break;
-		if (++attempts > 100)
-			elog(ERROR, "could not take sequence numbers for stream \"%s\": metadata keeps changing", s->name);
-		s = kg_stream_reload(s);
+		switch (kg_stream_state_take(s->state, s->version, n, &first))
+		{
+			case KG_TAKE_OK:
+				break;
+			case KG_TAKE_WAIT:
+				kg_stream_wait_reshard(s->state);
+				/* FALLTHROUGH */
+			case KG_TAKE_STALE:
+				if (++attempts > 1000)
+					elog(ERROR, "could not take sequence numbers for stream \"%s\": metadata keeps changing", s->name);
+				s = kg_stream_reload(s);
+				continue;
+		}
+		break;
 	}
 
 	arrival = GetCurrentTimestamp();

@@ -23,6 +23,7 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -67,7 +68,17 @@ kg_create_segment(int32 stream_id, Oid record_table, int64 segment_capacity,
 	parent = quote_qualified_identifier(get_namespace_name(get_rel_namespace(record_table)),
 										get_rel_name(record_table));
 
+	/* serialise segment creators (worker, reshard) and skip existing ones */
+	LockRelationOid(record_table, ShareUpdateExclusiveLock);
 	kg_catalog_enter(&cc, false);
+	if (kg_spi_exec("SELECT 1 FROM kinesis.segments WHERE stream_id OPERATOR(pg_catalog.=) $1 "
+					"AND segment_no OPERATOR(pg_catalog.=) $2",
+					2, (Oid[]) {INT4OID, INT8OID},
+					(Datum[]) {Int32GetDatum(stream_id), Int64GetDatum(segment_no)}, NULL, false) > 0)
+	{
+		kg_catalog_exit(&cc);
+		return;
+	}
 	kg_spi_exec(psprintf("CREATE TABLE kinesis_segments.%s PARTITION OF %s "
 						 "FOR VALUES FROM (" INT64_FORMAT ") TO (" INT64_FORMAT ")",
 						 quote_identifier(relname), parent, lo, hi),

@@ -36,6 +36,7 @@
 
 #include "common/kg_catalog.h"
 #include "common/kg_errors.h"
+#include "common/kg_guc.h"
 #include "common/kg_shmem.h"
 #include "streams/stream_cache.h"
 
@@ -216,8 +217,8 @@ kg_restore_counter(KgStream *s)
 	n = kg_spi_exec("SELECT segment_no, relation::oid, opened_at IS NOT NULL FROM kinesis.segments "
 					"WHERE stream_id OPERATOR(pg_catalog.=) $1 ORDER BY segment_no DESC",
 					1, argtypes, values, NULL, true);
-	relids = palloc(sizeof(Oid) * Max(n, 1));
-	segnos = palloc(sizeof(int64) * Max(n, 1));
+	relids = SPI_palloc(sizeof(Oid) * Max(n, 1));	/* used after SPI_finish */
+	segnos = SPI_palloc(sizeof(int64) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		bool		isnull;
@@ -268,7 +269,7 @@ kg_load_shards(KgStream *s)
 	kg_catalog_enter(&cc, true);
 	n = kg_spi_exec("SELECT shard_index, coalesce(parent_shard_index, -1), "
 					"coalesce(adjacent_parent_shard_index, -1), starting_hash_key::text, "
-					"ending_hash_key::text, starting_sequence_number, ending_sequence_number "
+					"ending_hash_key::text, starting_sequence_number, ending_sequence_number, closed_at "
 					"FROM kinesis.shards WHERE stream_id OPERATOR(pg_catalog.=) $1 ORDER BY shard_index",
 					1, argtypes, values, NULL, true);
 	s->shards = MemoryContextAllocZero(s->cxt, sizeof(KgShard) * Max(n, 1));
@@ -291,6 +292,8 @@ kg_load_shards(KgStream *s)
 		sh->starting_seq = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
 		sh->ending_seq = DatumGetInt64(SPI_getbinval(tup, desc, 7, &isnull));
 		sh->closed = !isnull;
+		if (sh->closed)
+			sh->closed_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 8, &isnull));
 		if (!sh->closed)
 			s->open[s->nopen++] = sh;
 	}
@@ -511,6 +514,16 @@ kg_stream_get_by_id(int32 stream_id, bool missing_ok)
 	return kg_stream_get(name, missing_ok);
 }
 
+/*
+ * A closed shard expires (disappears from listings and lookups) once all
+ * its records are past the retention period: it closed before the horizon.
+ */
+bool
+kg_shard_expired(KgStream *s, KgShard *sh)
+{
+	return sh->closed && sh->closed_at < KG_RETENTION_NOW() - s->retention_us;
+}
+
 /* The shard with this index, or NULL (unknown or expired). */
 KgShard *
 kg_stream_find_shard(KgStream *s, int32 shard_index)
@@ -523,7 +536,7 @@ kg_stream_find_shard(KgStream *s, int32 shard_index)
 		int			mid = (lo + hi) / 2;
 
 		if (s->shards[mid].shard_index == shard_index)
-			return &s->shards[mid];
+			return kg_shard_expired(s, &s->shards[mid]) ? NULL : &s->shards[mid];
 		if (s->shards[mid].shard_index < shard_index)
 			lo = mid + 1;
 		else

@@ -30,6 +30,7 @@ typedef struct KgShard
 	int64		starting_seq;
 	int64		ending_seq;		/* valid when closed */
 	bool		closed;
+	TimestampTz closed_at;		/* valid when closed */
 } KgShard;
 
 typedef struct KgStream
@@ -58,6 +59,7 @@ extern void kg_stream_cache_reset(void);
 extern KgStream *kg_stream_get_by_id(int32 stream_id, bool missing_ok);
 extern KgStream *kg_stream_reload(KgStream *s);
 extern KgShard *kg_stream_find_shard(KgStream *s, int32 shard_index);
+extern bool kg_shard_expired(KgStream *s, KgShard *sh);
 extern KgShard *kg_stream_route(KgStream *s, uint128 hash);
 extern Oid	kg_segment_relid(KgStream *s, int64 segment_no);
 extern char *kg_segment_relname(int32 stream_id, int64 segment_no);

@@ -91,17 +91,6 @@ kg_record_table_name(const char *stream_name, int32 stream_id)
 	return name;
 }
 
-/* floor(2^128 / n) for n >= 2 */
-static uint128
-kg_hash_step(int n)
-{
-	uint128		q = KG_HASH_MAX / (uint128) n;
-
-	if (KG_HASH_MAX % (uint128) n == (uint128) (n - 1))
-		q++;
-	return q;
-}
-
 PG_FUNCTION_INFO_V1(kg_create_stream);
 
 /*
@@ -112,7 +101,7 @@ kg_create_stream(PG_FUNCTION_ARGS)
 {
 	char	   *name;
 	char	   *mode = PG_ARGISNULL(2) ? "PROVISIONED" : text_to_cstring(PG_GETARG_TEXT_PP(2));
-	Interval	default_retention = {0, 1, 0};
+	Interval	default_retention = {INT64CONST(24) * USECS_PER_HOUR, 0, 0};
 	Interval   *retention = PG_ARGISNULL(3) ? &default_retention : PG_GETARG_INTERVAL_P(3);
 	int			shards;
 	KgCatalogContext cc;
@@ -401,6 +390,9 @@ kg_list_shards(PG_FUNCTION_ARGS)
 		KgShard    *sh = &s->shards[i];
 		Datum		values[7];
 		bool		nulls[7] = {false, false, false, false, false, false, false};
+
+		if (kg_shard_expired(s, sh))
+			continue;
 
 		values[0] = CStringGetTextDatum(kg_shard_id_string(sh->shard_index));
 		nulls[1] = sh->parent_index < 0;

@@ -23,6 +23,7 @@
 #include "access/twophase.h"
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
@@ -140,6 +141,7 @@ kg_stream_state_attach(int32 stream_id)
 		st->version = 1;
 		st->next_counter = 0;
 		st->n_inflight = 0;
+		st->reshard_limit = 0;
 		ConditionVariableInit(&st->commit_cv);
 		pg_atomic_init_u64(&st->puts, 0);
 	}
@@ -176,12 +178,13 @@ kg_stream_state_restore(KgStreamState *st, int64 min_next_counter)
  * nothing) when the caller's metadata version is stale, the stream was
  * dropped or is not loaded: the caller reloads and retries.
  */
-bool
+KgTakeResult
 kg_stream_state_take(KgStreamState *st, uint32 version, int n, int64 *first_counter)
 {
 	KgProducerSlot *slot = kg_my_producer_slot();
 	int			mark = -1;
 	bool		ok = false;
+	bool		must_wait = false;
 	bool		overflow = false;
 
 	for (int i = 0; i < slot->nmarks; i++)
@@ -199,6 +202,8 @@ kg_stream_state_take(KgStreamState *st, uint32 version, int n, int64 *first_coun
 	{
 		if (st->next_counter + n > KG_MAX_COUNTER)
 			overflow = true;
+		else if (st->reshard_limit > 0 && st->next_counter + n > st->reshard_limit)
+			must_wait = true;
 		else
 		{
 			*first_counter = st->next_counter;
@@ -225,9 +230,89 @@ kg_stream_state_take(KgStreamState *st, uint32 version, int n, int64 *first_coun
 				(errcode(KG_LIMIT_EXCEEDED),
 				 errmsg("LimitExceededException: the data stream has used up its sequence numbers"),
 				 errhint("Create a new stream.")));
-	if (ok)
-		pg_atomic_add_fetch_u64(&st->puts, n);
-	return ok;
+	if (must_wait)
+		return KG_TAKE_WAIT;
+	if (!ok)
+		return KG_TAKE_STALE;
+	pg_atomic_add_fetch_u64(&st->puts, n);
+	return KG_TAKE_OK;
+}
+
+/* Streams whose reshard_limit this transaction set. */
+static List *reshard_limits = NIL;
+
+/*
+ * Start a reshard of a stream in this transaction: the counter of the new
+ * shards is reserved 'reserve' counters ahead, and puts routed with the
+ * old layout (until this transaction commits) must stay below it.  Returns
+ * the first counter of the new shards.  Repeated calls in one transaction
+ * return the same value.
+ */
+int64
+kg_stream_begin_reshard(KgStreamState *st, int64 reserve)
+{
+	int64		limit;
+	bool		mine = list_member_ptr(reshard_limits, st);
+
+	SpinLockAcquire(&st->mutex);
+	if (!mine && st->reshard_limit == 0)
+		st->reshard_limit = st->next_counter + reserve;
+	limit = st->reshard_limit;
+	SpinLockRelease(&st->mutex);
+	if (!mine)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		reshard_limits = lappend(reshard_limits, st);
+		MemoryContextSwitchTo(old);
+	}
+	return limit;
+}
+
+/* Sleep until the reshard that blocks puts of st has ended. */
+void
+kg_stream_wait_reshard(KgStreamState *st)
+{
+	if (list_member_ptr(reshard_limits, st))
+		ereport(ERROR,
+				(errcode(KG_LIMIT_EXCEEDED),
+				 errmsg("LimitExceededException: this transaction resharded the stream and cannot put more records to it before it commits")));
+	ConditionVariablePrepareToSleep(&st->commit_cv);
+	for (;;)
+	{
+		bool		busy;
+
+		SpinLockAcquire(&st->mutex);
+		busy = st->reshard_limit > 0;
+		SpinLockRelease(&st->mutex);
+		if (!busy)
+			break;
+		ConditionVariableTimedSleep(&st->commit_cv, 100, PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+}
+
+/* End this transaction's reshards: at commit the counter moves to the new shards' start. */
+static void
+kg_end_reshards(bool commit)
+{
+	ListCell   *lc;
+
+	foreach(lc, reshard_limits)
+	{
+		KgStreamState *st = lfirst(lc);
+
+		SpinLockAcquire(&st->mutex);
+		if (commit && st->next_counter < st->reshard_limit)
+			st->next_counter = st->reshard_limit;
+		if (commit)
+			st->version++;		/* with the limit, atomically: no old-layout put above it */
+		st->reshard_limit = 0;
+		SpinLockRelease(&st->mutex);
+		ConditionVariableBroadcast(&st->commit_cv);
+	}
+	list_free(reshard_limits);
+	reshard_limits = NIL;
 }
 
 /* The next counter, read under the mutex. */
@@ -457,7 +542,7 @@ kg_stream_xact_callback(XactEvent event, void *arg)
 						 errmsg("cannot PREPARE a transaction that has put records to a data stream"),
 						 errdetail("Readers would wait for the prepared transaction for an unbounded time."),
 						 errhint("Commit the transaction that puts records, or put them outside the two-phase transaction.")));
-			if (pending_changes != NIL)
+			if (pending_changes != NIL || reshard_limits != NIL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has changed a data stream")));
@@ -468,6 +553,8 @@ kg_stream_xact_callback(XactEvent event, void *arg)
 			if (KgShared == NULL)
 				break;
 			kg_clear_marks();
+			if (reshard_limits != NIL)
+				kg_end_reshards(true);
 			if (pending_changes != NIL)
 				kg_publish_changes();
 			pending_changes = NIL;
@@ -478,6 +565,8 @@ kg_stream_xact_callback(XactEvent event, void *arg)
 			if (KgShared == NULL)
 				break;
 			kg_clear_marks();
+			if (reshard_limits != NIL)
+				kg_end_reshards(false);
 			/* rolled-back metadata changes may sit in this backend's cache */
 			if (pending_changes != NIL)
 				kg_stream_cache_reset();

@@ -54,6 +54,9 @@ typedef struct KgStreamState
 	uint32		version;		/* bumped on every metadata change */
 	int64		next_counter;	/* next counter to hand out */
 	int32		n_inflight;		/* producer transactions holding marks */
+	int64		reshard_limit;	/* >0: an uncommitted reshard moves the counter
+								 * here at commit; old-layout puts must stay
+								 * below it */
 	ConditionVariable commit_cv;	/* broadcast when a producer ends */
 	pg_atomic_uint64 puts;		/* records put since startup */
 } KgStreamState;
@@ -63,8 +66,17 @@ extern void kg_stream_state_shmem_init(void);
 extern void kg_streams_init_backend(void);
 
 extern KgStreamState *kg_stream_state_attach(int32 stream_id);
-extern bool kg_stream_state_take(KgStreamState *st, uint32 version, int n,
-								 int64 *first_counter);
+typedef enum KgTakeResult
+{
+	KG_TAKE_OK,
+	KG_TAKE_STALE,				/* metadata changed: reload and retry */
+	KG_TAKE_WAIT				/* a reshard is committing: wait, then retry */
+} KgTakeResult;
+
+extern KgTakeResult kg_stream_state_take(KgStreamState *st, uint32 version, int n,
+										 int64 *first_counter);
+extern void kg_stream_wait_reshard(KgStreamState *st);
+extern int64 kg_stream_begin_reshard(KgStreamState *st, int64 reserve);
 extern void kg_stream_state_restore(KgStreamState *st, int64 min_next_counter);
 extern int64 kg_stream_stable_bound(KgStreamState *st);
 extern int64 kg_stream_peek_counter(KgStreamState *st);

@@ -107,6 +107,21 @@ CREATE FUNCTION kinesis.increase_stream_retention_period(stream_name text, reten
 CREATE FUNCTION kinesis.decrease_stream_retention_period(stream_name text, retention_period interval)
     RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_decrease_retention';
 
+-- Resharding (src/streams/reshard.c) ----------------------------------------
+
+CREATE FUNCTION kinesis.split_shard(stream_name text, shard_to_split text, new_starting_hash_key numeric)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_split_shard';
+
+CREATE FUNCTION kinesis.merge_shards(stream_name text, shard_to_merge text, adjacent_shard_to_merge text)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_merge_shards';
+
+CREATE FUNCTION kinesis.update_shard_count(stream_name text, target_shard_count integer,
+                                           scaling_type text DEFAULT 'UNIFORM_SCALING')
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_update_shard_count';
+
+CREATE FUNCTION kinesis.update_stream_mode(stream_name text, stream_mode text)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_update_stream_mode';
+
 -- Data plane ---------------------------------------------------------------
 
 CREATE FUNCTION kinesis.put_record(stream_name text, partition_key text, data bytea,
