@@ -44,6 +44,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies here: rebuild everything when a header changes.
+$(OBJS): $(wildcard src/*.h src/*/*.h)
+
 $(EXTENSION)--$(EXTVERSION).sql: $(COMPONENT_SQL) kinesis_glue.control
 	( echo "-- $(EXTENSION) $(EXTVERSION): generated from $(COMPONENT_SQL); do not edit"; \
 	  printf '%s\n' '\echo Use "CREATE EXTENSION $(EXTENSION)" to load this file. \quit'; \

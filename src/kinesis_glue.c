@@ -16,6 +16,7 @@
 
 #include "common/kg_guc.h"
 #include "common/kg_shmem.h"
+#include "streams/on_demand.h"
 #include "streams/stream_state.h"
 #include "worker/kg_worker.h"
 
@@ -31,6 +32,13 @@ int			kg_segment_interval_s = 3600;
 int			kg_segments_ahead = 2;
 int			kg_segment_wait_ms = 10000;
 int			kg_retention_clock_offset_s = 0;
+bool		kg_throughput_quotas = false;
+int			kg_on_demand_interval_s = 60;
+int			kg_on_demand_split_records = 500;
+int			kg_on_demand_split_bytes = 512 * 1024;
+int			kg_on_demand_merge_records = 50;
+int			kg_on_demand_sustain = 3;
+int			kg_on_demand_cooldown_s = 300;
 
 void		_PG_init(void);
 
@@ -79,6 +87,38 @@ kg_define_settings(void)
 							NULL, &kg_segment_wait_ms, 10000, 0, 600000,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 
+	DefineCustomBoolVariable("kinesis_glue.throughput_quotas",
+							 "Enforces the per-shard Kinesis throughput quotas on every stream.",
+							 "1 MiB/s and 1,000 records/s in, 2 MiB/s and 5 calls/s out per shard; a stream's own setting (kinesis.set_throughput_quotas) overrides this.",
+							 &kg_throughput_quotas, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.on_demand_interval",
+							"How often the worker measures the shards of ON_DEMAND streams.",
+							NULL, &kg_on_demand_interval_s, 60, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.on_demand_split_records",
+							"Write rate (records per second) above which an ON_DEMAND shard is split.",
+							NULL, &kg_on_demand_split_records, 500, 1, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.on_demand_split_bytes",
+							"Write rate (bytes per second) above which an ON_DEMAND shard is split.",
+							NULL, &kg_on_demand_split_bytes, 512 * 1024, 1, INT_MAX,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.on_demand_merge_records",
+							"Write rate (records per second) below which two adjacent ON_DEMAND shards are merged.",
+							NULL, &kg_on_demand_merge_records, 50, 0, 1000000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.on_demand_sustain",
+							"Consecutive measurements a rate must stay past a threshold before the shard count changes.",
+							NULL, &kg_on_demand_sustain, 3, 1, 100,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.on_demand_cooldown",
+							"Pause after a scaling action of an ON_DEMAND stream before the next.",
+							NULL, &kg_on_demand_cooldown_s, 300, 0, 86400,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.on_demand_min_shards",
+							"ON_DEMAND streams are not merged below this many open shards.",
+							NULL, &kg_on_demand_min_shards, 4, 1, 10000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("kinesis_glue.retention_clock_offset",
 							"Testing aid: moves the clock used for retention forward by this much.",
 							"Records expire as if this much time had passed; leave at 0 in production.",

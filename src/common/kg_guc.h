@@ -20,6 +20,13 @@ extern int	kg_segment_records;		/* PGC_SUSET: capacity of new streams' segments 
 extern int	kg_segment_interval_s;	/* PGC_SIGHUP: time after which a segment is closed */
 extern int	kg_segments_ahead;		/* PGC_SIGHUP */
 extern int	kg_segment_wait_ms;		/* PGC_SUSET */
+extern bool kg_throughput_quotas;	/* PGC_SIGHUP */
+extern int	kg_on_demand_interval_s;	/* PGC_SIGHUP */
+extern int	kg_on_demand_split_records;
+extern int	kg_on_demand_split_bytes;
+extern int	kg_on_demand_merge_records;
+extern int	kg_on_demand_sustain;
+extern int	kg_on_demand_cooldown_s;
 extern int	kg_retention_clock_offset_s;	/* PGC_SIGHUP, tests only */
 
 /* The clock retention is measured against (shifted in tests). */

@@ -26,6 +26,7 @@
 #include "common/kg_guc.h"
 #include "common/kg_shmem.h"
 #include "streams/stream_state.h"
+#include "streams/throughput.h"
 
 KgSharedState *KgShared = NULL;
 
@@ -54,6 +55,7 @@ kg_shmem_request(void)
 
 	size = kg_shared_state_size();
 	size = add_size(size, kg_stream_state_shmem_size());
+	size = add_size(size, kg_meter_shmem_size());
 	RequestAddinShmemSpace(size);
 	RequestNamedLWLockTranche(KG_LWLOCK_TRANCHE, KG_NUM_LWLOCKS);
 }
@@ -83,6 +85,7 @@ kg_shmem_startup(void)
 		KgShared->rescan_databases = true;
 	}
 	kg_stream_state_shmem_init();
+	kg_meter_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -27,6 +27,7 @@
 #include "streams/iterator.h"
 #include "streams/read.h"
 #include "streams/stream_cache.h"
+#include "streams/throughput.h"
 
 #define KG_GET_MAX_RECORDS 10000
 #define KG_GET_MAX_BYTES (10 * 1024 * 1024)
@@ -44,6 +45,28 @@ kg_require_shard(KgStream *s, const char *shard_id)
 						kg_shard_id_string(idx), s->name),
 				 errhint("See kinesis.list_shards().")));
 	return sh;
+}
+
+/*
+ * Admit a read of a shard under its read quota (when enforced), or raise
+ * ProvisionedThroughputExceededException.  Returns the meter to charge.
+ */
+static KgShardMeter *
+kg_admit_read(KgStream *s, KgShard *sh)
+{
+	KgShardMeter *m;
+
+	if (!kg_stream_quotas_on(s))
+		return NULL;
+	m = kg_meter_get(s->stream_id, sh->shard_index);
+	if (m != NULL && !kg_meter_admit_read(m))
+		ereport(ERROR,
+				(errcode(KG_THROUGHPUT_EXCEEDED),
+				 errmsg("ProvisionedThroughputExceededException: rate exceeded for shard %s in stream \"%s\"",
+						kg_shard_id_string(sh->shard_index), s->name),
+				 errdetail("A shard serves 5 read calls and 2 MiB per second."),
+				 errhint("Read less often, or with a larger limit.")));
+	return m;
 }
 
 static void
@@ -252,6 +275,7 @@ kg_get_records(PG_FUNCTION_ARGS)
 	Oid			record_type;
 	KgRecordCollector c;
 	KgReadResult res;
+	KgShardMeter *meter;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, true};
 	int16		typlen;
@@ -289,8 +313,11 @@ kg_get_records(PG_FUNCTION_ARGS)
 	c.cap = 64;
 	c.elems = palloc(sizeof(Datum) * c.cap);
 
+	meter = kg_admit_read(s, sh);
 	kg_read_shard_range(s, sh, it.position, limit, KG_GET_MAX_BYTES,
 						kg_collect_sink, &c, &res);
+	if (meter)
+		kg_meter_debit_read(meter, res.bytes);
 
 	get_typlenbyvalalign(record_type, &typlen, &typbyval, &typalign);
 	values[0] = PointerGetDatum(construct_array(c.elems, c.n, record_type, typlen, typbyval, typalign));
@@ -335,6 +362,7 @@ kg_read_shard(PG_FUNCTION_ARGS)
 	int64		after;
 	KgRecordCollector c;
 	KgReadResult res;
+	KgShardMeter *meter;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -357,6 +385,9 @@ kg_read_shard(PG_FUNCTION_ARGS)
 	c.desc = rsinfo->setDesc;
 	c.store = rsinfo->setResult;
 	c.shard_id = CStringGetTextDatum(kg_shard_id_string(sh->shard_index));
+	meter = kg_admit_read(s, sh);
 	kg_read_shard_range(s, sh, after, limit, KG_GET_MAX_BYTES, kg_collect_sink, &c, &res);
+	if (meter)
+		kg_meter_debit_read(meter, res.bytes);
 	return (Datum) 0;
 }

@@ -43,11 +43,15 @@
 #include "streams/put.h"
 #include "streams/segments.h"
 #include "streams/stream_cache.h"
+#include "streams/throughput.h"
 
 #define KG_MAX_RECORD_BYTES (1024 * 1024)
 #define KG_MAX_BATCH_RECORDS 500
 #define KG_MAX_BATCH_BYTES (5 * 1024 * 1024)
 #define KG_MAX_PARTITION_KEY_CHARS 256
+
+static void kg_put_admitted(KgStream *s, KgPutInput *in, KgPutResult *out, int n,
+							int64 sequence_number_for_ordering);
 
 /* Slots reused by every put of this backend (all record tables share a shape). */
 static TupleTableSlot **put_slots = NULL;
@@ -199,10 +203,6 @@ kg_put(const char *stream_name, KgPutInput *in, int n, KgPutResult *out,
 {
 	KgStream   *s;
 	int64		total = 0;
-	int64		first = 0;
-	TimestampTz arrival;
-	int			attempts = 0;
-	int			from;
 
 	kg_require_shmem();
 	if (XactReadOnly)
@@ -245,6 +245,48 @@ kg_put(const char *stream_name, KgPutInput *in, int n, KgPutResult *out,
 		in[i].hash = in[i].ehk_given ? in[i].ehk :
 			kg_partition_key_hash(in[i].pk, in[i].pklen);
 
+	if (kg_stream_metered(s))
+	{
+		/* meter each record on its shard; put only the admitted ones */
+		bool		enforce = kg_stream_quotas_on(s);
+		KgPutInput *admitted_in = palloc(sizeof(KgPutInput) * n);
+		KgPutResult *admitted_out = palloc0(sizeof(KgPutResult) * n);
+		int			m = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			KgShard    *sh = kg_stream_route(s, in[i].hash);
+			KgShardMeter *meter = kg_meter_get(s->stream_id, sh->shard_index);
+
+			out[i].shard_index = sh->shard_index;
+			out[i].throttled = meter != NULL &&
+				!kg_meter_admit_write(meter, in[i].pklen + VARSIZE_ANY_EXHDR(in[i].data), enforce);
+			if (!out[i].throttled)
+				admitted_in[m++] = in[i];
+		}
+		if (m > 0)
+			kg_put_admitted(s, admitted_in, admitted_out, m, sequence_number_for_ordering);
+		for (int i = 0, j = 0; i < n; i++)
+			if (!out[i].throttled)
+				out[i] = admitted_out[j++];
+		return;
+	}
+	kg_put_admitted(s, in, out, n, sequence_number_for_ordering);
+}
+
+/*
+ * Route the (validated, hashed) records, take their counters and insert
+ * them.  Fills out[] in input order.
+ */
+static void
+kg_put_admitted(KgStream *s, KgPutInput *in, KgPutResult *out, int n,
+				int64 sequence_number_for_ordering)
+{
+	int64		first = 0;
+	TimestampTz arrival;
+	int			attempts = 0;
+	int			from;
+
 	/* route and take counters; retry if the layout changed meanwhile */
 	for (;;)
 	{
@@ -275,7 +317,10 @@ kg_put(const char *stream_name, KgPutInput *in, int n, KgPutResult *out,
 
 	arrival = GetCurrentTimestamp();
 	for (int i = 0; i < n; i++)
+	{
 		out[i].sequence_number = KG_SEQ(first + i, out[i].shard_index);
+		out[i].throttled = false;
+	}
 
 	/* insert, one multi-insert per segment touched (usually one) */
 	from = 0;
@@ -342,6 +387,12 @@ kg_put_record(PG_FUNCTION_ARGS)
 	}
 
 	kg_put(text_to_cstring(PG_GETARG_TEXT_PP(0)), &in, 1, &out, sfo);
+	if (out.throttled)
+		ereport(ERROR,
+				(errcode(KG_THROUGHPUT_EXCEEDED),
+				 errmsg("ProvisionedThroughputExceededException: rate exceeded for shard %s in stream \"%s\"",
+						kg_shard_id_string(out.shard_index), text_to_cstring(PG_GETARG_TEXT_PP(0))),
+				 errhint("Retry with backoff, spread the partition keys, or add shards.")));
 
 	InitMaterializedSRF(fcinfo, 0);
 	values[0] = kg_shard_id_datum(out.shard_index);
@@ -350,9 +401,12 @@ kg_put_record(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* Emit the rows of a put_records call, one per input record, in order. */
+/*
+ * Emit the rows of a put_records call, one per input record, in order; a
+ * throttled record has NULL shard and sequence number and its error.
+ */
 static void
-kg_put_records_emit(FunctionCallInfo fcinfo, KgPutResult *out, int n)
+kg_put_records_emit(FunctionCallInfo fcinfo, const char *stream_name, KgPutResult *out, int n)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
@@ -362,8 +416,19 @@ kg_put_records_emit(FunctionCallInfo fcinfo, KgPutResult *out, int n)
 		Datum		values[4];
 		bool		nulls[4] = {false, false, true, true};
 
-		values[0] = kg_shard_id_datum(out[i].shard_index);
-		values[1] = Int64GetDatum(out[i].sequence_number);
+		if (out[i].throttled)
+		{
+			nulls[0] = nulls[1] = true;
+			nulls[2] = nulls[3] = false;
+			values[2] = CStringGetTextDatum("ProvisionedThroughputExceededException");
+			values[3] = CStringGetTextDatum(psprintf("Rate exceeded for shard %s in stream %s.",
+													 kg_shard_id_string(out[i].shard_index), stream_name));
+		}
+		else
+		{
+			values[0] = kg_shard_id_datum(out[i].shard_index);
+			values[1] = Int64GetDatum(out[i].sequence_number);
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 }
@@ -443,7 +508,7 @@ kg_put_records(PG_FUNCTION_ARGS)
 	}
 
 	kg_put(text_to_cstring(PG_GETARG_TEXT_PP(0)), in, n, out, -2);
-	kg_put_records_emit(fcinfo, out, n);
+	kg_put_records_emit(fcinfo, text_to_cstring(PG_GETARG_TEXT_PP(0)), out, n);
 	return (Datum) 0;
 }
 
@@ -503,6 +568,6 @@ kg_put_records_arrays(PG_FUNCTION_ARGS)
 			in[i].data = DatumGetByteaPP(delems[i]);
 	}
 	kg_put(text_to_cstring(PG_GETARG_TEXT_PP(0)), in, nk, out, -2);
-	kg_put_records_emit(fcinfo, out, nk);
+	kg_put_records_emit(fcinfo, text_to_cstring(PG_GETARG_TEXT_PP(0)), out, nk);
 	return (Datum) 0;
 }

@@ -28,6 +28,7 @@ typedef struct KgPutResult
 {
 	int32		shard_index;
 	int64		sequence_number;
+	bool		throttled;		/* refused by the shard's write quota */
 } KgPutResult;
 
 extern void kg_put(const char *stream_name, KgPutInput *in, int n, KgPutResult *out,

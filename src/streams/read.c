@@ -165,6 +165,7 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 	}
 	UnregisterSnapshot(snap);
 
+	res->bytes = bytes;
 	if (res->more)
 		res->next_position = last_seq;
 	else

@@ -23,6 +23,7 @@ typedef struct KgReadResult
 	bool		more;			/* stopped by limit, size or sink */
 	bool		shard_end;		/* closed shard read to its end */
 	TimestampTz last_arrival;	/* of the last record passed */
+	int64		bytes;			/* data + partition key bytes passed */
 } KgReadResult;
 
 extern void kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,

@@ -352,7 +352,7 @@ kg_stream_load(const char *name)
 	kg_catalog_enter(&cc, true);
 	n = kg_spi_exec("SELECT record_table::oid, segment_capacity, stream_creation_timestamp, "
 					"retention_period, "
-					"stream_status, stream_mode FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
+					"stream_status, stream_mode, throughput_quotas FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
 					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, true);
 	if (n == 0)
 	{
@@ -371,6 +371,11 @@ kg_stream_load(const char *name)
 		s->retention_us = kg_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 4, &isnull)));
 		strlcpy(s->status, SPI_getvalue(tup, desc, 5), sizeof(s->status));
 		strlcpy(s->mode, SPI_getvalue(tup, desc, 6), sizeof(s->mode));
+		{
+			Datum		q = SPI_getbinval(tup, desc, 7, &isnull);
+
+			s->quotas = isnull ? -1 : (DatumGetBool(q) ? 1 : 0);
+		}
 	}
 	kg_catalog_exit(&cc);
 	if (!OidIsValid(s->record_table) || get_rel_name(s->record_table) == NULL)
@@ -522,6 +527,20 @@ bool
 kg_shard_expired(KgStream *s, KgShard *sh)
 {
 	return sh->closed && sh->closed_at < KG_RETENTION_NOW() - s->retention_us;
+}
+
+/* Are the throughput quotas enforced on this stream? */
+bool
+kg_stream_quotas_on(KgStream *s)
+{
+	return s->quotas < 0 ? kg_throughput_quotas : s->quotas == 1;
+}
+
+/* Does the put path count this stream's writes per shard? */
+bool
+kg_stream_metered(KgStream *s)
+{
+	return kg_stream_quotas_on(s) || strcmp(s->mode, "ON_DEMAND") == 0;
 }
 
 /* The shard with this index, or NULL (unknown or expired). */

@@ -44,6 +44,7 @@ typedef struct KgStream
 	int64		retention_us;
 	char		status[16];
 	char		mode[16];
+	int			quotas;			/* stream setting: 1 on, 0 off, -1 follow GUC */
 	KgStreamState *state;
 	uint32		version;		/* shared version this copy was read at */
 	MemoryContext cxt;			/* owns shards, open and segments */
@@ -60,6 +61,8 @@ extern KgStream *kg_stream_get_by_id(int32 stream_id, bool missing_ok);
 extern KgStream *kg_stream_reload(KgStream *s);
 extern KgShard *kg_stream_find_shard(KgStream *s, int32 shard_index);
 extern bool kg_shard_expired(KgStream *s, KgShard *sh);
+extern bool kg_stream_quotas_on(KgStream *s);
+extern bool kg_stream_metered(KgStream *s);
 extern KgShard *kg_stream_route(KgStream *s, uint128 hash);
 extern Oid	kg_segment_relid(KgStream *s, int64 segment_no);
 extern char *kg_segment_relname(int32 stream_id, int64 segment_no);

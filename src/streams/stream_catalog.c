@@ -444,3 +444,28 @@ kg_stream_stability_sql(PG_FUNCTION_ARGS)
 	nulls[3] = st.open_producers == 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }
+
+PG_FUNCTION_INFO_V1(kg_set_throughput_quotas);
+
+/* kinesis.set_throughput_quotas(stream_name, enabled): NULL follows the setting. */
+Datum
+kg_set_throughput_quotas(PG_FUNCTION_ARGS)
+{
+	KgStream   *s;
+	KgCatalogContext cc;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name must not be null")));
+	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	kg_check_stream_owner(s, "change the throughput quotas of");
+	PreventCommandIfReadOnly("kinesis.set_throughput_quotas()");
+	kg_catalog_enter(&cc, false);
+	kg_spi_exec("UPDATE kinesis.streams SET throughput_quotas = $2 WHERE stream_id OPERATOR(pg_catalog.=) $1",
+				2, (Oid[]) {INT4OID, BOOLOID},
+				(Datum[]) {Int32GetDatum(s->stream_id), PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1)},
+				PG_ARGISNULL(1) ? " n" : "  ", false);
+	kg_catalog_exit(&cc);
+	kg_stream_changed_at_commit(s->stream_id, false);
+	PG_RETURN_VOID();
+}

@@ -37,6 +37,7 @@
 #include "common/kg_shmem.h"
 #include "streams/stream_state.h"
 #include "streams/stream_cache.h"
+#include "streams/throughput.h"
 
 typedef struct KgProducerMark
 {
@@ -527,6 +528,8 @@ kg_publish_changes(void)
 				hash_search(StreamHash, &key, HASH_REMOVE, NULL);
 		}
 		LWLockRelease(KgShared->streams_lock);
+		if (c->dropped)
+			kg_meter_forget_stream(MyDatabaseId, c->stream_id);
 	}
 }
 

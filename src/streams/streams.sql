@@ -12,7 +12,8 @@ CREATE TABLE kinesis.streams (
     stream_creation_timestamp timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     record_table regclass,
     segment_capacity bigint NOT NULL CHECK (segment_capacity > 0),
-    next_shard_index integer NOT NULL
+    next_shard_index integer NOT NULL,
+    throughput_quotas boolean      -- NULL: follow kinesis_glue.throughput_quotas
 );
 
 CREATE TABLE kinesis.shards (
@@ -121,6 +122,23 @@ CREATE FUNCTION kinesis.update_shard_count(stream_name text, target_shard_count 
 
 CREATE FUNCTION kinesis.update_stream_mode(stream_name text, stream_mode text)
     RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_update_stream_mode';
+
+CREATE FUNCTION kinesis.set_throughput_quotas(stream_name text, enabled boolean)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_set_throughput_quotas';
+COMMENT ON FUNCTION kinesis.set_throughput_quotas(text, boolean) IS
+    'enforce (true), lift (false) or follow kinesis_glue.throughput_quotas (NULL) for one stream';
+
+-- What the on-demand scaler did (src/streams/on_demand.c).
+CREATE TABLE kinesis.scaling_actions (
+    action_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    stream_id integer NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
+    stream_name text NOT NULL,
+    action text NOT NULL CHECK (action IN ('SPLIT', 'MERGE')),
+    shards text NOT NULL,
+    reason text NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+GRANT SELECT ON kinesis.scaling_actions TO PUBLIC;
 
 -- Data plane ---------------------------------------------------------------
 

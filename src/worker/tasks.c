@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "common/kg_guc.h"
+#include "streams/on_demand.h"
 #include "streams/segments.h"
 #include "worker/kg_worker.h"
 
@@ -26,6 +27,7 @@ kg_naptime(void)
 
 const KgTask kg_tasks[] = {
 	{"segment upkeep", kg_naptime, kg_segment_upkeep},
+	{"on-demand scaling", kg_on_demand_interval_ms, kg_on_demand_scaling},
 };
 
 const int	kg_ntasks = lengthof(kg_tasks);
