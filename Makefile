@@ -15,7 +15,8 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 # dependency order.
 COMPONENT_SQL = src/common/common.sql \
 	src/worker/worker.sql \
-	src/streams/streams.sql
+	src/streams/streams.sql \
+	src/streams/consumers.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 PG_CPPFLAGS = -Isrc -Wall -Wextra -Werror -Wno-unused-parameter \

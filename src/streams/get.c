@@ -18,6 +18,8 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/condition_variable.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -113,7 +115,7 @@ kg_find_time_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum dat
 }
 
 /* Position of AT_TIMESTAMP: before the first record at or after t, else the tip. */
-static int64
+int64
 kg_position_at_time(KgStream *s, KgShard *sh, TimestampTz t)
 {
 	int64		pos = kg_trim_position(s, sh);
@@ -132,6 +134,15 @@ kg_position_at_time(KgStream *s, KgShard *sh, TimestampTz t)
 		pos = res.next_position;
 		CHECK_FOR_INTERRUPTS();
 	}
+}
+
+/* Position of LATEST: after the last stable record (a closed shard: its end). */
+int64
+kg_position_latest(KgStream *s, KgShard *sh)
+{
+	if (sh->closed)
+		return sh->ending_seq;
+	return Max(KG_SEQ(kg_stream_stable_bound(s->state), 0) - 1, kg_trim_position(s, sh));
 }
 
 PG_FUNCTION_INFO_V1(kg_get_shard_iterator);
@@ -201,13 +212,7 @@ kg_get_shard_iterator(PG_FUNCTION_ARGS)
 	if (strcmp(type, "TRIM_HORIZON") == 0)
 		it.position = kg_trim_position(s, sh);
 	else if (strcmp(type, "LATEST") == 0)
-	{
-		if (sh->closed)
-			it.position = sh->ending_seq;
-		else
-			it.position = Max(KG_SEQ(kg_stream_stable_bound(s->state), 0) - 1,
-							  kg_trim_position(s, sh));
-	}
+		it.position = kg_position_latest(s, sh);
 	else if (strcmp(type, "AT_SEQUENCE_NUMBER") == 0)
 		it.position = seq - 1;
 	else if (strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0)
@@ -259,6 +264,8 @@ kg_collect_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
 	return true;
 }
 
+static Datum kg_get_records_internal(FunctionCallInfo fcinfo, int64 wait_ms);
+
 PG_FUNCTION_INFO_V1(kg_get_records);
 
 /*
@@ -266,6 +273,35 @@ PG_FUNCTION_INFO_V1(kg_get_records);
  */
 Datum
 kg_get_records(PG_FUNCTION_ARGS)
+{
+	return kg_get_records_internal(fcinfo, 0);
+}
+
+PG_FUNCTION_INFO_V1(kg_get_records_wait);
+
+/*
+ * kinesis.get_records(shard_iterator, "limit", wait): as get_records, but
+ * when nothing is readable it sleeps until a producer of the stream commits
+ * (or the wait is over) and looks again.
+ */
+Datum
+kg_get_records_wait(PG_FUNCTION_ARGS)
+{
+	int64		wait_ms = 0;
+
+	if (!PG_ARGISNULL(2))
+	{
+		wait_ms = kg_interval_usecs(PG_GETARG_INTERVAL_P(2)) / 1000;
+		if (wait_ms < 0 || wait_ms > 3600 * 1000)
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("ValidationException: wait must be between 0 and 1 hour")));
+	}
+	return kg_get_records_internal(fcinfo, wait_ms);
+}
+
+static Datum
+kg_get_records_internal(FunctionCallInfo fcinfo, int64 wait_ms)
 {
 	KgIterator	it;
 	KgStream   *s;
@@ -314,8 +350,27 @@ kg_get_records(PG_FUNCTION_ARGS)
 	c.elems = palloc(sizeof(Datum) * c.cap);
 
 	meter = kg_admit_read(s, sh);
-	kg_read_shard_range(s, sh, it.position, limit, KG_GET_MAX_BYTES,
-						kg_collect_sink, &c, &res);
+	{
+		TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+
+		for (;;)
+		{
+			long		remaining;
+
+			if (wait_ms > 0)
+				ConditionVariablePrepareToSleep(&s->state->commit_cv);
+			kg_read_shard_range(s, sh, it.position, limit, KG_GET_MAX_BYTES,
+								kg_collect_sink, &c, &res);
+			if (res.count > 0 || res.shard_end || wait_ms == 0)
+				break;
+			remaining = (long) ((deadline - GetCurrentTimestamp()) / 1000);
+			if (remaining <= 0)
+				break;
+			(void) ConditionVariableTimedSleep(&s->state->commit_cv, remaining, PG_WAIT_EXTENSION);
+		}
+		if (wait_ms > 0)
+			ConditionVariableCancelSleep();
+	}
 	if (meter)
 		kg_meter_debit_read(meter, res.bytes);
 

@@ -31,5 +31,7 @@ extern void kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int l
 								KgReadResult *res);
 extern void kg_check_read_privilege(KgStream *s);
 extern int64 kg_trim_position(KgStream *s, KgShard *sh);
+extern int64 kg_position_latest(KgStream *s, KgShard *sh);
+extern int64 kg_position_at_time(KgStream *s, KgShard *sh, TimestampTz t);
 
 #endif							/* KG_READ_H */

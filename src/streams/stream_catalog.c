@@ -238,10 +238,15 @@ kg_delete_stream(PG_FUNCTION_ARGS)
 	stream_id = s->stream_id;
 	record_table = s->record_table;
 	name = pstrdup(s->name);
-	(void) enforce;				/* consumers: see kinesis.register_stream_consumer */
-
 	kg_catalog_enter(&cc, false);
 	kg_spi_exec("LOCK TABLE kinesis.streams IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false);
+	if (!enforce &&
+		kg_spi_exec("SELECT 1 FROM kinesis.consumers WHERE stream_id OPERATOR(pg_catalog.=) $1 LIMIT 1",
+					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, false) > 0)
+		ereport(ERROR,
+				(errcode(KG_RESOURCE_IN_USE),
+				 errmsg("ResourceInUseException: stream \"%s\" has registered consumers", name),
+				 errhint("Deregister them, or pass enforce_consumer_deletion => true.")));
 	if (kg_spi_exec("SELECT 1 FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
 					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, false) == 0)
 		kg_stream_not_found(name);
@@ -310,7 +315,7 @@ kg_decrease_retention(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* Number of consumers of a stream (0 until consumers exist in the catalog). */
+/* Number of registered consumers of a stream. */
 static int
 kg_consumer_count(int32 stream_id)
 {
@@ -318,11 +323,7 @@ kg_consumer_count(int32 stream_id)
 	int			count = 0;
 
 	kg_catalog_enter(&cc, true);
-	if (kg_spi_exec("SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-					"ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
-					"WHERE n.nspname OPERATOR(pg_catalog.=) 'kinesis' AND c.relname OPERATOR(pg_catalog.=) 'consumers'",
-					0, NULL, NULL, NULL, true) > 0 &&
-		kg_spi_exec("SELECT count(*)::int4 FROM kinesis.consumers WHERE stream_id OPERATOR(pg_catalog.=) $1",
+	if (kg_spi_exec("SELECT count(*)::int4 FROM kinesis.consumers WHERE stream_id OPERATOR(pg_catalog.=) $1",
 					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, true) > 0)
 	{
 		bool		isnull;

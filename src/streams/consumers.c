@@ -1,0 +1,661 @@
+/*-------------------------------------------------------------------------
+ *
+ * consumers.c
+ *		Named consumers: register_stream_consumer, deregister_stream_consumer,
+ *		list_stream_consumers, consume, checkpoint and the lag function of
+ *		the kinesis.consumer_positions view.
+ *
+ * A consumer has one row per shard in kinesis.consumer_shards: its
+ * checkpoint (the last record processed) and a lease.  consume() runs in
+ * the caller's transaction: it locks the shard rows it leases (FOR UPDATE
+ * SKIP LOCKED, so two sessions of one consumer never get the same shard and
+ * never wait for each other), reads after each checkpoint and moves the
+ * checkpoint in the same transaction.  If the caller rolls back, the same
+ * records come again; if it commits, never again: work done in that
+ * transaction happens exactly once.  Between transactions the lease fields
+ * keep a shard with its session until kinesis_glue.lease_timeout passes
+ * without a consume, or the session ends; then another session takes it.
+ * Each session takes about its fair share of the shards (shards divided by
+ * live holders), handing extras back, so sessions balance.  A shard becomes
+ * eligible only after every parent (split or merge) is finished, so records
+ * of one partition key come out in order across reshards.
+ *
+ * With wait > 0 and nothing to return, consume sleeps on the stream's
+ * condition variable, which producers broadcast when they commit (no
+ * polling), until records arrive or the time is up.
+ *
+ * Locking: row locks on the consumer's kinesis.consumer_shards rows, held
+ * to the end of the caller's transaction.  A session idle inside an open
+ * transaction keeps its shards until that transaction ends.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/condition_variable.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "common/kg_catalog.h"
+#include "common/kg_errors.h"
+#include "common/kg_guc.h"
+#include "streams/read.h"
+#include "streams/stream_cache.h"
+
+#define KG_MAX_CONSUMERS_PER_STREAM 20
+#define KG_CONSUME_MAX_BYTES (10 * 1024 * 1024)
+
+/* ValidationException unless a consumer name is 1-128 of [a-zA-Z0-9_.-]. */
+static void
+kg_check_consumer_name(const char *name)
+{
+	size_t		len = strlen(name);
+
+	if (len < 1 || len > 128)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: consumer name must have 1 to 128 characters")));
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			  (*p >= '0' && *p <= '9') || *p == '_' || *p == '.' || *p == '-'))
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("ValidationException: consumer name \"%s\" must satisfy the pattern [a-zA-Z0-9_.-]+", name)));
+}
+
+/* Id of a consumer of a stream; ResourceNotFoundException unless missing_ok. */
+static int32
+kg_consumer_id(KgStream *s, const char *consumer, bool missing_ok, Oid *registered_by)
+{
+	KgCatalogContext cc;
+	int32		id = -1;
+
+	kg_catalog_enter(&cc, false);
+	if (kg_spi_exec("SELECT consumer_id, registered_by::oid FROM kinesis.consumers "
+					"WHERE stream_id OPERATOR(pg_catalog.=) $1 AND consumer_name OPERATOR(pg_catalog.=) $2",
+					2, (Oid[]) {INT4OID, TEXTOID},
+					(Datum[]) {Int32GetDatum(s->stream_id), CStringGetTextDatum(consumer)}, NULL, false) > 0)
+	{
+		bool		isnull;
+
+		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		if (registered_by)
+			*registered_by = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	}
+	kg_catalog_exit(&cc);
+	if (id < 0 && !missing_ok)
+		ereport(ERROR,
+				(errcode(KG_RESOURCE_NOT_FOUND),
+				 errmsg("ResourceNotFoundException: consumer \"%s\" of stream \"%s\" does not exist", consumer, s->name),
+				 errhint("Register it with kinesis.register_stream_consumer().")));
+	return id;
+}
+
+PG_FUNCTION_INFO_V1(kg_register_stream_consumer);
+
+/*
+ * kinesis.register_stream_consumer(stream_name, consumer_name,
+ * starting_position, starting_position_timestamp): needs read access to
+ * the stream.  Each current shard starts at the given position; shards made
+ * later by resharding start at their beginning.
+ */
+Datum
+kg_register_stream_consumer(PG_FUNCTION_ARGS)
+{
+	KgStream   *s;
+	char	   *consumer;
+	char	   *position = PG_ARGISNULL(2) ? "TRIM_HORIZON" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	KgCatalogContext cc;
+	int32		id;
+	int64	   *start;
+	int			n;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name and consumer name must not be null")));
+	consumer = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	kg_check_consumer_name(consumer);
+	if (strcmp(position, "TRIM_HORIZON") != 0 && strcmp(position, "LATEST") != 0 &&
+		strcmp(position, "AT_TIMESTAMP") != 0)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: starting position \"%s\" is not one of TRIM_HORIZON, LATEST, AT_TIMESTAMP", position)));
+	if ((strcmp(position, "AT_TIMESTAMP") == 0) != !PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: a starting position timestamp goes with AT_TIMESTAMP, and only with it")));
+	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	kg_check_read_privilege(s);
+	PreventCommandIfReadOnly("kinesis.register_stream_consumer()");
+
+	/* positions first: they read the stream */
+	start = palloc(sizeof(int64) * Max(s->nshards, 1));
+	for (int i = 0; i < s->nshards; i++)
+	{
+		KgShard    *sh = &s->shards[i];
+
+		if (strcmp(position, "TRIM_HORIZON") == 0)
+			start[i] = kg_trim_position(s, sh);
+		else if (strcmp(position, "LATEST") == 0)
+			start[i] = kg_position_latest(s, sh);
+		else
+			start[i] = kg_position_at_time(s, sh, PG_GETARG_TIMESTAMPTZ(3));
+	}
+
+	kg_catalog_enter(&cc, false);
+	kg_spi_exec("SELECT 1 FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+				1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(s->stream_id)}, NULL, false);
+	n = kg_spi_exec("SELECT consumer_name FROM kinesis.consumers WHERE stream_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(s->stream_id)}, NULL, false);
+	for (int i = 0; i < n; i++)
+		if (strcmp(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1), consumer) == 0)
+			ereport(ERROR,
+					(errcode(KG_RESOURCE_IN_USE),
+					 errmsg("ResourceInUseException: consumer \"%s\" of stream \"%s\" already exists", consumer, s->name)));
+	if (n >= KG_MAX_CONSUMERS_PER_STREAM)
+		ereport(ERROR,
+				(errcode(KG_LIMIT_EXCEEDED),
+				 errmsg("LimitExceededException: stream \"%s\" already has %d consumers", s->name, n),
+				 errhint("Deregister a consumer with kinesis.deregister_stream_consumer().")));
+	kg_spi_exec("INSERT INTO kinesis.consumers (stream_id, consumer_name, registered_by, starting_position, "
+				"starting_position_timestamp) VALUES ($1, $2, $3, $4, $5) RETURNING consumer_id",
+				5, (Oid[]) {INT4OID, TEXTOID, OIDOID, TEXTOID, TIMESTAMPTZOID},
+				(Datum[]) {Int32GetDatum(s->stream_id), CStringGetTextDatum(consumer),
+						   ObjectIdGetDatum(cc.save_userid), CStringGetTextDatum(position),
+						   PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3)},
+				PG_ARGISNULL(3) ? "    n" : "     ", false);
+	{
+		bool		isnull;
+
+		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
+	for (int i = 0; i < s->nshards; i++)
+	{
+		KgShard    *sh = &s->shards[i];
+
+		if (kg_shard_expired(s, sh))
+			continue;
+		kg_spi_exec("INSERT INTO kinesis.consumer_shards (consumer_id, shard_index, checkpoint, finished) "
+					"VALUES ($1, $2, $3, $4)",
+					4, (Oid[]) {INT4OID, INT4OID, INT8OID, BOOLOID},
+					(Datum[]) {Int32GetDatum(id), Int32GetDatum(sh->shard_index), Int64GetDatum(start[i]),
+							   BoolGetDatum(sh->closed && start[i] >= sh->ending_seq)}, NULL, false);
+	}
+	kg_catalog_exit(&cc);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(kg_deregister_stream_consumer);
+
+/* kinesis.deregister_stream_consumer(stream_name, consumer_name) */
+Datum
+kg_deregister_stream_consumer(PG_FUNCTION_ARGS)
+{
+	KgStream   *s;
+	char	   *consumer;
+	Oid			registered_by = InvalidOid;
+	int32		id;
+	KgCatalogContext cc;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name and consumer name must not be null")));
+	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	consumer = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	id = kg_consumer_id(s, consumer, false, &registered_by);
+	if (!has_privs_of_role(GetUserId(), registered_by) &&
+		!pg_class_ownercheck(s->record_table, GetUserId()))
+		ereport(ERROR,
+				(errcode(KG_ACCESS_DENIED),
+				 errmsg("AccessDeniedException: must be the role that registered consumer \"%s\" or the owner of stream \"%s\"",
+						consumer, s->name)));
+	PreventCommandIfReadOnly("kinesis.deregister_stream_consumer()");
+	kg_catalog_enter(&cc, false);
+	kg_spi_exec("DELETE FROM kinesis.consumers WHERE consumer_id OPERATOR(pg_catalog.=) $1",
+				1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(id)}, NULL, false);
+	kg_catalog_exit(&cc);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(kg_list_stream_consumers);
+
+/* kinesis.list_stream_consumers(stream_name) */
+Datum
+kg_list_stream_consumers(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	KgStream   *s;
+	KgCatalogContext cc;
+	int			n;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name must not be null")));
+	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	InitMaterializedSRF(fcinfo, 0);
+	kg_catalog_enter(&cc, true);
+	n = kg_spi_exec("SELECT consumer_name, consumer_status, consumer_creation_timestamp FROM kinesis.consumers "
+					"WHERE stream_id OPERATOR(pg_catalog.=) $1 ORDER BY consumer_name COLLATE \"C\"",
+					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(s->stream_id)}, NULL, true);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3];
+
+		for (int k = 0; k < 3; k++)
+			values[k] = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, k + 1, &nulls[k]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	kg_catalog_exit(&cc);
+	return (Datum) 0;
+}
+
+/* A shard this session leases for the current call. */
+typedef struct KgLease
+{
+	int32		shard_index;
+	int64		checkpoint;
+} KgLease;
+
+/*
+ * Lease shards of a consumer for this transaction: lock the rows this
+ * session may hold (its own, free, expired, or of a session that is gone),
+ * keep about its fair share of the eligible ones, and stamp the lease.
+ * Returns the leased eligible shards, by shard index.
+ */
+static List *
+kg_acquire_leases(KgStream *s, int32 consumer_id)
+{
+	KgCatalogContext cc;
+	int			n;
+	List	   *finished = NIL;
+	KgLease    *leased = NULL;
+	int			nleased = 0;
+	List	   *leases = NIL;
+	int			live_others = 0;
+	int			active = 0;
+	int			share;
+	int			kept = 0;
+
+	kg_catalog_enter(&cc, false);
+	/* shards made by resharding since the last call start at their beginning */
+	kg_spi_exec("INSERT INTO kinesis.consumer_shards (consumer_id, shard_index, checkpoint) "
+				"SELECT $1, shard_index, starting_sequence_number OPERATOR(pg_catalog.-) 1 FROM kinesis.shards "
+				"WHERE stream_id OPERATOR(pg_catalog.=) $2 ON CONFLICT DO NOTHING",
+				2, (Oid[]) {INT4OID, INT4OID},
+				(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(s->stream_id)}, NULL, false);
+
+	/* who else holds live leases, and which shards are finished */
+	n = kg_spi_exec("SELECT shard_index, finished, "
+					"(lease_owner IS NOT NULL AND lease_expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp() "
+					" AND NOT (lease_owner OPERATOR(pg_catalog.=) $2 AND lease_session OPERATOR(pg_catalog.=) $3) "
+					" AND EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) lease_owner "
+					"             AND a.backend_start OPERATOR(pg_catalog.=) lease_session)), "
+					"lease_owner, lease_session "
+					"FROM kinesis.consumer_shards WHERE consumer_id OPERATOR(pg_catalog.=) $1",
+					3, (Oid[]) {INT4OID, INT4OID, TIMESTAMPTZOID},
+					(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(MyProcPid), TimestampTzGetDatum(MyStartTimestamp)},
+					NULL, false);
+	{
+		List	   *owners = NIL;
+
+		for (int i = 0; i < n; i++)
+		{
+			bool		isnull;
+			int32		idx = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+			bool		fin = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+			bool		other = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+
+			if (fin)
+				finished = lappend_int(finished, idx);
+			else if (kg_stream_find_shard(s, idx) != NULL)
+				active++;
+			if (other)
+			{
+				int32		pid = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull));
+
+				if (!list_member_int(owners, pid))
+					owners = lappend_int(owners, pid);
+			}
+		}
+		live_others = list_length(owners);
+	}
+	share = (active + live_others) / (live_others + 1);
+	if (share < 1)
+		share = 1;
+
+	/* lock what we may hold; prefer shards we already lease */
+	n = kg_spi_exec("SELECT shard_index, checkpoint FROM kinesis.consumer_shards cs "
+					"WHERE consumer_id OPERATOR(pg_catalog.=) $1 AND NOT finished AND ("
+					" lease_owner IS NULL OR lease_expires_at OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp() "
+					" OR (lease_owner OPERATOR(pg_catalog.=) $2 AND lease_session OPERATOR(pg_catalog.=) $3) "
+					" OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) cs.lease_owner "
+					"               AND a.backend_start OPERATOR(pg_catalog.=) cs.lease_session)) "
+					"ORDER BY (lease_owner OPERATOR(pg_catalog.=) $2 AND lease_session OPERATOR(pg_catalog.=) $3) DESC NULLS LAST, "
+					"shard_index FOR UPDATE SKIP LOCKED",
+					3, (Oid[]) {INT4OID, INT4OID, TIMESTAMPTZOID},
+					(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(MyProcPid), TimestampTzGetDatum(MyStartTimestamp)},
+					NULL, false);
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		List	   *release = NIL;
+		ListCell   *lc;
+
+		leased = SPI_palloc(sizeof(KgLease) * Max(n, 1));	/* outlives SPI */
+
+		for (int i = 0; i < n; i++)
+		{
+			bool		isnull;
+			int32		idx = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
+			int64		cp = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
+			KgShard    *sh = kg_stream_find_shard(s, idx);
+			bool		eligible = sh != NULL;
+
+			/* parents first: every parent still listed must be finished */
+			if (eligible && sh->parent_index >= 0 && kg_stream_find_shard(s, sh->parent_index) &&
+				!list_member_int(finished, sh->parent_index))
+				eligible = false;
+			if (eligible && sh->adjacent_parent_index >= 0 &&
+				kg_stream_find_shard(s, sh->adjacent_parent_index) &&
+				!list_member_int(finished, sh->adjacent_parent_index))
+				eligible = false;
+			if (eligible && kept < share)
+			{
+				leased[nleased].shard_index = idx;
+				leased[nleased].checkpoint = cp;
+				nleased++;
+				kept++;
+			}
+			else
+				release = lappend_int(release, idx);
+		}
+
+		foreach(lc, release)
+			kg_spi_exec("UPDATE kinesis.consumer_shards SET lease_owner = NULL, lease_session = NULL, "
+						"lease_expires_at = NULL WHERE consumer_id OPERATOR(pg_catalog.=) $1 "
+						"AND shard_index OPERATOR(pg_catalog.=) $2 AND lease_owner OPERATOR(pg_catalog.=) $3",
+						3, (Oid[]) {INT4OID, INT4OID, INT4OID},
+						(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(lfirst_int(lc)), Int32GetDatum(MyProcPid)},
+						NULL, false);
+	}
+	for (int i = 0; i < nleased; i++)
+	{
+		{
+			KgLease    *l = &leased[i];
+
+			kg_spi_exec("UPDATE kinesis.consumer_shards SET lease_owner = $3, lease_session = $4, "
+						"lease_expires_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) $5 "
+						"WHERE consumer_id OPERATOR(pg_catalog.=) $1 AND shard_index OPERATOR(pg_catalog.=) $2",
+						5, (Oid[]) {INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID, INTERVALOID},
+						(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(l->shard_index),
+								   Int32GetDatum(MyProcPid), TimestampTzGetDatum(MyStartTimestamp),
+								   DirectFunctionCall3(interval_in, CStringGetDatum(psprintf("%d ms", kg_lease_timeout_ms)),
+													   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))},
+						NULL, false);
+		}
+	}
+	kg_catalog_exit(&cc);
+	for (int i = 0; i < nleased; i++)
+		leases = lappend(leases, &leased[i]);
+	return leases;
+}
+
+/* Collects consumed records into the caller's tuplestore. */
+typedef struct KgConsumeSink
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;
+	Datum		shard_id;
+} KgConsumeSink;
+
+static bool
+kg_consume_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
+{
+	KgConsumeSink *c = (KgConsumeSink *) arg;
+	Datum		values[5] = {c->shard_id, Int64GetDatum(seq), TimestampTzGetDatum(arrival), pk, data};
+	bool		nulls[5] = {false, false, false, false, false};
+
+	tuplestore_putvalues(c->store, c->desc, values, nulls);
+	return true;
+}
+
+/* Store a shard's new checkpoint (and finished flag) in the caller's transaction. */
+static void
+kg_store_checkpoint(int32 consumer_id, int32 shard_index, int64 checkpoint, bool finished)
+{
+	KgCatalogContext cc;
+
+	kg_catalog_enter(&cc, false);
+	kg_spi_exec("UPDATE kinesis.consumer_shards SET checkpoint = $3, finished = $4, "
+				"checkpointed_at = pg_catalog.clock_timestamp(), "
+				"lease_owner = CASE WHEN $4 THEN NULL ELSE lease_owner END "
+				"WHERE consumer_id OPERATOR(pg_catalog.=) $1 AND shard_index OPERATOR(pg_catalog.=) $2",
+				4, (Oid[]) {INT4OID, INT4OID, INT8OID, BOOLOID},
+				(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(shard_index),
+						   Int64GetDatum(checkpoint), BoolGetDatum(finished)}, NULL, false);
+	kg_catalog_exit(&cc);
+}
+
+/*
+ * One pass: lease, read up to max_records from the leased shards, move
+ * their checkpoints.  Returns the number of records stored; *progress is
+ * set when a shard finished (children may now be eligible).
+ */
+static int
+kg_consume_once(KgStream *s, int32 consumer_id, int max_records, KgConsumeSink *sink,
+				bool *progress)
+{
+	List	   *leases = kg_acquire_leases(s, consumer_id);
+	ListCell   *lc;
+	int			total = 0;
+
+	*progress = false;
+	foreach(lc, leases)
+	{
+		KgLease    *l = lfirst(lc);
+		KgShard    *sh = kg_stream_find_shard(s, l->shard_index);
+		KgReadResult res;
+
+		if (sh == NULL || total >= max_records)
+			continue;
+		sink->shard_id = CStringGetTextDatum(kg_shard_id_string(sh->shard_index));
+		kg_read_shard_range(s, sh, l->checkpoint, max_records - total, KG_CONSUME_MAX_BYTES,
+							kg_consume_sink, sink, &res);
+		total += res.count;
+		if (res.next_position != l->checkpoint || res.shard_end)
+			kg_store_checkpoint(consumer_id, sh->shard_index, res.next_position, res.shard_end);
+		if (res.shard_end)
+			*progress = true;
+	}
+	return total;
+}
+
+PG_FUNCTION_INFO_V1(kg_consume);
+
+/*
+ * kinesis.consume(stream_name, consumer_name, max_records, wait) -> SETOF
+ * kinesis.record.  See the file header for the guarantees.
+ */
+Datum
+kg_consume(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	KgStream   *s;
+	int32		consumer_id;
+	int			max_records = PG_ARGISNULL(2) ? 1000 : PG_GETARG_INT32(2);
+	int64		wait_ms = 0;
+	TimestampTz deadline;
+	KgConsumeSink sink;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name and consumer name must not be null")));
+	if (max_records < 1 || max_records > 10000)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: max_records must be between 1 and 10000"),
+				 errdetail("The value given was %d.", max_records)));
+	if (!PG_ARGISNULL(3))
+	{
+		wait_ms = kg_interval_usecs(PG_GETARG_INTERVAL_P(3)) / 1000;
+		if (wait_ms < 0 || wait_ms > 3600 * 1000)
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("ValidationException: wait must be between 0 and 1 hour")));
+	}
+	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	kg_check_read_privilege(s);
+	consumer_id = kg_consumer_id(s, text_to_cstring(PG_GETARG_TEXT_PP(1)), false, NULL);
+	PreventCommandIfReadOnly("kinesis.consume()");
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	sink.store = rsinfo->setResult;
+	sink.desc = rsinfo->setDesc;
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+
+	for (;;)
+	{
+		bool		progress;
+		long		remaining;
+		KgStreamState *st = s->state;
+
+		/* arm the wakeup before looking, so a commit in between is not lost */
+		if (wait_ms > 0)
+			ConditionVariablePrepareToSleep(&st->commit_cv);
+		if (kg_consume_once(s, consumer_id, max_records, &sink, &progress) > 0 || wait_ms == 0)
+			break;
+		if (progress)
+			continue;			/* a parent finished: its children are ready */
+		remaining = (long) ((deadline - GetCurrentTimestamp()) / 1000);
+		if (remaining <= 0)
+			break;
+		(void) ConditionVariableTimedSleep(&st->commit_cv, remaining, PG_WAIT_EXTENSION);
+		/* a reshard or other change may have moved the layout */
+		s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	}
+	ConditionVariableCancelSleep();
+	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(kg_checkpoint);
+
+/*
+ * kinesis.checkpoint(stream_name, consumer_name, shard_id, sequence_number):
+ * mark that record processed (consumption resumes after it), in the
+ * caller's transaction.
+ */
+Datum
+kg_checkpoint(PG_FUNCTION_ARGS)
+{
+	KgStream   *s;
+	int32		consumer_id;
+	int32		idx;
+	KgShard    *sh;
+	int64		seq;
+	KgCatalogContext cc;
+	int			n;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name, consumer name, shard id and sequence number must not be null")));
+	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	kg_check_read_privilege(s);
+	consumer_id = kg_consumer_id(s, text_to_cstring(PG_GETARG_TEXT_PP(1)), false, NULL);
+	idx = kg_parse_shard_id(s->name, text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	sh = kg_stream_find_shard(s, idx);
+	if (sh == NULL)
+		ereport(ERROR,
+				(errcode(KG_RESOURCE_NOT_FOUND),
+				 errmsg("ResourceNotFoundException: shard %s in stream \"%s\" does not exist",
+						kg_shard_id_string(idx), s->name)));
+	seq = PG_GETARG_INT64(3);
+	if (seq < sh->starting_seq - 1 || (seq >= 0 && KG_SEQ_SHARD(seq) != sh->shard_index && seq != sh->starting_seq - 1))
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: sequence number %lld does not belong to shard %s",
+						(long long) seq, kg_shard_id_string(sh->shard_index))));
+	if (seq > KG_SEQ(kg_stream_stable_bound(s->state), 0) - 1 || (sh->closed && seq > sh->ending_seq))
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: sequence number %lld is beyond the last record of shard %s",
+						(long long) seq, kg_shard_id_string(sh->shard_index))));
+	PreventCommandIfReadOnly("kinesis.checkpoint()");
+
+	kg_catalog_enter(&cc, false);
+	kg_spi_exec("INSERT INTO kinesis.consumer_shards (consumer_id, shard_index, checkpoint) VALUES ($1, $2, $3) "
+				"ON CONFLICT DO NOTHING",
+				3, (Oid[]) {INT4OID, INT4OID, INT8OID},
+				(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(idx), Int64GetDatum(sh->starting_seq - 1)},
+				NULL, false);
+	n = kg_spi_exec("SELECT 1 FROM kinesis.consumer_shards WHERE consumer_id OPERATOR(pg_catalog.=) $1 "
+					"AND shard_index OPERATOR(pg_catalog.=) $2 FOR UPDATE",
+					2, (Oid[]) {INT4OID, INT4OID}, (Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(idx)},
+					NULL, false);
+	kg_catalog_exit(&cc);
+	(void) n;
+	kg_store_checkpoint(consumer_id, idx, seq, sh->closed && seq >= sh->ending_seq);
+	PG_RETURN_VOID();
+}
+
+typedef struct KgLagCount
+{
+	int64		records;
+	TimestampTz oldest;
+} KgLagCount;
+
+static bool
+kg_lag_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
+{
+	KgLagCount *c = (KgLagCount *) arg;
+
+	if (c->records++ == 0)
+		c->oldest = arrival;
+	return true;
+}
+
+PG_FUNCTION_INFO_V1(kg_shard_lag);
+
+/*
+ * kinesis._shard_lag(stream_id, shard_index, after): records readable after
+ * a position and the arrival of the oldest; NULLs when the caller may not
+ * read the stream or the shard is gone.
+ */
+Datum
+kg_shard_lag(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[2];
+	bool		nulls[2] = {true, true};
+	KgStream   *s = kg_stream_get_by_id(PG_GETARG_INT32(0), true);
+	KgShard    *sh = s ? kg_stream_find_shard(s, PG_GETARG_INT32(1)) : NULL;
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be composite");
+	if (sh != NULL && pg_class_aclcheck(s->record_table, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
+	{
+		KgLagCount c = {0, 0};
+		int64		pos = PG_GETARG_INT64(2);
+
+		for (;;)
+		{
+			KgReadResult res;
+
+			kg_read_shard_range(s, sh, pos, 10000, PG_INT64_MAX, kg_lag_sink, &c, &res);
+			if (!res.more)
+				break;
+			pos = res.next_position;
+			CHECK_FOR_INTERRUPTS();
+		}
+		values[0] = Int64GetDatum(c.records);
+		nulls[0] = false;
+		values[1] = TimestampTzGetDatum(c.oldest);
+		nulls[1] = c.records == 0;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
