@@ -16,7 +16,8 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 COMPONENT_SQL = src/common/common.sql \
 	src/worker/worker.sql \
 	src/streams/streams.sql \
-	src/streams/consumers.sql
+	src/streams/consumers.sql \
+	src/streams/mappings.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 PG_CPPFLAGS = -Isrc -Wall -Wextra -Werror -Wno-unused-parameter \

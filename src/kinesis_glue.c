@@ -34,6 +34,7 @@ int			kg_segment_wait_ms = 10000;
 int			kg_retention_clock_offset_s = 0;
 bool		kg_throughput_quotas = false;
 int			kg_lease_timeout_ms = 10000;
+int			kg_mapping_timeout_ms = 60000;
 int			kg_on_demand_interval_s = 60;
 int			kg_on_demand_split_records = 500;
 int			kg_on_demand_split_bytes = 512 * 1024;
@@ -88,6 +89,10 @@ kg_define_settings(void)
 							NULL, &kg_segment_wait_ms, 10000, 0, 600000,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 
+	DefineCustomIntVariable("kinesis_glue.mapping_timeout",
+							"Longest run of one event source mapping function call (0: no limit).",
+							NULL, &kg_mapping_timeout_ms, 60000, 0, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("kinesis_glue.lease_timeout",
 							"How long a consumer session keeps its shards after its last consume.",
 							"A lease whose holder is gone, or has not consumed for this long, is taken over by another session of the same consumer.",

@@ -8,9 +8,8 @@
  * it was read at.  Loading reads the version first and the catalog after,
  * with a fresh snapshot, so a change committed in between only makes the
  * entry look stale (never fresh when it is not).  Loading also restores the
- * shared counter after a restart: one above the highest sequence number
- * present in the stream's segments (dead tuples included, so numbers taken
- * by transactions that never committed are not handed out again either).
+ * shared counter after a restart, past every number ever handed out (see
+ * kg_restore_counter).
  *
  * Locking: AccessShareLock on segment relations while restoring.  No
  * shared locks are held between calls.
@@ -153,97 +152,32 @@ kg_open_cmp(const void *a, const void *b)
 }
 
 /*
- * Highest counter present in a segment (any tuple, dead or alive), or -1.
- * Backward index scan per shard under SnapshotAny.
- */
-static int64
-kg_segment_max_counter(Oid relid, KgShard *shards, int nshards)
-{
-	Relation	rel = try_table_open(relid, AccessShareLock);
-	List	   *indexes;
-	int64		maxc = -1;
-
-	if (rel == NULL)
-		return -1;
-	indexes = RelationGetIndexList(rel);
-	if (indexes != NIL)
-	{
-		Relation	irel = index_open(linitial_oid(indexes), AccessShareLock);
-		TupleTableSlot *slot = table_slot_create(rel, NULL);
-
-		for (int i = 0; i < nshards; i++)
-		{
-			ScanKeyData key;
-			IndexScanDesc scan;
-
-			ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT4EQ,
-						Int32GetDatum(shards[i].shard_index));
-			scan = index_beginscan(rel, irel, SnapshotAny, 1, 0);
-			index_rescan(scan, &key, 1, NULL, 0);
-			if (index_getnext_slot(scan, BackwardScanDirection, slot))
-			{
-				bool		isnull;
-				int64		seq = DatumGetInt64(slot_getattr(slot, 2, &isnull));
-
-				if (!isnull && KG_SEQ_COUNTER(seq) > maxc)
-					maxc = KG_SEQ_COUNTER(seq);
-			}
-			index_endscan(scan);
-		}
-		ExecDropSingleTupleTableSlot(slot);
-		index_close(irel, AccessShareLock);
-	}
-	table_close(rel, AccessShareLock);
-	return maxc;
-}
-
-/*
- * Restore the shared counter of a stream whose entry is not loaded:
- * above every counter found in its segments, and at least at the start of
- * the newest segment the worker opened.
+ * Restore the shared counter of a stream whose entry is not loaded (after a
+ * restart): above every number ever handed out, committed or not.  A put
+ * returns a number only after inserting it into its segment, and segments
+ * are created (and committed) before use, so every number handed out lies
+ * below the end of the newest segment in the catalog.  Restarting there
+ * leaves a gap, which is allowed; reusing a number is not.
  */
 static void
 kg_restore_counter(KgStream *s)
 {
 	KgCatalogContext cc;
-	Oid			argtypes[1] = {INT4OID};
-	Datum		values[1] = {Int32GetDatum(s->stream_id)};
 	int64		next = 0;
-	int			n;
-	Oid		   *relids;
-	int64	   *segnos;
 
 	kg_catalog_enter(&cc, true);
-	n = kg_spi_exec("SELECT segment_no, relation::oid, opened_at IS NOT NULL FROM kinesis.segments "
-					"WHERE stream_id OPERATOR(pg_catalog.=) $1 ORDER BY segment_no DESC",
-					1, argtypes, values, NULL, true);
-	relids = SPI_palloc(sizeof(Oid) * Max(n, 1));	/* used after SPI_finish */
-	segnos = SPI_palloc(sizeof(int64) * Max(n, 1));
-	for (int i = 0; i < n; i++)
+	if (kg_spi_exec("SELECT max(segment_no) FROM kinesis.segments WHERE stream_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(s->stream_id)}, NULL, true) > 0)
 	{
 		bool		isnull;
-		int64		segno = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		bool		opened = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
-		segnos[i] = segno;
-		relids[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-		if (opened && segno * s->segment_capacity > next)
-			next = segno * s->segment_capacity;
+		if (!isnull)
+			next = (DatumGetInt64(d) + 1) * s->segment_capacity;
 	}
 	kg_catalog_exit(&cc);
 
-	for (int i = 0; i < n; i++)
-	{
-		int64		maxc = kg_segment_max_counter(relids[i], s->shards, s->nshards);
-
-		if (maxc >= 0)
-		{
-			if (maxc + 1 > next)
-				next = maxc + 1;
-			break;
-		}
-	}
-	/* shards created by resharding start at a counter too */
+	/* shards made by resharding start at a counter too */
 	for (int i = 0; i < s->nshards; i++)
 	{
 		int64		c = KG_SEQ_COUNTER(s->shards[i].starting_seq) + 1;
@@ -253,7 +187,6 @@ kg_restore_counter(KgStream *s)
 		if (c > next)
 			next = c;
 	}
-	(void) segnos;
 	kg_stream_state_restore(s->state, next);
 }
 

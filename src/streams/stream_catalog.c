@@ -211,6 +211,8 @@ kg_create_stream(PG_FUNCTION_ARGS)
 
 	/* the first segment now (none exists yet); the worker makes the rest */
 	kg_create_segment(stream_id, record_table, kg_segment_records, 0, true);
+	/* a new stream's numbers start right away, in segment 0 */
+	kg_stream_state_restore(kg_stream_state_attach(stream_id), 1);
 	kg_stream_changed_at_commit(stream_id, false);
 	kg_wake_worker(MyDatabaseId);
 	PG_RETURN_VOID();

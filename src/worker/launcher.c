@@ -135,8 +135,14 @@ kg_launch_worker(int i, Oid dboid)
 	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
 	worker.bgw_notify_pid = MyProcPid;
 
-	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
-		return false;
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		bool		ok = RegisterDynamicBackgroundWorker(&worker, &handle);
+
+		MemoryContextSwitchTo(old);
+		if (!ok)
+			return false;
+	}
 	worker_handles[i] = handle;
 	return true;
 }

@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "common/kg_guc.h"
+#include "streams/esm.h"
 #include "streams/on_demand.h"
 #include "streams/segments.h"
 #include "worker/kg_worker.h"
@@ -28,6 +29,7 @@ kg_naptime(void)
 const KgTask kg_tasks[] = {
 	{"segment upkeep", kg_naptime, kg_segment_upkeep},
 	{"on-demand scaling", kg_on_demand_interval_ms, kg_on_demand_scaling},
+	{"event source mapping runners", kg_naptime, kg_esm_supervise},
 };
 
 const int	kg_ntasks = lengthof(kg_tasks);

@@ -1,0 +1,870 @@
+/*-------------------------------------------------------------------------
+ *
+ * esm_runner.c
+ *		Event source mapping runners: one dynamic background worker per
+ *		enabled mapping and parallelization slot, started and stopped by the
+ *		database worker's supervisor task (kg_esm_supervise).
+ *
+ * A runner serves one slot: the records whose partition key hashes to it,
+ * so records of one key stay in order while the slots of a shard run at
+ * once.  For each shard whose parents are finished it reads a batch after
+ * the slot's checkpoint (waiting up to maximum_batching_window for a full
+ * batch), calls the function as the mapping's owner inside a
+ * subtransaction under a security-restricted context and a statement
+ * timeout (kinesis_glue.mapping_timeout), and moves the checkpoint in the
+ * same transaction: the call and the checkpoint commit together, so work
+ * the function does in this database happens once even across crashes.
+ * The function may return the sequence number of the first record that
+ * failed; the batch then resumes there.  A failing batch is retried (with
+ * backoff) up to maximum_retry_attempts, halved first when
+ * bisect_batch_on_function_error is on; records older than
+ * maximum_record_age and batches out of retries go to the failure
+ * destination with the error, and processing moves on.  A slow or failing
+ * function only holds up its own mapping.
+ *
+ * Locking: the runner holds no lock or snapshot while it sleeps; it waits
+ * on the stream's condition variable, which producers broadcast at commit.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/condition_variable.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timeout.h"
+#include "utils/typcache.h"
+
+#include "common/kg_catalog.h"
+#include "common/kg_guc.h"
+#include "common/kg_hashkey.h"
+#include "streams/esm.h"
+#include "streams/read.h"
+#include "streams/stream_cache.h"
+#include "worker/kg_worker.h"
+
+typedef struct KgRunnerArgs
+{
+	Oid			dboid;
+	int64		mapping_id;
+	int32		slot;
+	int32		generation;
+} KgRunnerArgs;
+
+/* A mapping's settings, as the runner read them. */
+typedef struct KgMapping
+{
+	int64		id;
+	int32		stream_id;
+	Oid			function;
+	Oid			owner;
+	int			batch_size;
+	int64		window_ms;
+	int			parallel;
+	int			retries;
+	int64		max_age_us;		/* 0: no limit */
+	bool		bisect;
+	char	   *destination;	/* NULL: none */
+	bool		enabled;
+	int32		generation;
+} KgMapping;
+
+/* ------------------------------------------------------------------------
+ * Supervisor (runs in the database worker)
+ * ------------------------------------------------------------------------ */
+
+typedef struct KgRunnerKey
+{
+	int64		mapping_id;
+	int32		slot;
+} KgRunnerKey;
+
+typedef struct KgRunnerEntry
+{
+	KgRunnerKey key;
+	int32		generation;
+	BackgroundWorkerHandle *handle;
+	TimestampTz launched_at;
+	bool		seen;
+} KgRunnerEntry;
+
+static HTAB *Runners = NULL;
+static MemoryContext RunnerLoopContext = NULL;	/* runner: reset every round */
+static TimestampTz last_runner_warning = 0;
+
+typedef struct KgWanted
+{
+	int64		id;
+	int32		generation;
+	int			parallel;
+} KgWanted;
+
+static void
+kg_list_enabled_mappings(void *arg)
+{
+	List	  **out = (List **) arg;
+	KgCatalogContext cc;
+	int			n;
+
+	kg_catalog_enter(&cc, false);
+	n = kg_spi_exec("SELECT mapping_id, generation, parallelization_factor FROM kinesis.event_source_mappings "
+					"WHERE enabled ORDER BY mapping_id", 0, NULL, NULL, NULL, true);
+	for (int i = 0; i < n; i++)
+	{
+		bool		isnull;
+		KgWanted   *w = MemoryContextAlloc(TopMemoryContext, sizeof(KgWanted));
+
+		w->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		w->generation = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		w->parallel = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			*out = lappend(*out, w);
+			MemoryContextSwitchTo(old);
+		}
+	}
+	kg_catalog_exit(&cc);
+}
+
+static bool
+kg_launch_runner(KgRunnerEntry *e, int32 generation)
+{
+	BackgroundWorker worker;
+	KgRunnerArgs args;
+	MemoryContext old;
+	bool		ok;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "kinesis_glue");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "kg_esm_runner_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "kinesis_glue mapping %lld slot %d",
+			 (long long) e->key.mapping_id, e->key.slot);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "kinesis_glue mapping runner");
+	worker.bgw_notify_pid = MyProcPid;
+	args.dboid = MyDatabaseId;
+	args.mapping_id = e->key.mapping_id;
+	args.slot = e->key.slot;
+	args.generation = generation;
+	memcpy(worker.bgw_extra, &args, sizeof(args));
+	e->launched_at = GetCurrentTimestamp();
+	e->generation = generation;
+	/* the handle lives as long as the entry, beyond this round */
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	ok = RegisterDynamicBackgroundWorker(&worker, &e->handle);
+	MemoryContextSwitchTo(old);
+	if (!ok)
+		e->handle = NULL;
+	return ok;
+}
+
+/*
+ * Worker task: keep exactly one runner per enabled mapping and slot, at
+ * the mapping's current generation.
+ */
+void
+kg_esm_supervise(void)
+{
+	List	   *wanted = NIL;
+	ListCell   *lc;
+	HASH_SEQ_STATUS hs;
+	KgRunnerEntry *e;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (Runners == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(KgRunnerKey);
+		ctl.entrysize = sizeof(KgRunnerEntry);
+		ctl.hcxt = TopMemoryContext;
+		Runners = hash_create("kinesis_glue mapping runners", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	if (!kg_run_in_transaction("kinesis_glue: list event source mappings", kg_list_enabled_mappings, &wanted))
+		return;
+
+	hash_seq_init(&hs, Runners);
+	while ((e = hash_seq_search(&hs)) != NULL)
+		e->seen = false;
+
+	foreach(lc, wanted)
+	{
+		KgWanted   *w = lfirst(lc);
+
+		for (int slot = 0; slot < w->parallel; slot++)
+		{
+			KgRunnerKey key = {w->id, slot};
+			bool		found;
+			pid_t		pid;
+
+			e = hash_search(Runners, &key, HASH_ENTER, &found);
+			if (!found)
+			{
+				e->handle = NULL;
+				e->launched_at = 0;
+				e->generation = 0;
+			}
+			e->seen = true;
+			if (e->handle && e->generation != w->generation)
+			{
+				TerminateBackgroundWorker(e->handle);
+				pfree(e->handle);
+				e->handle = NULL;
+				e->launched_at = 0;
+			}
+			if (e->handle && GetBackgroundWorkerPid(e->handle, &pid) == BGWH_STOPPED)
+			{
+				pfree(e->handle);
+				e->handle = NULL;
+			}
+			if (e->handle == NULL &&
+				TimestampDifferenceExceeds(e->launched_at, now, 1000) &&
+				!kg_launch_runner(e, w->generation) &&
+				TimestampDifferenceExceeds(last_runner_warning, now, 60 * 1000))
+			{
+				ereport(WARNING,
+						(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+						 errmsg("could not start a runner for event source mapping %lld: no free background worker slot",
+								(long long) w->id),
+						 errhint("Raise \"max_worker_processes\"; each mapping needs one worker per parallelization slot.")));
+				last_runner_warning = now;
+			}
+		}
+	}
+
+	/* runners of mappings deleted, disabled or shrunk */
+	hash_seq_init(&hs, Runners);
+	while ((e = hash_seq_search(&hs)) != NULL)
+	{
+		if (e->seen)
+			continue;
+		if (e->handle)
+		{
+			TerminateBackgroundWorker(e->handle);
+			pfree(e->handle);
+		}
+		hash_search(Runners, &e->key, HASH_REMOVE, NULL);
+	}
+	list_free_deep(wanted);
+}
+
+/* ------------------------------------------------------------------------
+ * Runner
+ * ------------------------------------------------------------------------ */
+
+/* Read the mapping's settings; false when it is gone, disabled or changed. */
+static bool
+kg_load_mapping(int64 id, int32 generation, KgMapping *m)
+{
+	KgCatalogContext cc;
+	int			n;
+	bool		ok = false;
+
+	kg_catalog_enter(&cc, false);
+	n = kg_spi_exec("SELECT stream_id, function_name::oid, owner::oid, batch_size, "
+					"(extract(epoch FROM maximum_batching_window) OPERATOR(pg_catalog.*) 1000)::int8, "
+					"parallelization_factor, maximum_retry_attempts, "
+					"coalesce((extract(epoch FROM maximum_record_age) OPERATOR(pg_catalog.*) 1000000)::int8, 0), "
+					"bisect_batch_on_function_error, on_failure_destination, enabled, generation "
+					"FROM kinesis.event_source_mappings WHERE mapping_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, true);
+	if (n == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		char	   *dest;
+
+		m->id = id;
+		m->stream_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		m->function = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		m->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+		m->batch_size = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
+		m->window_ms = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+		m->parallel = DatumGetInt32(SPI_getbinval(tup, desc, 6, &isnull));
+		m->retries = DatumGetInt32(SPI_getbinval(tup, desc, 7, &isnull));
+		m->max_age_us = DatumGetInt64(SPI_getbinval(tup, desc, 8, &isnull));
+		m->bisect = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
+		dest = SPI_getvalue(tup, desc, 10);
+		m->destination = dest ? MemoryContextStrdup(RunnerLoopContext, dest) : NULL;
+		m->enabled = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull));
+		m->generation = DatumGetInt32(SPI_getbinval(tup, desc, 12, &isnull));
+		ok = m->enabled && m->generation == generation;
+	}
+	kg_catalog_exit(&cc);
+	return ok;
+}
+
+/* A batch being built from one shard and slot. */
+typedef struct KgBatch
+{
+	int			slot;
+	int			parallel;
+	int			limit;
+	int64		max_age_us;
+	TimestampTz now;
+	TupleDesc	desc;
+	Datum		shard_id;
+	Datum	   *elems;
+	int			n;
+	int64		first_seq;
+	int64		last_seq;
+	TimestampTz first_arrival;
+	int			n_old;			/* leading records past the maximum age */
+	int64		old_last_seq;
+	bool		full;
+} KgBatch;
+
+static bool
+kg_batch_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
+{
+	KgBatch    *b = (KgBatch *) arg;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+
+	if (b->parallel > 1)
+	{
+		text	   *key = DatumGetTextPP(pk);
+
+		if ((int) (kg_partition_key_hash(VARDATA_ANY(key), VARSIZE_ANY_EXHDR(key)) % (uint128) b->parallel) != b->slot)
+			return true;		/* another slot's record */
+	}
+	if (b->max_age_us > 0 && b->n == 0 && b->now - arrival > b->max_age_us)
+	{
+		/* too old to process: reported to the failure destination */
+		b->n_old++;
+		b->old_last_seq = seq;
+		if (b->first_seq < 0)
+			b->first_seq = seq;
+		return true;
+	}
+	if (b->n_old > 0)
+	{
+		b->full = true;			/* report the old ones first */
+		return false;
+	}
+	if (b->n >= b->limit)
+	{
+		b->full = true;
+		return false;
+	}
+	values[0] = b->shard_id;
+	values[1] = Int64GetDatum(seq);
+	values[2] = TimestampTzGetDatum(arrival);
+	values[3] = pk;
+	values[4] = data;
+	if (b->n == 0)
+	{
+		b->first_seq = seq;
+		b->first_arrival = arrival;
+	}
+	b->elems[b->n++] = HeapTupleGetDatum(heap_form_tuple(b->desc, values, nulls));
+	b->last_seq = seq;
+	return true;
+}
+
+/* Send a failed batch's details to the mapping's failure destination (as the owner). */
+static void
+kg_send_failure(KgMapping *m, KgShard *sh, int64 first_seq, int64 last_seq, int count,
+				int attempts, const char *reason, const char *error)
+{
+	char	   *details;
+	int			save_sec;
+	Oid			save_user;
+
+	ereport(LOG,
+			(errmsg("kinesis_glue event source mapping %lld gave up on %d records of shard %s (%s)",
+					(long long) m->id, count, kg_shard_id_string(sh->shard_index), reason),
+			 error ? errdetail("%s", error) : 0));
+	if (m->destination == NULL)
+		return;
+
+	details = psprintf("SELECT pg_catalog.jsonb_build_object('mapping_id', $1::int8, 'function', $2::pg_catalog.regproc::text, "
+					   "'shard_id', $3::text, 'slot', $4::int4, 'start_sequence_number', $5::int8, "
+					   "'end_sequence_number', $6::int8, 'batch_size', $7::int4, 'attempts', $8::int4, "
+					   "'reason', $9::text, 'error', $10::text, 'failed_at', pg_catalog.clock_timestamp())");
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	SetUserIdAndSecContext(m->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	{
+		char	   *insert;
+		const char *dest = m->destination;
+
+		if (strncmp(dest, "stream:", 7) == 0)
+			insert = psprintf("SELECT pg_catalog.count(*) FROM kinesis.put_record(%s, %s, "
+							  "pg_catalog.convert_to((%s)::text, 'UTF8'))",
+							  quote_literal_cstr(dest + 7),
+							  quote_literal_cstr(psprintf("mapping-%lld", (long long) m->id)), details);
+		else
+			insert = psprintf("WITH d AS (%s AS d) INSERT INTO %s SELECT (pg_catalog.jsonb_populate_record(NULL::%s, "
+							  "d.d OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details', d.d))).* FROM d",
+							  details, dest + 6, dest + 6);
+		/* the WITH form needs the SELECT's output named d */
+		if (strncmp(dest, "table:", 6) == 0)
+			insert = psprintf("INSERT INTO %s SELECT (pg_catalog.jsonb_populate_record(NULL::%s, "
+							  "d OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details', d))).* "
+							  "FROM (%s) AS x(d)", dest + 6, dest + 6, details);
+		kg_spi_exec(insert, 10,
+					(Oid[]) {INT8OID, OIDOID, TEXTOID, INT4OID, INT8OID, INT8OID, INT4OID, INT4OID, TEXTOID, TEXTOID},
+					(Datum[]) {Int64GetDatum(m->id), ObjectIdGetDatum(m->function),
+							   CStringGetTextDatum(kg_shard_id_string(sh->shard_index)), Int32GetDatum(0),
+							   Int64GetDatum(first_seq), Int64GetDatum(last_seq), Int32GetDatum(count),
+							   Int32GetDatum(attempts), CStringGetTextDatum(reason),
+							   error ? CStringGetTextDatum(error) : (Datum) 0},
+					error ? "          " : "         n", false);
+	}
+	SPI_finish();
+	SetUserIdAndSecContext(save_user, save_sec);
+}
+
+/*
+ * Call the mapping's function with a batch, as its owner, in a
+ * subtransaction.  Returns true on success, with *failed_seq the sequence
+ * number the function reported as the first failure (or -1); false with
+ * *error set when the call failed (its effects are rolled back).
+ */
+static bool
+kg_call_function(KgMapping *m, Datum batch, int64 *failed_seq, char **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Oid			save_user;
+	int			save_sec;
+	volatile bool ok = true;
+	HeapTuple	proctup;
+	char	   *call;
+
+	*failed_seq = -1;
+	*error = NULL;
+	proctup = NULL;
+	(void) proctup;
+	call = psprintf("SELECT %s($1)",
+					quote_qualified_identifier(get_namespace_name(get_func_namespace(m->function)),
+											   get_func_name(m->function)));
+
+	GetUserIdAndSecContext(&save_user, &save_sec);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		int			rc;
+
+		SetUserIdAndSecContext(m->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+		if (kg_mapping_timeout_ms > 0)
+			enable_timeout_after(STATEMENT_TIMEOUT, kg_mapping_timeout_ms);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		rc = SPI_execute_with_args(call, 1, (Oid[]) {kg_record_array_type()}, &batch, NULL, false, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "calling the mapping function failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed == 1 && SPI_tuptable->tupdesc->natts == 1 &&
+			TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid == INT8OID)
+		{
+			bool		isnull;
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (!isnull)
+				*failed_seq = DatumGetInt64(d);
+		}
+		SPI_finish();
+		if (kg_mapping_timeout_ms > 0)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+		SetUserIdAndSecContext(save_user, save_sec);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		if (kg_mapping_timeout_ms > 0)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		SetUserIdAndSecContext(save_user, save_sec);
+		*error = pstrdup(edata->message);
+		FreeErrorData(edata);
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/* Store a slot's checkpoint and attempt count (in the current transaction). */
+static void
+kg_esm_store(KgMapping *m, int32 shard_index, int slot, int64 checkpoint, bool finished, int attempts,
+			 const char *result, const char *error)
+{
+	KgCatalogContext cc;
+
+	kg_catalog_enter(&cc, false);
+	kg_spi_exec("UPDATE kinesis.event_source_mapping_shards SET checkpoint = $4, finished = $5, attempts = $6 "
+				"WHERE mapping_id OPERATOR(pg_catalog.=) $1 AND shard_index OPERATOR(pg_catalog.=) $2 "
+				"AND slot OPERATOR(pg_catalog.=) $3",
+				6, (Oid[]) {INT8OID, INT4OID, INT4OID, INT8OID, BOOLOID, INT4OID},
+				(Datum[]) {Int64GetDatum(m->id), Int32GetDatum(shard_index), Int32GetDatum(slot),
+						   Int64GetDatum(checkpoint), BoolGetDatum(finished), Int32GetDatum(attempts)},
+				NULL, false);
+	if (result)
+		kg_spi_exec("UPDATE kinesis.event_source_mappings SET last_processing_result = $2, "
+					"last_processed_at = pg_catalog.clock_timestamp(), "
+					"last_error = coalesce($3, last_error), "
+					"last_error_at = CASE WHEN $3 IS NULL THEN last_error_at ELSE pg_catalog.clock_timestamp() END "
+					"WHERE mapping_id OPERATOR(pg_catalog.=) $1",
+					3, (Oid[]) {INT8OID, TEXTOID, TEXTOID},
+					(Datum[]) {Int64GetDatum(m->id), CStringGetTextDatum(result),
+							   error ? CStringGetTextDatum(error) : (Datum) 0},
+					error ? "  " : "  n", false);
+	kg_catalog_exit(&cc);
+}
+
+typedef enum KgBatchOutcome
+{
+	KG_BATCH_IDLE,				/* nothing to do now */
+	KG_BATCH_DEFERRED,			/* waiting for the batching window */
+	KG_BATCH_DONE,				/* progress made */
+	KG_BATCH_RETRY				/* failed; retry after a pause */
+} KgBatchOutcome;
+
+/* Runner state of one shard and slot, kept across batches. */
+typedef struct KgSlotState
+{
+	int32		shard_index;
+	int			limit;			/* current batch limit (bisect halves it) */
+	TimestampTz retry_after;
+} KgSlotState;
+
+/*
+ * One batch of one shard for this runner's slot, in the current
+ * transaction.
+ */
+static KgBatchOutcome
+kg_esm_batch(KgMapping *m, KgStream *s, KgShard *sh, int slot, int64 checkpoint, int attempts,
+			 KgSlotState *ss, int64 *defer_ms)
+{
+	KgBatch		b;
+	KgReadResult res;
+	int64		failed_seq;
+	char	   *error;
+	Datum		arr;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Oid			elemtype = get_element_type(kg_record_array_type());
+
+	memset(&b, 0, sizeof(b));
+	b.slot = slot;
+	b.parallel = m->parallel;
+	b.limit = ss->limit;
+	b.max_age_us = m->max_age_us;
+	b.now = GetCurrentTimestamp();
+	b.desc = lookup_rowtype_tupdesc_copy(elemtype, -1);
+	b.shard_id = CStringGetTextDatum(kg_shard_id_string(sh->shard_index));
+	b.elems = palloc(sizeof(Datum) * Max(b.limit, 1));
+	b.first_seq = -1;
+	kg_read_shard_range(s, sh, checkpoint, 10000, 64 * 1024 * 1024, kg_batch_sink, &b, &res);
+
+	if (b.n_old > 0)
+	{
+		kg_send_failure(m, sh, b.first_seq, b.old_last_seq, b.n_old, 0, "record age exceeded", NULL);
+		kg_esm_store(m, sh->shard_index, slot, b.old_last_seq, false, 0, "records past maximum age skipped", NULL);
+		return KG_BATCH_DONE;
+	}
+	if (b.n == 0)
+	{
+		/* nothing of ours: move over what was scanned */
+		if (!res.more && (res.next_position != checkpoint || res.shard_end))
+		{
+			kg_esm_store(m, sh->shard_index, slot, res.next_position, res.shard_end, 0, NULL, NULL);
+			return res.shard_end ? KG_BATCH_DONE : KG_BATCH_IDLE;
+		}
+		return KG_BATCH_IDLE;
+	}
+	if (!b.full && b.n < m->batch_size && m->window_ms > 0 && !sh->closed)
+	{
+		int64		age_ms = (b.now - b.first_arrival) / 1000;
+
+		if (age_ms < m->window_ms)
+		{
+			*defer_ms = m->window_ms - age_ms;
+			return KG_BATCH_DEFERRED;
+		}
+	}
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	arr = PointerGetDatum(construct_array(b.elems, b.n, elemtype, typlen, typbyval, typalign));
+	if (kg_call_function(m, arr, &failed_seq, &error))
+	{
+		if (failed_seq >= b.first_seq && failed_seq <= b.last_seq)
+		{
+			/* partial success: resume at the first failed record */
+			kg_esm_store(m, sh->shard_index, slot, failed_seq - 1, false, attempts + 1,
+						 "partial batch failure reported", NULL);
+			ss->retry_after = GetCurrentTimestamp() + Min(100 * 1000 << Min(attempts, 8), 30 * USECS_PER_SEC);
+			return KG_BATCH_RETRY;
+		}
+		ss->limit = m->batch_size;
+		kg_esm_store(m, sh->shard_index, slot, b.last_seq, false, 0, "OK", NULL);
+		return KG_BATCH_DONE;
+	}
+
+	/* the call failed and its effects are gone */
+	if (m->bisect && b.n > 1)
+	{
+		ss->limit = Max(1, b.n / 2);
+		kg_esm_store(m, sh->shard_index, slot, checkpoint, false, attempts, "batch bisected after function error", error);
+		return KG_BATCH_DONE;
+	}
+	attempts++;
+	if (m->retries >= 0 && attempts > m->retries)
+	{
+		kg_send_failure(m, sh, b.first_seq, b.last_seq, b.n, attempts, "retries exhausted", error);
+		ss->limit = m->batch_size;
+		kg_esm_store(m, sh->shard_index, slot, b.last_seq, false, 0, "batch sent to failure destination", error);
+		return KG_BATCH_DONE;
+	}
+	kg_esm_store(m, sh->shard_index, slot, checkpoint, false, attempts, "function error, retrying", error);
+	ss->retry_after = GetCurrentTimestamp() + Min(100 * 1000 << Min(attempts, 8), 30 * USECS_PER_SEC);
+	return KG_BATCH_RETRY;
+}
+
+static int
+kg_slot_state_index(KgSlotState **states, int *nstates, int32 shard_index, int batch_size)
+{
+	for (int i = 0; i < *nstates; i++)
+		if ((*states)[i].shard_index == shard_index)
+			return i;
+	*states = repalloc(*states, sizeof(KgSlotState) * (*nstates + 1));
+	(*states)[*nstates].shard_index = shard_index;
+	(*states)[*nstates].limit = batch_size;
+	(*states)[*nstates].retry_after = 0;
+	return (*nstates)++;
+}
+
+/*
+ * Runner entry point: bgw_extra holds KgRunnerArgs.  Exits when the
+ * mapping is gone, disabled or changed (the supervisor starts a new one).
+ */
+void
+kg_esm_runner_main(Datum main_arg)
+{
+	KgRunnerArgs args;
+	KgSlotState *states;
+	int			nstates = 0;
+	MemoryContext loop_cxt;
+
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
+
+	states = MemoryContextAlloc(TopMemoryContext, sizeof(KgSlotState));
+	loop_cxt = AllocSetContextCreate(TopMemoryContext, "kinesis_glue mapping runner", ALLOCSET_DEFAULT_SIZES);
+	RunnerLoopContext = loop_cxt;
+
+	for (;;)
+	{
+		KgMapping	m;
+		KgStream   *s;
+		bool		progress = false;
+		int64		sleep_ms = kg_worker_naptime_ms;
+		ConditionVariable *cv = NULL;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		MemoryContextReset(loop_cxt);
+		MemoryContextSwitchTo(loop_cxt);
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "kinesis_glue: event source mapping");
+		if (!kg_load_mapping(args.mapping_id, args.generation, &m) ||
+			(s = kg_stream_get_by_id(m.stream_id, true)) == NULL)
+		{
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			proc_exit(0);
+		}
+		cv = &s->state->commit_cv;
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(loop_cxt);
+
+		/* arm the wakeup before looking, so a commit in between is not lost */
+		ConditionVariablePrepareToSleep(cv);
+
+		{
+			List	   *rows = NIL;
+			int64	   *rowdata;
+			KgCatalogContext cc;
+			int			n;
+			ListCell   *lc;
+
+			/* the shards of our slot, with the finished flags of all slots */
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			PushActiveSnapshot(GetTransactionSnapshot());
+			s = kg_stream_get_by_id(m.stream_id, true);
+			if (s == NULL)
+				proc_exit(0);
+			kg_catalog_enter(&cc, false);
+			kg_spi_exec("INSERT INTO kinesis.event_source_mapping_shards (mapping_id, shard_index, slot, checkpoint) "
+						"SELECT $1, sh.shard_index, g, sh.starting_sequence_number OPERATOR(pg_catalog.-) 1 "
+						"FROM kinesis.shards sh, pg_catalog.generate_series(0, $3 OPERATOR(pg_catalog.-) 1) g "
+						"WHERE sh.stream_id OPERATOR(pg_catalog.=) $2 ON CONFLICT DO NOTHING",
+						3, (Oid[]) {INT8OID, INT4OID, INT4OID},
+						(Datum[]) {Int64GetDatum(m.id), Int32GetDatum(m.stream_id), Int32GetDatum(m.parallel)},
+						NULL, false);
+			n = kg_spi_exec("SELECT shard_index, checkpoint, attempts, "
+							"(SELECT pg_catalog.bool_and(finished) FROM kinesis.event_source_mapping_shards p "
+							" WHERE p.mapping_id OPERATOR(pg_catalog.=) e.mapping_id "
+							" AND p.shard_index OPERATOR(pg_catalog.=) e.shard_index) "
+							"FROM kinesis.event_source_mapping_shards e "
+							"WHERE mapping_id OPERATOR(pg_catalog.=) $1 AND slot OPERATOR(pg_catalog.=) $2 "
+							"ORDER BY shard_index",
+							2, (Oid[]) {INT8OID, INT4OID}, (Datum[]) {Int64GetDatum(m.id), Int32GetDatum(args.slot)},
+							NULL, false);
+			/* the rows outlive this transaction: loop context */
+			rowdata = MemoryContextAlloc(loop_cxt, sizeof(int64) * 4 * Max(n, 1));
+			for (int i = 0; i < n; i++)
+			{
+				int64	   *row = &rowdata[i * 4];
+				bool		isnull;
+
+				for (int k = 0; k < 4; k++)
+				{
+					Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, k + 1, &isnull);
+
+					row[k] = k == 0 ? DatumGetInt32(d) : k == 2 ? DatumGetInt32(d) :
+						k == 3 ? (int64) DatumGetBool(d) : DatumGetInt64(d);
+				}
+			}
+			kg_catalog_exit(&cc);
+			{
+				MemoryContext old = MemoryContextSwitchTo(loop_cxt);
+
+				for (int i = 0; i < n; i++)
+					rows = lappend(rows, &rowdata[i * 4]);
+				MemoryContextSwitchTo(old);
+			}
+			PopActiveSnapshot();
+			CommitTransactionCommand();
+			MemoryContextSwitchTo(loop_cxt);
+
+			foreach(lc, rows)
+			{
+				int64	   *row = lfirst(lc);
+				int32		idx = (int32) row[0];
+				bool		eligible = true;
+				int			si;
+				KgBatchOutcome outcome;
+				int64		defer_ms = 0;
+				KgShard    *sh;
+
+				/* our slot of this shard already finished? */
+				SetCurrentStatementStartTimestamp();
+				StartTransactionCommand();
+				PushActiveSnapshot(GetTransactionSnapshot());
+				s = kg_stream_get_by_id(m.stream_id, true);
+				sh = s ? kg_stream_find_shard(s, idx) : NULL;
+				if (sh != NULL)
+				{
+					/* parents first: every parent still listed must be finished in all slots */
+					ListCell   *lc2;
+
+					foreach(lc2, rows)
+					{
+						int64	   *p = lfirst(lc2);
+
+						if (((int32) p[0] == sh->parent_index || (int32) p[0] == sh->adjacent_parent_index) &&
+							kg_stream_find_shard(s, (int32) p[0]) != NULL && !p[3])
+							eligible = false;
+					}
+				}
+				si = kg_slot_state_index(&states, &nstates, idx, m.batch_size);
+				if (sh == NULL || !eligible || GetCurrentTimestamp() < states[si].retry_after)
+				{
+					PopActiveSnapshot();
+					CommitTransactionCommand();
+					MemoryContextSwitchTo(loop_cxt);
+					if (states[si].retry_after > 0)
+						sleep_ms = Min(sleep_ms, Max(1, (states[si].retry_after - GetCurrentTimestamp()) / 1000));
+					continue;
+				}
+				/* skip a slot already finished */
+				{
+					KgCatalogContext cc2;
+					bool		fin = false;
+
+					kg_catalog_enter(&cc2, false);
+					if (kg_spi_exec("SELECT finished FROM kinesis.event_source_mapping_shards "
+									"WHERE mapping_id OPERATOR(pg_catalog.=) $1 AND shard_index OPERATOR(pg_catalog.=) $2 "
+									"AND slot OPERATOR(pg_catalog.=) $3 FOR UPDATE",
+									3, (Oid[]) {INT8OID, INT4OID, INT4OID},
+									(Datum[]) {Int64GetDatum(m.id), Int32GetDatum(idx), Int32GetDatum(args.slot)},
+									NULL, false) > 0)
+					{
+						bool		isnull;
+
+						fin = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+					}
+					kg_catalog_exit(&cc2);
+					if (fin)
+					{
+						PopActiveSnapshot();
+						CommitTransactionCommand();
+						MemoryContextSwitchTo(loop_cxt);
+						continue;
+					}
+				}
+				pgstat_report_activity(STATE_RUNNING, "kinesis_glue: event source mapping batch");
+				outcome = kg_esm_batch(&m, s, sh, args.slot, row[1], (int) row[2], &states[si], &defer_ms);
+				PopActiveSnapshot();
+				CommitTransactionCommand();
+				MemoryContextSwitchTo(loop_cxt);
+				if (outcome == KG_BATCH_DONE)
+					progress = true;
+				else if (outcome == KG_BATCH_DEFERRED)
+					sleep_ms = Min(sleep_ms, Max(defer_ms, 1));
+				else if (outcome == KG_BATCH_RETRY)
+					sleep_ms = Min(sleep_ms, Max(1, (states[si].retry_after - GetCurrentTimestamp()) / 1000));
+				CHECK_FOR_INTERRUPTS();
+			}
+		}
+		pgstat_report_activity(STATE_IDLE, NULL);
+		if (!progress)
+			(void) ConditionVariableTimedSleep(cv, sleep_ms, PG_WAIT_EXTENSION);
+		ConditionVariableCancelSleep();
+	}
+}
