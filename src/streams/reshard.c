@@ -100,8 +100,8 @@ kg_reshard_begin(KgReshard *r, const char *stream_name, bool check_mode)
 	}
 	n = kg_spi_exec("SELECT shard_index, starting_hash_key::text, ending_hash_key::text, "
 					"starting_sequence_number OPERATOR(pg_catalog.>=) $2 "
-					"FROM kinesis.shards WHERE stream_id OPERATOR(pg_catalog.=) $1 "
-					"AND ending_sequence_number IS NULL ORDER BY starting_hash_key FOR UPDATE",
+					"FROM kinesis.shards shards WHERE stream_id OPERATOR(pg_catalog.=) $1 "
+					"AND ending_sequence_number IS NULL ORDER BY shards.starting_hash_key FOR UPDATE",
 					2, (Oid[]) {INT4OID, INT8OID},
 					(Datum[]) {Int32GetDatum(s->stream_id), Int64GetDatum(KG_SEQ(r->child_counter, 0))},
 					NULL, false);
