@@ -101,9 +101,12 @@ if [[ $(psql_demo -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$
 	kg_log "creating database $DB"
 	pg createdb -h "$RUN" -p "$PORT" "$DB"
 fi
+# The demo's data is throwaway: re-create kinesis_glue so its catalog always
+# matches the freshly built library (0.1.0 has no upgrade scripts yet).
 psql_demo -d "$DB" -q -v ON_ERROR_STOP=1 \
 	-c 'CREATE EXTENSION IF NOT EXISTS pg_cron' \
-	-c 'CREATE EXTENSION IF NOT EXISTS kinesis_glue'
+	-c 'DROP EXTENSION IF EXISTS kinesis_glue CASCADE' \
+	-c 'CREATE EXTENSION kinesis_glue'
 psql_demo -d "$DB" -tAc "SELECT 'extensions: ' || string_agg(extname || ' ' || extversion, ', ' ORDER BY extname)
 	FROM pg_extension WHERE extname IN ('pg_cron', 'kinesis_glue')"
 

@@ -35,7 +35,7 @@ SELECT database, pid, pid IS NOT NULL AS alive, state, started_at
 DO $$
 BEGIN
     IF EXISTS (SELECT 1 FROM kinesis.list_streams() WHERE stream_name = 'demo_orders') THEN
-        PERFORM kinesis.delete_stream('demo_orders');
+        PERFORM kinesis.delete_stream('demo_orders', enforce_consumer_deletion => true);
         RAISE NOTICE 'dropped the demo_orders stream of an earlier run';
     END IF;
 END
@@ -113,3 +113,46 @@ SELECT shard_id, sequence_number, partition_key, convert_from(data, 'UTF8') AS d
 \echo '== 7. kinesis.stream_stability: sequence numbers handed out, the last stable one'
 \echo '--    readers may return, open producer transactions'
 SELECT * FROM kinesis.stream_stability WHERE stream_name = 'demo_orders';
+
+\echo
+\echo '== 8. A named consumer: consume moves its position in our transaction (exactly once)'
+CREATE TABLE IF NOT EXISTS demo_invoices (sequence_number bigint PRIMARY KEY, customer text, amount numeric);
+TRUNCATE demo_invoices;
+SELECT kinesis.register_stream_consumer('demo_orders', 'billing');
+BEGIN;
+INSERT INTO demo_invoices
+     SELECT sequence_number, convert_from(data, 'UTF8')::jsonb ->> 'customer',
+            (convert_from(data, 'UTF8')::jsonb ->> 'amount')::numeric
+       FROM kinesis.consume('demo_orders', 'billing', max_records => 100);
+COMMIT;
+SELECT count(*) AS invoices, sum(amount) AS total FROM demo_invoices;
+SELECT count(*) AS consumed_again FROM kinesis.consume('demo_orders', 'billing');
+SELECT consumer_name, shard_id, lag_records FROM kinesis.consumer_positions
+ WHERE stream_name = 'demo_orders' ORDER BY shard_id;
+
+\echo
+\echo '== 9. An event source mapping raising alerts on a LISTEN channel for big orders'
+CREATE OR REPLACE FUNCTION demo_alert_big_orders(recs kinesis.record[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('alerts', convert_from(r.data, 'UTF8'))
+       FROM unnest(recs) AS r
+      WHERE (convert_from(r.data, 'UTF8')::jsonb ->> 'amount')::numeric > 100;
+END
+$$;
+LISTEN alerts;
+SELECT kinesis.create_event_source_mapping('demo_orders', 'demo_alert_big_orders',
+         batch_size => 50, starting_position => 'LATEST') AS mapping_id;
+\set ECHO none
+-- give the worker a moment to start the mapping's runner
+SELECT pg_sleep(2);
+\set ECHO queries
+SELECT count(*) AS put FROM kinesis.put_records('demo_orders',
+         ARRAY['customer-9', 'customer-9'],
+         ARRAY[convert_to('{"order_id": 22, "customer": "customer-9", "amount": 250.00}', 'UTF8'),
+               convert_to('{"order_id": 23, "customer": "customer-9", "amount": 12.50}', 'UTF8')]);
+\set ECHO none
+SELECT pg_sleep(2);
+\set ECHO queries
+-- psql prints the notifications that arrived (order 22 only)
+SELECT mapping_id, state, last_processing_result FROM kinesis.event_source_mapping_status;
