@@ -130,11 +130,13 @@ kg_put_prepare_slots(Relation rel)
  * row.
  */
 static void
-kg_put_insert_run(KgStream *s, Oid relid, KgPutInput *in, KgPutResult *out,
+kg_put_insert_run(KgStream *s, int64 segment_no, KgPutInput *in, KgPutResult *out,
 				  int from, int to, TimestampTz arrival)
 {
-	Relation	rel = try_table_open(relid, RowExclusiveLock);
-	List	   *indexes;
+	Relation	rel = try_table_open(kg_segment_relid_wait(s, segment_no), RowExclusiveLock);
+	int			nindexes;
+	Oid		   *index_oids;
+	IndexInfo **index_infos;
 	int			n = to - from;
 	CommandId	cid = GetCurrentCommandId(true);
 
@@ -158,33 +160,28 @@ kg_put_insert_run(KgStream *s, Oid relid, KgPutInput *in, KgPutResult *out,
 	}
 	table_multi_insert(rel, put_slots, n, cid, 0, NULL);
 
-	indexes = RelationGetIndexList(rel);
-	if (indexes != NIL)
+	nindexes = kg_segment_indexes(s, segment_no, rel, &index_oids, &index_infos);
+	for (int x = 0; x < nindexes; x++)
 	{
-		ListCell   *lc;
+		Relation	irel = index_open(index_oids[x], RowExclusiveLock);
+		IndexInfo  *ii = index_infos[x];
 
-		foreach(lc, indexes)
+		for (int i = 0; i < n; i++)
 		{
-			Relation	irel = index_open(lfirst_oid(lc), RowExclusiveLock);
-			IndexInfo  *ii = BuildIndexInfo(irel);
+			Datum		values[INDEX_MAX_KEYS];
+			bool		isnull[INDEX_MAX_KEYS];
 
-			for (int i = 0; i < n; i++)
+			for (int k = 0; k < ii->ii_NumIndexAttrs; k++)
 			{
-				Datum		values[INDEX_MAX_KEYS];
-				bool		isnull[INDEX_MAX_KEYS];
+				AttrNumber	att = ii->ii_IndexAttrNumbers[k];
 
-				for (int k = 0; k < ii->ii_NumIndexAttrs; k++)
-				{
-					AttrNumber	att = ii->ii_IndexAttrNumbers[k];
-
-					values[k] = put_slots[i]->tts_values[att - 1];
-					isnull[k] = false;
-				}
-				index_insert(irel, values, isnull, &put_slots[i]->tts_tid, rel,
-							 UNIQUE_CHECK_NO, false, ii);
+				values[k] = put_slots[i]->tts_values[att - 1];
+				isnull[k] = false;
 			}
-			index_close(irel, NoLock);
+			index_insert(irel, values, isnull, &put_slots[i]->tts_tid, rel,
+						 UNIQUE_CHECK_NO, false, ii);
 		}
+		index_close(irel, NoLock);
 	}
 	for (int i = 0; i < n; i++)
 		ExecClearTuple(put_slots[i]);
@@ -331,7 +328,7 @@ kg_put_admitted(KgStream *s, KgPutInput *in, KgPutResult *out, int n,
 
 		while (to < n && (first + to) / s->segment_capacity == segno)
 			to++;
-		kg_put_insert_run(s, kg_segment_relid_wait(s, segno), in, out, from, to, arrival);
+		kg_put_insert_run(s, segno, in, out, from, to, arrival);
 		from = to;
 	}
 

@@ -19,6 +19,8 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "catalog/index.h"
+#include "nodes/execnodes.h"
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
@@ -45,6 +47,9 @@ typedef struct KgSegmentEntry
 {
 	int64		segment_no;
 	Oid			relid;
+	int			nindexes;		/* -1: not looked up yet */
+	Oid		   *index_oids;
+	IndexInfo **index_infos;
 } KgSegmentEntry;
 
 /* Raise ResourceNotFoundException for a stream. */
@@ -541,6 +546,45 @@ kg_segment_relid(KgStream *s, int64 segment_no)
 	{
 		e = hash_search(s->segments, &segment_no, HASH_ENTER, &found);
 		e->relid = relid;
+		e->nindexes = -1;
 	}
 	return relid;
+}
+
+/*
+ * The indexes of an open segment relation, with their IndexInfo, cached for
+ * the put path (segments never change their indexes: DDL on them is
+ * refused).  Returns the number of indexes.
+ */
+int
+kg_segment_indexes(KgStream *s, int64 segment_no, Relation rel, Oid **oids, IndexInfo ***infos)
+{
+	KgSegmentEntry *e = hash_search(s->segments, &segment_no, HASH_FIND, NULL);
+
+	if (e == NULL || e->relid != RelationGetRelid(rel))
+		elog(ERROR, "segment %lld of stream \"%s\" is not cached", (long long) segment_no, s->name);
+	if (e->nindexes < 0)
+	{
+		List	   *indexes = RelationGetIndexList(rel);
+		MemoryContext old = MemoryContextSwitchTo(s->cxt);
+		int			i = 0;
+		ListCell   *lc;
+
+		e->index_oids = palloc(sizeof(Oid) * Max(list_length(indexes), 1));
+		e->index_infos = palloc(sizeof(IndexInfo *) * Max(list_length(indexes), 1));
+		foreach(lc, indexes)
+		{
+			Relation	irel = index_open(lfirst_oid(lc), AccessShareLock);
+
+			e->index_oids[i] = lfirst_oid(lc);
+			e->index_infos[i] = BuildIndexInfo(irel);
+			index_close(irel, AccessShareLock);
+			i++;
+		}
+		MemoryContextSwitchTo(old);
+		e->nindexes = i;
+	}
+	*oids = e->index_oids;
+	*infos = e->index_infos;
+	return e->nindexes;
 }

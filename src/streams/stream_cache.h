@@ -15,6 +15,8 @@
 #include "common/kg_hashkey.h"
 #include "streams/stream_state.h"
 #include "utils/hsearch.h"
+#include "nodes/execnodes.h"
+#include "utils/relcache.h"
 #include "datatype/timestamp.h"
 #include "utils/timestamp.h"
 
@@ -65,6 +67,8 @@ extern bool kg_stream_quotas_on(KgStream *s);
 extern bool kg_stream_metered(KgStream *s);
 extern KgShard *kg_stream_route(KgStream *s, uint128 hash);
 extern Oid	kg_segment_relid(KgStream *s, int64 segment_no);
+extern int	kg_segment_indexes(KgStream *s, int64 segment_no, Relation rel, Oid **oids,
+							   IndexInfo ***infos);
 extern char *kg_segment_relname(int32 stream_id, int64 segment_no);
 extern void kg_check_stream_name(const char *name);
 extern int64 kg_interval_usecs(Interval *iv);

@@ -465,6 +465,8 @@ kg_protect_stream_relations(Node *parsetree)
 	}
 	else if (IsA(parsetree, AlterTableStmt))
 		kg_refuse_stream_ddl(((AlterTableStmt *) parsetree)->relation, "alter");
+	else if (IsA(parsetree, IndexStmt))
+		kg_refuse_stream_ddl(((IndexStmt *) parsetree)->relation, "index");
 	else if (IsA(parsetree, RenameStmt) &&
 			 (((RenameStmt *) parsetree)->renameType == OBJECT_TABLE ||
 			  ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN ||
