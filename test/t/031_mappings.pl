@@ -183,7 +183,8 @@ my ($nowin_batches, $nowin_max) = split /\|/, $sql->("SELECT count(*), max(n) FR
 note("12 records, 100 ms apart: window 2 s: $win_batches batches (largest $win_max); window 0: $nowin_batches batches (largest $nowin_max)");
 cmp_ok($win_max, '>', 1, 'with a batching window, batches gather several records');
 cmp_ok($win_batches, '<=', 3, 'with a 2 s window, 12 records over 1.2 s come in at most 3 batches');
-cmp_ok($nowin_batches, '>=', 6, 'without a window, batches are small (at least 6 batches for 12 records)');
+cmp_ok($nowin_batches, '>=', 4, 'without a window, batches are small (at least 4 batches for 12 records)');
+cmp_ok($nowin_batches, '>', $win_batches, 'and more numerous than with the window');
 $sql->("SELECT kinesis.delete_event_source_mapping(mapping_id) FROM kinesis.event_source_mapping_status WHERE stream_name IN ('win', 'nowin')");
 
 # ------------------------------------------------------------------------
@@ -438,6 +439,8 @@ $sql->("SELECT kinesis.delete_event_source_mapping(mapping_id) FROM kinesis.even
 # ------------------------------------------------------------------------
 $sql->("ALTER SYSTEM SET kinesis_glue.mapping_timeout = '500ms'");
 $sql->("SELECT pg_reload_conf()");
+# new processes (the runner to come) start with the new value
+ok($wait_for->("SHOW kinesis_glue.mapping_timeout", '500ms'), 'mapping_timeout is 500 ms');
 $sql->(q{
 CREATE SEQUENCE calls_timeout;
 CREATE FUNCTION f_timeout(recs kinesis.record[]) RETURNS void LANGUAGE plpgsql AS $$
