@@ -284,12 +284,54 @@ kg_acquire_leases(KgStream *s, int32 consumer_id)
 	int			kept = 0;
 
 	kg_catalog_enter(&cc, false);
-	/* shards made by resharding since the last call start at their beginning */
+
+	/*
+	 * Shards made by resharding since the last call start at their
+	 * beginning.  Insert only rows that are missing: ON CONFLICT on a row
+	 * another session has locked would wait for that session.
+	 */
 	kg_spi_exec("INSERT INTO kinesis.consumer_shards (consumer_id, shard_index, checkpoint) "
-				"SELECT $1, shard_index, starting_sequence_number OPERATOR(pg_catalog.-) 1 FROM kinesis.shards "
-				"WHERE stream_id OPERATOR(pg_catalog.=) $2 ON CONFLICT DO NOTHING",
+				"SELECT $1, sh.shard_index, sh.starting_sequence_number OPERATOR(pg_catalog.-) 1 FROM kinesis.shards sh "
+				"WHERE sh.stream_id OPERATOR(pg_catalog.=) $2 AND NOT EXISTS (SELECT 1 FROM kinesis.consumer_shards cs "
+				"WHERE cs.consumer_id OPERATOR(pg_catalog.=) $1 AND cs.shard_index OPERATOR(pg_catalog.=) sh.shard_index) "
+				"ON CONFLICT DO NOTHING",
 				2, (Oid[]) {INT4OID, INT4OID},
 				(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(s->stream_id)}, NULL, false);
+
+	/*
+	 * This session is alive for the consumer; sessions seen within the lease
+	 * timeout share the shards.  Each session writes only its own row.
+	 */
+	kg_spi_exec("INSERT INTO kinesis.consumer_sessions (consumer_id, pid, session_start, last_seen) "
+				"VALUES ($1, $2, $3, pg_catalog.clock_timestamp()) "
+				"ON CONFLICT (consumer_id, pid, session_start) DO UPDATE SET last_seen = excluded.last_seen",
+				3, (Oid[]) {INT4OID, INT4OID, TIMESTAMPTZOID},
+				(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(MyProcPid), TimestampTzGetDatum(MyStartTimestamp)},
+				NULL, false);
+	kg_spi_exec("DELETE FROM kinesis.consumer_sessions WHERE ctid IN (SELECT ctid FROM kinesis.consumer_sessions "
+				"WHERE consumer_id OPERATOR(pg_catalog.=) $1 AND last_seen OPERATOR(pg_catalog.<) "
+				"(pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $2) FOR UPDATE SKIP LOCKED)",
+				2, (Oid[]) {INT4OID, INTERVALOID},
+				(Datum[]) {Int32GetDatum(consumer_id),
+						   DirectFunctionCall3(interval_in, CStringGetDatum(psprintf("%d ms", 10 * kg_lease_timeout_ms)),
+											   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))},
+				NULL, false);
+	if (kg_spi_exec("SELECT pg_catalog.count(*)::int4 FROM kinesis.consumer_sessions cs "
+					"WHERE consumer_id OPERATOR(pg_catalog.=) $1 "
+					"AND NOT (pid OPERATOR(pg_catalog.=) $2 AND session_start OPERATOR(pg_catalog.=) $3) "
+					"AND last_seen OPERATOR(pg_catalog.>) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $4) "
+					"AND EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) cs.pid "
+					"            AND a.backend_start OPERATOR(pg_catalog.=) cs.session_start)",
+					4, (Oid[]) {INT4OID, INT4OID, TIMESTAMPTZOID, INTERVALOID},
+					(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(MyProcPid), TimestampTzGetDatum(MyStartTimestamp),
+							   DirectFunctionCall3(interval_in, CStringGetDatum(psprintf("%d ms", kg_lease_timeout_ms)),
+												   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))},
+					NULL, false) > 0)
+	{
+		bool		isnull;
+
+		live_others = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	}
 
 	/* who else holds live leases, and which shards are finished */
 	n = kg_spi_exec("SELECT shard_index, finished, "
@@ -303,8 +345,6 @@ kg_acquire_leases(KgStream *s, int32 consumer_id)
 					(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(MyProcPid), TimestampTzGetDatum(MyStartTimestamp)},
 					NULL, false);
 	{
-		List	   *owners = NIL;
-
 		for (int i = 0; i < n; i++)
 		{
 			bool		isnull;
@@ -316,31 +356,37 @@ kg_acquire_leases(KgStream *s, int32 consumer_id)
 				finished = lappend_int(finished, idx);
 			else if (kg_stream_find_shard(s, idx) != NULL)
 				active++;
-			if (other)
-			{
-				int32		pid = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull));
-
-				if (!list_member_int(owners, pid))
-					owners = lappend_int(owners, pid);
-			}
+			(void) other;
 		}
-		live_others = list_length(owners);
 	}
 	share = (active + live_others) / (live_others + 1);
 	if (share < 1)
 		share = 1;
 
-	/* lock what we may hold; prefer shards we already lease */
-	n = kg_spi_exec("SELECT shard_index, checkpoint FROM kinesis.consumer_shards cs "
+	/*
+	 * Lock what we may hold: our own leases, free or expired ones, those of
+	 * sessions that are gone, and (between its transactions) leases of a
+	 * live session holding more than its share.  Own first, then free, then
+	 * taken over; SKIP LOCKED so we never wait for another session.
+	 */
+	n = kg_spi_exec("WITH holders AS (SELECT lease_owner, lease_session FROM kinesis.consumer_shards "
+					"  WHERE consumer_id OPERATOR(pg_catalog.=) $1 AND NOT finished "
+					"  AND lease_expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp() "
+					"  GROUP BY lease_owner, lease_session HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) $4) "
+					"SELECT shard_index, checkpoint FROM kinesis.consumer_shards cs "
 					"WHERE consumer_id OPERATOR(pg_catalog.=) $1 AND NOT finished AND ("
 					" lease_owner IS NULL OR lease_expires_at OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp() "
 					" OR (lease_owner OPERATOR(pg_catalog.=) $2 AND lease_session OPERATOR(pg_catalog.=) $3) "
 					" OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) cs.lease_owner "
-					"               AND a.backend_start OPERATOR(pg_catalog.=) cs.lease_session)) "
-					"ORDER BY (lease_owner OPERATOR(pg_catalog.=) $2 AND lease_session OPERATOR(pg_catalog.=) $3) DESC NULLS LAST, "
-					"shard_index FOR UPDATE SKIP LOCKED",
-					3, (Oid[]) {INT4OID, INT4OID, TIMESTAMPTZOID},
-					(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(MyProcPid), TimestampTzGetDatum(MyStartTimestamp)},
+					"               AND a.backend_start OPERATOR(pg_catalog.=) cs.lease_session) "
+					" OR EXISTS (SELECT 1 FROM holders h WHERE h.lease_owner OPERATOR(pg_catalog.=) cs.lease_owner "
+					"            AND h.lease_session OPERATOR(pg_catalog.=) cs.lease_session)) "
+					"ORDER BY CASE WHEN lease_owner OPERATOR(pg_catalog.=) $2 AND lease_session OPERATOR(pg_catalog.=) $3 THEN 0 "
+					"WHEN lease_owner IS NULL OR lease_expires_at OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp() THEN 1 "
+					"ELSE 2 END, shard_index FOR UPDATE SKIP LOCKED",
+					4, (Oid[]) {INT4OID, INT4OID, TIMESTAMPTZOID, INT4OID},
+					(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(MyProcPid), TimestampTzGetDatum(MyStartTimestamp),
+							   Int32GetDatum(share)},
 					NULL, false);
 	{
 		SPITupleTable *tt = SPI_tuptable;
@@ -528,10 +574,16 @@ kg_consume(PG_FUNCTION_ARGS)
 		/* arm the wakeup before looking, so a commit in between is not lost */
 		if (wait_ms > 0)
 			ConditionVariablePrepareToSleep(&st->commit_cv);
-		if (kg_consume_once(s, consumer_id, max_records, &sink, &progress) > 0 || wait_ms == 0)
+		if (kg_consume_once(s, consumer_id, max_records, &sink, &progress) > 0)
 			break;
 		if (progress)
-			continue;			/* a parent finished: its children are ready */
+		{
+			/* a parent finished: its children are ready now */
+			s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+			continue;
+		}
+		if (wait_ms == 0)
+			break;
 		remaining = (long) ((deadline - GetCurrentTimestamp()) / 1000);
 		if (remaining <= 0)
 			break;

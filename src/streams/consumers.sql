@@ -27,7 +27,15 @@ CREATE TABLE kinesis.consumer_shards (
     checkpointed_at timestamptz,
     PRIMARY KEY (consumer_id, shard_index)
 );
-GRANT SELECT ON kinesis.consumers, kinesis.consumer_shards TO PUBLIC;
+-- Sessions consuming as a consumer, seen within the lease timeout share its shards.
+CREATE TABLE kinesis.consumer_sessions (
+    consumer_id integer NOT NULL REFERENCES kinesis.consumers ON DELETE CASCADE,
+    pid integer NOT NULL,
+    session_start timestamptz NOT NULL,
+    last_seen timestamptz NOT NULL,
+    PRIMARY KEY (consumer_id, pid, session_start)
+);
+GRANT SELECT ON kinesis.consumers, kinesis.consumer_shards, kinesis.consumer_sessions TO PUBLIC;
 
 CREATE FUNCTION kinesis.register_stream_consumer(stream_name text, consumer_name text,
         starting_position text DEFAULT 'TRIM_HORIZON', starting_position_timestamp timestamptz DEFAULT NULL)
