@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# kinesis_glue benchmark: the "Performance bars" of DESIGN.md, each measured
+# against its baseline in the same run, on the same private server.
+#
+#   test/bench/run.sh                 as root (or as the postgres user)
+#
+# What it does:
+#   1. builds an optimised copy of the extension in test/bench/tmp/build
+#      (sources copied from the work tree; a DEBUG=1 build of the work tree
+#      itself is left alone) and, as root, installs it (make install) when
+#      the installed files differ, right before its server starts;
+#   2. starts its own cluster in a temporary directory (initdb, unix socket
+#      only, no TCP), shared_preload_libraries = 'kinesis_glue';
+#   3. runs pgbench (-n -M prepared) for every case, kinesis side and
+#      baseline side, with a CHECKPOINT before each run;
+#   4. prints a table of ops/s, records/s, ratios and PASS/BELOW against the
+#      bars, and writes it to test/bench/results-latest.txt (not committed).
+#
+# A full run takes about 9 minutes (11 pairs of 15 s runs, 3 rounds), more
+# when it waits for other load on the machine: the ratios compare runs made
+# at different moments, so other work on the machine skews them; the report
+# says how busy the machine was.
+#
+# Settings (environment):
+#   BENCH_DURATION   seconds per pgbench run (default 15)
+#   BENCH_ROUNDS     runs per side and case (default 3; 1 for a quick look of
+#                    about 3 minutes); rounds alternate which side runs first;
+#                    per side the median ops/s counts, and the ratio is the
+#                    median of the per-round ratios
+#   BENCH_PORT       port number of the private server (default 5498; it only
+#                    names the socket file, the server does not listen on TCP)
+#   BENCH_TMPDIR     parent of the temporary cluster directory (default /tmp)
+#   BENCH_QUIET_WAIT seconds to wait, before each run, for other load on the
+#                    machine to stop (default 60; 0: do not wait)
+#   BENCH_KEEP=1     keep the cluster directory (and leave the server running)
+#   BENCH_SOURCE     what to build: "worktree" (default: the work tree as it
+#                    is, uncommitted changes included) or a git commit (HEAD, a
+#                    branch, a hash), built in test/bench/tmp/build-<hash>
+#   BENCH_NO_BUILD=1 skip the build: use the installed extension as it is, or,
+#                    with BENCH_BUILD_DIR, install the build found there (for
+#                    A/B runs of an experimental build)
+#   BENCH_BUILD_DIR  build directory (default test/bench/tmp/build[-<hash>])
+#   BENCH_CASES      cases to run, a subset of "put_records put_records2 get put_record"
+#
+# Durability settings are the defaults (fsync, synchronous_commit and
+# full_page_writes on) and the same for both sides, since they share the
+# server.  Only sizes that keep short runs from being skewed are raised:
+# shared_buffers = 1GB, max_wal_size = 4GB, checkpoint_timeout = 30min.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+DURATION=${BENCH_DURATION:-15}
+ROUNDS=${BENCH_ROUNDS:-3}
+PORT=${BENCH_PORT:-5498}
+CASES=${BENCH_CASES:-"put_records put_records2 get put_record"}
+RESULTS=$HERE/results-latest.txt
+[ -w "$HERE" ] || RESULTS=${BENCH_TMPDIR:-/tmp}/kg_bench-results-latest.txt
+PG_CONFIG=${PG_CONFIG:-pg_config}
+BINDIR=$("$PG_CONFIG" --bindir)
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# --- who runs the server --------------------------------------------------
+if [ "$(id -u)" = 0 ]; then
+	id postgres >/dev/null 2>&1 || die "running as root needs an OS user 'postgres' to own the cluster"
+	DBUSER=postgres
+	as_db() { runuser -u postgres -- "$@"; }
+else
+	DBUSER=$(id -un)
+	as_db() { "$@"; }
+fi
+
+# --- 1. build and install -------------------------------------------------
+# The work tree's own objects may be a DEBUG=1 build (-O0, assertions), so
+# the benchmark builds its own optimised copy.
+SOURCE=${BENCH_SOURCE:-worktree}
+GIT=(git -c safe.directory="$ROOT" -C "$ROOT")
+if [ "$SOURCE" = worktree ]; then
+	BUILD=${BENCH_BUILD_DIR:-$HERE/tmp/build}
+else
+	SOURCE_SHA=$("${GIT[@]}" rev-parse --verify "$SOURCE^{commit}") || die "BENCH_SOURCE=$SOURCE is not a commit"
+	BUILD=${BENCH_BUILD_DIR:-$HERE/tmp/build-${SOURCE_SHA:0:12}}
+fi
+LIBDIR=$("$PG_CONFIG" --pkglibdir)
+EXTDIR=$("$PG_CONFIG" --sharedir)/extension
+build() {
+	local f
+	mkdir -p "$BUILD" 2>/dev/null && [ -w "$BUILD" ] || BUILD=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/kg_bench_build.XXXXXX")
+	log "building an optimised copy of the extension ($SOURCE) in $BUILD"
+	if [ "$SOURCE" = worktree ]; then
+		# copy the sources, keeping their mtimes so make rebuilds only what changed
+		(cd "$ROOT" && find src -type f \( -name '*.c' -o -name '*.h' -o -name '*.sql' \) -print0 |
+			tar --null -cf - Makefile kinesis_glue.control -T -) | tar -C "$BUILD" -xf -
+		# drop sources that no longer exist in the work tree
+		(cd "$BUILD" && find src -type f \( -name '*.c' -o -name '*.h' -o -name '*.sql' \) -print) |
+			while read -r f; do [ -e "$ROOT/$f" ] || rm -f "$BUILD/$f"; done
+	elif [ ! -e "$BUILD/Makefile" ]; then
+		# one build directory per commit
+		"${GIT[@]}" archive "$SOURCE_SHA" Makefile kinesis_glue.control src | tar -C "$BUILD" -xf -
+	fi
+	make -C "$BUILD" -s -j"$(nproc)" DEBUG= PG_CONFIG="$PG_CONFIG" >/dev/null ||
+		die "build failed (make -C $BUILD)"
+}
+# Install the build when the installed files differ.  Called right before the
+# server starts: someone else on the machine may install another build of
+# kinesis_glue (e.g. a DEBUG=1 one) at any time.
+install_build() {
+	local need=0 f
+	cmp -s "$BUILD/kinesis_glue.so" "$LIBDIR/kinesis_glue.so" || need=1
+	cmp -s "$BUILD/kinesis_glue.control" "$EXTDIR/kinesis_glue.control" || need=1
+	for f in "$BUILD"/kinesis_glue--*.sql; do
+		cmp -s "$f" "$EXTDIR/$(basename "$f")" || need=1
+	done
+	[ $need = 1 ] || return 0
+	if [ "$(id -u)" != 0 ]; then
+		log "WARNING: the installed kinesis_glue differs from the build of the sources and only root can install it; measuring the installed one"
+		INSTALLED_DIFFERS=1
+		USE_BUILD=0
+		return 0
+	fi
+	log "installing the optimised build (make install)"
+	make -C "$BUILD" -s DEBUG= PG_CONFIG="$PG_CONFIG" install >/dev/null || die "make install failed"
+}
+# Is the library the postmaster mapped the one built here?  (root reads the
+# mapped file itself; otherwise compare with the installed file)
+loaded_is_build() {
+	local pm range
+	pm=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
+	range=$(awk '/\/kinesis_glue\.so/ { print $1; exit }' "/proc/$pm/maps" 2>/dev/null)
+	[ -n "$range" ] || return 1
+	if [ -r "/proc/$pm/map_files/$range" ]; then
+		cmp -s "/proc/$pm/map_files/$range" "$BUILD/kinesis_glue.so"
+	else
+		cmp -s "$LIBDIR/kinesis_glue.so" "$BUILD/kinesis_glue.so"
+	fi
+}
+# USE_BUILD=1: install (when needed) and check the library of $BUILD
+USE_BUILD=1
+INSTALLED_DIFFERS=0
+if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
+	[ -n "${BENCH_BUILD_DIR:-}" ] || USE_BUILD=0
+	[ $USE_BUILD = 0 ] || [ -e "$BUILD/kinesis_glue.so" ] || die "no kinesis_glue.so in BENCH_BUILD_DIR=$BUILD"
+else
+	build
+fi
+
+# --- 2. private cluster ---------------------------------------------------
+TMP=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/kg_bench.XXXXXX")
+[ "$(id -u)" = 0 ] && chown postgres: "$TMP"
+PGDATA_DIR=$TMP/data
+SOCK=$TMP
+SERVER_LOG=$TMP/server.log
+PGB_LOG=$TMP/pgbench
+cleanup() {
+	local rc=$?
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		log "kept the cluster: $PGDATA_DIR (socket $SOCK, port $PORT); stop it with: pg_ctl -D $PGDATA_DIR stop"
+	else
+		as_db "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -m immediate -w stop >/dev/null 2>&1 || true
+		rm -rf "$TMP"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "initdb in $PGDATA_DIR"
+as_db "$BINDIR/initdb" -D "$PGDATA_DIR" -U "$DBUSER" --auth=trust --no-instructions -E UTF8 --locale=C >"$TMP/initdb.log" 2>&1 ||
+	{ cat "$TMP/initdb.log" >&2; die "initdb failed"; }
+cat >>"$PGDATA_DIR/postgresql.conf" <<EOF
+
+# --- kinesis_glue benchmark ---
+listen_addresses = ''
+port = $PORT
+unix_socket_directories = '$SOCK'
+shared_preload_libraries = 'kinesis_glue'
+max_worker_processes = 16
+shared_buffers = 1GB
+max_wal_size = 4GB
+checkpoint_timeout = 30min
+max_connections = 20
+# prefetched iterators must outlive every run of the get case
+kinesis_glue.iterator_ttl = '24h'
+EOF
+for attempt in 1 2 3 4 5; do
+	[ $USE_BUILD = 0 ] || install_build
+	as_db "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$SERVER_LOG" -w start >/dev/null ||
+		{ tail -n 30 "$SERVER_LOG" >&2; die "server did not start"; }
+	{ [ $USE_BUILD = 0 ] || loaded_is_build; } && break
+	[ $attempt = 5 ] && die "the server keeps loading another kinesis_glue.so than $BUILD/kinesis_glue.so (someone else is installing builds)"
+	log "the server loaded another build of kinesis_glue.so (replaced meanwhile); restarting"
+	as_db "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null
+	sleep 1
+done
+
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U "$DBUSER")
+q() { "${PSQL[@]}" -At -d bench -c "$1"; }
+
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE bench" >/dev/null
+log "setting up streams, baselines and input data"
+"${PSQL[@]}" -d bench -f "$HERE/setup.sql" >/dev/null
+
+# the preloaded get records become readable once their transactions are
+# stable; then copy exactly those rows into the baseline table
+for i in $(seq 1 300); do
+	n=$(q "SELECT cardinality((kinesis.get_records(kinesis.get_shard_iterator('bench_get', 'shardId-000000000000', 'TRIM_HORIZON'), 10000)).records)")
+	[ "$n" = 10000 ] && break
+	sleep 0.1
+done
+[ "$n" = 10000 ] || die "get_records returned $n records, not 10000, after the preload"
+GET_TABLE=$(q "SELECT record_table FROM kinesis.streams WHERE stream_name = 'bench_get'")
+q "INSERT INTO baseline_get SELECT shard_index, sequence_number, approximate_arrival_timestamp, partition_key, data
+     FROM $GET_TABLE ORDER BY shard_index, sequence_number" >/dev/null
+AFTER=$(q "SELECT min(sequence_number) - 1 FROM baseline_get")
+q "VACUUM ANALYZE $GET_TABLE" >/dev/null
+q "VACUUM ANALYZE baseline_get" >/dev/null
+q "VACUUM ANALYZE bench_input" >/dev/null
+check=$(q "SELECT count(*) FROM (SELECT * FROM baseline_get WHERE shard_index = 0 AND sequence_number > $AFTER
+                                  ORDER BY shard_index, sequence_number LIMIT 10000) s")
+[ "$check" = 10000 ] || die "baseline_get holds $check rows after $AFTER, not 10000"
+
+# --- 3. measurements ------------------------------------------------------
+mkdir -p "$PGB_LOG"; : >"$PGB_LOG/busy"
+# Other load on the machine skews a run (and so a ratio).  Runnable
+# processes that are neither this server's nor this run's pgbench (nor
+# kernel threads) are counted five times a second while pgbench runs, and
+# before each run the script waits (up to BENCH_QUIET_WAIT seconds, default
+# 60) for two quiet seconds.
+# foreign_runnable [PGBENCH_PID] -> prints the count now
+foreign_runnable() {
+	local pm
+	pm=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
+	ps -e -o stat=,pid=,ppid=,comm= | awk -v pm="$pm" -v pb="${1:-0}" -v me="$BASHPID" \
+		'$1 ~ /^R/ && $4 != "ps" && $2 != pm && $3 != pm && $2 != pb && $3 != pb && $3 != 2 && $2 != 2 && $3 != me && $2 != me { n++ } END { print n + 0 }'
+}
+# busy_sampler PGBENCH_PID -> prints the mean count while it runs
+busy_sampler() {
+	local pid=$1 n=0 sum=0
+	while kill -0 "$pid" 2>/dev/null; do
+		sum=$((sum + $(foreign_runnable "$pid"))); n=$((n + 1))
+		sleep 0.2
+	done
+	awk -v s="$sum" -v n="$n" 'BEGIN { printf "%.2f\n", n ? s / n : 0 }'
+}
+wait_quiet() {
+	local deadline=$((SECONDS + ${BENCH_QUIET_WAIT:-60})) quiet=0 told=0
+	while [ $SECONDS -lt $deadline ]; do
+		if [ "$(foreign_runnable)" = 0 ]; then quiet=$((quiet + 1)); else quiet=0; fi
+		[ $quiet -ge 10 ] && return 0
+		if [ $quiet = 0 ] && [ $told = 0 ]; then log "waiting for other load on the machine to stop (up to ${BENCH_QUIET_WAIT:-60} s)"; told=1; fi
+		sleep 0.2
+	done
+	log "the machine is still busy; measuring anyway"
+}
+
+# pgbench_tps CLIENTS SCRIPT [pgbench args...] -> prints tps; appends the
+# other load seen during the run to $PGB_LOG/busy
+pgbench_tps() {
+	local clients=$1 script=$2 out pid rc=0 busy
+	shift 2
+	out=$(mktemp -p "$PGB_LOG" "$(date +%H%M%S)-$(basename "$script" .sql)-c$clients.XXXX")
+	q "CHECKPOINT" >/dev/null
+	wait_quiet
+	pgbench -n -M prepared -c "$clients" -j "$clients" -T "$DURATION" \
+		-h "$SOCK" -p "$PORT" -U "$DBUSER" "$@" -f "$HERE/$script" bench >"$out" 2>&1 &
+	pid=$!
+	busy=$(busy_sampler "$pid")
+	wait "$pid" || rc=$?
+	echo "$busy" >>"$PGB_LOG/busy"
+	if [ $rc != 0 ]; then
+		cat "$out" >&2
+		die "pgbench failed: $script with $clients client(s)"
+	fi
+	if grep -q "number of failed transactions: [1-9]" "$out"; then
+		cat "$out" >&2
+		die "pgbench saw failed transactions: $script"
+	fi
+	awk '/^tps = / { print $3; exit }' "$out"
+}
+
+median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+
+# measure NAME CLIENTS KSCRIPT BSCRIPT [KARGS] [BARGS]
+# Rounds alternate which side runs first.  Per side the median ops/s; the
+# ratio is the median of the per-round ratios (each pairs two adjacent runs).
+declare -A TPS_K TPS_B RATIO
+measure() {
+	local name=$1 clients=$2 ks=$3 bs=$4 kargs=${5:-} bargs=${6:-} r k b kl="" bl="" rl=""
+	for r in $(seq 1 "$ROUNDS"); do
+		if [ $((r % 2)) = 1 ]; then
+			k=$(pgbench_tps "$clients" "$ks" $kargs); b=$(pgbench_tps "$clients" "$bs" $bargs)
+		else
+			b=$(pgbench_tps "$clients" "$bs" $bargs); k=$(pgbench_tps "$clients" "$ks" $kargs)
+		fi
+		log "$name round $r: kinesis $k tps, baseline $b tps (other load: $(tail -n 2 "$PGB_LOG/busy" | paste -sd' ') runnable)"
+		kl="$kl $k"; bl="$bl $b"; rl="$rl $(awk -v k="$k" -v b="$b" 'BEGIN { printf "%.6f", (b > 0 ? k / b : 0) }')"
+	done
+	TPS_K[$name]=$(echo "$kl" | median)
+	TPS_B[$name]=$(echo "$bl" | median)
+	RATIO[$name]=$(echo "$rl" | median)
+}
+has_case() { case " $CASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+
+log "each run: pgbench -n -M prepared -T $DURATION; $ROUNDS round(s) per case"
+if has_case put_records; then
+	log "case 1: put_records, 500 x 100 B per call, 1 client"
+	measure put_records 1 put_records_kinesis.sql put_records_baseline.sql
+fi
+if has_case put_records2; then
+	log "case 2: put_records, 500 x 100 B per call, 2 clients"
+	measure put_records2 2 put_records_kinesis.sql put_records_baseline.sql
+fi
+if has_case get; then
+	ITER=$(q "SELECT kinesis.get_shard_iterator('bench_get', 'shardId-000000000000', 'TRIM_HORIZON')")
+	log "case 3: get_records, 10,000 records per call, 1 client"
+	measure get 1 get_records_kinesis.sql get_records_baseline.sql "" "-D after=$AFTER"
+	measure get_iter 1 get_records_kinesis_iter.sql get_records_baseline.sql "-D it=$ITER" "-D after=$AFTER"
+	TPS_B[get_lite]=$( (for r in $(seq 1 "$ROUNDS"); do pgbench_tps 1 get_records_baseline_lite.sql -D after="$AFTER"; done) | median)
+fi
+if has_case put_record; then
+	log "case 4: put_record, one record per transaction, 1 client"
+	measure put_record 1 put_record_kinesis.sql put_record_baseline.sql
+fi
+
+# --- 4. report ------------------------------------------------------------
+# row NAME LABEL RECORDS_PER_OP BAR
+row() {
+	local name=$1 label=$2 per=$3 bar=$4
+	[ -n "${TPS_K[$name]:-}" ] || return 0
+	awk -v l="$label" -v k="${TPS_K[$name]}" -v b="${TPS_B[$name]}" -v r="${RATIO[$name]}" -v per="$per" -v bar="$bar" 'BEGIN {
+		printf "%-44s %10.1f %12.0f %10.1f %12.0f %7.3f %6s  %s\n", l, k, k * per, b, b * per, r, ">=" bar, (r >= bar ? "PASS" : "BELOW")
+	}'
+}
+{
+	echo "kinesis_glue benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+	if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
+		printf 'the build in %s, ' "$([ $USE_BUILD = 1 ] && echo "$BUILD" || echo "$LIBDIR (installed)")"
+	elif [ "$SOURCE" = worktree ]; then
+		printf 'built from the work tree at commit %s%s, ' "$("${GIT[@]}" rev-parse --short HEAD 2>/dev/null || echo '?')" \
+			"$("${GIT[@]}" diff --quiet HEAD -- src Makefile 2>/dev/null || echo ' with uncommitted changes in src')"
+	else
+		printf 'built from commit %s (%s), ' "${SOURCE_SHA:0:12}" "$SOURCE"
+	fi
+	echo "$("$BINDIR/postgres" --version), $(nproc) CPUs"
+	[ $INSTALLED_DIFFERS = 0 ] || echo "WARNING: measured the installed kinesis_glue, which differs from the build of the sources (run as root to install it)"
+	echo "pgbench -n -M prepared -T $DURATION, $ROUNDS round(s) per side (median ops/s; ratio = median of per-round ratios); fsync/synchronous_commit on;"\
+		"shared_buffers 1GB, max_wal_size 4GB, checkpoint_timeout 30min; CHECKPOINT before each run"
+	echo
+	printf "%-44s %10s %12s %10s %12s %7s %6s  %s\n" "case" "kin ops/s" "kin rec/s" "base ops/s" "base rec/s" "ratio" "bar" "verdict"
+	printf '%.0s-' $(seq 1 118); echo
+	row put_records "1. put_records 500x100B, 1 client" 500 1.0
+	row put_records2 "2. put_records 500x100B, 2 clients" 500 1.0
+	row get "3. get_records 10,000 (with get_shard_iterator)" 10000 0.8
+	row get_iter "3b. get_records 10,000 (prefetched iterator)" 10000 0.8
+	row put_record "4. put_record, 1 record/txn, 1 client" 1 0.9
+	if [ -n "${TPS_B[get_lite]:-}" ]; then
+		echo
+		awk -v b="${TPS_B[get_lite]}" -v k="${TPS_K[get]}" -v ki="${TPS_K[get_iter]}" 'BEGIN {
+			printf "info: lighter get baseline (same scan, aggregates only, no composite rows): %.1f ops/s = %.0f rec/s;\n", b, b * 10000
+			printf "      kinesis / lighter baseline: %.3f (with get_shard_iterator), %.3f (prefetched iterator)\n", k / b, ki / b
+		}'
+	fi
+	echo
+	awk '{ s += $1; if ($1 > m) m = $1 } END { printf "other load on the machine during the runs: mean %.2f, max %.2f runnable processes (%s)\n", NR ? s / NR : 0, m, (m > 0.3 ? "WARNING: the machine was busy; figures and ratios are unreliable, run again on a quiet machine" : "quiet") }' "$PGB_LOG/busy"
+	echo "baselines: 1/2 INSERT INTO baseline SELECT of the same 500 rows (unnest of the same arrays, nextval, PRIMARY KEY);"
+	echo "           3 index range scan of the same 10,000 rows returned as array_agg of whole rows;"
+	echo "           4 one-row INSERT (nextval) per transaction.  Streams 'bench' and 'bench1' have 4 shards."
+} | tee "$RESULTS"
+log "results written to $RESULTS; pgbench logs in $PGB_LOG$([ "${BENCH_KEEP:-0}" = 1 ] || echo ' (removed at exit)')"
+. "$HERE/consume.sh"  # consumers: consume throughput and waiting-consume latency (appends to the report)
