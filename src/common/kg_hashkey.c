@@ -11,21 +11,52 @@
  */
 #include "postgres.h"
 
+#include "common/cryptohash.h"
 #include "common/md5.h"
+#include "utils/resowner.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
 #include "common/kg_hashkey.h"
 
+/*
+ * One MD5 context per backend, reused for every key: creating and freeing
+ * a context per key (pg_md5_binary) cost more than hashing a short key.  It
+ * is remembered by a resource owner of its own, which lives as long as the
+ * backend, so transaction ends do not free it.
+ */
+static pg_cryptohash_ctx *md5_ctx = NULL;
+
+static pg_cryptohash_ctx *
+kg_md5_context(void)
+{
+	if (md5_ctx == NULL)
+	{
+		static ResourceOwner md5_owner = NULL;
+		ResourceOwner save = CurrentResourceOwner;
+
+		if (md5_owner == NULL)
+			md5_owner = ResourceOwnerCreate(NULL, "kinesis_glue md5");
+		CurrentResourceOwner = md5_owner;
+		md5_ctx = pg_cryptohash_create(PG_MD5);
+		CurrentResourceOwner = save;
+		if (md5_ctx == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+	}
+	return md5_ctx;
+}
+
 /* MD5 of the partition key's UTF-8 bytes as a big-endian integer. */
 uint128
 kg_partition_key_hash(const char *key, int len)
 {
 	uint8		digest[16];
-	const char *errstr = NULL;
 	const char *utf8 = key;
 	uint128		v = 0;
+	pg_cryptohash_ctx *ctx = kg_md5_context();
 
 	if (GetDatabaseEncoding() != PG_UTF8)
 	{
@@ -34,10 +65,12 @@ kg_partition_key_hash(const char *key, int len)
 		if (utf8 != key)
 			len = strlen(utf8);
 	}
-	if (!pg_md5_binary(utf8, len, digest, &errstr))
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, (const uint8 *) utf8, len) < 0 ||
+		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not compute MD5 of a partition key: %s", errstr)));
+				 errmsg("could not compute MD5 of a partition key: %s", pg_cryptohash_error(ctx))));
 	for (int i = 0; i < 16; i++)
 		v = (v << 8) | digest[i];
 	return v;

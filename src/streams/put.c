@@ -61,8 +61,10 @@ static TupleDesc put_desc = NULL;
 static void
 kg_put_validate_entry(KgPutInput *in, int i, bool batch)
 {
-	const char *where = batch ? psprintf(" (record %d)", i + 1) : "";
 	int			nchars;
+
+	/* " (record N)" in messages, built only when one is raised */
+#define where (batch ? psprintf(" (record %d)", i + 1) : "")
 
 	if (in->pk == NULL)
 		ereport(ERROR,
@@ -92,6 +94,7 @@ kg_put_validate_entry(KgPutInput *in, int i, bool batch)
 				 errmsg("InvalidArgumentException: invalid explicit hash key%s", where),
 				 errdetail("The explicit hash key must be an integer in the range [0, 2^128-1]; the value given was %s.",
 						   in->ehk_text)));
+#undef where
 }
 
 /* Decode the explicit hash key argument of one entry. */
@@ -391,7 +394,7 @@ kg_put_record(PG_FUNCTION_ARGS)
 						kg_shard_id_string(out.shard_index), text_to_cstring(PG_GETARG_TEXT_PP(0))),
 				 errhint("Retry with backoff, spread the partition keys, or add shards.")));
 
-	InitMaterializedSRF(fcinfo, 0);
+	InitMaterializedSRF(fcinfo, rsinfo && rsinfo->expectedDesc ? MAT_SRF_USE_EXPECTED_DESC : 0);
 	values[0] = kg_shard_id_datum(out.shard_index);
 	values[1] = Int64GetDatum(out.sequence_number);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
@@ -406,8 +409,10 @@ static void
 kg_put_records_emit(FunctionCallInfo fcinfo, const char *stream_name, KgPutResult *out, int n)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		shard_ids[8];	/* shard id texts of the first 8 shard indexes */
 
-	InitMaterializedSRF(fcinfo, 0);
+	memset(shard_ids, 0, sizeof(shard_ids));
+	InitMaterializedSRF(fcinfo, rsinfo && rsinfo->expectedDesc ? MAT_SRF_USE_EXPECTED_DESC : 0);
 	for (int i = 0; i < n; i++)
 	{
 		Datum		values[4];
@@ -423,7 +428,16 @@ kg_put_records_emit(FunctionCallInfo fcinfo, const char *stream_name, KgPutResul
 		}
 		else
 		{
-			values[0] = kg_shard_id_datum(out[i].shard_index);
+			int32		idx = out[i].shard_index;
+
+			if (idx < lengthof(shard_ids))
+			{
+				if (shard_ids[idx] == (Datum) 0)
+					shard_ids[idx] = kg_shard_id_datum(idx);
+				values[0] = shard_ids[idx];
+			}
+			else
+				values[0] = kg_shard_id_datum(idx);
 			values[1] = Int64GetDatum(out[i].sequence_number);
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
