@@ -80,7 +80,7 @@ kg_catalog_enter(KgCatalogContext *ctx, bool latest_snapshot)
 	if (latest_snapshot)
 		PushActiveSnapshot(GetLatestSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+		elog(ERROR, "could not connect to the SPI manager");
 	kg_internal_ddl_depth++;
 }
 

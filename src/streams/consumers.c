@@ -121,32 +121,13 @@ kg_register_stream_consumer(PG_FUNCTION_ARGS)
 						errmsg("ValidationException: stream name and consumer name must not be null")));
 	consumer = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	kg_check_consumer_name(consumer);
-	if (strcmp(position, "TRIM_HORIZON") != 0 && strcmp(position, "LATEST") != 0 &&
-		strcmp(position, "AT_TIMESTAMP") != 0)
-		ereport(ERROR,
-				(errcode(KG_INVALID_ARGUMENT),
-				 errmsg("ValidationException: starting position \"%s\" is not one of TRIM_HORIZON, LATEST, AT_TIMESTAMP", position)));
-	if ((strcmp(position, "AT_TIMESTAMP") == 0) != !PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(KG_INVALID_ARGUMENT),
-				 errmsg("InvalidArgumentException: a starting position timestamp goes with AT_TIMESTAMP, and only with it")));
+	kg_check_starting_position(position, !PG_ARGISNULL(3));
 	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	kg_check_read_privilege(s);
 	PreventCommandIfReadOnly("kinesis.register_stream_consumer()");
 
 	/* positions first: they read the stream */
-	start = palloc(sizeof(int64) * Max(s->nshards, 1));
-	for (int i = 0; i < s->nshards; i++)
-	{
-		KgShard    *sh = &s->shards[i];
-
-		if (strcmp(position, "TRIM_HORIZON") == 0)
-			start[i] = kg_trim_position(s, sh);
-		else if (strcmp(position, "LATEST") == 0)
-			start[i] = kg_position_latest(s, sh);
-		else
-			start[i] = kg_position_at_time(s, sh, PG_GETARG_TIMESTAMPTZ(3));
-	}
+	start = kg_start_positions(s, position, PG_ARGISNULL(3) ? 0 : PG_GETARG_TIMESTAMPTZ(3));
 
 	kg_catalog_enter(&cc, false);
 	kg_spi_exec("SELECT 1 FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",

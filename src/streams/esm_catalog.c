@@ -183,33 +183,14 @@ kg_create_event_source_mapping(PG_FUNCTION_ARGS)
 		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
 						errmsg("ValidationException: stream name and function name must not be null")));
 	kg_check_mapping_numbers(batch_size, window, parallel, retries, max_age);
-	if (strcmp(position, "TRIM_HORIZON") != 0 && strcmp(position, "LATEST") != 0 &&
-		strcmp(position, "AT_TIMESTAMP") != 0)
-		ereport(ERROR,
-				(errcode(KG_INVALID_ARGUMENT),
-				 errmsg("ValidationException: starting position \"%s\" is not one of TRIM_HORIZON, LATEST, AT_TIMESTAMP", position)));
-	if ((strcmp(position, "AT_TIMESTAMP") == 0) != !PG_ARGISNULL(5))
-		ereport(ERROR,
-				(errcode(KG_INVALID_ARGUMENT),
-				 errmsg("InvalidArgumentException: a starting position timestamp goes with AT_TIMESTAMP, and only with it")));
+	kg_check_starting_position(position, !PG_ARGISNULL(5));
 	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	kg_check_read_privilege(s);
 	fn = PG_GETARG_OID(1);
 	kg_check_mapping_function(fn);
 	PreventCommandIfReadOnly("kinesis.create_event_source_mapping()");
 
-	start = palloc(sizeof(int64) * Max(s->nshards, 1));
-	for (int i = 0; i < s->nshards; i++)
-	{
-		KgShard    *sh = &s->shards[i];
-
-		if (strcmp(position, "TRIM_HORIZON") == 0)
-			start[i] = kg_trim_position(s, sh);
-		else if (strcmp(position, "LATEST") == 0)
-			start[i] = kg_position_latest(s, sh);
-		else
-			start[i] = kg_position_at_time(s, sh, PG_GETARG_TIMESTAMPTZ(5));
-	}
+	start = kg_start_positions(s, position, PG_ARGISNULL(5) ? 0 : PG_GETARG_TIMESTAMPTZ(5));
 
 	kg_catalog_enter(&cc, false);
 	kg_spi_exec("INSERT INTO kinesis.event_source_mappings (stream_id, function_name, owner, batch_size, "

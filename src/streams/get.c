@@ -145,6 +145,45 @@ kg_position_latest(KgStream *s, KgShard *sh)
 	return Max(KG_SEQ(kg_stream_stable_bound(s->state), 0) - 1, kg_trim_position(s, sh));
 }
 
+/*
+ * ValidationException unless position is TRIM_HORIZON, LATEST or
+ * AT_TIMESTAMP; InvalidArgumentException unless a timestamp comes with
+ * AT_TIMESTAMP and only with it.  (Consumers and event source mappings.)
+ */
+void
+kg_check_starting_position(const char *position, bool has_timestamp)
+{
+	if (strcmp(position, "TRIM_HORIZON") != 0 && strcmp(position, "LATEST") != 0 &&
+		strcmp(position, "AT_TIMESTAMP") != 0)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: starting position \"%s\" is not one of TRIM_HORIZON, LATEST, AT_TIMESTAMP", position)));
+	if ((strcmp(position, "AT_TIMESTAMP") == 0) != has_timestamp)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: a starting position timestamp goes with AT_TIMESTAMP, and only with it")));
+}
+
+/* The position of every shard of s (by s->shards index) for a starting position. */
+int64 *
+kg_start_positions(KgStream *s, const char *position, TimestampTz t)
+{
+	int64	   *start = palloc(sizeof(int64) * Max(s->nshards, 1));
+
+	for (int i = 0; i < s->nshards; i++)
+	{
+		KgShard    *sh = &s->shards[i];
+
+		if (strcmp(position, "TRIM_HORIZON") == 0)
+			start[i] = kg_trim_position(s, sh);
+		else if (strcmp(position, "LATEST") == 0)
+			start[i] = kg_position_latest(s, sh);
+		else
+			start[i] = kg_position_at_time(s, sh, t);
+	}
+	return start;
+}
+
 PG_FUNCTION_INFO_V1(kg_get_shard_iterator);
 
 /*

@@ -28,6 +28,7 @@
 #include "common/kg_guc.h"
 #include "streams/on_demand.h"
 #include "streams/reshard.h"
+#include "streams/segments.h"
 #include "streams/stream_cache.h"
 #include "streams/throughput.h"
 #include "worker/kg_worker.h"
@@ -188,46 +189,23 @@ kg_scale_stream(void *arg)
 	}
 }
 
-/* List the ON_DEMAND streams. */
-static void
-kg_list_on_demand(void *arg)
-{
-	List	  **ids = (List **) arg;
-	KgCatalogContext cc;
-	int			n;
-
-	kg_catalog_enter(&cc, false);
-	n = kg_spi_exec("SELECT stream_id FROM kinesis.streams WHERE stream_mode OPERATOR(pg_catalog.=) 'ON_DEMAND' "
-					"ORDER BY stream_id", 0, NULL, NULL, NULL, true);
-	for (int i = 0; i < n; i++)
-	{
-		bool		isnull;
-		int32		id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		*ids = lappend_int(*ids, id);
-		MemoryContextSwitchTo(old);
-	}
-	kg_catalog_exit(&cc);
-}
-
 /* Worker task: scale every ON_DEMAND stream, one transaction each. */
 void
 kg_on_demand_scaling(void)
 {
-	List	   *ids = NIL;
+	KgStreamIdList l = {NIL, true};
 	ListCell   *lc;
 
 	kg_on_demand_init();
-	if (!kg_run_in_transaction("kinesis_glue: list on-demand streams", kg_list_on_demand, &ids))
+	if (!kg_run_in_transaction("kinesis_glue: list on-demand streams", kg_list_stream_ids, &l))
 		return;
-	foreach(lc, ids)
+	foreach(lc, l.ids)
 	{
 		int32		id = lfirst_int(lc);
 
 		(void) kg_run_in_transaction("kinesis_glue: on-demand scaling", kg_scale_stream, &id);
 	}
-	list_free(ids);
+	list_free(l.ids);
 }
 
 int

@@ -33,5 +33,7 @@ extern void kg_check_read_privilege(KgStream *s);
 extern int64 kg_trim_position(KgStream *s, KgShard *sh);
 extern int64 kg_position_latest(KgStream *s, KgShard *sh);
 extern int64 kg_position_at_time(KgStream *s, KgShard *sh, TimestampTz t);
+extern void kg_check_starting_position(const char *position, bool has_timestamp);
+extern int64 *kg_start_positions(KgStream *s, const char *position, TimestampTz t);
 
 #endif							/* KG_READ_H */

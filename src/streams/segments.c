@@ -257,16 +257,23 @@ kg_expire_segments(KgStream *s, int64 current_segment)
 	kg_catalog_exit(&cc);
 }
 
-/* Collect the ids of this database's streams. */
-static void
+/*
+ * Transaction body for worker tasks: collect the ids of this database's
+ * streams (only ON_DEMAND ones with on_demand_only) into a List in
+ * TopMemoryContext.
+ */
+void
 kg_list_stream_ids(void *arg)
 {
-	List	  **ids = (List **) arg;
+	KgStreamIdList *l = (KgStreamIdList *) arg;
+	List	  **ids = &l->ids;
 	KgCatalogContext cc;
 	int			n;
 
 	kg_catalog_enter(&cc, false);
-	n = kg_spi_exec("SELECT stream_id FROM kinesis.streams ORDER BY stream_id", 0, NULL, NULL, NULL, true);
+	n = kg_spi_exec(l->on_demand_only ?
+					"SELECT stream_id FROM kinesis.streams WHERE stream_mode OPERATOR(pg_catalog.=) 'ON_DEMAND' ORDER BY stream_id" :
+					"SELECT stream_id FROM kinesis.streams ORDER BY stream_id", 0, NULL, NULL, NULL, true);
 	for (int i = 0; i < n; i++)
 	{
 		bool		isnull;
@@ -283,17 +290,17 @@ kg_list_stream_ids(void *arg)
 void
 kg_segment_upkeep(void)
 {
-	List	   *ids = NIL;
+	KgStreamIdList l = {NIL, false};
 	ListCell   *lc;
 
-	if (!kg_run_in_transaction("kinesis_glue: list streams", kg_list_stream_ids, &ids))
+	if (!kg_run_in_transaction("kinesis_glue: list streams", kg_list_stream_ids, &l))
 		return;
-	foreach(lc, ids)
+	foreach(lc, l.ids)
 	{
 		KgUpkeepArg arg;
 
 		arg.stream_id = lfirst_int(lc);
 		(void) kg_run_in_transaction("kinesis_glue: segment upkeep", kg_upkeep_stream, &arg);
 	}
-	list_free(ids);
+	list_free(l.ids);
 }

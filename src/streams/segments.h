@@ -19,6 +19,13 @@
 extern void kg_create_segment(int32 stream_id, Oid record_table, int64 segment_capacity,
 							  int64 segment_no, bool opened);
 extern void kg_segment_upkeep(void);
+
+typedef struct KgStreamIdList
+{
+	List	   *ids;			/* out: stream ids, in TopMemoryContext */
+	bool		on_demand_only;
+} KgStreamIdList;
+extern void kg_list_stream_ids(void *arg);
 extern Oid	kg_segment_relid_wait(KgStream *s, int64 segment_no);
 
 #endif							/* KG_SEGMENTS_H */
