@@ -22,6 +22,12 @@
 #      current segment, which is never dropped); increasing the retention
 #      again does not bring them back (reference 1.8: an increase "never
 #      resurrects already-expired data").
+#   E. Readers holding locks do not stall the worker (which serves all the
+#      streams of the database): a transaction that selected from a record
+#      table (as pg_dump does) is still open when a segment of that stream
+#      expires, or when that stream needs a new segment.  Other streams
+#      still get new segments meanwhile, and the work is done once the
+#      reader is gone.
 #   D. delete_stream frees the storage: no relation of the stream remains
 #      in pg_class, no row in kinesis.segments.
 
@@ -43,6 +49,7 @@ kinesis_glue.worker_naptime = '200ms'
 kinesis_glue.launcher_naptime = '100ms'
 kinesis_glue.segment_interval = '1s'
 kinesis_glue.segment_records = 1024
+kinesis_glue.segment_wait = '3s'
 });
 $node->start;
 
@@ -199,9 +206,84 @@ sql("SELECT kinesis.increase_stream_retention_period('dec', interval '48 hours')
 is(sql("SELECT keys_of('dec', 0)"), ':0', 'C: increasing the retention again does not bring expired records back');
 set_conf('kinesis_glue.segment_interval', '1s');
 
+# --- E. readers holding locks do not stall the worker ---
+# The worker serves every stream of the database, one after the other; a
+# lock it waits for stops the upkeep of them all (and readers queue behind
+# its waiting lock request).  A transaction that selected from a stream's
+# record table (SELECT is the read privilege; pg_dump does the same) holds
+# AccessShareLock on it and its segments until it ends.
+#   E1: such a transaction is still open when a segment of that stream
+#       expires (dropping it needs AccessExclusiveLock);
+#   E2: such a transaction is still open when that stream needs a new
+#       segment (CREATE TABLE ... PARTITION OF locks the record table).
+# Meanwhile other streams must still get new segments (puts that need them
+# succeed within kinesis_glue.segment_wait) and the worker must not sit in
+# a lock wait; once the readers are gone, the work is done.  (The other
+# streams keep a 48 h retention: with the clock 25 h ahead, a 24 h stream's
+# segments would expire as soon as they close, under their open puts.)
+sub worker_lock_wait_diag
+{
+	return "the worker waits for: "
+	  . sql("SELECT string_agg(l.locktype || ' ' || coalesce(l.relation::regclass::text, '') || ' ' || l.mode, ', ')
+	           FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+	          WHERE a.backend_type = 'kinesis_glue worker' AND NOT l.granted")
+	  . "; doing: " . sql("SELECT query FROM pg_stat_activity WHERE backend_type = 'kinesis_glue worker'");
+}
+sub worker_free
+{
+	my ($what) = @_;
+	is(sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue worker' AND wait_event_type = 'Lock'"),
+		0, "$what: the worker is not waiting for a lock")
+	  or diag(worker_lock_wait_diag());
+}
+# 8 x 500 records: more than the segments the worker made ahead (3 x 1,024 numbers)
+sub other_stream_puts
+{
+	my ($what, $stream) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres', "SELECT sum(put_n('$stream', 'p' || g, 500, 0)) FROM generate_series(1, 8) g");
+	is($out, 4000, "$what: puts to another stream that need new segments succeed meanwhile")
+	  or diag("$what: put to $stream: $err; " . worker_lock_wait_diag());
+}
+set_conf('kinesis_glue.retention_clock_offset', 0);
+sql("SELECT kinesis.create_stream('blk', 1)");
+sql("SELECT kinesis.create_stream('oth', 1, retention_period => interval '48 hours')");
+is(sql("SELECT put_n('blk', 'blk', 10, 0)"), 10, 'E1: records put');
+ok(wait_until("SELECT count(*) >= 1 FROM (" . segments_of('blk') . ") g WHERE closed_at IS NOT NULL AND segment_no = 0", 30),
+	'E1: their segment closed');
+my $blk_seg = sql("SELECT relation FROM (" . segments_of('blk') . ") g WHERE segment_no = 0");
+my $reader = $node->background_psql('postgres', on_error_stop => 0);
+$reader->query_safe("BEGIN");
+is($reader->query_safe("SELECT count(*) FROM kinesis_records.blk"), 10,
+	'E1: a transaction selects them from the record table and stays open');
+set_conf('kinesis_glue.retention_clock_offset', 25 * 3600);
+sleep(1);
+other_stream_puts('E1', 'oth');
+worker_free('E1');
+$reader->query_safe("COMMIT");
+ok(wait_until("SELECT to_regclass('$blk_seg') IS NULL", 30), 'E1: once the reader is gone the expired segment is dropped');
+set_conf('kinesis_glue.retention_clock_offset', 0);
+
+sql("SELECT kinesis.create_stream('blk2', 1)");
+sql("SELECT kinesis.create_stream('oth2', 1, retention_period => interval '48 hours')");
+ok(wait_until("SELECT max(segment_no) >= 2 FROM (" . segments_of('blk2') . ") g", 30),
+	'E2: the worker made the segments ahead of a new stream');
+my $blk2_max = sql("SELECT max(segment_no) FROM (" . segments_of('blk2') . ") g");
+$reader->query_safe("BEGIN");
+$reader->query_safe("SELECT count(*) FROM kinesis_records.blk2");
+# 3 x 500 records: the stream moves to its next segment and needs one more ahead
+is(sql("SELECT sum(put_n('blk2', 'p' || g, 500, 0)) FROM generate_series(1, 3) g"), 1500,
+	'E2: puts to the stream selected from, within the segments made ahead');
+sleep(1);
+other_stream_puts('E2', 'oth2');
+worker_free('E2');
+$reader->query_safe("COMMIT");
+$reader->quit;
+ok(wait_until("SELECT max(segment_no) > $blk2_max FROM (" . segments_of('blk2') . ") g", 30),
+	'E2: once the reader is gone the stream gets its new segment');
+
 # --- D. delete_stream frees the storage ---
 my %ids;
-for my $s (qw(ret inc dec))
+for my $s (qw(ret inc dec blk oth blk2 oth2))
 {
 	$ids{$s} = sql("SELECT stream_id FROM kinesis.streams WHERE stream_name = '$s'");
 	my $table = sql("SELECT record_table::text FROM kinesis.streams WHERE stream_name = '$s'");
