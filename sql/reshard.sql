@@ -566,7 +566,8 @@ $$;
 SELECT * FROM pg_temp.burst('rs.quota', 3, 500, 0);
 -- on for this stream: 1,000 records per second and shard.  Two calls of
 -- 500 use up shard 0's bucket; the third, right after them, is throttled
--- record by record (a few records may have been earned back meanwhile).
+-- record by record (the few records earned back meanwhile are taken: "most"
+-- means more than half, i.e. less than 0.2 s between the calls).
 SELECT kinesis.set_throughput_quotas('rs.quota', true);
 SELECT throughput_quotas FROM kinesis.streams WHERE stream_name = 'rs.quota';
 SELECT kinesis.create_stream('rs.quota2', 2);
@@ -584,12 +585,13 @@ BEGIN
                                                         FROM generate_series(1, 500) i))
                WITH ORDINALITY AS r(shard_id, sequence_number, error_code, error_message, o);
     END LOOP;
-    -- third call: 250 records for shard 0 (used up) and 250 for shard 1 (full), interleaved
+    -- third call: 400 records for shard 0 (used up) and, every fifth, 100 for
+    -- shard 1 (full), interleaved
     INSERT INTO qrows
-    SELECT 3, r.o, (r.o % 2)::int, r.shard_id, r.sequence_number, r.error_code, r.error_message
+    SELECT 3, r.o, (r.o % 5 = 0)::int, r.shard_id, r.sequence_number, r.error_code, r.error_message
       FROM kinesis.put_records('rs.quota2',
                ARRAY(SELECT ROW('q' || i, '\x00'::bytea,
-                                CASE WHEN i % 2 = 1 THEN 340282366920938463463374607431768211455 ELSE 0 END
+                                CASE WHEN i % 5 = 0 THEN 340282366920938463463374607431768211455 ELSE 0 END
                                )::kinesis.put_records_entry
                        FROM generate_series(1, 500) i))
            WITH ORDINALITY AS r(shard_id, sequence_number, error_code, error_message, o);
@@ -603,7 +605,7 @@ $$;
 SELECT * FROM pg_temp.quota_burst();
 -- every row of the third call is either a shard and a sequence number, or
 -- the throttling error with NULL shard and number; row i answers input
--- record i (odd records went to shard 1, even ones to shard 0)
+-- record i (every fifth record went to shard 1, the others to shard 0)
 SELECT count(*) AS all_rows,
        count(*) FILTER (WHERE (error_code IS NULL AND error_message IS NULL
                                AND shard_id = 'shardId-00000000000' || target AND sequence_number IS NOT NULL)
