@@ -9,8 +9,10 @@
  * every record below the bound is seen in its final state: a reader never
  * returns sequence N+1 and later sees N appear.  Records older than the
  * stream's retention are skipped even before the worker drops their
- * segment.  The next position advances over everything below the bound,
- * so expired rows are not scanned twice.
+ * segment.  The next position advances over everything below the bound
+ * when the call returns all there is, so expired rows are not scanned
+ * twice; a call that fills its limit peeks for one more live record, so
+ * "more" and the end of a closed shard are exact.
  *
  * Locking: AccessShareLock on each segment read; a segment dropped
  * meanwhile is skipped (its records expired).
@@ -68,10 +70,10 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 {
 	int64		bound = kg_stream_stable_bound(s->state);
 	int64		upper = KG_SEQ(bound, 0) - 1;
-	int64		cutoff = KG_RETENTION_NOW() - s->retention_us;
+	int64		cutoff = kg_stream_horizon(s);
 	int64		bytes = 0;
-	int64		last_seq = -1;
-	int64		prev_seq = after_seq;
+	int64		last_seq;		/* last record passed to the sink */
+	bool		full = false;
 	Snapshot	snap;
 
 	memset(res, 0, sizeof(*res));
@@ -80,6 +82,7 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 	if (sh->closed && upper > sh->ending_seq)
 		upper = sh->ending_seq;
 	res->next_position = after_seq;
+	last_seq = after_seq;
 	if (upper <= after_seq)
 	{
 		res->shard_end = sh->closed && KG_SEQ(bound, 0) - 1 >= sh->ending_seq;
@@ -129,9 +132,14 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 			slot_getallattrs(slot);
 			seq = DatumGetInt64(slot->tts_values[1]);
 			arrival = DatumGetTimestampTz(slot->tts_values[2]);
-			last_seq = seq;
 			if (arrival < cutoff)
 				continue;		/* expired, segment not dropped yet */
+			if (full)
+			{
+				/* a live record beyond what this call returns */
+				res->more = true;
+				break;
+			}
 			pk = slot->tts_values[3];
 			data = slot->tts_values[4];
 			(void) isnull;
@@ -139,7 +147,6 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 			if (res->count > 0 && bytes + size > max_bytes)
 			{
 				/* this record is for the next call */
-				last_seq = prev_seq;
 				res->more = true;
 				break;
 			}
@@ -148,15 +155,17 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 				res->more = true;
 				break;
 			}
-			prev_seq = seq;
+			last_seq = seq;
 			res->count++;
 			res->last_arrival = arrival;
 			bytes += size;
+
+			/*
+			 * Full: look on for one more live record, so that a closed shard
+			 * read exactly to its end says so in this call.
+			 */
 			if (res->count >= limit || bytes >= max_bytes)
-			{
-				res->more = true;
-				break;
-			}
+				full = true;
 		}
 		index_endscan(scan);
 		ExecDropSingleTupleTableSlot(slot);

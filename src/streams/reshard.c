@@ -121,8 +121,8 @@ kg_reshard_begin(KgReshard *r, const char *stream_name, bool check_mode)
 	kg_catalog_exit(&cc);
 
 	/* the children's first segment exists before any put needs it */
-	kg_create_segment(s->stream_id, s->record_table, s->segment_capacity,
-					  r->child_counter / s->segment_capacity, false);
+	(void) kg_create_segment(s->stream_id, s->record_table, s->segment_capacity,
+							 r->child_counter / s->segment_capacity, false, false);
 	kg_stream_changed_at_commit(s->stream_id, false);
 }
 
@@ -320,9 +320,11 @@ kg_reshard_uniform(KgReshard *r, int target)
 
 			if (b > o->start && b <= o->end)
 			{
-				/* a boundary one key from an edge cannot be split at; rare */
-				if (b > o->start + 1 && b < o->end)
-					kg_do_split(r, pos, b);
+				/*
+				 * Split even one key from an edge (which a user's split_shard
+				 * may not): the one-key piece is merged away below.
+				 */
+				kg_do_split(r, pos, b);
 				break;
 			}
 		}

@@ -39,12 +39,14 @@
 #include "worker/kg_worker.h"
 
 /*
- * Create segment segment_no of a stream (partition + catalog row).  Runs
- * DDL as the extension owner; the caller has checked privileges.
+ * Create segment segment_no of a stream (partition + catalog row), unless
+ * it exists.  Runs DDL as the extension owner; the caller has checked
+ * privileges.  With nowait, returns false instead of waiting for a lock on
+ * the record table.
  */
-void
+bool
 kg_create_segment(int32 stream_id, Oid record_table, int64 segment_capacity,
-				  int64 segment_no, bool opened)
+				  int64 segment_no, bool opened, bool nowait)
 {
 	KgCatalogContext cc;
 	char	   *relname = kg_segment_relname(stream_id, segment_no);
@@ -68,8 +70,15 @@ kg_create_segment(int32 stream_id, Oid record_table, int64 segment_capacity,
 	parent = quote_qualified_identifier(get_namespace_name(get_rel_namespace(record_table)),
 										get_rel_name(record_table));
 
-	/* serialise segment creators (worker, reshard) and skip existing ones */
-	LockRelationOid(record_table, ShareUpdateExclusiveLock);
+	/*
+	 * Serialise segment creators (worker, reshard) and skip existing ones.
+	 * The worker does not wait: a session reading the record table (say
+	 * pg_dump) would otherwise stall the upkeep of every stream.
+	 */
+	if (!nowait)
+		LockRelationOid(record_table, ShareUpdateExclusiveLock);
+	else if (!ConditionalLockRelationOid(record_table, AccessExclusiveLock))
+		return false;
 	kg_catalog_enter(&cc, false);
 	if (kg_spi_exec("SELECT 1 FROM kinesis.segments WHERE stream_id OPERATOR(pg_catalog.=) $1 "
 					"AND segment_no OPERATOR(pg_catalog.=) $2",
@@ -77,7 +86,7 @@ kg_create_segment(int32 stream_id, Oid record_table, int64 segment_capacity,
 					(Datum[]) {Int32GetDatum(stream_id), Int64GetDatum(segment_no)}, NULL, false) > 0)
 	{
 		kg_catalog_exit(&cc);
-		return;
+		return true;
 	}
 	kg_spi_exec(psprintf("CREATE TABLE kinesis_segments.%s PARTITION OF %s "
 						 "FOR VALUES FROM (" INT64_FORMAT ") TO (" INT64_FORMAT ")",
@@ -92,6 +101,7 @@ kg_create_segment(int32 stream_id, Oid record_table, int64 segment_capacity,
 				"CASE WHEN $4 THEN pg_catalog.clock_timestamp() END)",
 				4, argtypes, values, NULL, false);
 	kg_catalog_exit(&cc);
+	return true;
 }
 
 /*
@@ -182,7 +192,8 @@ kg_upkeep_stream(void *arg)
 	kg_catalog_exit(&cc);
 
 	for (int64 k = Max(max_existing + 1, cur); k <= cur + kg_segments_ahead; k++)
-		kg_create_segment(stream_id, s->record_table, s->segment_capacity, k, k == cur);
+		if (!kg_create_segment(stream_id, s->record_table, s->segment_capacity, k, k == cur, true))
+			break;				/* record table busy: next round */
 
 	kg_expire_segments(s, cur);
 
@@ -222,7 +233,7 @@ kg_expire_segments(KgStream *s, int64 current_segment)
 	int			n;
 	Oid		   *relids;
 	int64	   *segnos;
-	TimestampTz horizon = KG_RETENTION_NOW() - s->retention_us;
+	TimestampTz horizon = kg_stream_horizon(s);
 
 	kg_catalog_enter(&cc, false);
 	n = kg_spi_exec("SELECT segment_no, relation::oid FROM kinesis.segments "
@@ -244,6 +255,11 @@ kg_expire_segments(KgStream *s, int64 current_segment)
 	{
 		char	   *relname = get_rel_name(relids[i]);
 
+		/* never wait: a reader of the stream must not stall the worker */
+		if (relname &&
+			(!ConditionalLockRelationOid(s->record_table, AccessExclusiveLock) ||
+			 !ConditionalLockRelationOid(relids[i], AccessExclusiveLock)))
+			break;				/* busy: next round */
 		if (relname)
 			kg_spi_exec(psprintf("DROP TABLE kinesis_segments.%s", quote_identifier(relname)),
 						0, NULL, NULL, NULL, false);

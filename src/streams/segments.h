@@ -16,8 +16,8 @@
 
 #include "streams/stream_cache.h"
 
-extern void kg_create_segment(int32 stream_id, Oid record_table, int64 segment_capacity,
-							  int64 segment_no, bool opened);
+extern bool kg_create_segment(int32 stream_id, Oid record_table, int64 segment_capacity,
+							  int64 segment_no, bool opened, bool nowait);
 extern void kg_segment_upkeep(void);
 
 typedef struct KgStreamIdList

@@ -290,7 +290,7 @@ kg_stream_load(const char *name)
 	kg_catalog_enter(&cc, true);
 	n = kg_spi_exec("SELECT record_table::oid, segment_capacity, stream_creation_timestamp, "
 					"retention_period, "
-					"stream_status, stream_mode, throughput_quotas FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
+					"stream_status, stream_mode, throughput_quotas, trim_before FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
 					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, true);
 	if (n == 0)
 	{
@@ -313,6 +313,8 @@ kg_stream_load(const char *name)
 			Datum		q = SPI_getbinval(tup, desc, 7, &isnull);
 
 			s->quotas = isnull ? -1 : (DatumGetBool(q) ? 1 : 0);
+			q = SPI_getbinval(tup, desc, 8, &isnull);
+			s->trim_before = isnull ? 0 : DatumGetTimestampTz(q);
 		}
 	}
 	kg_catalog_exit(&cc);
@@ -464,7 +466,21 @@ kg_stream_get_by_id(int32 stream_id, bool missing_ok)
 bool
 kg_shard_expired(KgStream *s, KgShard *sh)
 {
-	return sh->closed && sh->closed_at < KG_RETENTION_NOW() - s->retention_us;
+	return sh->closed && sh->closed_at < kg_stream_horizon(s);
+}
+
+/*
+ * The trim horizon: records that arrived before it have expired.  It is
+ * now minus the retention period, but never earlier than a horizon an
+ * earlier, shorter retention period reached (increasing the retention
+ * does not bring expired records back).
+ */
+TimestampTz
+kg_stream_horizon(KgStream *s)
+{
+	TimestampTz h = KG_RETENTION_NOW() - s->retention_us;
+
+	return Max(h, s->trim_before);
 }
 
 /* Are the throughput quotas enforced on this stream? */

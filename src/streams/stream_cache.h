@@ -44,6 +44,7 @@ typedef struct KgStream
 	int64		segment_capacity;
 	TimestampTz created_at;
 	int64		retention_us;
+	TimestampTz trim_before;	/* floor of the trim horizon (0: none) */
 	char		status[16];
 	char		mode[16];
 	int			quotas;			/* stream setting: 1 on, 0 off, -1 follow GUC */
@@ -63,6 +64,7 @@ extern KgStream *kg_stream_get_by_id(int32 stream_id, bool missing_ok);
 extern KgStream *kg_stream_reload(KgStream *s);
 extern KgShard *kg_stream_find_shard(KgStream *s, int32 shard_index);
 extern bool kg_shard_expired(KgStream *s, KgShard *sh);
+extern TimestampTz kg_stream_horizon(KgStream *s);
 extern bool kg_stream_quotas_on(KgStream *s);
 extern bool kg_stream_metered(KgStream *s);
 extern KgShard *kg_stream_route(KgStream *s, uint128 hash);

@@ -210,7 +210,7 @@ kg_create_stream(PG_FUNCTION_ARGS)
 	kg_catalog_exit(&cc);
 
 	/* the first segment now (none exists yet); the worker makes the rest */
-	kg_create_segment(stream_id, record_table, kg_segment_records, 0, true);
+	(void) kg_create_segment(stream_id, record_table, kg_segment_records, 0, true, false);
 	/* a new stream's numbers start right away, in segment 0 */
 	kg_stream_state_restore(kg_stream_state_attach(stream_id), 1);
 	kg_stream_changed_at_commit(stream_id, false);
@@ -294,9 +294,12 @@ kg_change_retention(FunctionCallInfo fcinfo, bool increase)
 							 "kinesis.decrease_stream_retention_period()");
 
 	kg_catalog_enter(&cc, false);
-	kg_spi_exec("UPDATE kinesis.streams SET retention_period = $2 WHERE stream_id OPERATOR(pg_catalog.=) $1",
-				2, (Oid[]) {INT4OID, INTERVALOID},
-				(Datum[]) {Int32GetDatum(s->stream_id), IntervalPGetDatum(iv)}, NULL, false);
+	/* what has expired stays expired: remember the horizon reached so far */
+	kg_spi_exec("UPDATE kinesis.streams SET retention_period = $2, "
+				"trim_before = GREATEST(trim_before, $3) WHERE stream_id OPERATOR(pg_catalog.=) $1",
+				3, (Oid[]) {INT4OID, INTERVALOID, TIMESTAMPTZOID},
+				(Datum[]) {Int32GetDatum(s->stream_id), IntervalPGetDatum(iv),
+						   TimestampTzGetDatum(kg_stream_horizon(s))}, NULL, false);
 	kg_catalog_exit(&cc);
 	kg_stream_changed_at_commit(s->stream_id, false);
 }

@@ -239,8 +239,25 @@ kg_stream_state_take(KgStreamState *st, uint32 version, int n, int64 *first_coun
 	return KG_TAKE_OK;
 }
 
-/* Streams whose reshard_limit this transaction set. */
+/* Streams whose reshard_limit this transaction set, with the subtransaction. */
+typedef struct KgReshardLimit
+{
+	KgStreamState *st;
+	SubTransactionId subid;
+} KgReshardLimit;
+
 static List *reshard_limits = NIL;
+
+static bool
+kg_reshard_limit_mine(KgStreamState *st)
+{
+	ListCell   *lc;
+
+	foreach(lc, reshard_limits)
+		if (((KgReshardLimit *) lfirst(lc))->st == st)
+			return true;
+	return false;
+}
 
 /*
  * Start a reshard of a stream in this transaction: the counter of the new
@@ -253,7 +270,7 @@ int64
 kg_stream_begin_reshard(KgStreamState *st, int64 reserve)
 {
 	int64		limit;
-	bool		mine = list_member_ptr(reshard_limits, st);
+	bool		mine = kg_reshard_limit_mine(st);
 
 	SpinLockAcquire(&st->mutex);
 	if (!mine && st->reshard_limit == 0)
@@ -263,8 +280,11 @@ kg_stream_begin_reshard(KgStreamState *st, int64 reserve)
 	if (!mine)
 	{
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		KgReshardLimit *l = palloc(sizeof(KgReshardLimit));
 
-		reshard_limits = lappend(reshard_limits, st);
+		l->st = st;
+		l->subid = GetCurrentSubTransactionId();
+		reshard_limits = lappend(reshard_limits, l);
 		MemoryContextSwitchTo(old);
 	}
 	return limit;
@@ -274,7 +294,7 @@ kg_stream_begin_reshard(KgStreamState *st, int64 reserve)
 void
 kg_stream_wait_reshard(KgStreamState *st)
 {
-	if (list_member_ptr(reshard_limits, st))
+	if (kg_reshard_limit_mine(st))
 		ereport(ERROR,
 				(errcode(KG_LIMIT_EXCEEDED),
 				 errmsg("LimitExceededException: this transaction resharded the stream and cannot put more records to it before it commits")));
@@ -301,7 +321,7 @@ kg_end_reshards(bool commit)
 
 	foreach(lc, reshard_limits)
 	{
-		KgStreamState *st = lfirst(lc);
+		KgStreamState *st = ((KgReshardLimit *) lfirst(lc))->st;
 
 		SpinLockAcquire(&st->mutex);
 		if (commit && st->next_counter < st->reshard_limit)
@@ -312,8 +332,38 @@ kg_end_reshards(bool commit)
 		SpinLockRelease(&st->mutex);
 		ConditionVariableBroadcast(&st->commit_cv);
 	}
-	list_free(reshard_limits);
+	list_free_deep(reshard_limits);
 	reshard_limits = NIL;
+}
+
+/*
+ * A subtransaction that reserved a reshard counter aborted: its catalog
+ * changes are gone, so the reservation goes too (another session may then
+ * reshard; keeping it would let that session's commit be undone by ours).
+ */
+static void
+kg_end_subxact_reshards(SubTransactionId mySubid, SubTransactionId parentSubid, bool commit)
+{
+	ListCell   *lc;
+
+	foreach(lc, reshard_limits)
+	{
+		KgReshardLimit *l = lfirst(lc);
+
+		if (l->subid != mySubid)
+			continue;
+		if (commit)
+		{
+			l->subid = parentSubid;
+			continue;
+		}
+		SpinLockAcquire(&l->st->mutex);
+		l->st->reshard_limit = 0;
+		SpinLockRelease(&l->st->mutex);
+		ConditionVariableBroadcast(&l->st->commit_cv);
+		reshard_limits = foreach_delete_current(reshard_limits, lc);
+		pfree(l);
+	}
 }
 
 /* The next counter, read under the mutex. */
@@ -586,6 +636,8 @@ kg_stream_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	ListCell   *lc;
 
+	if (reshard_limits != NIL && (event == SUBXACT_EVENT_ABORT_SUB || event == SUBXACT_EVENT_COMMIT_SUB))
+		kg_end_subxact_reshards(mySubid, parentSubid, event == SUBXACT_EVENT_COMMIT_SUB);
 	if (pending_changes == NIL)
 		return;
 	if (event == SUBXACT_EVENT_ABORT_SUB)

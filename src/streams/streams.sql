@@ -13,7 +13,8 @@ CREATE TABLE kinesis.streams (
     record_table regclass,
     segment_capacity bigint NOT NULL CHECK (segment_capacity > 0),
     next_shard_index integer NOT NULL,
-    throughput_quotas boolean      -- NULL: follow kinesis_glue.throughput_quotas
+    throughput_quotas boolean,     -- NULL: follow kinesis_glue.throughput_quotas
+    trim_before timestamptz        -- records older stay expired after a retention increase
 );
 
 CREATE TABLE kinesis.shards (

@@ -2,9 +2,7 @@
 -- functions of DESIGN.md with their argument types).  Run by ./test.sh with
 -- pg_prove in a database where pgtap and kinesis_glue are installed.
 --
--- Functions of DESIGN.md that later issues implement are checked inside a
--- TODO block: they are reported, not counted as failures, until they exist
--- (prove then says "unexpectedly succeeded": move them up).
+-- Every function of DESIGN.md's Data Streams interface is checked here.
 
 \set ON_ERROR_STOP 1
 \set QUIET 1
@@ -79,8 +77,7 @@ SELECT is(
     'shard_iterator text, "limit" integer',
     'kinesis.get_records has the argument names of DESIGN.md');
 
--- Data Streams: resharding, consumers, mappings (later issues) --------------
-SELECT todo_start('not implemented yet (later issues of DESIGN.md)');
+-- Data Streams: resharding, consumers, mappings ------------------------------
 SELECT has_function('kinesis', 'split_shard', ARRAY['text', 'text', 'numeric']);
 SELECT has_function('kinesis', 'merge_shards', ARRAY['text', 'text', 'text']);
 SELECT has_function('kinesis', 'update_shard_count', ARRAY['text', 'integer', 'text']);
@@ -94,7 +91,6 @@ SELECT has_function('kinesis', 'checkpoint', ARRAY['text', 'text', 'text', 'bigi
 SELECT has_function('kinesis', 'create_event_source_mapping',
                     ARRAY['text', 'regproc', 'integer', 'interval', 'text', 'timestamp with time zone',
                           'integer', 'integer', 'interval', 'boolean', 'text']);
-SELECT todo_end();
 
 -- Nothing of ours is SECURITY DEFINER (DESIGN.md, access control) ----------
 SELECT is(
