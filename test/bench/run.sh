@@ -23,6 +23,7 @@
 #
 # Settings (environment):
 #   BENCH_DURATION   seconds per pgbench run (default 15)
+#   BENCH_RETENTION  1 (default) also runs retention.sh on the same server; 0 skips it
 #   BENCH_ROUNDS     runs per side and case (default 3; 1 for a quick look of
 #                    about 3 minutes); rounds alternate which side runs first;
 #                    per side the median ops/s counts, and the ratio is the
@@ -370,3 +371,7 @@ row() {
 } | tee "$RESULTS"
 log "results written to $RESULTS; pgbench logs in $PGB_LOG$([ "${BENCH_KEEP:-0}" = 1 ] || echo ' (removed at exit)')"
 . "$HERE/consume.sh"  # consumers: consume throughput and waiting-consume latency (appends to the report)
+# retention: expiring 10 million records, and size in steady state (BENCH_RETENTION=0 skips it)
+if [ "${BENCH_RETENTION:-1}" = 1 ]; then
+	RET_PGHOST=$SOCK RET_PGPORT=$PORT RET_PGUSER=$DBUSER "$HERE/retention.sh"
+fi
