@@ -111,10 +111,3 @@ kg_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 		elog(ERROR, "kinesis_glue internal query failed (%d): %s", rc, sql);
 	return (int) SPI_processed;
 }
-
-/* OID of one of our schemas. */
-Oid
-kg_namespace_oid(const char *name)
-{
-	return get_namespace_oid(name, false);
-}

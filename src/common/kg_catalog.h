@@ -32,6 +32,5 @@ extern void kg_catalog_enter(KgCatalogContext *ctx, bool latest_snapshot);
 extern void kg_catalog_exit(KgCatalogContext *ctx);
 extern int	kg_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 						const char *nulls, bool read_only);
-extern Oid	kg_namespace_oid(const char *name);
 
 #endif							/* KG_CATALOG_H */
