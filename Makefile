@@ -17,7 +17,8 @@ COMPONENT_SQL = src/common/common.sql \
 	src/worker/worker.sql \
 	src/streams/streams.sql \
 	src/streams/consumers.sql \
-	src/streams/mappings.sql
+	src/streams/mappings.sql \
+	src/firehose/firehose.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 PG_CPPFLAGS = -Isrc -Wall -Wextra -Werror -Wno-unused-parameter \

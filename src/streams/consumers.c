@@ -32,6 +32,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -640,6 +641,7 @@ typedef struct KgLagCount
 {
 	int64		records;
 	TimestampTz oldest;
+	int64		bytes;
 } KgLagCount;
 
 static bool
@@ -649,6 +651,7 @@ kg_lag_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
 
 	if (c->records++ == 0)
 		c->oldest = arrival;
+	c->bytes += toast_raw_datum_size(data) + toast_raw_datum_size(pk);
 	return true;
 }
 
@@ -663,8 +666,8 @@ Datum
 kg_shard_lag(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
-	Datum		values[2];
-	bool		nulls[2] = {true, true};
+	Datum		values[3];
+	bool		nulls[3] = {true, true, true};
 	KgStream   *s = kg_stream_get_by_id(PG_GETARG_INT32(0), true);
 	KgShard    *sh = s ? kg_stream_find_shard(s, PG_GETARG_INT32(1)) : NULL;
 
@@ -672,7 +675,7 @@ kg_shard_lag(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be composite");
 	if (sh != NULL && pg_class_aclcheck(s->record_table, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
 	{
-		KgLagCount c = {0, 0};
+		KgLagCount c = {0, 0, 0};
 		int64		pos = PG_GETARG_INT64(2);
 
 		for (;;)
@@ -689,6 +692,8 @@ kg_shard_lag(PG_FUNCTION_ARGS)
 		nulls[0] = false;
 		values[1] = TimestampTzGetDatum(c.oldest);
 		nulls[1] = c.records == 0;
+		values[2] = Int64GetDatum(c.bytes);
+		nulls[2] = false;
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

@@ -62,7 +62,7 @@ CREATE FUNCTION kinesis.get_records(shard_iterator text, "limit" integer, wait i
     LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'kg_get_records_wait';
 
 CREATE FUNCTION kinesis._shard_lag(stream_id integer, shard_index integer, after_sequence_number bigint,
-        OUT records bigint, OUT oldest_arrival timestamptz)
+        OUT records bigint, OUT oldest_arrival timestamptz, OUT bytes bigint)
     RETURNS record LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_shard_lag';
 
 CREATE VIEW kinesis.consumer_positions AS
@@ -71,7 +71,8 @@ CREATE VIEW kinesis.consumer_positions AS
            cs.checkpoint AS checkpoint_sequence_number, cs.finished, cs.checkpointed_at,
            cs.lease_owner, cs.lease_expires_at,
            lag.records AS lag_records,
-           pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) lag.oldest_arrival AS lag_time
+           pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) lag.oldest_arrival AS lag_time,
+           lag.bytes AS lag_bytes
       FROM kinesis.consumer_shards cs
       JOIN kinesis.consumers c USING (consumer_id)
       JOIN kinesis.streams s USING (stream_id),

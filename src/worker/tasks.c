@@ -15,6 +15,7 @@
 #include "postgres.h"
 
 #include "common/kg_guc.h"
+#include "firehose/firehose.h"
 #include "streams/esm.h"
 #include "streams/on_demand.h"
 #include "streams/segments.h"
@@ -30,6 +31,7 @@ const KgTask kg_tasks[] = {
 	{"segment upkeep", kg_naptime, kg_segment_upkeep},
 	{"on-demand scaling", kg_on_demand_interval_ms, kg_on_demand_scaling},
 	{"event source mapping runners", kg_naptime, kg_esm_supervise},
+	{"firehose delivery", kg_naptime, kg_firehose_delivery},
 };
 
 const int	kg_ntasks = lengthof(kg_tasks);
