@@ -156,3 +156,15 @@ SELECT pg_sleep(2);
 \set ECHO queries
 -- psql prints the notifications that arrived (order 22 only)
 SELECT mapping_id, state, last_processing_result FROM kinesis.event_source_mapping_status;
+
+\echo
+\echo '== 10. Firehose: deliver the orders into a table (exactly once), rejected rows to the error output'
+CREATE TABLE IF NOT EXISTS demo_orders_table (order_id int PRIMARY KEY, customer text,
+                                              amount numeric CHECK (amount < 200), sequence_number bigint);
+TRUNCATE demo_orders_table;
+SELECT firehose.create_delivery_stream('demo-orders-fh', 'demo_orders_table',
+         delivery_stream_type => 'KinesisStreamAsSource', kinesis_stream_name => 'demo_orders',
+         starting_position => 'TRIM_HORIZON', buffering_interval => '900 s');
+SELECT firehose.flush('demo-orders-fh') AS records_taken;
+SELECT count(*) AS delivered, sum(amount) AS total FROM demo_orders_table;
+SELECT error_code, error_message FROM firehose.delivery_errors;
