@@ -1,0 +1,192 @@
+
+# Firehose delivery by the background worker (src/firehose/delivery.c):
+#   1. the buffering interval: records are delivered on their own once the
+#      oldest one is older than the interval (and not before it);
+#   2. the size hint: more than buffering_size_mib pending is delivered at
+#      once, long before the (900 s) interval;
+#   3. exactly once across a crash: producers put records with
+#      firehose.put_record_batch while the worker delivers; every producer
+#      transaction also records its ids in a ledger table, so the ledger is
+#      exactly the committed set.  The postmaster is killed with SIGKILL in
+#      the middle, restarted, and once everything is delivered the
+#      destination holds exactly the ledger: every id once, nothing else,
+#      and no delivery error (a redelivery would hit the primary key);
+#   4. a delivery stream owned by a non-superuser delivers as that role (a
+#      trigger records current_user), and after its INSERT privilege is
+#      revoked every record becomes a DeliveryFailed error with a permission
+#      message and nothing is written.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use Time::HiRes qw(time usleep);
+
+my $node = PostgreSQL::Test::Cluster->new('firehose');
+$node->init;
+$node->append_conf(
+	'postgresql.conf', qq{
+shared_preload_libraries = 'kinesis_glue'
+max_connections = 30
+max_worker_processes = 16
+restart_after_crash = on
+kinesis_glue.worker_naptime = 200ms
+kinesis_glue.launcher_naptime = 200ms
+});
+$node->start;
+
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+
+# Poll until $query returns 't'; fail the test (not the script) on timeout.
+sub wait_for
+{
+	my ($query, $what, $secs) = @_;
+	my $deadline = time() + ($secs // 20);
+	while (time() < $deadline)
+	{
+		my ($rc, $out) = $node->psql('postgres', $query);
+		return 1 if $rc == 0 && $out eq 't';
+		usleep(100_000);
+	}
+	fail("timed out waiting for $what");
+	return 0;
+}
+
+sql(q{
+CREATE EXTENSION kinesis_glue;
+CREATE TABLE by_time (id int PRIMARY KEY, approximate_arrival_timestamp timestamptz);
+CREATE TABLE by_size (id int PRIMARY KEY, pad text);
+SELECT firehose.create_delivery_stream('by_time', 'by_time', buffering_interval => '1 s');
+SELECT firehose.create_delivery_stream('by_size', 'by_size', buffering_size_mib => 1,
+                                       buffering_interval => '900 s');
+});
+
+# 1. the buffering interval
+sql(q{SELECT count(*) FROM firehose.put_record_batch('by_time',
+        ARRAY['{"id": 1}', '{"id": 2}', '{"id": 3}']::text[]::bytea[])});
+wait_for(q{SELECT count(*) = 3 FROM by_time}, 'delivery after the buffering interval');
+is(sql(q{SELECT d.records_delivered || '/' || d.records_failed || ' '
+                || (d.last_delivery_at - (SELECT max(approximate_arrival_timestamp) FROM by_time)
+                    >= interval '1 s')
+           FROM firehose.describe_delivery_stream('by_time') d}),
+   '3/0 true', 'interval: delivered by the worker, not before the interval passed');
+
+# 2. the size hint: 2 x 600 kB > 1 MiB, the interval is 900 s
+sql(q{SELECT count(*) FROM firehose.put_record_batch('by_size', ARRAY(
+        SELECT convert_to(jsonb_build_object('id', i, 'pad', repeat('p', 600000))::text, 'UTF8')
+          FROM generate_series(1, 2) i))});
+wait_for(q{SELECT count(*) = 2 FROM by_size}, 'delivery at the size hint');
+is(sql(q{SELECT records_delivered FROM firehose.describe_delivery_stream('by_size')}),
+   '2', 'size: delivered by the worker long before the interval');
+
+# 3. exactly once across a crash
+my $PRODUCERS = 4;
+my $BATCHES = 300;
+my $BATCH = 50;
+sql(q{
+CREATE TABLE dest (id int PRIMARY KEY, producer int, payload text);
+CREATE TABLE ledger (id int PRIMARY KEY);
+SELECT firehose.create_delivery_stream('crash', 'dest', buffering_interval => '0 s');
+});
+
+my @producers;
+for my $p (1 .. $PRODUCERS)
+{
+	my $script = '';
+	for my $b (0 .. $BATCHES - 1)
+	{
+		my $lo = $p * 100000 + $b * $BATCH;
+		my $hi = $lo + $BATCH - 1;
+		$script .= "BEGIN;\n"
+		  . "SELECT count(*) FROM firehose.put_record_batch('crash', ARRAY(SELECT convert_to("
+		  . "jsonb_build_object('id', i, 'producer', $p, 'payload', repeat('x', 200))::text, 'UTF8') "
+		  . "FROM generate_series($lo, $hi) i));\n"
+		  . "INSERT INTO ledger SELECT generate_series($lo, $hi);\n"
+		  . "COMMIT;\n";
+	}
+	my $file = $node->basedir . "/producer_$p.sql";
+	open(my $fh, '>', $file) or die "$file: $!";
+	print $fh $script;
+	close $fh;
+	my ($out, $err) = ('', '');
+	push @producers,
+	  IPC::Run::start(
+		[ 'psql', '-X', '-q', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-f', $file ],
+		'>', \$out, '2>', \$err, IPC::Run::timeout(60));
+}
+
+# kill the postmaster once deliveries are under way and producers still run
+wait_for(q{SELECT count(*) >= 500 FROM dest}, 'first deliveries of the crash stream');
+my $before = sql(q{SELECT (SELECT count(*) FROM dest) || ' ' || (SELECT count(*) FROM ledger)});
+note("before the crash: delivered, committed = $before");
+my @pids = split /\n/, sql(q{SELECT pid FROM pg_stat_activity});
+my ($pm) = slurp_file($node->data_dir . '/postmaster.pid') =~ /^(\d+)/;
+$node->kill9;
+for my $h (@producers)
+{
+	eval { $h->finish; 1 };    # they lose their connections
+}
+my $deadline = time() + 30;
+usleep(50_000)
+  while (kill(0, $pm) || grep { kill(0, $_) } @pids) && time() < $deadline;
+ok(!kill(0, $pm) && !grep({ kill(0, $_) } @pids), 'every process of the killed postmaster is gone');
+$node->start;
+
+my $committed = sql(q{SELECT count(*) FROM ledger});
+cmp_ok($committed, '>', 0, "crash: $committed records committed before the crash");
+note('producers were ' . ($committed < $PRODUCERS * $BATCHES * $BATCH ? 'interrupted' : 'done')
+	  . ' and ' . sql(q{SELECT count(*) FROM dest}) . ' records delivered at the restart');
+wait_for(q{SELECT NOT EXISTS (SELECT 1 FROM ledger l WHERE NOT EXISTS (SELECT 1 FROM dest d WHERE d.id = l.id))},
+	'delivery of every committed record after the restart', 30);
+is(sql(q{SELECT count(*) || ' ' || count(DISTINCT id) FROM dest}), "$committed $committed",
+	'crash: the destination has exactly one row per committed record');
+is(sql(q{SELECT count(*) FROM dest d WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.id = d.id)}),
+	'0', 'crash: nothing delivered that was not committed');
+is(sql(q{SELECT count(*) FROM firehose.delivery_errors}), '0',
+	'crash: no delivery error (a redelivered record would violate the primary key)');
+is(sql(q{SELECT coalesce(sum(lag_bytes), 0) = 0
+           FROM kinesis.consumer_positions WHERE stream_name = 'firehose-crash'}),
+	't', 'crash: the consumer has nothing left to read');
+
+# 4. a delivery stream owned by a non-superuser
+sql(q{
+CREATE ROLE fh_user LOGIN;
+GRANT CREATE ON SCHEMA kinesis_records TO fh_user;
+CREATE TABLE owned_dest (id int, who text);
+CREATE FUNCTION stamp_user() RETURNS trigger LANGUAGE plpgsql AS
+  $$ BEGIN NEW.who := current_user; RETURN NEW; END $$;
+CREATE TRIGGER stamp BEFORE INSERT ON owned_dest FOR EACH ROW EXECUTE FUNCTION stamp_user();
+GRANT INSERT ON owned_dest TO fh_user;
+SET ROLE fh_user;
+SELECT firehose.create_delivery_stream('owned', 'owned_dest', buffering_interval => '0 s');
+SELECT count(*) FROM firehose.put_record_batch('owned', ARRAY['{"id": 1}', '{"id": 2}']::text[]::bytea[]);
+});
+wait_for(q{SELECT count(*) = 2 FROM owned_dest}, 'delivery of the non-superuser stream');
+is(sql(q{SELECT string_agg(DISTINCT who, ',') FROM owned_dest}), 'fh_user',
+	'owned: the worker delivers as the owner');
+
+sql(q{
+REVOKE INSERT ON owned_dest FROM fh_user;
+SET ROLE fh_user;
+SELECT count(*) FROM firehose.put_record_batch('owned', ARRAY['{"id": 3}', '{"id": 4}', '{"id": 5}']::text[]::bytea[]);
+});
+wait_for(q{SELECT count(*) = 3 FROM firehose.delivery_errors e JOIN firehose.delivery_streams d
+           USING (delivery_stream_id) WHERE d.delivery_stream_name = 'owned'},
+	'errors of the stream whose owner lost INSERT');
+is(sql(q{SELECT string_agg(DISTINCT error_code || ': ' || error_message, ', ')
+           FROM firehose.delivery_errors e JOIN firehose.delivery_streams d USING (delivery_stream_id)
+          WHERE d.delivery_stream_name = 'owned'}),
+	'DeliveryFailed: permission denied for table owned_dest',
+	'owned: every record is a DeliveryFailed permission error');
+is(sql(q{SELECT count(*) FROM owned_dest}), '2', 'owned: nothing written without the privilege');
+is(sql(q{SELECT records_delivered || '/' || records_failed FROM firehose.describe_delivery_stream('owned')}),
+	'2/3', 'owned: the counters');
+# the owner sees its errors
+is(sql(q{SET ROLE fh_user; SELECT count(*) FROM firehose.delivery_errors}), '3',
+	'owned: the owner sees its error output');
+
+$node->stop;
+done_testing();
