@@ -273,7 +273,7 @@ CREATE FUNCTION firehose.start_delivery_stream(delivery_stream_name text) RETURN
 $$
 BEGIN
     UPDATE firehose.delivery_streams SET enabled = true
-     WHERE delivery_stream_id = (firehose._get(delivery_stream_name, true)).delivery_stream_id;
+     WHERE delivery_stream_id = (firehose._get($1, true)).delivery_stream_id;
     PERFORM kinesis_glue.wake_worker();
 END
 $$;
@@ -283,7 +283,7 @@ CREATE FUNCTION firehose.stop_delivery_stream(delivery_stream_name text) RETURNS
 $$
 BEGIN
     UPDATE firehose.delivery_streams SET enabled = false
-     WHERE delivery_stream_id = (firehose._get(delivery_stream_name, true)).delivery_stream_id;
+     WHERE delivery_stream_id = (firehose._get($1, true)).delivery_stream_id;
 END
 $$;
 
@@ -347,7 +347,9 @@ DECLARE
     payload jsonb;
     meta jsonb;
     attempt integer;
-    err text;
+    attempts_used integer := 0;
+    err text;                 -- the transform call failed (every record fails)
+    rec_err text;             -- this record failed
     transformed firehose.transformed_record[];
     delivered integer := 0;
     failed integer := 0;
@@ -381,6 +383,7 @@ BEGIN
     -- transformation: every record comes back Ok, Dropped or ProcessingFailed
     IF d.transform_function IS NOT NULL THEN
         FOR attempt IN 1 .. d.transform_retries + 1 LOOP
+            attempts_used := attempt;
             BEGIN
                 EXECUTE format('SELECT array_agg(t::firehose.transformed_record) FROM %s($1) t', d.transform_function)
                    INTO transformed USING recs;
@@ -400,14 +403,16 @@ BEGIN
     FOREACH r IN ARRAY recs LOOP
         out_data := r.data;
         result := 'Ok';
+        rec_err := NULL;
         IF d.transform_function IS NOT NULL THEN
             IF err IS NOT NULL THEN
                 result := 'ProcessingFailed';
+                rec_err := err;
             ELSE
                 SELECT t.result, t.data INTO result, out_data
                   FROM unnest(transformed) t WHERE t.record_id = r.sequence_number;
                 IF NOT FOUND OR result IS NULL OR result NOT IN ('Ok', 'Dropped', 'ProcessingFailed') THEN
-                    err := coalesce(err, 'the transform returned no valid result for the record');
+                    rec_err := 'the transform returned no valid result for the record';
                     result := 'ProcessingFailed';
                 END IF;
             END IF;
@@ -418,8 +423,8 @@ BEGIN
             INSERT INTO firehose.delivery_errors (delivery_stream_id, shard_id, sequence_number, error_code,
                     error_message, raw_data, approximate_arrival_timestamp, attempts_made)
             VALUES (id, r.shard_id, r.sequence_number, 'ProcessingFailed',
-                    coalesce(err, 'the transform reported ProcessingFailed'), r.data,
-                    r.approximate_arrival_timestamp, d.transform_retries + 1);
+                    coalesce(rec_err, 'the transform reported ProcessingFailed'), r.data,
+                    r.approximate_arrival_timestamp, attempts_used);
             failed := failed + 1;
             CONTINUE;
         END IF;
@@ -447,9 +452,10 @@ BEGIN
             END IF;
             delivered := delivered + 1;
         EXCEPTION WHEN OTHERS THEN
+            rec_err := SQLERRM;
             INSERT INTO firehose.delivery_errors (delivery_stream_id, shard_id, sequence_number, error_code,
                     error_message, raw_data, approximate_arrival_timestamp)
-            VALUES (id, r.shard_id, r.sequence_number, 'DeliveryFailed', SQLERRM, r.data,
+            VALUES (id, r.shard_id, r.sequence_number, 'DeliveryFailed', rec_err, r.data,
                     r.approximate_arrival_timestamp);
             failed := failed + 1;
         END;
@@ -457,7 +463,7 @@ BEGIN
 
     UPDATE firehose.delivery_streams SET last_delivery_at = clock_timestamp(),
            records_delivered = records_delivered + delivered, records_failed = records_failed + failed,
-           last_error = CASE WHEN failed > 0 THEN coalesce(err, last_error) ELSE last_error END
+           last_error = CASE WHEN failed > 0 THEN coalesce(err, rec_err, last_error) ELSE last_error END
      WHERE delivery_stream_id = id;
     RETURN cardinality(recs);
 END
