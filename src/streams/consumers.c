@@ -131,7 +131,7 @@ kg_register_stream_consumer(PG_FUNCTION_ARGS)
 	start = kg_start_positions(s, position, PG_ARGISNULL(3) ? 0 : PG_GETARG_TIMESTAMPTZ(3));
 
 	kg_catalog_enter(&cc, false);
-	kg_spi_exec("SELECT 1 FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+	kg_spi_exec("SELECT 1 FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 				1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(s->stream_id)}, NULL, false);
 	n = kg_spi_exec("SELECT consumer_name FROM kinesis.consumers WHERE stream_id OPERATOR(pg_catalog.=) $1",
 					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(s->stream_id)}, NULL, false);

@@ -91,7 +91,7 @@ kg_reshard_begin(KgReshard *r, const char *stream_name, bool check_mode)
 
 	/* the layout as of this transaction, including its own earlier reshards */
 	kg_catalog_enter(&cc, false);
-	kg_spi_exec("SELECT next_shard_index FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+	kg_spi_exec("SELECT next_shard_index FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
 				1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(s->stream_id)}, NULL, false);
 	{
 		bool		isnull;
@@ -101,7 +101,7 @@ kg_reshard_begin(KgReshard *r, const char *stream_name, bool check_mode)
 	n = kg_spi_exec("SELECT shard_index, starting_hash_key::text, ending_hash_key::text, "
 					"starting_sequence_number OPERATOR(pg_catalog.>=) $2 "
 					"FROM kinesis.shards shards WHERE stream_id OPERATOR(pg_catalog.=) $1 "
-					"AND ending_sequence_number IS NULL ORDER BY shards.starting_hash_key FOR UPDATE",
+					"AND ending_sequence_number IS NULL ORDER BY shards.starting_hash_key FOR NO KEY UPDATE",
 					2, (Oid[]) {INT4OID, INT8OID},
 					(Datum[]) {Int32GetDatum(s->stream_id), Int64GetDatum(KG_SEQ(r->child_counter, 0))},
 					NULL, false);
