@@ -322,3 +322,12 @@ DROP FUNCTION fh_transform, fh_broken;
 DROP SEQUENCE fh_attempts;
 REVOKE CREATE ON SCHEMA kinesis_records FROM regress_fh_other;
 DROP ROLE regress_fh_other;
+
+-- the validation helpers on their own
+SELECT kg_try($$SELECT firehose._check_name('ok-name.1')$$) AS good_name,
+       kg_try($$SELECT firehose._check_name('bad name')$$) AS bad_name;
+CREATE TABLE fh_check (id int, doc jsonb);
+SELECT kg_try($$SELECT firehose._check_destination('fh_check', 'jsonb', 'doc')$$) AS jsonb_doc,
+       kg_try($$SELECT firehose._check_destination('fh_check', 'bytea', 'doc')$$) AS bytea_doc,
+       kg_try($$SELECT firehose._check_destination('fh_check', 'xml', NULL)$$) AS bad_format;
+DROP TABLE fh_check;
