@@ -202,44 +202,37 @@ mkdir -p "$LOGDIR"
 # ---------------------------------------------------------------------------
 # Layers.
 
-layer_regress() {
-	local log=$LOGDIR/regress.log rc
-	if ! compgen -G 'sql/*.sql' >/dev/null; then record regress 0 0 "no tests"; return; fi
-	kg_log "regress: make regresscheck"
-	run_layer "${KG_TIMEOUT_REGRESS:-300}" "$log" make PG_CONFIG="$PG_CONFIG" regresscheck
+# layer_pg_regress NAME GLOB MAKE_TARGET DIFFS POSTMASTER_LOG TIMEOUT: a
+# pg_regress-style layer (regress, isolation), counted per test file.
+layer_pg_regress() {
+	local name=$1 glob=$2 target=$3 diffs=$4 pmlog=$5 timeout=$6
+	local log=$LOGDIR/$name.log rc
+	if ! compgen -G "$glob" >/dev/null; then record "$name" 0 0 "no tests"; return; fi
+	kg_log "$name: make $target"
+	run_layer "$timeout" "$log" make PG_CONFIG="$PG_CONFIG" "$target"
 	rc=$?
 	count_pg_regress "$log"
-	[[ -f regression.diffs && $FAILED -gt 0 ]] && show_head regression.diffs
-	[[ $rc -ne 0 ]] && show_server_trouble log/postmaster.log
+	[[ -f $diffs && $FAILED -gt 0 ]] && show_head "$diffs"
+	[[ $rc -ne 0 ]] && show_server_trouble "$pmlog"
 	if timed_out $rc; then
-		record regress "$PASSED" $((FAILED + 1)) "timed out"
+		record "$name" "$PASSED" $((FAILED + 1)) "timed out"
 		return
 	fi
 	if [[ $rc -ne 0 && $FAILED -eq 0 ]]; then
-		record regress "$PASSED" 1 "make regresscheck failed with status $rc"
+		record "$name" "$PASSED" 1 "make $target failed with status $rc"
 		return
 	fi
-	record regress "$PASSED" "$FAILED"
+	record "$name" "$PASSED" "$FAILED"
+}
+
+layer_regress() {
+	layer_pg_regress regress 'sql/*.sql' regresscheck regression.diffs log/postmaster.log \
+		"${KG_TIMEOUT_REGRESS:-300}"
 }
 
 layer_isolation() {
-	local log=$LOGDIR/isolation.log rc
-	if ! compgen -G 'test/specs/*.spec' >/dev/null; then record isolation 0 0 "no tests"; return; fi
-	kg_log "isolation: make isolationcheck"
-	run_layer "${KG_TIMEOUT_ISOLATION:-300}" "$log" make PG_CONFIG="$PG_CONFIG" isolationcheck
-	rc=$?
-	count_pg_regress "$log"
-	[[ -f output_iso/regression.diffs && $FAILED -gt 0 ]] && show_head output_iso/regression.diffs
-	[[ $rc -ne 0 ]] && show_server_trouble output_iso/log/postmaster.log
-	if timed_out $rc; then
-		record isolation "$PASSED" $((FAILED + 1)) "timed out"
-		return
-	fi
-	if [[ $rc -ne 0 && $FAILED -eq 0 ]]; then
-		record isolation "$PASSED" 1 "make isolationcheck failed with status $rc"
-		return
-	fi
-	record isolation "$PASSED" "$FAILED"
+	layer_pg_regress isolation 'test/specs/*.spec' isolationcheck output_iso/regression.diffs \
+		output_iso/log/postmaster.log "${KG_TIMEOUT_ISOLATION:-300}"
 }
 
 layer_tap() {

@@ -121,6 +121,22 @@ BEGIN
 END
 $$;
 
+-- Buffering hints in range (NULL: not given, nothing to check).
+CREATE FUNCTION firehose._check_buffering(size_mib integer, buffer_interval interval) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    IF size_mib NOT BETWEEN 1 AND 128 THEN
+        RAISE EXCEPTION 'InvalidArgumentException: buffering size must be between 1 and 128 MiB'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF buffer_interval < interval '0' OR buffer_interval > interval '900 s' THEN
+        RAISE EXCEPTION 'InvalidArgumentException: buffering interval must be between 0 and 900 seconds'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION firehose.create_delivery_stream(delivery_stream_name text,
         destination_table regclass,
         delivery_stream_type text DEFAULT 'DirectPut',
@@ -143,14 +159,7 @@ BEGIN
         RAISE EXCEPTION 'ResourceInUseException: delivery stream "%" already exists', delivery_stream_name
             USING ERRCODE = 'object_in_use';
     END IF;
-    IF buffering_size_mib NOT BETWEEN 1 AND 128 THEN
-        RAISE EXCEPTION 'InvalidArgumentException: buffering size must be between 1 and 128 MiB'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF buffering_interval < interval '0' OR buffering_interval > interval '900 s' THEN
-        RAISE EXCEPTION 'InvalidArgumentException: buffering interval must be between 0 and 900 seconds'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM firehose._check_buffering(buffering_size_mib, buffering_interval);
     IF transform_retries NOT BETWEEN 0 AND 300 THEN
         RAISE EXCEPTION 'InvalidArgumentException: transform retries must be between 0 and 300'
             USING ERRCODE = 'invalid_parameter_value';
@@ -245,14 +254,7 @@ BEGIN
                 delivery_stream_name, d.version_id, current_version_id
             USING ERRCODE = 'object_in_use', HINT = 'Read the current version with firehose.describe_delivery_stream().';
     END IF;
-    IF buffering_size_mib IS NOT NULL AND buffering_size_mib NOT BETWEEN 1 AND 128 THEN
-        RAISE EXCEPTION 'InvalidArgumentException: buffering size must be between 1 and 128 MiB'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF buffering_interval IS NOT NULL AND (buffering_interval < interval '0' OR buffering_interval > interval '900 s') THEN
-        RAISE EXCEPTION 'InvalidArgumentException: buffering interval must be between 0 and 900 seconds'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
+    PERFORM firehose._check_buffering(buffering_size_mib, buffering_interval);
     PERFORM firehose._check_destination(coalesce(destination_table, d.destination_table),
                                         coalesce(record_format, d.record_format),
                                         coalesce(data_column, d.data_column));
@@ -268,24 +270,26 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION firehose.start_delivery_stream(delivery_stream_name text) RETURNS void
+-- Start or stop delivering (owners only).
+CREATE FUNCTION firehose._set_enabled(delivery_stream_name text, enabled boolean) RETURNS void
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
-    UPDATE firehose.delivery_streams SET enabled = true
+    UPDATE firehose.delivery_streams SET enabled = $2
      WHERE delivery_stream_id = (firehose._get($1, true)).delivery_stream_id;
-    PERFORM kinesis_glue.wake_worker();
+    IF $2 THEN
+        PERFORM kinesis_glue.wake_worker();
+    END IF;
 END
 $$;
 
+CREATE FUNCTION firehose.start_delivery_stream(delivery_stream_name text) RETURNS void
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT firehose._set_enabled($1, true) $$;
+
 CREATE FUNCTION firehose.stop_delivery_stream(delivery_stream_name text) RETURNS void
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
-$$
-BEGIN
-    UPDATE firehose.delivery_streams SET enabled = false
-     WHERE delivery_stream_id = (firehose._get($1, true)).delivery_stream_id;
-END
-$$;
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+    AS $$ SELECT firehose._set_enabled($1, false) $$;
 
 -- Direct PUT ---------------------------------------------------------------
 

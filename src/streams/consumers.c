@@ -315,31 +315,20 @@ kg_acquire_leases(KgStream *s, int32 consumer_id)
 		live_others = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
 
-	/* who else holds live leases, and which shards are finished */
-	n = kg_spi_exec("SELECT shard_index, finished, "
-					"(lease_owner IS NOT NULL AND lease_expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp() "
-					" AND NOT (lease_owner OPERATOR(pg_catalog.=) $2 AND lease_session OPERATOR(pg_catalog.=) $3) "
-					" AND EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) lease_owner "
-					"             AND a.backend_start OPERATOR(pg_catalog.=) lease_session)), "
-					"lease_owner, lease_session "
-					"FROM kinesis.consumer_shards WHERE consumer_id OPERATOR(pg_catalog.=) $1",
-					3, (Oid[]) {INT4OID, INT4OID, TIMESTAMPTZOID},
-					(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(MyProcPid), TimestampTzGetDatum(MyStartTimestamp)},
-					NULL, false);
+	/* which shards are finished, and how many are still to read */
+	n = kg_spi_exec("SELECT shard_index, finished FROM kinesis.consumer_shards "
+					"WHERE consumer_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(consumer_id)}, NULL, false);
+	for (int i = 0; i < n; i++)
 	{
-		for (int i = 0; i < n; i++)
-		{
-			bool		isnull;
-			int32		idx = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-			bool		fin = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-			bool		other = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		bool		isnull;
+		int32		idx = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		bool		fin = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 
-			if (fin)
-				finished = lappend_int(finished, idx);
-			else if (kg_stream_find_shard(s, idx) != NULL)
-				active++;
-			(void) other;
-		}
+		if (fin)
+			finished = lappend_int(finished, idx);
+		else if (kg_stream_find_shard(s, idx) != NULL)
+			active++;
 	}
 	share = (active + live_others) / (live_others + 1);
 	if (share < 1)

@@ -227,11 +227,6 @@ kg_send_failure(KgMapping *m, KgShard *sh, int64 first_seq, int64 last_seq, int 
 							  quote_literal_cstr(dest + 7),
 							  quote_literal_cstr(psprintf("mapping-%lld", (long long) m->id)), details);
 		else
-			insert = psprintf("WITH d AS (%s AS d) INSERT INTO %s SELECT (pg_catalog.jsonb_populate_record(NULL::%s, "
-							  "d.d OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details', d.d))).* FROM d",
-							  details, dest + 6, dest + 6);
-		/* the WITH form needs the SELECT's output named d */
-		if (strncmp(dest, "table:", 6) == 0)
 			insert = psprintf("INSERT INTO %s SELECT (pg_catalog.jsonb_populate_record(NULL::%s, "
 							  "d OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details', d))).* "
 							  "FROM (%s) AS x(d)", dest + 6, dest + 6, details);
@@ -262,13 +257,10 @@ kg_call_function(KgMapping *m, Datum batch, int64 *failed_seq, char **error)
 	Oid			save_user;
 	int			save_sec;
 	volatile bool ok = true;
-	HeapTuple	proctup;
 	char	   *call;
 
 	*failed_seq = -1;
 	*error = NULL;
-	proctup = NULL;
-	(void) proctup;
 	call = psprintf("SELECT %s($1)",
 					quote_qualified_identifier(get_namespace_name(get_func_namespace(m->function)),
 											   get_func_name(m->function)));
