@@ -18,9 +18,12 @@ COMPONENT_SQL = src/common/common.sql \
 	src/streams/streams.sql \
 	src/streams/consumers.sql \
 	src/streams/mappings.sql \
-	src/firehose/firehose.sql
+	src/firehose/firehose.sql \
+	src/firehose/firehose_delivery.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
+# zlib for gzip-compressed Firehose objects
+SHLIB_LINK = -lz
 PG_CPPFLAGS = -Isrc -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare
 ifdef DEBUG

@@ -327,7 +327,10 @@ DROP ROLE regress_fh_other;
 SELECT kg_try($$SELECT firehose._check_name('ok-name.1')$$) AS good_name,
        kg_try($$SELECT firehose._check_name('bad name')$$) AS bad_name;
 CREATE TABLE fh_check (id int, doc jsonb);
-SELECT kg_try($$SELECT firehose._check_destination('fh_check', 'jsonb', 'doc')$$) AS jsonb_doc,
-       kg_try($$SELECT firehose._check_destination('fh_check', 'bytea', 'doc')$$) AS bytea_doc,
-       kg_try($$SELECT firehose._check_destination('fh_check', 'xml', NULL)$$) AS bad_format;
+SELECT kg_try($$SELECT firehose._check_table(current_user::regrole, 'fh_check', 'doc', 'jsonb', 'jsonb format')$$) AS jsonb_doc,
+       kg_try($$SELECT firehose._check_table(current_user::regrole, 'fh_check', 'doc', 'bytea', 'bytea format')$$) AS bytea_doc,
+       kg_try($$SELECT firehose._check_table(current_user::regrole, 'fh_check', NULL, NULL, 'columns format')$$) AS columns;
+SELECT kg_try($$SELECT firehose._destination_type('fh_check', '/tmp', NULL)$$) AS two,
+       kg_try($$SELECT firehose._destination_type(NULL, NULL, NULL)$$) AS none,
+       kg_try($$SELECT firehose._destination_type(NULL, NULL, 'cat')$$) AS program;
 DROP TABLE fh_check;

@@ -16,6 +16,7 @@
 
 #include "common/kg_guc.h"
 #include "common/kg_shmem.h"
+#include "firehose/firehose.h"
 #include "streams/on_demand.h"
 #include "streams/stream_state.h"
 #include "worker/kg_worker.h"
@@ -148,6 +149,7 @@ _PG_init(void)
 {
 	kg_define_settings();
 	kg_streams_init_backend();
+	kg_firehose_init_backend();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

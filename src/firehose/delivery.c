@@ -5,7 +5,9 @@
  *		enabled delivery stream it calls firehose._deliver(id, false) as the
  *		stream's owner, in a security-restricted context, one transaction per
  *		batch, until nothing is due.  The batch, the destination rows and the
- *		consumer checkpoint commit together (exactly once into tables).
+ *		consumer checkpoint commit together (exactly once into tables and
+ *		files).  When the worker starts it first finishes the objects of file
+ *		destinations that a crash left under temporary names (objects.c).
  *
  * Locking: none of its own; a failing delivery stream is logged and the
  * others go on.
@@ -29,20 +31,37 @@ typedef struct KgDelivery
 {
 	int32		id;
 	Oid			owner;
-	int32		taken;			/* out: records taken by the last batch */
+	const char *sql;			/* run as owner with $1 = id */
+	int32		taken;			/* out: the integer the SQL returned */
 } KgDelivery;
 
-/* Transaction body: list the enabled delivery streams into a List of KgDelivery. */
+/* Have the file destinations' crash leftovers been recovered in this worker? */
+static bool objects_recovered = false;
+
+/*
+ * Transaction body: list the delivery streams into a List of KgDelivery,
+ * the enabled ones to deliver, or (when the objects are not yet recovered)
+ * the file destinations to recover.
+ */
 static void
 kg_list_deliveries(void *arg)
 {
 	List	  **out = (List **) arg;
 	KgCatalogContext cc;
 	int			n;
+	const char *sql;
 
 	kg_catalog_enter(&cc, false);
-	n = kg_spi_exec("SELECT delivery_stream_id, owner::oid FROM firehose.delivery_streams WHERE enabled "
-					"ORDER BY delivery_stream_id", 0, NULL, NULL, NULL, true);
+	if (!objects_recovered)
+		n = kg_spi_exec("SELECT delivery_stream_id, owner::oid FROM firehose.delivery_streams "
+						"WHERE destination_type = 'files' ORDER BY delivery_stream_id",
+						0, NULL, NULL, NULL, true);
+	else
+		n = kg_spi_exec("SELECT delivery_stream_id, owner::oid FROM firehose.delivery_streams WHERE enabled "
+						"ORDER BY delivery_stream_id", 0, NULL, NULL, NULL, true);
+	sql = objects_recovered ? "SELECT firehose._deliver($1, false)" :
+		"SELECT firehose._recover_objects(delivery_stream_id, destination_directory) "
+		"FROM firehose.delivery_streams WHERE delivery_stream_id = $1";
 	for (int i = 0; i < n; i++)
 	{
 		bool		isnull;
@@ -51,6 +70,7 @@ kg_list_deliveries(void *arg)
 
 		d->id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 		d->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		d->sql = sql;
 		old = MemoryContextSwitchTo(TopMemoryContext);
 		*out = lappend(*out, d);
 		MemoryContextSwitchTo(old);
@@ -58,7 +78,7 @@ kg_list_deliveries(void *arg)
 	kg_catalog_exit(&cc);
 }
 
-/* Transaction body: one batch of one delivery stream, as its owner. */
+/* Transaction body: one batch (or the recovery) of one delivery stream, as its owner. */
 static void
 kg_deliver_batch(void *arg)
 {
@@ -71,7 +91,7 @@ kg_deliver_batch(void *arg)
 	SetUserIdAndSecContext(d->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to the SPI manager");
-	if (kg_spi_exec("SELECT firehose._deliver($1, false)", 1, (Oid[]) {INT4OID},
+	if (kg_spi_exec(d->sql, 1, (Oid[]) {INT4OID},
 					(Datum[]) {Int32GetDatum(d->id)}, NULL, false) == 1)
 	{
 		bool		isnull;
@@ -90,6 +110,19 @@ kg_firehose_delivery(void)
 	List	   *deliveries = NIL;
 	ListCell   *lc;
 
+	if (!objects_recovered)
+	{
+		/* once per worker: a failure is logged and not retried */
+		if (kg_run_in_transaction("kinesis_glue: list file destinations", kg_list_deliveries, &deliveries))
+		{
+			foreach(lc, deliveries)
+				(void) kg_run_in_transaction("kinesis_glue: recover firehose objects", kg_deliver_batch,
+											 lfirst(lc));
+			list_free_deep(deliveries);
+			deliveries = NIL;
+		}
+		objects_recovered = true;
+	}
 	if (!kg_run_in_transaction("kinesis_glue: list delivery streams", kg_list_deliveries, &deliveries))
 		return;
 	foreach(lc, deliveries)

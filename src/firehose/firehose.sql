@@ -1,12 +1,14 @@
--- Firehose delivery streams (src/firehose): a delivery stream reads a
--- kinesis data stream (its own internal one for Direct PUT) through a named
--- consumer, buffers by size and time, optionally transforms with a SQL
--- function, and delivers into a table.  Delivery and the consumer's
--- checkpoint commit in one transaction: exactly once.  The worker runs
--- deliveries as the delivery stream's owner (src/firehose/delivery.c).
+-- Firehose delivery streams (src/firehose), the catalog and the API: a
+-- delivery stream reads a kinesis data stream (its own internal one for
+-- Direct PUT) through a named consumer, buffers by size and time,
+-- optionally transforms with a SQL function, and delivers into a table,
+-- into files ("objects") under a server directory, or to a program.  The
+-- delivery itself is in firehose_delivery.sql; the worker runs it as the
+-- delivery stream's owner (src/firehose/delivery.c).
 --
--- Built so far: table destinations.  Not yet: file and program (COPY)
--- destinations, dynamic partitioning, compression (see README).
+-- Locking: a change of a delivery stream and a delivery both lock its row
+-- (FOR UPDATE), so a delivery stream delivers one batch at a time and a
+-- batch sees one configuration.
 
 CREATE TABLE firehose.delivery_streams (
     delivery_stream_id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -15,24 +17,58 @@ CREATE TABLE firehose.delivery_streams (
     source_stream text NOT NULL,              -- the kinesis stream read
     consumer_name text NOT NULL,              -- the named consumer that holds the position
     owner regrole NOT NULL,
-    destination_table regclass NOT NULL,
-    record_format text NOT NULL CHECK (record_format IN ('columns', 'jsonb', 'bytea')),
+    destination_type text NOT NULL CHECK (destination_type IN ('table', 'files', 'program')),
+    -- table destinations
+    destination_table regclass,
+    record_format text CHECK (record_format IN ('columns', 'jsonb', 'bytea')),
     data_column name,                         -- for jsonb / bytea formats
+    -- file and program destinations
+    destination_directory text,
+    destination_program text,
+    file_format text CHECK (file_format IN ('jsonlines', 'csv', 'text')),
+    file_columns text[],
+    file_header boolean NOT NULL DEFAULT false,
+    compression text NOT NULL DEFAULT 'UNCOMPRESSED' CHECK (compression IN ('UNCOMPRESSED', 'GZIP')),
+    prefix text NOT NULL DEFAULT '',
+    partition_keys jsonb NOT NULL DEFAULT '{}',  -- {name: jsonpath}
+    file_extension text,
+    -- buffering, transformation, failures
     buffering_size_bytes bigint NOT NULL,
     buffering_interval interval NOT NULL,
     transform_function regproc,
     transform_retries integer NOT NULL,
+    retry_duration interval NOT NULL,
+    backup_mode text NOT NULL DEFAULT 'Disabled' CHECK (backup_mode IN ('Disabled', 'AllData', 'FailedDataOnly')),
+    backup_table regclass,
     enabled boolean NOT NULL DEFAULT true,
     version_id integer NOT NULL DEFAULT 1,
     create_timestamp timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     last_update_timestamp timestamptz,
-    last_delivery_at timestamptz,
+    -- the failing destination: retried with backoff until retry_duration has passed
+    failing_since timestamptz,
+    failed_attempts integer NOT NULL DEFAULT 0,
+    next_attempt_at timestamptz,
+    -- metrics (firehose.delivery_stream_metrics)
+    incoming_records bigint NOT NULL DEFAULT 0,
+    incoming_bytes bigint NOT NULL DEFAULT 0,
     records_delivered bigint NOT NULL DEFAULT 0,
-    records_failed bigint NOT NULL DEFAULT 0,
-    last_error text
+    bytes_delivered bigint NOT NULL DEFAULT 0,
+    objects_delivered bigint NOT NULL DEFAULT 0,
+    records_dropped bigint NOT NULL DEFAULT 0,
+    processing_failed bigint NOT NULL DEFAULT 0,     -- the transform failed them
+    delivery_failed bigint NOT NULL DEFAULT 0,       -- the table rejected them
+    format_failed bigint NOT NULL DEFAULT 0,         -- not writable in the file format
+    partitioning_failed bigint NOT NULL DEFAULT 0,   -- a partition key was missing
+    destination_failed bigint NOT NULL DEFAULT 0,    -- retries exhausted
+    failed_attempts_total bigint NOT NULL DEFAULT 0,
+    records_backed_up bigint NOT NULL DEFAULT 0,
+    last_delivery_at timestamptz,
+    last_error text,
+    last_error_at timestamptz
 );
 
--- The error output: records a transform failed or the destination rejected.
+-- The error output: records a transform failed, the destination rejected,
+-- or that could not be delivered within retry_duration.
 CREATE TABLE firehose.delivery_errors (
     error_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     delivery_stream_id integer NOT NULL REFERENCES firehose.delivery_streams ON DELETE CASCADE,
@@ -45,10 +81,27 @@ CREATE TABLE firehose.delivery_errors (
     attempts_made integer NOT NULL DEFAULT 1,
     failed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
+CREATE INDEX ON firehose.delivery_errors (delivery_stream_id, error_id);
+
+-- The objects delivered to file destinations, written in the transaction
+-- that delivered them (src/firehose/objects.c renames a committed object
+-- from its temporary name by this row).
+CREATE TABLE firehose.delivered_objects (
+    delivery_stream_id integer NOT NULL REFERENCES firehose.delivery_streams ON DELETE CASCADE,
+    object_path text NOT NULL,
+    writer_xid xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
+    first_sequence_number bigint NOT NULL,
+    last_sequence_number bigint NOT NULL,
+    records integer NOT NULL,
+    bytes bigint NOT NULL,
+    delivered_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    PRIMARY KEY (delivery_stream_id, object_path, writer_xid)
+);
+
 -- Row-level security: everybody may see the delivery streams (like
 -- pg_class); only an owner (or a member of its role) changes one or sees
--- its error output.  The functions below are SECURITY INVOKER; the worker
--- runs deliveries as the owner, so no path widens a role's rights.
+-- its error output and objects.  The functions are SECURITY INVOKER; the
+-- worker runs deliveries as the owner, so no path widens a role's rights.
 ALTER TABLE firehose.delivery_streams ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON firehose.delivery_streams FOR SELECT USING (true);
 CREATE POLICY owned ON firehose.delivery_streams FOR ALL
@@ -61,8 +114,37 @@ CREATE POLICY owned ON firehose.delivery_errors FOR ALL
                     WHERE d.delivery_stream_id OPERATOR(pg_catalog.=) delivery_errors.delivery_stream_id
                       AND pg_catalog.pg_has_role(CURRENT_USER, d.owner, 'USAGE')));
 GRANT SELECT, INSERT ON firehose.delivery_errors TO PUBLIC;
+ALTER TABLE firehose.delivered_objects ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owned ON firehose.delivered_objects FOR ALL
+    USING (EXISTS (SELECT 1 FROM firehose.delivery_streams d
+                    WHERE d.delivery_stream_id OPERATOR(pg_catalog.=) delivered_objects.delivery_stream_id
+                      AND pg_catalog.pg_has_role(CURRENT_USER, d.owner, 'USAGE')));
+GRANT SELECT, INSERT ON firehose.delivered_objects TO PUBLIC;
 
 CREATE TYPE firehose.transformed_record AS (record_id bigint, result text, data bytea);
+
+-- C helpers of file and program destinations (src/firehose/*.c)
+CREATE FUNCTION firehose._record_problem(file_format text, columns text[], data bytea) RETURNS text
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'kg_firehose_record_problem';
+CREATE FUNCTION firehose._json_or_null(data bytea) RETURNS jsonb
+    LANGUAGE c STRICT IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'kg_firehose_json_or_null';
+CREATE FUNCTION firehose._json_object(data bytea) RETURNS jsonb
+    LANGUAGE c STRICT IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'kg_firehose_json_object';
+CREATE FUNCTION firehose._check_prefix(prefix text, partition_keys jsonb) RETURNS void
+    LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'kg_firehose_check_prefix';
+CREATE FUNCTION firehose._evaluate_prefix(prefix text, oldest timestamptz, key_values jsonb) RETURNS text
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_firehose_evaluate_prefix';
+CREATE FUNCTION firehose._write_object(directory text, object_key text, delivery_stream_id integer,
+        file_format text, columns text[], header boolean, gzip boolean, records bytea[])
+    RETURNS text LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_firehose_write_object';
+CREATE FUNCTION firehose._pipe_to_program(command text, delivery_stream_name text, batch_id text,
+        file_format text, columns text[], header boolean, gzip boolean, records bytea[])
+    RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_firehose_pipe_to_program';
+CREATE FUNCTION firehose._recover_objects(delivery_stream_id integer, directory text) RETURNS integer
+    LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'kg_firehose_recover_objects';
+REVOKE ALL ON FUNCTION firehose._write_object, firehose._pipe_to_program, firehose._recover_objects FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION firehose._write_object, firehose._pipe_to_program, firehose._recover_objects
+    TO pg_write_server_files, pg_execute_server_program;
 
 CREATE FUNCTION firehose._check_name(name text) RETURNS void
     LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS
@@ -75,9 +157,11 @@ BEGIN
 END
 $$;
 
--- The delivery stream row, checked to exist (and, with must_own, owned by the caller).
-CREATE FUNCTION firehose._get(name text, must_own boolean) RETURNS firehose.delivery_streams
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
+-- The delivery stream row, checked to exist (and, with must_own, owned by
+-- the caller); with lock, locked FOR UPDATE.
+CREATE FUNCTION firehose._get(name text, must_own boolean, lock boolean DEFAULT false)
+    RETURNS firehose.delivery_streams
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
     d firehose.delivery_streams;
@@ -91,32 +175,152 @@ BEGIN
         RAISE EXCEPTION 'AccessDeniedException: must be owner of delivery stream "%"', name
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    IF lock THEN
+        -- (row-level security shows the row FOR UPDATE to its owners only)
+        SELECT * INTO d FROM firehose.delivery_streams WHERE delivery_stream_id = d.delivery_stream_id FOR UPDATE;
+    END IF;
     RETURN d;
 END
 $$;
 
-CREATE FUNCTION firehose._check_destination(destination_table regclass, record_format text, data_column name)
-    RETURNS void LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
+-- ERROR unless role holds the predefined role that the destination needs
+-- (the same rule as COPY TO a file or program).
+CREATE FUNCTION firehose._check_server_role(role regrole, needed text, what text) RETURNS void
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
-    IF record_format NOT IN ('columns', 'jsonb', 'bytea') THEN
-        RAISE EXCEPTION 'InvalidArgumentException: record format "%" is not one of columns, jsonb, bytea', record_format
-            USING ERRCODE = 'invalid_parameter_value';
+    IF NOT pg_has_role(role, needed, 'USAGE') THEN
+        RAISE EXCEPTION 'AccessDeniedException: permission denied to %', what
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('The delivery stream''s owner %s lacks the privileges of the %s role.', role, needed),
+                  HINT = format('GRANT %s TO %s, or deliver into a table.', needed, role);
     END IF;
-    IF NOT has_table_privilege(destination_table, 'INSERT') THEN
-        RAISE EXCEPTION 'AccessDeniedException: permission denied to insert into %', destination_table
+END
+$$;
+
+-- ERROR unless the table exists, the owner may insert into it, and it has
+-- a column of that name and type (when column is given).
+CREATE FUNCTION firehose._check_table(owner regrole, tab regclass, col name, typ regtype, what text) RETURNS void
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    IF NOT has_table_privilege(owner, tab, 'INSERT') THEN
+        RAISE EXCEPTION 'AccessDeniedException: permission denied to insert into %', tab
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    IF record_format <> 'columns' THEN
-        IF data_column IS NULL OR NOT EXISTS (
-               SELECT 1 FROM pg_attribute a
-                WHERE a.attrelid = destination_table AND a.attname = data_column AND a.attnum > 0
-                  AND NOT a.attisdropped
-                  AND a.atttypid = CASE record_format WHEN 'jsonb' THEN 'jsonb'::regtype ELSE 'bytea'::regtype END) THEN
-            RAISE EXCEPTION 'InvalidArgumentException: % format needs data_column naming a % column of %',
-                    record_format, record_format, destination_table
+    IF typ IS NOT NULL AND (col IS NULL OR NOT EXISTS (
+           SELECT 1 FROM pg_attribute a
+            WHERE a.attrelid = tab AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped
+              AND a.atttypid = typ)) THEN
+        RAISE EXCEPTION 'InvalidArgumentException: % needs % naming a % column of %', what,
+                CASE WHEN what = 'backup' THEN 'a raw_data column' ELSE 'data_column' END, typ, tab
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+-- Check a whole configuration (a row about to be inserted or updated):
+-- exactly one destination and its options, buffering, transform, retries,
+-- backup.  Rights are checked for d.owner.
+CREATE FUNCTION firehose._check_config(d firehose.delivery_streams) RETURNS void
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    k record;
+BEGIN
+    IF d.destination_type = 'table' THEN
+        IF d.record_format IS NULL OR d.record_format NOT IN ('columns', 'jsonb', 'bytea') THEN
+            RAISE EXCEPTION 'InvalidArgumentException: record format "%" is not one of columns, jsonb, bytea', d.record_format
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
+        PERFORM firehose._check_table(d.owner, d.destination_table, d.data_column,
+                CASE d.record_format WHEN 'jsonb' THEN 'jsonb'::regtype WHEN 'bytea' THEN 'bytea'::regtype END,
+                d.record_format || ' format');
+    ELSE
+        IF d.file_format IS NULL OR d.file_format NOT IN ('jsonlines', 'csv', 'text') THEN
+            RAISE EXCEPTION 'InvalidArgumentException: file format "%" is not one of jsonlines, csv, text', d.file_format
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF d.compression IS NULL OR d.compression NOT IN ('UNCOMPRESSED', 'GZIP') THEN
+            RAISE EXCEPTION 'InvalidArgumentException: compression "%" is not one of UNCOMPRESSED, GZIP', d.compression
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF d.file_format = 'jsonlines' AND d.file_columns IS NOT NULL THEN
+            RAISE EXCEPTION 'InvalidArgumentException: file_columns apply to the csv and text formats only'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF cardinality(d.file_columns) = 0 OR array_position(d.file_columns, NULL) IS NOT NULL THEN
+            RAISE EXCEPTION 'InvalidArgumentException: file_columns must name at least one column and no NULL'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    IF d.destination_type = 'files' THEN
+        PERFORM firehose._check_server_role(d.owner, 'pg_write_server_files', 'write server files');
+        IF d.destination_directory !~ '^/' OR d.destination_directory ~ '(^|/)\.\.?(/|$)' OR
+           d.destination_directory ~ '//' OR length(d.destination_directory) > 1024 THEN
+            RAISE EXCEPTION 'InvalidArgumentException: destination directory "%" must be an absolute path without "." or ".." components',
+                    d.destination_directory
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        IF jsonb_typeof(d.partition_keys) <> 'object' OR
+           (SELECT count(*) FROM jsonb_each(d.partition_keys)) > 50 THEN
+            RAISE EXCEPTION 'InvalidArgumentException: partition_keys must be a JSON object of at most 50 keys, each a jsonpath'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        FOR k IN SELECT key, value FROM jsonb_each(d.partition_keys) LOOP
+            IF jsonb_typeof(k.value) <> 'string' OR k.key !~ '^[A-Za-z0-9_]{1,64}$' THEN
+                RAISE EXCEPTION 'InvalidArgumentException: partition key "%" must be named by [A-Za-z0-9_] and map to a jsonpath string', k.key
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            BEGIN
+                PERFORM (k.value #>> '{}')::jsonpath;
+            EXCEPTION WHEN syntax_error OR invalid_text_representation THEN
+                RAISE EXCEPTION 'InvalidArgumentException: partition key "%" has an invalid jsonpath: %', k.key, SQLERRM
+                    USING ERRCODE = 'invalid_parameter_value';
+            END;
+        END LOOP;
+        PERFORM firehose._check_prefix(d.prefix, d.partition_keys);
+        IF d.file_extension !~ '^[A-Za-z0-9._-]{0,128}$' THEN
+            RAISE EXCEPTION 'InvalidArgumentException: file extension "%" must have at most 128 characters of [A-Za-z0-9._-]',
+                    d.file_extension USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    ELSIF d.destination_type = 'program' THEN
+        PERFORM firehose._check_server_role(d.owner, 'pg_execute_server_program', 'execute server programs');
+        IF coalesce(d.destination_program, '') = '' THEN
+            RAISE EXCEPTION 'InvalidArgumentException: destination program must be a command'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    IF d.destination_type <> 'files' AND (d.prefix <> '' OR d.partition_keys <> '{}' OR d.file_extension IS NOT NULL) THEN
+        RAISE EXCEPTION 'InvalidArgumentException: prefix, partition_keys and file_extension apply to file destinations only'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    PERFORM firehose._check_buffering((d.buffering_size_bytes / 1024 / 1024)::integer, d.buffering_interval);
+    IF d.transform_retries NOT BETWEEN 0 AND 300 THEN
+        RAISE EXCEPTION 'InvalidArgumentException: transform retries must be between 0 and 300'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF d.transform_function IS NOT NULL AND NOT has_function_privilege(d.owner, d.transform_function, 'EXECUTE') THEN
+        RAISE EXCEPTION 'AccessDeniedException: permission denied for function %', d.transform_function
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF d.retry_duration IS NULL OR d.retry_duration < interval '0' OR d.retry_duration > interval '7200 s' THEN
+        RAISE EXCEPTION 'InvalidArgumentException: retry duration must be between 0 and 7200 seconds'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF d.backup_mode IS NULL OR d.backup_mode NOT IN ('Disabled', 'AllData', 'FailedDataOnly') THEN
+        RAISE EXCEPTION 'InvalidArgumentException: backup mode "%" is not one of Disabled, AllData, FailedDataOnly', d.backup_mode
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (d.backup_mode = 'Disabled') <> (d.backup_table IS NULL) THEN
+        RAISE EXCEPTION 'InvalidArgumentException: backup mode % goes with % backup table', d.backup_mode,
+                CASE WHEN d.backup_mode = 'Disabled' THEN 'no' ELSE 'a' END
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'A backup table has a bytea column raw_data, and optionally columns named like those of firehose.delivery_errors.';
+    END IF;
+    IF d.backup_table IS NOT NULL THEN
+        PERFORM firehose._check_table(d.owner, d.backup_table, 'raw_data', 'bytea', 'backup');
     END IF;
 END
 $$;
@@ -137,8 +341,23 @@ BEGIN
 END
 $$;
 
+-- The destination type the arguments name: exactly one destination.
+CREATE FUNCTION firehose._destination_type(destination_table regclass, destination_directory text,
+        destination_program text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    IF num_nonnulls(destination_table, destination_directory, destination_program) <> 1 THEN
+        RAISE EXCEPTION 'InvalidArgumentException: give exactly one destination: destination_table, destination_directory or destination_program'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN CASE WHEN destination_table IS NOT NULL THEN 'table'
+                WHEN destination_directory IS NOT NULL THEN 'files' ELSE 'program' END;
+END
+$$;
+
 CREATE FUNCTION firehose.create_delivery_stream(delivery_stream_name text,
-        destination_table regclass,
+        destination_table regclass DEFAULT NULL,
         delivery_stream_type text DEFAULT 'DirectPut',
         kinesis_stream_name text DEFAULT NULL,
         starting_position text DEFAULT 'LATEST',
@@ -147,28 +366,57 @@ CREATE FUNCTION firehose.create_delivery_stream(delivery_stream_name text,
         buffering_size_mib integer DEFAULT 5,
         buffering_interval interval DEFAULT '300 s',
         transform_function regproc DEFAULT NULL,
-        transform_retries integer DEFAULT 3)
+        transform_retries integer DEFAULT 3,
+        destination_directory text DEFAULT NULL,
+        destination_program text DEFAULT NULL,
+        file_format text DEFAULT 'jsonlines',
+        file_columns text[] DEFAULT NULL,
+        file_header boolean DEFAULT false,
+        compression text DEFAULT 'UNCOMPRESSED',
+        prefix text DEFAULT '',
+        partition_keys jsonb DEFAULT '{}',
+        file_extension text DEFAULT NULL,
+        retry_duration interval DEFAULT '300 s',
+        backup_mode text DEFAULT 'Disabled',
+        backup_table regclass DEFAULT NULL)
     RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    src text;
+    d firehose.delivery_streams;
     cons text := 'firehose-' || delivery_stream_name;
 BEGIN
     PERFORM firehose._check_name(delivery_stream_name);
-    IF EXISTS (SELECT 1 FROM firehose.delivery_streams d WHERE d.delivery_stream_name = create_delivery_stream.delivery_stream_name) THEN
+    IF EXISTS (SELECT 1 FROM firehose.delivery_streams x WHERE x.delivery_stream_name = create_delivery_stream.delivery_stream_name) THEN
         RAISE EXCEPTION 'ResourceInUseException: delivery stream "%" already exists', delivery_stream_name
             USING ERRCODE = 'object_in_use';
     END IF;
     PERFORM firehose._check_buffering(buffering_size_mib, buffering_interval);
-    IF transform_retries NOT BETWEEN 0 AND 300 THEN
-        RAISE EXCEPTION 'InvalidArgumentException: transform retries must be between 0 and 300'
-            USING ERRCODE = 'invalid_parameter_value';
+    d.delivery_stream_name := delivery_stream_name;
+    d.owner := current_user::regrole;
+    d.destination_type := firehose._destination_type(destination_table, destination_directory, destination_program);
+    IF d.destination_type = 'table' THEN
+        d.destination_table := destination_table;
+        d.record_format := record_format;
+        d.data_column := data_column;
+    ELSE
+        d.destination_directory := rtrim(destination_directory, '/');
+        d.destination_program := destination_program;
+        d.file_format := file_format;
+        d.file_columns := file_columns;
     END IF;
-    PERFORM firehose._check_destination(destination_table, record_format, data_column);
-    IF transform_function IS NOT NULL AND NOT has_function_privilege(transform_function, 'EXECUTE') THEN
-        RAISE EXCEPTION 'AccessDeniedException: permission denied for function %', transform_function
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
+    d.file_header := coalesce(file_header, false);
+    d.compression := coalesce(compression, 'UNCOMPRESSED');
+    d.prefix := coalesce(prefix, '');
+    d.partition_keys := coalesce(partition_keys, '{}');
+    d.file_extension := file_extension;
+    d.buffering_size_bytes := buffering_size_mib::bigint * 1024 * 1024;
+    d.buffering_interval := buffering_interval;
+    d.transform_function := transform_function;
+    d.transform_retries := transform_retries;
+    d.retry_duration := retry_duration;
+    d.backup_mode := backup_mode;
+    d.backup_table := backup_table;
+    PERFORM firehose._check_config(d);
 
     IF delivery_stream_type = 'DirectPut' THEN
         IF kinesis_stream_name IS NOT NULL THEN
@@ -176,27 +424,32 @@ BEGIN
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
         -- the records wait in an internal data stream of its own
-        src := 'firehose-' || delivery_stream_name;
-        PERFORM kinesis.create_stream(src, 1);
-        PERFORM kinesis.register_stream_consumer(src, cons, 'TRIM_HORIZON');
+        d.source_stream := 'firehose-' || delivery_stream_name;
+        PERFORM kinesis.create_stream(d.source_stream, 1);
+        PERFORM kinesis.register_stream_consumer(d.source_stream, cons, 'TRIM_HORIZON');
     ELSIF delivery_stream_type = 'KinesisStreamAsSource' THEN
         IF kinesis_stream_name IS NULL THEN
             RAISE EXCEPTION 'InvalidArgumentException: KinesisStreamAsSource needs kinesis_stream_name'
                 USING ERRCODE = 'invalid_parameter_value';
         END IF;
-        src := kinesis_stream_name;
-        PERFORM kinesis.register_stream_consumer(src, cons, starting_position);
+        d.source_stream := kinesis_stream_name;
+        PERFORM kinesis.register_stream_consumer(d.source_stream, cons, starting_position);
     ELSE
         RAISE EXCEPTION 'InvalidArgumentException: delivery stream type "%" is not one of DirectPut, KinesisStreamAsSource',
                 delivery_stream_type USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
     INSERT INTO firehose.delivery_streams (delivery_stream_name, delivery_stream_type, source_stream,
-            consumer_name, owner, destination_table, record_format, data_column, buffering_size_bytes,
-            buffering_interval, transform_function, transform_retries)
-    VALUES (delivery_stream_name, delivery_stream_type, src, cons, current_user::regrole,
-            destination_table, record_format, data_column, buffering_size_mib::bigint * 1024 * 1024,
-            buffering_interval, transform_function, transform_retries);
+            consumer_name, owner, destination_type, destination_table, record_format, data_column,
+            destination_directory, destination_program, file_format, file_columns, file_header, compression,
+            prefix, partition_keys, file_extension, buffering_size_bytes, buffering_interval,
+            transform_function, transform_retries, retry_duration, backup_mode, backup_table)
+    VALUES (d.delivery_stream_name, delivery_stream_type, d.source_stream, cons, d.owner,
+            d.destination_type, d.destination_table, d.record_format, d.data_column,
+            d.destination_directory, d.destination_program, d.file_format, d.file_columns, d.file_header,
+            d.compression, d.prefix, d.partition_keys, d.file_extension, d.buffering_size_bytes,
+            d.buffering_interval, d.transform_function, d.transform_retries, d.retry_duration,
+            d.backup_mode, d.backup_table);
     PERFORM kinesis_glue.wake_worker();
 END
 $$;
@@ -205,7 +458,7 @@ CREATE FUNCTION firehose.delete_delivery_stream(delivery_stream_name text) RETUR
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    d firehose.delivery_streams := firehose._get(delivery_stream_name, true);
+    d firehose.delivery_streams := firehose._get(delivery_stream_name, true, true);
 BEGIN
     IF d.delivery_stream_type = 'DirectPut' THEN
         PERFORM kinesis.delete_stream(d.source_stream, enforce_consumer_deletion => true);
@@ -226,28 +479,45 @@ $$;
 
 CREATE FUNCTION firehose.describe_delivery_stream(delivery_stream_name text)
     RETURNS TABLE (delivery_stream_name text, delivery_stream_type text, delivery_stream_status text,
-                   source_stream text, destination_table regclass, record_format text,
+                   source_stream text, destination_type text, destination_table regclass, record_format text,
+                   destination_directory text, destination_program text, file_format text,
+                   compression text, prefix text, partition_keys jsonb,
                    buffering_size_mib integer, buffering_interval interval, transform_function regproc,
+                   retry_duration interval, backup_mode text, backup_table regclass,
                    version_id integer, records_delivered bigint, records_failed bigint,
                    last_delivery_at timestamptz, last_error text)
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
 $$
     SELECT d.delivery_stream_name, d.delivery_stream_type,
-           CASE WHEN d.enabled THEN 'ACTIVE' ELSE 'STOPPED' END, d.source_stream, d.destination_table,
-           d.record_format, (d.buffering_size_bytes / 1024 / 1024)::integer, d.buffering_interval,
-           d.transform_function, d.version_id, d.records_delivered, d.records_failed, d.last_delivery_at,
-           d.last_error
+           CASE WHEN d.enabled THEN 'ACTIVE' ELSE 'STOPPED' END, d.source_stream, d.destination_type,
+           d.destination_table, d.record_format, d.destination_directory, d.destination_program,
+           d.file_format, d.compression, d.prefix, d.partition_keys,
+           (d.buffering_size_bytes / 1024 / 1024)::integer, d.buffering_interval,
+           d.transform_function, d.retry_duration, d.backup_mode, d.backup_table, d.version_id,
+           d.records_delivered,
+           d.processing_failed + d.delivery_failed + d.format_failed + d.partitioning_failed + d.destination_failed,
+           d.last_delivery_at, d.last_error
       FROM firehose._get($1, false) AS d
 $$;
 
+-- Change the destination or its options (NULL: leave as is).  Giving one
+-- of destination_table, destination_directory, destination_program
+-- switches to that destination.  Optimistic: current_version_id must be the
+-- version described; the version goes up by one.
 CREATE FUNCTION firehose.update_destination(delivery_stream_name text, current_version_id integer,
         destination_table regclass DEFAULT NULL, record_format text DEFAULT NULL, data_column name DEFAULT NULL,
         buffering_size_mib integer DEFAULT NULL, buffering_interval interval DEFAULT NULL,
-        transform_function regproc DEFAULT NULL)
+        transform_function regproc DEFAULT NULL,
+        destination_directory text DEFAULT NULL, destination_program text DEFAULT NULL,
+        file_format text DEFAULT NULL, file_columns text[] DEFAULT NULL, file_header boolean DEFAULT NULL,
+        compression text DEFAULT NULL, prefix text DEFAULT NULL, partition_keys jsonb DEFAULT NULL,
+        file_extension text DEFAULT NULL, retry_duration interval DEFAULT NULL,
+        backup_mode text DEFAULT NULL, backup_table regclass DEFAULT NULL)
     RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    d firehose.delivery_streams := firehose._get(delivery_stream_name, true);
+    d firehose.delivery_streams := firehose._get(delivery_stream_name, true, true);
+    switching boolean := num_nonnulls(destination_table, destination_directory, destination_program) > 0;
 BEGIN
     IF current_version_id IS DISTINCT FROM d.version_id THEN
         RAISE EXCEPTION 'ConcurrentModificationException: delivery stream "%" is at version %, not %',
@@ -255,16 +525,53 @@ BEGIN
             USING ERRCODE = 'object_in_use', HINT = 'Read the current version with firehose.describe_delivery_stream().';
     END IF;
     PERFORM firehose._check_buffering(buffering_size_mib, buffering_interval);
-    PERFORM firehose._check_destination(coalesce(destination_table, d.destination_table),
-                                        coalesce(record_format, d.record_format),
-                                        coalesce(data_column, d.data_column));
+    IF switching THEN
+        d.destination_type := firehose._destination_type(destination_table, destination_directory, destination_program);
+        d.destination_table := destination_table;
+        d.destination_directory := rtrim(destination_directory, '/');
+        d.destination_program := destination_program;
+        IF d.destination_type = 'table' THEN
+            d.record_format := coalesce(record_format, d.record_format, 'columns');
+            d.file_format := NULL;
+            d.prefix := '';
+            d.partition_keys := '{}';
+        ELSE
+            d.record_format := NULL;
+            d.data_column := NULL;
+            d.file_format := coalesce(file_format, d.file_format, 'jsonlines');
+            IF d.destination_type = 'program' THEN
+                d.prefix := '';
+                d.partition_keys := '{}';
+            END IF;
+        END IF;
+    END IF;
+    d.record_format := coalesce(record_format, d.record_format);
+    d.data_column := coalesce(data_column, d.data_column);
+    d.file_format := coalesce(file_format, d.file_format);
+    d.file_columns := coalesce(file_columns, d.file_columns);
+    d.file_header := coalesce(file_header, d.file_header);
+    d.compression := coalesce(compression, d.compression);
+    d.prefix := coalesce(prefix, d.prefix);
+    d.partition_keys := coalesce(partition_keys, d.partition_keys);
+    d.file_extension := coalesce(file_extension, d.file_extension);
+    d.buffering_size_bytes := coalesce(buffering_size_mib::bigint * 1024 * 1024, d.buffering_size_bytes);
+    d.buffering_interval := coalesce(buffering_interval, d.buffering_interval);
+    d.transform_function := coalesce(transform_function, d.transform_function);
+    d.retry_duration := coalesce(retry_duration, d.retry_duration);
+    d.backup_mode := coalesce(backup_mode, d.backup_mode);
+    d.backup_table := CASE WHEN d.backup_mode = 'Disabled' THEN NULL ELSE coalesce(backup_table, d.backup_table) END;
+    PERFORM firehose._check_config(d);
     UPDATE firehose.delivery_streams u SET
-        destination_table = coalesce(update_destination.destination_table, u.destination_table),
-        record_format = coalesce(update_destination.record_format, u.record_format),
-        data_column = coalesce(update_destination.data_column, u.data_column),
-        buffering_size_bytes = coalesce(update_destination.buffering_size_mib::bigint * 1024 * 1024, u.buffering_size_bytes),
-        buffering_interval = coalesce(update_destination.buffering_interval, u.buffering_interval),
-        transform_function = coalesce(update_destination.transform_function, u.transform_function),
+        destination_type = d.destination_type, destination_table = d.destination_table,
+        record_format = d.record_format, data_column = d.data_column,
+        destination_directory = d.destination_directory, destination_program = d.destination_program,
+        file_format = d.file_format, file_columns = d.file_columns, file_header = d.file_header,
+        compression = d.compression, prefix = d.prefix, partition_keys = d.partition_keys,
+        file_extension = d.file_extension, buffering_size_bytes = d.buffering_size_bytes,
+        buffering_interval = d.buffering_interval, transform_function = d.transform_function,
+        retry_duration = d.retry_duration, backup_mode = d.backup_mode, backup_table = d.backup_table,
+        -- a new destination starts with a clean slate of retries
+        failing_since = NULL, failed_attempts = 0, next_attempt_at = NULL,
         version_id = u.version_id + 1, last_update_timestamp = clock_timestamp()
      WHERE u.delivery_stream_id = d.delivery_stream_id;
 END
@@ -274,9 +581,10 @@ $$;
 CREATE FUNCTION firehose._set_enabled(delivery_stream_name text, enabled boolean) RETURNS void
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
+DECLARE
+    d firehose.delivery_streams := firehose._get($1, true);
 BEGIN
-    UPDATE firehose.delivery_streams SET enabled = $2
-     WHERE delivery_stream_id = (firehose._get($1, true)).delivery_stream_id;
+    UPDATE firehose.delivery_streams SET enabled = $2 WHERE delivery_stream_id = d.delivery_stream_id;
     IF $2 THEN
         PERFORM kinesis_glue.wake_worker();
     END IF;
@@ -290,6 +598,32 @@ CREATE FUNCTION firehose.start_delivery_stream(delivery_stream_name text) RETURN
 CREATE FUNCTION firehose.stop_delivery_stream(delivery_stream_name text) RETURNS void
     LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
     AS $$ SELECT firehose._set_enabled($1, false) $$;
+
+-- Observability: one row per delivery stream (the CloudWatch metrics of
+-- Firehose).  data_freshness is the age of the oldest record not yet
+-- delivered (NULL when nothing waits, or the caller cannot read the source).
+CREATE VIEW firehose.delivery_stream_metrics AS
+    SELECT d.delivery_stream_name,
+           CASE WHEN NOT d.enabled THEN 'STOPPED' WHEN d.failing_since IS NOT NULL THEN 'FAILING'
+                ELSE 'ACTIVE' END AS status,
+           d.destination_type,
+           d.incoming_records, d.incoming_bytes, d.records_delivered, d.bytes_delivered,
+           d.objects_delivered, d.records_dropped, d.processing_failed, d.delivery_failed,
+           d.format_failed, d.partitioning_failed, d.destination_failed, d.failed_attempts_total,
+           d.records_backed_up,
+           p.pending_records, p.pending_bytes, p.data_freshness,
+           d.last_delivery_at, d.last_error, d.last_error_at, d.failing_since, d.failed_attempts,
+           d.next_attempt_at
+      FROM firehose.delivery_streams d
+      LEFT JOIN LATERAL (
+           SELECT sum(c.lag_records) AS pending_records, sum(c.lag_bytes) AS pending_bytes,
+                  max(c.lag_time) AS data_freshness
+             FROM kinesis.consumer_positions c
+            WHERE c.stream_name OPERATOR(pg_catalog.=) d.source_stream
+              AND c.consumer_name OPERATOR(pg_catalog.=) d.consumer_name) p ON true;
+GRANT SELECT ON firehose.delivery_stream_metrics TO PUBLIC;
+COMMENT ON VIEW firehose.delivery_stream_metrics IS
+    'per delivery stream: records and bytes in and delivered, failures by kind, data freshness, last error';
 
 -- Direct PUT ---------------------------------------------------------------
 
@@ -328,166 +662,5 @@ CREATE FUNCTION firehose.put_record(delivery_stream_name text, record bytea) RET
     LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
     SELECT record_id FROM firehose.put_record_batch(delivery_stream_name, ARRAY[record])
-$$;
-
--- Delivery -----------------------------------------------------------------
-
--- Deliver one batch of delivery stream id, in the caller's transaction (the
--- worker calls it as the owner; firehose.flush calls it for a user).  Unless
--- force, only when a buffering hint is reached: pending bytes >= size, or
--- the oldest pending record older than the interval.  Returns the number of
--- records taken from the source (0: nothing due).
-CREATE FUNCTION firehose._deliver(id integer, force boolean) RETURNS integer
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
-$$
-DECLARE
-    d firehose.delivery_streams;
-    pending_bytes bigint;
-    oldest interval;
-    recs kinesis.record[];
-    r kinesis.record;
-    out_data bytea;
-    result text;
-    payload jsonb;
-    meta jsonb;
-    attempt integer;
-    attempts_used integer := 0;
-    err text;                 -- the transform call failed (every record fails)
-    rec_err text;             -- this record failed
-    transformed firehose.transformed_record[];
-    delivered integer := 0;
-    failed integer := 0;
-    has_seq boolean;
-    has_pk boolean;
-    has_ts boolean;
-BEGIN
-    SELECT * INTO d FROM firehose.delivery_streams WHERE delivery_stream_id = id;
-    IF NOT FOUND OR (NOT d.enabled AND NOT force) THEN
-        RETURN 0;
-    END IF;
-    IF NOT pg_has_role(current_user, d.owner, 'USAGE') THEN
-        RAISE EXCEPTION 'AccessDeniedException: must be owner of delivery stream "%"', d.delivery_stream_name
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF NOT force THEN
-        SELECT sum(p.lag_bytes), max(p.lag_time) INTO pending_bytes, oldest
-          FROM kinesis.consumer_positions p
-         WHERE p.stream_name = d.source_stream AND p.consumer_name = d.consumer_name;
-        IF coalesce(pending_bytes, 0) = 0 OR
-           (pending_bytes < d.buffering_size_bytes AND oldest < d.buffering_interval) THEN
-            RETURN 0;
-        END IF;
-    END IF;
-
-    recs := ARRAY(SELECT c FROM kinesis.consume(d.source_stream, d.consumer_name, 10000) c);
-    IF cardinality(recs) = 0 THEN
-        RETURN 0;
-    END IF;
-
-    -- transformation: every record comes back Ok, Dropped or ProcessingFailed
-    IF d.transform_function IS NOT NULL THEN
-        FOR attempt IN 1 .. d.transform_retries + 1 LOOP
-            attempts_used := attempt;
-            BEGIN
-                EXECUTE format('SELECT array_agg(t::firehose.transformed_record) FROM %s($1) t', d.transform_function)
-                   INTO transformed USING recs;
-                err := NULL;
-                EXIT;
-            EXCEPTION WHEN OTHERS THEN
-                err := SQLERRM;
-            END;
-        END LOOP;
-    END IF;
-
-    SELECT bool_or(attname = 'sequence_number'), bool_or(attname = 'partition_key'),
-           bool_or(attname = 'approximate_arrival_timestamp')
-      INTO has_seq, has_pk, has_ts
-      FROM pg_attribute WHERE attrelid = d.destination_table AND attnum > 0 AND NOT attisdropped;
-
-    FOREACH r IN ARRAY recs LOOP
-        out_data := r.data;
-        result := 'Ok';
-        rec_err := NULL;
-        IF d.transform_function IS NOT NULL THEN
-            IF err IS NOT NULL THEN
-                result := 'ProcessingFailed';
-                rec_err := err;
-            ELSE
-                SELECT t.result, t.data INTO result, out_data
-                  FROM unnest(transformed) t WHERE t.record_id = r.sequence_number;
-                IF NOT FOUND OR result IS NULL OR result NOT IN ('Ok', 'Dropped', 'ProcessingFailed') THEN
-                    rec_err := 'the transform returned no valid result for the record';
-                    result := 'ProcessingFailed';
-                END IF;
-            END IF;
-        END IF;
-        IF result = 'Dropped' THEN
-            CONTINUE;
-        ELSIF result = 'ProcessingFailed' THEN
-            INSERT INTO firehose.delivery_errors (delivery_stream_id, shard_id, sequence_number, error_code,
-                    error_message, raw_data, approximate_arrival_timestamp, attempts_made)
-            VALUES (id, r.shard_id, r.sequence_number, 'ProcessingFailed',
-                    coalesce(rec_err, 'the transform reported ProcessingFailed'), r.data,
-                    r.approximate_arrival_timestamp, attempts_used);
-            failed := failed + 1;
-            CONTINUE;
-        END IF;
-
-        -- one subtransaction per record: a row the table rejects goes to the error output
-        BEGIN
-            IF d.record_format = 'columns' THEN
-                payload := convert_from(out_data, 'UTF8')::jsonb;
-                IF jsonb_typeof(payload) <> 'object' THEN
-                    RAISE EXCEPTION 'the record is not a JSON object' USING ERRCODE = 'invalid_text_representation';
-                END IF;
-                meta := '{}';
-                IF has_seq THEN meta := meta || jsonb_build_object('sequence_number', r.sequence_number); END IF;
-                IF has_pk THEN meta := meta || jsonb_build_object('partition_key', r.partition_key); END IF;
-                IF has_ts THEN meta := meta || jsonb_build_object('approximate_arrival_timestamp', r.approximate_arrival_timestamp); END IF;
-                EXECUTE format('INSERT INTO %s SELECT (jsonb_populate_record(NULL::%s, $1)).*',
-                               d.destination_table, d.destination_table)
-                   USING meta || payload;
-            ELSIF d.record_format = 'jsonb' THEN
-                EXECUTE format('INSERT INTO %s (%I) VALUES ($1)', d.destination_table, d.data_column)
-                   USING convert_from(out_data, 'UTF8')::jsonb;
-            ELSE
-                EXECUTE format('INSERT INTO %s (%I) VALUES ($1)', d.destination_table, d.data_column)
-                   USING out_data;
-            END IF;
-            delivered := delivered + 1;
-        EXCEPTION WHEN OTHERS THEN
-            rec_err := SQLERRM;
-            INSERT INTO firehose.delivery_errors (delivery_stream_id, shard_id, sequence_number, error_code,
-                    error_message, raw_data, approximate_arrival_timestamp)
-            VALUES (id, r.shard_id, r.sequence_number, 'DeliveryFailed', rec_err, r.data,
-                    r.approximate_arrival_timestamp);
-            failed := failed + 1;
-        END;
-    END LOOP;
-
-    UPDATE firehose.delivery_streams SET last_delivery_at = clock_timestamp(),
-           records_delivered = records_delivered + delivered, records_failed = records_failed + failed,
-           last_error = CASE WHEN failed > 0 THEN coalesce(err, rec_err, last_error) ELSE last_error END
-     WHERE delivery_stream_id = id;
-    RETURN cardinality(recs);
-END
-$$;
-
--- Deliver everything buffered now, in the caller's transaction (owner only).
-CREATE FUNCTION firehose.flush(delivery_stream_name text) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
-$$
-DECLARE
-    d firehose.delivery_streams := firehose._get(delivery_stream_name, true);
-    n integer;
-    total bigint := 0;
-BEGIN
-    LOOP
-        n := firehose._deliver(d.delivery_stream_id, true);
-        EXIT WHEN n = 0;
-        total := total + n;
-    END LOOP;
-    RETURN total;
-END
 $$;
 

@@ -21,6 +21,7 @@ KG_PACKAGES=(
 	libtap-parser-sourcehandler-pgtap-perl
 	libipc-run-perl
 	build-essential
+	zlib1g-dev
 )
 
 kg_log() { printf '==> %s\n' "$*"; }

@@ -1,0 +1,510 @@
+-- Firehose delivery (src/firehose): one batch of a delivery stream, in the
+-- caller's transaction.  The worker calls firehose._deliver(id, false) as
+-- the delivery stream's owner; firehose.flush() calls it for an owner.
+--
+--   _deliver      due?  backing off?  one attempt in a subtransaction;
+--                 a failed attempt is rolled back (checkpoint, rows, files)
+--                 and retried with exponential backoff until retry_duration
+--                 has passed, then its records go to the error output
+--   _attempt      consume, back up, transform, deliver, count
+--   _transform    the transform function's Ok / Dropped / ProcessingFailed
+--   _to_table     one INSERT for the batch; rows the table rejects (data or
+--                 constraint errors) go one by one to the error output
+--   _to_files     records grouped by evaluated prefix, one object each
+--   _to_program   the batch on the program's standard input
+--
+-- Exactly once: the destination rows or object manifest rows commit with
+-- the consumer checkpoint (objects are renamed into place at commit, see
+-- objects.c).  Programs are at least once.
+--
+-- Locking: _deliver locks the delivery stream's row FOR UPDATE for the
+-- transaction; the consumer locks its shard rows (kinesis.consume).
+
+-- Send records to the error output (and, with FailedDataOnly, the backup
+-- table); returns how many.
+CREATE FUNCTION firehose._fail(d firehose.delivery_streams, recs kinesis.record[], code text,
+        message text, attempts integer) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    IF coalesce(cardinality(recs), 0) = 0 THEN
+        RETURN 0;
+    END IF;
+    INSERT INTO firehose.delivery_errors (delivery_stream_id, shard_id, sequence_number, error_code,
+            error_message, raw_data, approximate_arrival_timestamp, attempts_made)
+    SELECT d.delivery_stream_id, r.shard_id, r.sequence_number, code, message, r.data,
+           r.approximate_arrival_timestamp, attempts
+      FROM unnest(recs) r;
+    IF d.backup_mode = 'FailedDataOnly' THEN
+        PERFORM firehose._backup(d, recs, code, message);
+    END IF;
+    RETURN cardinality(recs);
+END
+$$;
+
+-- Copy source records into the backup table: raw_data, and whichever of
+-- shard_id, sequence_number, partition_key, approximate_arrival_timestamp,
+-- delivery_stream_name, error_code, error_message it has.
+CREATE FUNCTION firehose._backup(d firehose.delivery_streams, recs kinesis.record[], code text, message text)
+    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    cols text;
+    vals text;
+BEGIN
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+           string_agg(CASE a.attname WHEN 'raw_data' THEN 'r.data' WHEN 'delivery_stream_name' THEN '$2'
+                          WHEN 'error_code' THEN '$3' WHEN 'error_message' THEN '$4'
+                          ELSE 'r.' || quote_ident(a.attname) END, ', ' ORDER BY a.attnum)
+      INTO cols, vals
+      FROM pg_attribute a
+     WHERE a.attrelid = d.backup_table AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attname IN ('raw_data', 'shard_id', 'sequence_number', 'partition_key',
+                         'approximate_arrival_timestamp', 'delivery_stream_name', 'error_code', 'error_message');
+    EXECUTE format('INSERT INTO %s (%s) SELECT %s FROM unnest($1) r', d.backup_table, cols, vals)
+       USING recs, d.delivery_stream_name, code, message;
+END
+$$;
+
+-- Run the transform function (with its retries) over recs.  Returns the
+-- records to deliver (data replaced by the transform's); failures go to
+-- the error output.  dropped and failed count the others.
+CREATE FUNCTION firehose._transform(d firehose.delivery_streams, recs kinesis.record[],
+        OUT delivered kinesis.record[], OUT dropped integer, OUT failed integer)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    transformed firehose.transformed_record[];
+    err text;
+    attempts integer := 0;
+    reported kinesis.record[];
+    bad kinesis.record[];
+BEGIN
+    dropped := 0;
+    failed := 0;
+    IF d.transform_function IS NULL THEN
+        delivered := recs;
+        RETURN;
+    END IF;
+    FOR attempt IN 1 .. d.transform_retries + 1 LOOP
+        attempts := attempt;
+        BEGIN
+            EXECUTE format('SELECT array_agg(t::firehose.transformed_record) FROM %s($1) t', d.transform_function)
+               INTO transformed USING recs;
+            err := NULL;
+            EXIT;
+        EXCEPTION WHEN OTHERS THEN
+            err := SQLERRM;
+        END;
+    END LOOP;
+    IF err IS NOT NULL THEN
+        failed := firehose._fail(d, recs, 'ProcessingFailed', err, attempts);
+        delivered := '{}';
+        RETURN;
+    END IF;
+
+    -- each input record's result (the first, if the function returned several)
+    WITH res AS (
+        SELECT u.ord, ROW(u.shard_id, u.sequence_number, u.approximate_arrival_timestamp, u.partition_key,
+                          u.data)::kinesis.record AS rec,
+               u.shard_id, u.sequence_number, u.approximate_arrival_timestamp, u.partition_key,
+               t.result, t.data
+          FROM unnest(recs) WITH ORDINALITY
+               AS u(shard_id, sequence_number, approximate_arrival_timestamp, partition_key, data, ord)
+          LEFT JOIN (SELECT DISTINCT ON (x.record_id) x.record_id, x.result, x.data
+                       FROM unnest(transformed) x) t ON t.record_id = u.sequence_number)
+    SELECT coalesce(array_agg(ROW(shard_id, sequence_number, approximate_arrival_timestamp, partition_key,
+                                  data)::kinesis.record ORDER BY ord)
+                        FILTER (WHERE result = 'Ok' AND data IS NOT NULL), '{}'),
+           count(*) FILTER (WHERE result = 'Dropped'),
+           array_agg(rec ORDER BY ord) FILTER (WHERE result = 'ProcessingFailed'),
+           array_agg(rec ORDER BY ord) FILTER (WHERE result IS NULL OR result NOT IN ('Ok', 'Dropped', 'ProcessingFailed')
+                                                  OR (result = 'Ok' AND data IS NULL))
+      INTO delivered, dropped, reported, bad
+      FROM res;
+    failed := firehose._fail(d, reported, 'ProcessingFailed', 'the transform reported ProcessingFailed', attempts)
+              + firehose._fail(d, bad, 'ProcessingFailed',
+                               'the transform returned no valid result for the record', attempts);
+END
+$$;
+
+-- The INSERT statement of a table destination; $1 is a kinesis.record[].
+-- columns format: JSON keys to columns by name (unknown keys ignored; a
+-- missing key takes the column default, or NULL), metadata columns
+-- (sequence_number, partition_key, shard_id, approximate_arrival_timestamp)
+-- filled from the record unless the JSON has the key.  jsonb / bytea: the
+-- record into data_column, plus the metadata columns.
+CREATE FUNCTION firehose._table_insert_sql(d firehose.delivery_streams) RETURNS text
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    cols text;
+    vals text;
+    meta text;
+BEGIN
+    IF d.record_format = 'columns' THEN
+        SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
+               string_agg(CASE
+                   WHEN a.attidentity = 'd' THEN
+                       format('CASE WHEN x.p ? %L THEN (x.v).%I ELSE nextval(%L::regclass) END', a.attname, a.attname,
+                              pg_get_serial_sequence(d.destination_table::text, a.attname))
+                   WHEN a.atthasdef THEN
+                       format('CASE WHEN x.p ? %L THEN (x.v).%I ELSE %s END', a.attname, a.attname,
+                              pg_get_expr(ad.adbin, ad.adrelid))
+                   ELSE format('(x.v).%I', a.attname) END, ', ' ORDER BY a.attnum),
+               string_agg(format('%L, r.%I', a.attname, a.attname), ', ')
+                   FILTER (WHERE a.attname IN ('sequence_number', 'partition_key', 'shard_id', 'approximate_arrival_timestamp'))
+          INTO cols, vals, meta
+          FROM pg_attribute a
+          LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+         WHERE a.attrelid = d.destination_table AND a.attnum > 0 AND NOT a.attisdropped
+           AND a.attgenerated = '' AND a.attidentity <> 'a';
+        RETURN format('INSERT INTO %s (%s) SELECT %s FROM (SELECT s.p, jsonb_populate_record(NULL::%s, s.p) AS v '
+                      'FROM (SELECT %s firehose._json_object(r.data) AS p FROM unnest($1) r) s) x',
+                      d.destination_table, cols, vals, d.destination_table,
+                      CASE WHEN meta IS NULL THEN '' ELSE format('jsonb_build_object(%s) ||', meta) END);
+    END IF;
+    SELECT string_agg(', ' || quote_ident(a.attname), '' ORDER BY a.attnum),
+           string_agg(', r.' || quote_ident(a.attname), '' ORDER BY a.attnum)
+      INTO cols, vals
+      FROM pg_attribute a
+     WHERE a.attrelid = d.destination_table AND a.attnum > 0 AND NOT a.attisdropped
+       AND a.attname IN ('sequence_number', 'partition_key', 'shard_id', 'approximate_arrival_timestamp')
+       AND a.attname <> d.data_column;
+    RETURN format('INSERT INTO %s (%I%s) SELECT %s%s FROM unnest($1) r', d.destination_table, d.data_column,
+                  coalesce(cols, ''),
+                  CASE d.record_format WHEN 'jsonb' THEN 'convert_from(r.data, ''UTF8'')::jsonb' ELSE 'r.data' END,
+                  coalesce(vals, ''));
+END
+$$;
+
+-- Deliver recs into the destination table: all in one statement, or, when
+-- that fails on a row (a data or constraint error, or a trigger's
+-- exception), row by row so that only the rejected rows go to the error
+-- output.  Any other error (the table is gone, no privilege) fails the
+-- attempt.
+CREATE FUNCTION firehose._to_table(d firehose.delivery_streams, recs kinesis.record[],
+        OUT delivered integer, OUT delivered_bytes bigint, OUT failed integer)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    stmt text;
+    r kinesis.record;
+BEGIN
+    delivered := 0;
+    delivered_bytes := 0;
+    failed := 0;
+    IF cardinality(recs) = 0 THEN
+        RETURN;
+    END IF;
+    stmt := firehose._table_insert_sql(d);
+    BEGIN
+        EXECUTE stmt USING recs;
+        delivered := cardinality(recs);
+        delivered_bytes := (SELECT sum(octet_length(x.data)) FROM unnest(recs) x);
+        RETURN;
+    EXCEPTION WHEN data_exception OR integrity_constraint_violation OR raise_exception THEN
+        NULL;                   -- find the rejected rows below
+    END;
+    FOREACH r IN ARRAY recs LOOP
+        BEGIN
+            EXECUTE stmt USING ARRAY[r];
+            delivered := delivered + 1;
+            delivered_bytes := delivered_bytes + octet_length(r.data);
+        EXCEPTION WHEN data_exception OR integrity_constraint_violation OR raise_exception THEN
+            failed := failed + firehose._fail(d, ARRAY[r], 'DeliveryFailed', SQLERRM, 1);
+        END;
+    END LOOP;
+END
+$$;
+
+-- A record of a file or program destination, with why the format cannot
+-- hold it (NULL: it can) and its partition key values.
+CREATE TYPE firehose._file_record AS (ord bigint, rec kinesis.record, problem text, key_values jsonb,
+                                      keys_ok boolean);
+
+-- recs checked for the destination's format and partition keys; records
+-- that fail go to the error output (FormatFailed, PartitioningFailed).
+CREATE FUNCTION firehose._file_records(d firehose.delivery_streams, recs kinesis.record[],
+        OUT good firehose._file_record[], OUT format_failed integer, OUT partitioning_failed integer)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    items firehose._file_record[];
+    g record;
+BEGIN
+    format_failed := 0;
+    items := ARRAY(
+        SELECT ROW(i, recs[i], firehose._record_problem(d.file_format, d.file_columns, (recs[i]).data),
+                   kv.vals, d.partition_keys = '{}' OR coalesce(kv.ok, false))::firehose._file_record
+          FROM generate_subscripts(recs, 1) AS i
+          LEFT JOIN LATERAL (
+               SELECT jsonb_object_agg(k.key, v.val) AS vals, bool_and(v.val IS NOT NULL) AS ok
+                 FROM jsonb_each_text(d.partition_keys) k,
+                      LATERAL (SELECT jsonb_path_query_first(firehose._json_or_null((recs[i]).data),
+                                                             k.value::jsonpath, '{}', true) #>> '{}' AS val) v
+                WHERE d.partition_keys <> '{}') kv ON true
+         ORDER BY i);
+    FOR g IN SELECT i.problem, array_agg(i.rec ORDER BY i.ord) AS bad FROM unnest(items) i
+              WHERE i.problem IS NOT NULL GROUP BY i.problem LOOP
+        format_failed := format_failed + firehose._fail(d, g.bad, 'FormatFailed', g.problem, 1);
+    END LOOP;
+    partitioning_failed := firehose._fail(d,
+            ARRAY(SELECT i.rec FROM unnest(items) i WHERE i.problem IS NULL AND NOT i.keys_ok ORDER BY i.ord),
+            'PartitioningFailed', 'a partition key has no value in the record', 1);
+    good := ARRAY(SELECT i FROM unnest(items) i WHERE i.problem IS NULL AND i.keys_ok ORDER BY i.ord);
+END
+$$;
+
+-- Pipe recs to the program, in the file format (records it cannot take go
+-- to the error output first).  $FIREHOSE_BATCH_ID is "<first>-<last>"
+-- sequence number: a program can recognise a batch delivered again.
+CREATE FUNCTION firehose._to_program(d firehose.delivery_streams, recs kinesis.record[],
+        OUT delivered integer, OUT delivered_bytes bigint, OUT failed integer)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    f record := firehose._file_records(d, recs);
+BEGIN
+    failed := f.format_failed;
+    delivered := coalesce(cardinality(f.good), 0);
+    delivered_bytes := 0;
+    IF delivered > 0 THEN
+        PERFORM firehose._check_server_role(d.owner, 'pg_execute_server_program', 'execute server programs');
+        PERFORM firehose._pipe_to_program(d.destination_program, d.delivery_stream_name,
+                (SELECT min((i.rec).sequence_number) || '-' || max((i.rec).sequence_number) FROM unnest(f.good) i),
+                d.file_format, d.file_columns, d.file_header, d.compression = 'GZIP',
+                ARRAY(SELECT (i.rec).data FROM unnest(f.good) i ORDER BY i.ord));
+        delivered_bytes := (SELECT sum(octet_length((i.rec).data)) FROM unnest(f.good) i);
+    END IF;
+END
+$$;
+
+-- Write recs as objects under the destination directory: one object per
+-- evaluated prefix (the prefix's timestamp is each record's arrival; a
+-- random string is one per batch), named
+--   <prefix><delivery stream>-<version>-<oldest arrival, UTC>-<first seq>-<last seq><extension>
+-- Records without a partition key go to the error output as
+-- PartitioningFailed, records the format cannot hold as FormatFailed.
+CREATE FUNCTION firehose._to_files(d firehose.delivery_streams, recs kinesis.record[],
+        OUT delivered integer, OUT delivered_bytes bigint, OUT failed integer,
+        OUT partitioning_failed integer, OUT objects integer)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    f record;
+    g record;
+    key text;
+    path text;
+    ext text := coalesce(d.file_extension,
+                         CASE d.file_format WHEN 'jsonlines' THEN '.jsonl' WHEN 'csv' THEN '.csv' ELSE '.txt' END
+                         || CASE WHEN d.compression = 'GZIP' THEN '.gz' ELSE '' END);
+    random_string jsonb := jsonb_build_object('firehose:random-string',
+                                              substr(md5(random()::text || clock_timestamp()::text), 1, 11));
+BEGIN
+    delivered := 0;
+    delivered_bytes := 0;
+    objects := 0;
+    PERFORM firehose._check_server_role(d.owner, 'pg_write_server_files', 'write server files');
+    f := firehose._file_records(d, recs);
+    failed := f.format_failed;
+    partitioning_failed := f.partitioning_failed;
+    FOR g IN SELECT x.prefix, array_agg((x.rec).data ORDER BY x.ord) AS datas,
+                    min((x.rec).sequence_number) AS first_seq, max((x.rec).sequence_number) AS last_seq,
+                    min((x.rec).approximate_arrival_timestamp) AS oldest, count(*) AS n,
+                    sum(octet_length((x.rec).data)) AS bytes
+               FROM (SELECT i.ord, i.rec,
+                            firehose._evaluate_prefix(d.prefix, (i.rec).approximate_arrival_timestamp,
+                                                      coalesce(i.key_values, '{}') || random_string) AS prefix
+                       FROM unnest(f.good) i) x
+              GROUP BY x.prefix ORDER BY min(x.ord) LOOP
+        key := g.prefix || d.delivery_stream_name || '-' || d.version_id || '-'
+               || to_char(g.oldest AT TIME ZONE 'UTC', 'YYYY-MM-DD-HH24-MI-SS') || '-'
+               || g.first_seq || '-' || g.last_seq || ext;
+        path := firehose._write_object(d.destination_directory, key, d.delivery_stream_id, d.file_format,
+                                       d.file_columns, d.file_header, d.compression = 'GZIP', g.datas);
+        INSERT INTO firehose.delivered_objects (delivery_stream_id, object_path, first_sequence_number,
+                last_sequence_number, records, bytes)
+        VALUES (d.delivery_stream_id, path, g.first_seq, g.last_seq, g.n, g.bytes);
+        delivered := delivered + g.n;
+        delivered_bytes := delivered_bytes + g.bytes;
+        objects := objects + 1;
+    END LOOP;
+END
+$$;
+
+-- One delivery attempt: take a batch from the source, back it up (AllData),
+-- transform, deliver, count.  Returns the number of records taken.
+CREATE FUNCTION firehose._attempt(d firehose.delivery_streams) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    recs kinesis.record[];
+    t record;
+    out record;
+    part_failed integer := 0;
+    objs integer := 0;
+    backed integer := 0;
+BEGIN
+    recs := ARRAY(SELECT c FROM kinesis.consume(d.source_stream, d.consumer_name, 10000) c);
+    IF cardinality(recs) = 0 THEN
+        RETURN 0;
+    END IF;
+    IF d.backup_mode = 'AllData' THEN
+        PERFORM firehose._backup(d, recs, NULL, NULL);
+        backed := cardinality(recs);
+    END IF;
+    t := firehose._transform(d, recs);
+    IF d.destination_type = 'table' THEN
+        out := firehose._to_table(d, t.delivered);
+    ELSIF d.destination_type = 'files' THEN
+        out := firehose._to_files(d, t.delivered);
+        part_failed := out.partitioning_failed;
+        objs := out.objects;
+    ELSE
+        out := firehose._to_program(d, t.delivered);
+    END IF;
+    UPDATE firehose.delivery_streams SET
+           incoming_records = incoming_records + cardinality(recs),
+           incoming_bytes = incoming_bytes + (SELECT sum(octet_length(r.data)) FROM unnest(recs) r),
+           records_delivered = records_delivered + out.delivered,
+           bytes_delivered = bytes_delivered + out.delivered_bytes,
+           objects_delivered = objects_delivered + objs,
+           records_dropped = records_dropped + t.dropped,
+           processing_failed = processing_failed + t.failed,
+           delivery_failed = delivery_failed + CASE WHEN d.destination_type = 'table' THEN out.failed ELSE 0 END,
+           format_failed = format_failed + CASE WHEN d.destination_type = 'table' THEN 0 ELSE out.failed END,
+           partitioning_failed = partitioning_failed + part_failed,
+           records_backed_up = records_backed_up + backed
+               + CASE WHEN d.backup_mode = 'FailedDataOnly' THEN t.failed + out.failed + part_failed ELSE 0 END,
+           last_delivery_at = clock_timestamp(),
+           last_error = CASE WHEN t.failed + out.failed + part_failed = 0 THEN last_error
+                             ELSE (SELECT e.error_message FROM firehose.delivery_errors e
+                                    WHERE e.delivery_stream_id = d.delivery_stream_id
+                                    ORDER BY e.error_id DESC LIMIT 1) END,
+           last_error_at = CASE WHEN t.failed + out.failed + part_failed = 0 THEN last_error_at
+                                ELSE clock_timestamp() END
+     WHERE delivery_stream_id = d.delivery_stream_id;
+    RETURN cardinality(recs);
+END
+$$;
+
+-- Deliver one batch of delivery stream id, in the caller's transaction.
+-- Unless force, only when due: a buffering hint reached (pending bytes >=
+-- size, or the oldest pending record older than the interval) and no
+-- backoff pending.  Returns the number of records taken from the source
+-- (0: nothing due, or the attempt failed and will be retried).
+CREATE FUNCTION firehose._deliver(id integer, force boolean) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    d firehose.delivery_streams;
+    pending_bytes bigint;
+    oldest interval;
+    n integer;
+    err text;
+    attempts integer;
+    backoff interval;
+BEGIN
+    SELECT * INTO d FROM firehose.delivery_streams WHERE delivery_stream_id = id;
+    IF NOT FOUND OR (NOT d.enabled AND NOT force) THEN
+        RETURN 0;
+    END IF;
+    IF NOT pg_has_role(current_user, d.owner, 'USAGE') THEN
+        RAISE EXCEPTION 'AccessDeniedException: must be owner of delivery stream "%"', d.delivery_stream_name
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT force THEN
+        IF d.next_attempt_at > clock_timestamp() THEN
+            RETURN 0;
+        END IF;
+        SELECT sum(p.lag_bytes), max(p.lag_time) INTO pending_bytes, oldest
+          FROM kinesis.consumer_positions p
+         WHERE p.stream_name = d.source_stream AND p.consumer_name = d.consumer_name;
+        IF coalesce(pending_bytes, 0) = 0 OR
+           (pending_bytes < d.buffering_size_bytes AND oldest < d.buffering_interval) THEN
+            RETURN 0;
+        END IF;
+    END IF;
+    -- one batch at a time per delivery stream, under one configuration
+    SELECT * INTO d FROM firehose.delivery_streams WHERE delivery_stream_id = id FOR UPDATE;
+
+    BEGIN
+        n := firehose._attempt(d);
+        IF d.failing_since IS NOT NULL THEN
+            UPDATE firehose.delivery_streams SET failing_since = NULL, failed_attempts = 0, next_attempt_at = NULL
+             WHERE delivery_stream_id = id;
+        END IF;
+        RETURN n;
+    EXCEPTION WHEN OTHERS THEN
+        err := SQLERRM;         -- the attempt is rolled back: checkpoint, rows, objects
+    END;
+
+    attempts := d.failed_attempts + 1;
+    IF d.retry_duration = interval '0' OR clock_timestamp() >= d.failing_since + d.retry_duration THEN
+        -- retries exhausted: the batch goes to the error output
+        BEGIN
+            n := firehose._fail(d, ARRAY(SELECT c FROM kinesis.consume(d.source_stream, d.consumer_name, 10000) c),
+                                'DestinationFailed', err, attempts);
+            UPDATE firehose.delivery_streams SET failing_since = NULL, failed_attempts = 0, next_attempt_at = NULL,
+                   destination_failed = destination_failed + n, failed_attempts_total = failed_attempts_total + 1,
+                   records_backed_up = records_backed_up + CASE WHEN backup_mode = 'FailedDataOnly' THEN n ELSE 0 END,
+                   last_error = err, last_error_at = clock_timestamp()
+             WHERE delivery_stream_id = id;
+            RAISE WARNING 'DeliveryFailed: delivery stream "%" gave up on % records after % attempts: %',
+                    d.delivery_stream_name, n, attempts, err
+                USING HINT = 'The records are in firehose.delivery_errors with error code DestinationFailed.';
+            RETURN n;
+        EXCEPTION WHEN OTHERS THEN
+            err := SQLERRM;
+        END;
+    END IF;
+    -- exponential backoff: 1 s doubling to at most 2 min, +/- 15 % jitter
+    backoff := least(power(2, least(attempts - 1, 10)), 120) * (0.85 + 0.3 * random()) * interval '1 s';
+    UPDATE firehose.delivery_streams SET failing_since = coalesce(failing_since, clock_timestamp()),
+           failed_attempts = attempts, next_attempt_at = clock_timestamp() + backoff,
+           failed_attempts_total = failed_attempts_total + 1,
+           last_error = err, last_error_at = clock_timestamp()
+     WHERE delivery_stream_id = id;
+    RAISE WARNING 'DeliveryFailed: delivery stream "%" failed (attempt %), retrying in % s: %',
+            d.delivery_stream_name, attempts, round(extract(epoch FROM backoff), 1), err
+        USING HINT = format('Records wait until the destination works again, for at most retry_duration (%s).',
+                            d.retry_duration);
+    RETURN 0;
+END
+$$;
+
+-- Deliver everything buffered now, in the caller's transaction (owner only).
+-- A failing destination raises a warning and counts as an attempt.
+CREATE FUNCTION firehose.flush(delivery_stream_name text) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    d firehose.delivery_streams := firehose._get(delivery_stream_name, true);
+    n integer;
+    total bigint := 0;
+BEGIN
+    LOOP
+        n := firehose._deliver(d.delivery_stream_id, true);
+        EXIT WHEN n = 0;
+        total := total + n;
+    END LOOP;
+    RETURN total;
+END
+$$;
+
+-- Finish the objects of a file destination left by a crash (the worker
+-- does this when it starts): rename the committed, remove the others.
+CREATE FUNCTION firehose.recover_objects(delivery_stream_name text) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    d firehose.delivery_streams := firehose._get(delivery_stream_name, true);
+BEGIN
+    IF d.destination_type <> 'files' THEN
+        RETURN 0;
+    END IF;
+    PERFORM firehose._check_server_role(d.owner, 'pg_write_server_files', 'write server files');
+    RETURN firehose._recover_objects(d.delivery_stream_id, d.destination_directory);
+END
+$$;
