@@ -132,7 +132,7 @@ CREATE FUNCTION firehose._json_object(data bytea) RETURNS jsonb
     LANGUAGE c STRICT IMMUTABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'kg_firehose_json_object';
 CREATE FUNCTION firehose._check_prefix(prefix text, partition_keys jsonb) RETURNS void
     LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'kg_firehose_check_prefix';
-CREATE FUNCTION firehose._evaluate_prefix(prefix text, oldest timestamptz, key_values jsonb) RETURNS text
+CREATE FUNCTION firehose._evaluate_prefix(prefix text, arrival timestamptz, key_values jsonb) RETURNS text
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_firehose_evaluate_prefix';
 CREATE FUNCTION firehose._write_object(directory text, object_key text, delivery_stream_id integer,
         file_format text, columns text[], header boolean, gzip boolean, records bytea[])
@@ -212,8 +212,11 @@ BEGIN
            SELECT 1 FROM pg_attribute a
             WHERE a.attrelid = tab AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped
               AND a.atttypid = typ)) THEN
-        RAISE EXCEPTION 'InvalidArgumentException: % needs % naming a % column of %', what,
-                CASE WHEN what = 'backup' THEN 'a raw_data column' ELSE 'data_column' END, typ, tab
+        IF what = 'backup' THEN
+            RAISE EXCEPTION 'InvalidArgumentException: backup table % needs a bytea column raw_data', tab
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        RAISE EXCEPTION 'InvalidArgumentException: % needs data_column naming a % column of %', what, typ, tab
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 END

@@ -219,40 +219,50 @@ END
 $$;
 
 -- A record of a file or program destination, with why the format cannot
--- hold it (NULL: it can) and its partition key values.
-CREATE TYPE firehose._file_record AS (ord bigint, rec kinesis.record, problem text, key_values jsonb,
-                                      keys_ok boolean);
+-- hold it (NULL: it can) and, for files, the prefix of its object (NULL
+-- when its partition keys give none).
+CREATE TYPE firehose._file_record AS (ord bigint, rec kinesis.record, problem text, prefix text);
 
--- recs checked for the destination's format and partition keys; records
--- that fail go to the error output (FormatFailed, PartitioningFailed).
+-- recs checked for the destination's format and (files) evaluated prefix;
+-- records that fail go to the error output (FormatFailed,
+-- PartitioningFailed).  The prefix's timestamp is the record's arrival; a
+-- random string is one per batch.
 CREATE FUNCTION firehose._file_records(d firehose.delivery_streams, recs kinesis.record[],
         OUT good firehose._file_record[], OUT format_failed integer, OUT partitioning_failed integer)
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
     items firehose._file_record[];
+    random_string jsonb := jsonb_build_object('firehose:random-string',
+                                              substr(md5(random()::text || clock_timestamp()::text), 1, 11));
     g record;
 BEGIN
     format_failed := 0;
     items := ARRAY(
         SELECT ROW(i, recs[i], firehose._record_problem(d.file_format, d.file_columns, (recs[i]).data),
-                   kv.vals, d.partition_keys = '{}' OR coalesce(kv.ok, false))::firehose._file_record
+                   CASE WHEN d.destination_type = 'files' THEN
+                       firehose._evaluate_prefix(d.prefix, (recs[i]).approximate_arrival_timestamp,
+                                                 coalesce(kv.vals, '{}') || random_string) END
+               )::firehose._file_record
           FROM generate_subscripts(recs, 1) AS i
           LEFT JOIN LATERAL (
-               SELECT jsonb_object_agg(k.key, v.val) AS vals, bool_and(v.val IS NOT NULL) AS ok
-                 FROM jsonb_each_text(d.partition_keys) k,
-                      LATERAL (SELECT jsonb_path_query_first(firehose._json_or_null((recs[i]).data),
-                                                             k.value::jsonpath, '{}', true) #>> '{}' AS val) v
+               SELECT jsonb_object_agg(k.key, jsonb_path_query_first(firehose._json_or_null((recs[i]).data),
+                                                                     k.value::jsonpath, '{}', true) #>> '{}') AS vals
+                 FROM jsonb_each_text(d.partition_keys) k
                 WHERE d.partition_keys <> '{}') kv ON true
          ORDER BY i);
-    FOR g IN SELECT i.problem, array_agg(i.rec ORDER BY i.ord) AS bad FROM unnest(items) i
-              WHERE i.problem IS NOT NULL GROUP BY i.problem LOOP
+    FOR g IN SELECT x.problem, array_agg(x.rec ORDER BY x.ord) AS bad FROM unnest(items) x
+              WHERE x.problem IS NOT NULL GROUP BY x.problem LOOP
         format_failed := format_failed + firehose._fail(d, g.bad, 'FormatFailed', g.problem, 1);
     END LOOP;
     partitioning_failed := firehose._fail(d,
-            ARRAY(SELECT i.rec FROM unnest(items) i WHERE i.problem IS NULL AND NOT i.keys_ok ORDER BY i.ord),
-            'PartitioningFailed', 'a partition key has no value in the record', 1);
-    good := ARRAY(SELECT i FROM unnest(items) i WHERE i.problem IS NULL AND i.keys_ok ORDER BY i.ord);
+            ARRAY(SELECT x.rec FROM unnest(items) x
+                   WHERE x.problem IS NULL AND x.prefix IS NULL AND d.destination_type = 'files' ORDER BY x.ord),
+            'PartitioningFailed',
+            'the record gives no object prefix: a partition key is missing or empty, or the prefix is longer than 512 characters', 1);
+    good := ARRAY(SELECT x FROM unnest(items) x
+                   WHERE x.problem IS NULL AND (x.prefix IS NOT NULL OR d.destination_type <> 'files')
+                   ORDER BY x.ord);
 END
 $$;
 
@@ -281,11 +291,10 @@ END
 $$;
 
 -- Write recs as objects under the destination directory: one object per
--- evaluated prefix (the prefix's timestamp is each record's arrival; a
--- random string is one per batch), named
+-- evaluated prefix, named
 --   <prefix><delivery stream>-<version>-<oldest arrival, UTC>-<first seq>-<last seq><extension>
--- Records without a partition key go to the error output as
--- PartitioningFailed, records the format cannot hold as FormatFailed.
+-- Records without a prefix go to the error output as PartitioningFailed,
+-- records the format cannot hold as FormatFailed.
 CREATE FUNCTION firehose._to_files(d firehose.delivery_streams, recs kinesis.record[],
         OUT delivered integer, OUT delivered_bytes bigint, OUT failed integer,
         OUT partitioning_failed integer, OUT objects integer)
@@ -299,8 +308,6 @@ DECLARE
     ext text := coalesce(d.file_extension,
                          CASE d.file_format WHEN 'jsonlines' THEN '.jsonl' WHEN 'csv' THEN '.csv' ELSE '.txt' END
                          || CASE WHEN d.compression = 'GZIP' THEN '.gz' ELSE '' END);
-    random_string jsonb := jsonb_build_object('firehose:random-string',
-                                              substr(md5(random()::text || clock_timestamp()::text), 1, 11));
 BEGIN
     delivered := 0;
     delivered_bytes := 0;
@@ -313,10 +320,7 @@ BEGIN
                     min((x.rec).sequence_number) AS first_seq, max((x.rec).sequence_number) AS last_seq,
                     min((x.rec).approximate_arrival_timestamp) AS oldest, count(*) AS n,
                     sum(octet_length((x.rec).data)) AS bytes
-               FROM (SELECT i.ord, i.rec,
-                            firehose._evaluate_prefix(d.prefix, (i.rec).approximate_arrival_timestamp,
-                                                      coalesce(i.key_values, '{}') || random_string) AS prefix
-                       FROM unnest(f.good) i) x
+               FROM unnest(f.good) x
               GROUP BY x.prefix ORDER BY min(x.ord) LOOP
         key := g.prefix || d.delivery_stream_name || '-' || d.version_id || '-'
                || to_char(g.oldest AT TIME ZONE 'UTC', 'YYYY-MM-DD-HH24-MI-SS') || '-'
@@ -405,6 +409,7 @@ DECLARE
     err text;
     attempts integer;
     backoff interval;
+    recs kinesis.record[];
 BEGIN
     SELECT * INTO d FROM firehose.delivery_streams WHERE delivery_stream_id = id;
     IF NOT FOUND OR (NOT d.enabled AND NOT force) THEN
@@ -444,14 +449,16 @@ BEGIN
     IF d.retry_duration = interval '0' OR clock_timestamp() >= d.failing_since + d.retry_duration THEN
         -- retries exhausted: the batch goes to the error output
         BEGIN
-            n := firehose._fail(d, ARRAY(SELECT c FROM kinesis.consume(d.source_stream, d.consumer_name, 10000) c),
-                                'DestinationFailed', err, attempts);
+            recs := ARRAY(SELECT c FROM kinesis.consume(d.source_stream, d.consumer_name, 10000) c);
+            n := firehose._fail(d, recs, 'DestinationFailed', err, attempts);
             UPDATE firehose.delivery_streams SET failing_since = NULL, failed_attempts = 0, next_attempt_at = NULL,
+                   incoming_records = incoming_records + n,
+                   incoming_bytes = incoming_bytes + coalesce((SELECT sum(octet_length(r.data)) FROM unnest(recs) r), 0),
                    destination_failed = destination_failed + n, failed_attempts_total = failed_attempts_total + 1,
                    records_backed_up = records_backed_up + CASE WHEN backup_mode = 'FailedDataOnly' THEN n ELSE 0 END,
                    last_error = err, last_error_at = clock_timestamp()
              WHERE delivery_stream_id = id;
-            RAISE WARNING 'DeliveryFailed: delivery stream "%" gave up on % records after % attempts: %',
+            RAISE WARNING 'DeliveryFailed: delivery stream "%" gave up on % record(s) after % attempt(s): %',
                     d.delivery_stream_name, n, attempts, err
                 USING HINT = 'The records are in firehose.delivery_errors with error code DestinationFailed.';
             RETURN n;
@@ -466,10 +473,10 @@ BEGIN
            failed_attempts_total = failed_attempts_total + 1,
            last_error = err, last_error_at = clock_timestamp()
      WHERE delivery_stream_id = id;
-    RAISE WARNING 'DeliveryFailed: delivery stream "%" failed (attempt %), retrying in % s: %',
-            d.delivery_stream_name, attempts, round(extract(epoch FROM backoff), 1), err
-        USING HINT = format('Records wait until the destination works again, for at most retry_duration (%s).',
-                            d.retry_duration);
+    RAISE WARNING 'DeliveryFailed: delivery stream "%" failed (attempt %), will retry: %',
+            d.delivery_stream_name, attempts, err
+        USING HINT = format('Records wait until the destination works again, for at most retry_duration (%s); '
+                            'firehose.delivery_stream_metrics shows the next attempt.', d.retry_duration);
     RETURN 0;
 END
 $$;

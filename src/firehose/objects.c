@@ -452,7 +452,13 @@ kg_recover_directory(const char *dir, int32 ds_id)
 			char		xid_text[32];
 			bool		committed;
 
-			if (TransactionIdIsInProgress(XidFromFullTransactionId(f)))
+			/*
+			 * A transaction id at or past the next one was lost in a crash
+			 * before its commit record reached the WAL: not committed.  One
+			 * still running is left alone.
+			 */
+			if (FullTransactionIdPrecedes(f, ReadNextFullTransactionId()) &&
+				TransactionIdIsInProgress(XidFromFullTransactionId(f)))
 				continue;
 			snprintf(xid_text, sizeof(xid_text), UINT64_FORMAT, fxid);
 			committed = SPI_execute_with_args(

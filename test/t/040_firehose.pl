@@ -13,8 +13,9 @@
 #      and no delivery error (a redelivery would hit the primary key);
 #   4. a delivery stream owned by a non-superuser delivers as that role (a
 #      trigger records current_user), and after its INSERT privilege is
-#      revoked every record becomes a DeliveryFailed error with a permission
-#      message and nothing is written.
+#      revoked the worker retries with backoff until retry_duration (1 s)
+#      has passed, then every record becomes a DestinationFailed error with
+#      the permission message and nothing is written.
 
 use strict;
 use warnings;
@@ -161,7 +162,8 @@ CREATE FUNCTION stamp_user() RETURNS trigger LANGUAGE plpgsql AS
 CREATE TRIGGER stamp BEFORE INSERT ON owned_dest FOR EACH ROW EXECUTE FUNCTION stamp_user();
 GRANT INSERT ON owned_dest TO fh_user;
 SET ROLE fh_user;
-SELECT firehose.create_delivery_stream('owned', 'owned_dest', buffering_interval => '0 s');
+SELECT firehose.create_delivery_stream('owned', 'owned_dest', buffering_interval => '0 s',
+                                       retry_duration => '1 s');
 SELECT count(*) FROM firehose.put_record_batch('owned', ARRAY['{"id": 1}', '{"id": 2}']::text[]::bytea[]);
 });
 wait_for(q{SELECT count(*) = 2 FROM owned_dest}, 'delivery of the non-superuser stream');
@@ -179,8 +181,10 @@ wait_for(q{SELECT count(*) = 3 FROM firehose.delivery_errors e JOIN firehose.del
 is(sql(q{SELECT string_agg(DISTINCT error_code || ': ' || error_message, ', ')
            FROM firehose.delivery_errors e JOIN firehose.delivery_streams d USING (delivery_stream_id)
           WHERE d.delivery_stream_name = 'owned'}),
-	'DeliveryFailed: permission denied for table owned_dest',
-	'owned: every record is a DeliveryFailed permission error');
+	'DestinationFailed: permission denied for table owned_dest',
+	'owned: after retry_duration every record is a DestinationFailed permission error');
+cmp_ok(sql(q{SELECT failed_attempts_total FROM firehose.delivery_stream_metrics
+              WHERE delivery_stream_name = 'owned'}), '>=', 2, 'owned: the worker retried before giving up');
 is(sql(q{SELECT count(*) FROM owned_dest}), '2', 'owned: nothing written without the privilege');
 is(sql(q{SELECT records_delivered || '/' || records_failed FROM firehose.describe_delivery_stream('owned')}),
 	'2/3', 'owned: the counters');
