@@ -110,8 +110,14 @@ psql_demo -d "$DB" -q -v ON_ERROR_STOP=1 \
 psql_demo -d "$DB" -tAc "SELECT 'extensions: ' || string_agg(extname || ' ' || extversion, ', ' ORDER BY extname)
 	FROM pg_extension WHERE extname IN ('pg_cron', 'kinesis_glue')"
 
+# Firehose delivers files here (the objects of the previous run go with its extension)
+OBJECTS=$DEMO/objects
+rm -rf "$OBJECTS"
+mkdir -p "$OBJECTS"
+kg_is_root && chown postgres:postgres "$OBJECTS"
+
 kg_log "running test/demo.sql"
-psql_demo -d "$DB" -v ON_ERROR_STOP=1 -f - <"$ROOT/test/demo.sql"
+psql_demo -d "$DB" -v ON_ERROR_STOP=1 -v objects_dir="$OBJECTS" -f - <"$ROOT/test/demo.sql"
 
 cat <<EOF
 
@@ -122,5 +128,6 @@ Connect as the postgres operating system user:
   sudo -u postgres psql -h $RUN -p $PORT -d $DB
   (as root without sudo: runuser -u postgres -- psql -h $RUN -p $PORT -d $DB)
 
+Firehose wrote its newline-delimited JSON objects under $OBJECTS.
 Stop it with ./stop-demo.sh; ./demo.sh --fresh starts over.
 EOF

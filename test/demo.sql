@@ -168,3 +168,30 @@ SELECT firehose.create_delivery_stream('demo-orders-fh', 'demo_orders_table',
 SELECT firehose.flush('demo-orders-fh') AS records_taken;
 SELECT count(*) AS delivered, sum(amount) AS total FROM demo_orders_table;
 SELECT error_code, error_message FROM firehose.delivery_errors;
+
+\echo
+\echo '== 11. Firehose: the same orders as newline-delimited JSON files, one folder per customer, by the worker'
+SELECT firehose.create_delivery_stream('demo-orders-files', destination_directory => :'objects_dir',
+         delivery_stream_type => 'KinesisStreamAsSource', kinesis_stream_name => 'demo_orders',
+         starting_position => 'TRIM_HORIZON', file_format => 'jsonlines',
+         prefix => 'orders/customer=!{partitionKeyFromQuery:customer}/!{timestamp:yyyy-MM-dd}/',
+         partition_keys => '{"customer": "$.customer"}', buffering_interval => '1 s');
+\set ECHO none
+-- the worker delivers once the oldest record is older than the 1 s interval
+DO $$
+BEGIN
+    FOR i IN 1 .. 100 LOOP
+        EXIT WHEN (SELECT coalesce(pending_records, 0) = 0 AND records_delivered > 0
+                     FROM firehose.delivery_stream_metrics WHERE delivery_stream_name = 'demo-orders-files');
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+\set ECHO queries
+SELECT substr(object_path, length(:'objects_dir') + 2) AS object, records, bytes
+  FROM firehose.delivered_objects ORDER BY object_path;
+-- one object, as written (renamed into place when its transaction committed)
+SELECT pg_read_file(min(object_path)) AS first_object FROM firehose.delivered_objects;
+SELECT delivery_stream_name, destination_type, incoming_records, records_delivered, objects_delivered,
+       delivery_failed, data_freshness
+  FROM firehose.delivery_stream_metrics ORDER BY delivery_stream_name;
