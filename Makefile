@@ -18,7 +18,9 @@ COMPONENT_SQL = src/common/common.sql \
 	src/streams/streams.sql \
 	src/streams/consumers.sql \
 	src/streams/mappings.sql \
-	src/firehose/firehose.sql
+	src/firehose/firehose.sql \
+	src/glue/catalog.sql \
+	src/glue/partitions.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 PG_CPPFLAGS = -Isrc -Wall -Wextra -Werror -Wno-unused-parameter \
