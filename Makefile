@@ -19,7 +19,9 @@ COMPONENT_SQL = src/common/common.sql \
 	src/streams/consumers.sql \
 	src/streams/mappings.sql \
 	src/firehose/firehose.sql \
-	src/firehose/firehose_delivery.sql
+	src/firehose/firehose_delivery.sql \
+	src/glue/catalog.sql \
+	src/glue/partitions.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 # zlib for gzip-compressed Firehose objects
