@@ -21,7 +21,8 @@ COMPONENT_SQL = src/common/common.sql \
 	src/firehose/firehose.sql \
 	src/firehose/firehose_delivery.sql \
 	src/glue/catalog.sql \
-	src/glue/partitions.sql
+	src/glue/partitions.sql \
+	src/glue/relations.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 # zlib for gzip-compressed Firehose objects

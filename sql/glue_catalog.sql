@@ -10,11 +10,11 @@
 \set VERBOSITY default
 \set SHOW_CONTEXT never
 
--- no function of schema glue widens privileges, all pin their search_path
+-- no function of schema glue widens privileges, all SQL ones pin their search_path
 SELECT count(*) FILTER (WHERE p.prosecdef) AS security_definer,
-       count(*) FILTER (WHERE NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp'])
-           AS without_search_path
-  FROM pg_proc p WHERE p.pronamespace = 'glue'::regnamespace;
+       count(*) FILTER (WHERE NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']
+                          AND l.lanname <> 'c') AS without_search_path
+  FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.pronamespace = 'glue'::regnamespace;
 
 --
 -- Glue types

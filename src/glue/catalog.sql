@@ -468,6 +468,7 @@ $$
 DECLARE
     d glue.databases := glue._database(name, true);
 BEGIN
+    PERFORM glue._drop_relation(t.table_id) FROM glue.tables t WHERE t.database_id = d.database_id;
     DELETE FROM glue.databases x WHERE x.database_id = d.database_id;
 END
 $$;
@@ -579,6 +580,7 @@ BEGIN
     END;
     INSERT INTO glue.table_versions (table_id, version_id, definition)
     VALUES (t.table_id, t.version_id, to_jsonb(glue._definition(t)));
+    PERFORM glue._sync_relation(t.table_id);          -- relations.sql
 END
 $$;
 
@@ -676,6 +678,7 @@ BEGIN
     VALUES (t.table_id, t.version_id, to_jsonb(glue._definition(t)))
     ON CONFLICT (table_id, version_id) DO UPDATE
        SET definition = excluded.definition, archive_time = excluded.archive_time;
+    PERFORM glue._sync_relation(t.table_id);          -- relations.sql
 END
 $$;
 
@@ -686,6 +689,7 @@ $$
 DECLARE
     t glue.tables := glue._table(database_name, table_name, true);
 BEGIN
+    PERFORM glue._drop_relation(t.table_id);
     DELETE FROM glue.tables x WHERE x.table_id = t.table_id;
 END
 $$;

@@ -1,0 +1,181 @@
+-- Queryable catalog tables (src/glue/relations.sql): for a catalog table
+-- whose data can be read, a view glue_tables.<database>_<table> with the
+-- table's columns and partition keys, in the PostgreSQL types of their Glue
+-- types (glue.pg_type_for), kept in step by create_table, update_table,
+-- delete_table and delete_database.  What the view reads depends on the
+-- location:
+--
+--   /absolute/path       with classification csv or json: the files under
+--                        it, through glue.read_files (file_reader.c);
+--                        partition keys come from the folders.  CSV options
+--                        from the table parameters: skip.header.line.count
+--                        (0 or 1), delimiter (one character).
+--   kinesis://<stream>   classification json: the JSON records of a data
+--                        stream, read where they are (kinesis_records).
+--   postgresql://<schema>/<table>
+--                        a table of this database, read where it is.
+--
+-- Any other table has no relation.  Names longer than 63 bytes are cut and
+-- get a hash suffix.
+--
+-- Rights: the catalog functions run as their caller, a member of the
+-- catalog table's owner, who creates the view and owns it, so the view
+-- reads tables and streams with that role's privileges, and
+-- glue.read_files checks that the querying role holds
+-- pg_read_server_files.  Everybody may create in glue_tables (as in the
+-- public schema of old); a name taken by somebody else's relation makes the
+-- table not queryable, with an error, and never widens anybody's rights.
+-- The view is built only from the catalog row: every name is quoted and
+-- every value a literal.  A relation that is not the view of that same
+-- catalog table (marked by its comment) is never dropped.
+--
+-- Locking: the callers hold the catalog table's row lock; DROP/CREATE VIEW
+-- take the view's AccessExclusiveLock, so a running query on the view
+-- delays a catalog change until it ends.
+
+CREATE SCHEMA glue_tables;
+GRANT USAGE, CREATE ON SCHEMA glue_tables TO PUBLIC;
+
+CREATE FUNCTION glue.read_files(location text, file_format text, columns text[], partition_keys text[],
+        header boolean DEFAULT false, delimiter text DEFAULT ',')
+    RETURNS SETOF record LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'kg_glue_read_files';
+COMMENT ON FUNCTION glue.read_files IS
+    'rows of the csv or json-lines files under location (gzip too), with partition values from the folders';
+
+-- The name of a catalog table's relation in glue_tables.
+CREATE FUNCTION glue._relation_name(database_name text, table_name text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT CASE WHEN octet_length(database_name || '_' || table_name) <= 63
+                THEN database_name || '_' || table_name
+                ELSE left(database_name || '_' || table_name, 54) || '_' || left(md5(database_name || '_' || table_name), 8)
+           END
+$$;
+
+-- The comment that marks the view of catalog table id.
+CREATE FUNCTION glue._relation_mark(table_id integer) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS
+$$ SELECT 'kinesis_glue catalog table ' || table_id $$;
+
+-- Drop the view named rel if it is the view of catalog table id; ERROR if
+-- a relation of that name is something else.
+CREATE FUNCTION glue._drop_view(rel text, table_id integer) RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    oid regclass := to_regclass(format('glue_tables.%I', rel));
+BEGIN
+    IF oid IS NULL THEN
+        RETURN;
+    END IF;
+    IF obj_description(oid, 'pg_class') IS DISTINCT FROM glue._relation_mark(table_id) THEN
+        RAISE EXCEPTION 'AlreadyExistsException: relation glue_tables.% belongs to something else', quote_ident(rel)
+            USING ERRCODE = 'duplicate_object',
+                  HINT = 'Two catalog tables whose names join to the same relation name cannot both be queryable; rename one.';
+    END IF;
+    EXECUTE format('DROP VIEW glue_tables.%I', rel);
+END
+$$;
+
+-- (Re)create the relation of catalog table id (dropping the old one
+-- first); returns its name, or NULL when the table has none.
+CREATE FUNCTION glue._sync_relation(table_id integer) RETURNS text
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    t glue.tables;
+    db text;
+    rel text;
+    kind text;
+    defs text;
+    names text[];
+    keys text[];
+    src text;
+    target text;
+    parts text[];
+BEGIN
+    SELECT * INTO t FROM glue.tables x WHERE x.table_id = _sync_relation.table_id;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT d.database_name INTO db FROM glue.databases d WHERE d.database_id = t.database_id;
+    rel := glue._relation_name(db, t.table_name);
+    PERFORM glue._drop_view(rel, t.table_id);
+
+    kind := t.parameters ->> 'classification';
+    SELECT string_agg(format('%I %s', c ->> 'name', glue.pg_type_for(c ->> 'type')), ', ' ORDER BY o),
+           array_agg(c ->> 'name' ORDER BY o) FILTER (WHERE NOT k),
+           array_agg(c ->> 'name' ORDER BY o) FILTER (WHERE k)
+      INTO defs, names, keys
+      FROM (SELECT c, o, false AS k FROM jsonb_array_elements(t.columns) WITH ORDINALITY AS a(c, o)
+            UNION ALL
+            SELECT c, o + 100000, true FROM jsonb_array_elements(t.partition_keys) WITH ORDINALITY AS b(c, o)) x;
+    IF defs IS NULL OR t.location IS NULL THEN
+        RETURN NULL;
+    END IF;
+
+    IF t.location ~ '^/' AND kind IN ('csv', 'json') THEN
+        IF coalesce(t.parameters ->> 'skip.header.line.count', '0') NOT IN ('0', '1') OR
+           length(coalesce(t.parameters ->> 'delimiter', ',')) <> 1 THEN
+            RAISE EXCEPTION 'InvalidInputException: skip.header.line.count must be 0 or 1, and delimiter one character'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        src := format('SELECT * FROM glue.read_files(%L, %L, %L::text[], %L::text[], %L::boolean, %L) AS f(%s)',
+                      t.location, kind, coalesce(names, '{}'), coalesce(keys, '{}'),
+                      coalesce(t.parameters ->> 'skip.header.line.count', '0') = '1',
+                      coalesce(t.parameters ->> 'delimiter', ','), defs);
+    ELSIF t.location ~ '^kinesis://' AND kind = 'json' AND keys IS NULL THEN
+        target := substr(t.location, 11);
+        IF NOT EXISTS (SELECT 1 FROM kinesis.streams s WHERE s.stream_name = target) THEN
+            RETURN NULL;
+        END IF;
+        src := format('SELECT x.* FROM kinesis_records.%I r, '
+                      'LATERAL jsonb_to_record(firehose._json_or_null(r.data)) AS x(%s) '
+                      'WHERE jsonb_typeof(firehose._json_or_null(r.data)) = %L', target, defs, 'object');
+    ELSIF t.location ~ '^postgresql://[^/]+/[^/]+$' AND keys IS NULL THEN
+        parts := string_to_array(substr(t.location, 14), '/');
+        IF to_regclass(format('%I.%I', parts[1], parts[2])) IS NULL THEN
+            RETURN NULL;
+        END IF;
+        src := format('SELECT %s FROM %I.%I',
+                      (SELECT string_agg(format('%I::%s', c ->> 'name', glue.pg_type_for(c ->> 'type')), ', ' ORDER BY o)
+                         FROM jsonb_array_elements(t.columns) WITH ORDINALITY AS a(c, o)),
+                      parts[1], parts[2]);
+    ELSE
+        RETURN NULL;
+    END IF;
+    EXECUTE format('CREATE VIEW glue_tables.%I AS %s', rel, src);
+    EXECUTE format('COMMENT ON VIEW glue_tables.%I IS %L', rel, glue._relation_mark(t.table_id));
+    RETURN 'glue_tables.' || quote_ident(rel);
+END
+$$;
+
+-- Drop the relation of catalog table id (before the table is deleted).  A
+-- view the caller cannot drop (deleting a database deletes the tables of
+-- other roles too) is left, with a warning.
+CREATE FUNCTION glue._drop_relation(table_id integer) RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    rel text;
+BEGIN
+    SELECT glue._relation_name(d.database_name, t.table_name) INTO rel
+      FROM glue.tables t JOIN glue.databases d USING (database_id)
+     WHERE t.table_id = _drop_relation.table_id;
+    IF rel IS NOT NULL THEN
+        PERFORM glue._drop_view(rel, table_id);
+    END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE WARNING 'the view glue_tables.% of a deleted catalog table is left', quote_ident(rel)
+        USING HINT = 'Its owner can drop it.';
+END
+$$;
+
+-- The relation of a catalog table, for users: its name, or NULL.
+CREATE FUNCTION glue.table_relation(database_name text, table_name text) RETURNS regclass
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT to_regclass('glue_tables.' || quote_ident(glue._relation_name(d.database_name, t.table_name)))
+      FROM glue.tables t JOIN glue.databases d USING (database_id)
+     WHERE d.database_name = lower($1) AND t.table_name = lower($2)
+$$;
