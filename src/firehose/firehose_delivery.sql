@@ -128,41 +128,44 @@ BEGIN
 END
 $$;
 
--- The INSERT statement of a table destination; $1 is a kinesis.record[].
+-- The INSERT statement of a table destination, reading the records from
+-- source (by default unnest($1), $1 a kinesis.record[]).
 -- columns format: JSON keys to columns by name (unknown keys ignored; a
 -- missing key takes the column default, or NULL), metadata columns
 -- (sequence_number, partition_key, shard_id, approximate_arrival_timestamp)
 -- filled from the record unless the JSON has the key.  jsonb / bytea: the
 -- record into data_column, plus the metadata columns.
-CREATE FUNCTION firehose._table_insert_sql(d firehose.delivery_streams) RETURNS text
+CREATE FUNCTION firehose._table_insert_sql(d firehose.delivery_streams, source text DEFAULT 'unnest($1)') RETURNS text
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
     cols text;
     vals text;
-    meta text;
 BEGIN
     IF d.record_format = 'columns' THEN
+        -- (OFFSET 0 and the LATERAL call: each record is parsed and populated
+        -- once, not once per column)
         SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum),
                string_agg(CASE
+                   WHEN a.attname IN ('sequence_number', 'partition_key', 'shard_id', 'approximate_arrival_timestamp') THEN
+                       format('CASE WHEN x.p ? %L THEN v.%I ELSE x.%I::%s END', a.attname, a.attname, a.attname,
+                              format_type(a.atttypid, a.atttypmod))
                    WHEN a.attidentity = 'd' THEN
-                       format('CASE WHEN x.p ? %L THEN (x.v).%I ELSE nextval(%L::regclass) END', a.attname, a.attname,
+                       format('CASE WHEN x.p ? %L THEN v.%I ELSE nextval(%L::regclass) END', a.attname, a.attname,
                               pg_get_serial_sequence(d.destination_table::text, a.attname))
                    WHEN a.atthasdef THEN
-                       format('CASE WHEN x.p ? %L THEN (x.v).%I ELSE %s END', a.attname, a.attname,
+                       format('CASE WHEN x.p ? %L THEN v.%I ELSE %s END', a.attname, a.attname,
                               pg_get_expr(ad.adbin, ad.adrelid))
-                   ELSE format('(x.v).%I', a.attname) END, ', ' ORDER BY a.attnum),
-               string_agg(format('%L, r.%I', a.attname, a.attname), ', ')
-                   FILTER (WHERE a.attname IN ('sequence_number', 'partition_key', 'shard_id', 'approximate_arrival_timestamp'))
-          INTO cols, vals, meta
+                   ELSE format('v.%I', a.attname) END, ', ' ORDER BY a.attnum)
+          INTO cols, vals
           FROM pg_attribute a
           LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
          WHERE a.attrelid = d.destination_table AND a.attnum > 0 AND NOT a.attisdropped
            AND a.attgenerated = '' AND a.attidentity <> 'a';
-        RETURN format('INSERT INTO %s (%s) SELECT %s FROM (SELECT s.p, jsonb_populate_record(NULL::%s, s.p) AS v '
-                      'FROM (SELECT %s firehose._json_object(r.data) AS p FROM unnest($1) r) s) x',
-                      d.destination_table, cols, vals, d.destination_table,
-                      CASE WHEN meta IS NULL THEN '' ELSE format('jsonb_build_object(%s) ||', meta) END);
+        RETURN format('INSERT INTO %s (%s) SELECT %s FROM (SELECT r.shard_id, r.sequence_number, r.partition_key, '
+                      'r.approximate_arrival_timestamp, firehose._json_object(r.data) AS p FROM %s r OFFSET 0) x, '
+                      'LATERAL jsonb_populate_record(NULL::%s, x.p) v',
+                      d.destination_table, cols, vals, source, d.destination_table);
     END IF;
     SELECT string_agg(', ' || quote_ident(a.attname), '' ORDER BY a.attnum),
            string_agg(', r.' || quote_ident(a.attname), '' ORDER BY a.attnum)
@@ -171,10 +174,10 @@ BEGIN
      WHERE a.attrelid = d.destination_table AND a.attnum > 0 AND NOT a.attisdropped
        AND a.attname IN ('sequence_number', 'partition_key', 'shard_id', 'approximate_arrival_timestamp')
        AND a.attname <> d.data_column;
-    RETURN format('INSERT INTO %s (%I%s) SELECT %s%s FROM unnest($1) r', d.destination_table, d.data_column,
+    RETURN format('INSERT INTO %s (%I%s) SELECT %s%s FROM %s r', d.destination_table, d.data_column,
                   coalesce(cols, ''),
                   CASE d.record_format WHEN 'jsonb' THEN 'convert_from(r.data, ''UTF8'')::jsonb' ELSE 'r.data' END,
-                  coalesce(vals, ''));
+                  coalesce(vals, ''), source);
 END
 $$;
 
@@ -239,18 +242,21 @@ DECLARE
 BEGIN
     format_failed := 0;
     items := ARRAY(
-        SELECT ROW(i, recs[i], firehose._record_problem(d.file_format, d.file_columns, (recs[i]).data),
+        SELECT ROW(u.ord, ROW(u.shard_id, u.sequence_number, u.approximate_arrival_timestamp, u.partition_key,
+                              u.data)::kinesis.record,
+                   firehose._record_problem(d.file_format, d.file_columns, u.data),
                    CASE WHEN d.destination_type = 'files' THEN
-                       firehose._evaluate_prefix(d.prefix, (recs[i]).approximate_arrival_timestamp,
+                       firehose._evaluate_prefix(d.prefix, u.approximate_arrival_timestamp,
                                                  coalesce(kv.vals, '{}') || random_string) END
                )::firehose._file_record
-          FROM generate_subscripts(recs, 1) AS i
+          FROM unnest(recs) WITH ORDINALITY
+               AS u(shard_id, sequence_number, approximate_arrival_timestamp, partition_key, data, ord)
           LEFT JOIN LATERAL (
-               SELECT jsonb_object_agg(k.key, jsonb_path_query_first(firehose._json_or_null((recs[i]).data),
+               SELECT jsonb_object_agg(k.key, jsonb_path_query_first(firehose._json_or_null(u.data),
                                                                      k.value::jsonpath, '{}', true) #>> '{}') AS vals
                  FROM jsonb_each_text(d.partition_keys) k
                 WHERE d.partition_keys <> '{}') kv ON true
-         ORDER BY i);
+         ORDER BY u.ord);
     FOR g IN SELECT x.problem, array_agg(x.rec ORDER BY x.ord) AS bad FROM unnest(items) x
               WHERE x.problem IS NOT NULL GROUP BY x.problem LOOP
         format_failed := format_failed + firehose._fail(d, g.bad, 'FormatFailed', g.problem, 1);
@@ -344,21 +350,45 @@ CREATE FUNCTION firehose._attempt(d firehose.delivery_streams) RETURNS integer
 $$
 DECLARE
     recs kinesis.record[];
+    n bigint;
+    in_bytes bigint;
     t record;
     out record;
     part_failed integer := 0;
     objs integer := 0;
     backed integer := 0;
 BEGIN
-    recs := ARRAY(SELECT c FROM kinesis.consume(d.source_stream, d.consumer_name, 10000) c);
-    IF cardinality(recs) = 0 THEN
+    -- the common case in one statement: straight from the stream into the table
+    IF d.destination_type = 'table' AND d.transform_function IS NULL AND d.backup_mode <> 'AllData' THEN
+        BEGIN
+            EXECUTE format('WITH c AS MATERIALIZED (SELECT * FROM kinesis.consume(%L, %L, 10000)), ins AS (%s) '
+                           'SELECT count(*), sum(octet_length(c.data)) FROM c',
+                           d.source_stream, d.consumer_name, firehose._table_insert_sql(d, 'c'))
+               INTO n, in_bytes;
+            UPDATE firehose.delivery_streams SET
+                   incoming_records = incoming_records + n, incoming_bytes = incoming_bytes + coalesce(in_bytes, 0),
+                   records_delivered = records_delivered + n, bytes_delivered = bytes_delivered + coalesce(in_bytes, 0),
+                   last_delivery_at = CASE WHEN n > 0 THEN clock_timestamp() ELSE last_delivery_at END
+             WHERE delivery_stream_id = d.delivery_stream_id;
+            RETURN n;
+        EXCEPTION WHEN data_exception OR integrity_constraint_violation OR raise_exception THEN
+            NULL;               -- a row was rejected: the general path finds it
+        END;
+    END IF;
+    SELECT array_agg(c), sum(octet_length(c.data)) INTO recs, in_bytes
+      FROM kinesis.consume(d.source_stream, d.consumer_name, 10000) c;
+    IF recs IS NULL THEN
         RETURN 0;
     END IF;
     IF d.backup_mode = 'AllData' THEN
         PERFORM firehose._backup(d, recs, NULL, NULL);
         backed := cardinality(recs);
     END IF;
-    t := firehose._transform(d, recs);
+    IF d.transform_function IS NULL THEN
+        SELECT recs AS delivered, 0 AS dropped, 0 AS failed INTO t;
+    ELSE
+        t := firehose._transform(d, recs);
+    END IF;
     IF d.destination_type = 'table' THEN
         out := firehose._to_table(d, t.delivered);
     ELSIF d.destination_type = 'files' THEN
@@ -370,7 +400,7 @@ BEGIN
     END IF;
     UPDATE firehose.delivery_streams SET
            incoming_records = incoming_records + cardinality(recs),
-           incoming_bytes = incoming_bytes + (SELECT sum(octet_length(r.data)) FROM unnest(recs) r),
+           incoming_bytes = incoming_bytes + in_bytes,
            records_delivered = records_delivered + out.delivered,
            bytes_delivered = bytes_delivered + out.delivered_bytes,
            objects_delivered = objects_delivered + objs,

@@ -152,13 +152,20 @@ kg_firehose_json_object(PG_FUNCTION_ARGS)
 {
 	bytea	   *data = PG_GETARG_BYTEA_PP(0);
 	int			len = VARSIZE_ANY_EXHDR(data);
-	const char *problem = kg_problem(KG_FORMAT_JSONLINES, true, VARDATA_ANY(data), len);
+	const char *s = VARDATA_ANY(data);
+	Jsonb	   *jb;
 
-	if (problem != NULL)
+	/* parsed once: jsonb_in reports invalid JSON itself */
+	if (memchr(s, '\0', len) != NULL || !pg_verify_mbstr(GetDatabaseEncoding(), s, len, true))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-				 errmsg("%s", problem)));
-	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(pnstrdup(VARDATA_ANY(data), len))));
+				 errmsg("the record is not valid text in the database encoding")));
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(pnstrdup(s, len))));
+	if (!JB_ROOT_IS_OBJECT(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("the record is not a JSON object")));
+	PG_RETURN_JSONB_P(jb);
 }
 
 /* Append s as one csv field: quoted when it holds a delimiter, quote or line break. */

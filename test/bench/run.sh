@@ -24,6 +24,11 @@
 # Settings (environment):
 #   BENCH_DURATION   seconds per pgbench run (default 15)
 #   BENCH_RETENTION  1 (default) also runs retention.sh on the same server; 0 skips it
+#   BENCH_FIREHOSE   1 runs firehose.sh (Firehose delivery: stream -> table
+#                    against INSERT ... SELECT, stream -> files) on the same
+#                    server, 0 skips it; default 1 unless BENCH_CASES is set
+#                    and names no "firehose" (its own settings: FH_RECORDS,
+#                    FH_ROUNDS, see firehose.sh)
 #   BENCH_ROUNDS     runs per side and case (default 3; 1 for a quick look of
 #                    about 3 minutes); rounds alternate which side runs first;
 #                    per side the median ops/s counts, and the ratio is the
@@ -42,6 +47,9 @@
 #                    A/B runs of an experimental build)
 #   BENCH_BUILD_DIR  build directory (default test/bench/tmp/build[-<hash>])
 #   BENCH_CASES      cases to run, a subset of "put_records put_records2 get put_record"
+#                    (default: all four); "consume" and "firehose" select
+#                    consume.sh and firehose.sh, which run when it is unset;
+#                    e.g. BENCH_CASES=firehose BENCH_RETENTION=0 runs only firehose.sh
 #
 # Durability settings are the defaults (fsync, synchronous_commit and
 # full_page_writes on) and the same for both sides, since they share the
@@ -371,6 +379,7 @@ row() {
 } | tee "$RESULTS"
 log "results written to $RESULTS; pgbench logs in $PGB_LOG$([ "${BENCH_KEEP:-0}" = 1 ] || echo ' (removed at exit)')"
 . "$HERE/consume.sh"  # consumers: consume throughput and waiting-consume latency (appends to the report)
+. "$HERE/firehose.sh" # Firehose: stream -> table vs INSERT ... SELECT, stream -> files (BENCH_FIREHOSE=0 skips it)
 # retention: expiring 10 million records, and size in steady state (BENCH_RETENTION=0 skips it)
 if [ "${BENCH_RETENTION:-1}" = 1 ]; then
 	RET_PGHOST=$SOCK RET_PGPORT=$PORT RET_PGUSER=$DBUSER "$HERE/retention.sh"
