@@ -100,6 +100,18 @@ kg_require_role(Oid role, const char *role_name, const char *what)
 				 errhint("GRANT %s TO the delivery stream's owner.", role_name)));
 }
 
+/* ERROR unless the current user may write server files and directory is absolute. */
+static void
+kg_check_directory(const char *directory)
+{
+	kg_require_role(ROLE_PG_WRITE_SERVER_FILES, "pg_write_server_files", "write server files");
+	if (!is_absolute_path(directory))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("InvalidArgumentException: destination directory \"%s\" is not an absolute path",
+						directory)));
+}
+
 /* Write raw bytes to the sink's file or pipe. */
 static void
 kg_sink_emit(KgSink *sink, const char *data, size_t len)
@@ -234,6 +246,29 @@ kg_sink_records(KgSink *sink, ArrayType *records, KgFileFormat format, char **co
 	pfree(buf.data);
 }
 
+/*
+ * The whole object: compression set up, header and records formatted,
+ * compression finished.  zlib's memory is freed on error too (the file or
+ * pipe itself is closed by the transaction's abort).
+ */
+static void
+kg_sink_all(KgSink *sink, bool gzip, ArrayType *records, KgFileFormat format, char **columns,
+			int ncolumns, bool header)
+{
+	PG_TRY();
+	{
+		kg_sink_begin(sink, gzip);
+		kg_sink_records(sink, records, format, columns, ncolumns, header);
+		kg_sink_end(sink);
+	}
+	PG_CATCH();
+	{
+		kg_sink_abandon(sink);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+}
+
 /* mkdir -p of the directories of path below base (which must exist or be creatable). */
 static void
 kg_make_directories(char *path)
@@ -271,12 +306,7 @@ kg_firehose_write_object(PG_FUNCTION_ARGS)
 	KgPendingObject *po;
 	MemoryContext old;
 
-	kg_require_role(ROLE_PG_WRITE_SERVER_FILES, "pg_write_server_files", "write server files");
-	if (!is_absolute_path(directory))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("InvalidArgumentException: destination directory \"%s\" is not an absolute path",
-						directory)));
+	kg_check_directory(directory);
 	if (IsInParallelMode())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
@@ -306,18 +336,7 @@ kg_firehose_write_object(PG_FUNCTION_ARGS)
 	pending_objects = lappend(pending_objects, po);
 	MemoryContextSwitchTo(old);
 
-	PG_TRY();
-	{
-		kg_sink_begin(&sink, gzip);
-		kg_sink_records(&sink, records, format, columns, ncolumns, header);
-		kg_sink_end(&sink);
-	}
-	PG_CATCH();
-	{
-		kg_sink_abandon(&sink);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
+	kg_sink_all(&sink, gzip, records, format, columns, ncolumns, header);
 
 	if (pg_fsync(sink.fd) != 0)
 		ereport(data_sync_elevel(ERROR),
@@ -366,18 +385,7 @@ kg_firehose_pipe_to_program(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not execute command \"%s\": %m", command)));
-	PG_TRY();
-	{
-		kg_sink_begin(&sink, gzip);
-		kg_sink_records(&sink, records, format, columns, ncolumns, header);
-		kg_sink_end(&sink);
-	}
-	PG_CATCH();
-	{
-		kg_sink_abandon(&sink);
-		PG_RE_THROW();			/* the pipe is closed at abort */
-	}
-	PG_END_TRY();
+	kg_sink_all(&sink, gzip, records, format, columns, ncolumns, header);	/* the pipe is closed at abort */
 
 	rc = ClosePipeStream(sink.pipe);
 	if (rc == -1)
@@ -495,12 +503,7 @@ kg_firehose_recover_objects(PG_FUNCTION_ARGS)
 	char	   *directory = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	int			acted;
 
-	kg_require_role(ROLE_PG_WRITE_SERVER_FILES, "pg_write_server_files", "write server files");
-	if (!is_absolute_path(directory))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("InvalidArgumentException: destination directory \"%s\" is not an absolute path",
-						directory)));
+	kg_check_directory(directory);
 	canonicalize_path(directory);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to the SPI manager");
