@@ -217,7 +217,7 @@ BEGIN
         keys := keys || jsonb_build_array(jsonb_build_object('name', k, 'type', 'string'));
     END LOOP;
     -- the union of the distinct column lists, in the order first seen
-    SELECT glue._union_columns(q.cols ORDER BY q.first) INTO columns
+    SELECT glue._union_columns(array_agg(q.cols ORDER BY q.first)) INTO columns
       FROM (SELECT f.info -> 'columns' AS cols, min(f.file_no) AS first
               FROM glue._crawl_group_files(crawl_id, target_no, prefix) f
              WHERE cardinality(f.folder) - level = depth GROUP BY 1) q;

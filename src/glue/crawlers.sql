@@ -149,17 +149,17 @@ CREATE TYPE glue.crawler_definition AS (name text, database_name text, owner reg
 -- C helpers (src/glue/crawl_*.c).  Reading files needs pg_read_server_files.
 CREATE FUNCTION glue._list_files(root text, exclusions text[], max_files integer,
         OUT path text, OUT folder text, OUT size bigint, OUT mtime timestamptz, OUT error text)
-    RETURNS SETOF record LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_glue_list_files';
+    RETURNS SETOF record LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'kg_glue_list_files';
 CREATE FUNCTION glue._sample_file(path text, sample_bytes integer, sample_rows integer, csv_header text)
-    RETURNS jsonb LANGUAGE c VOLATILE STRICT AS 'MODULE_PATHNAME', 'kg_glue_sample_file';
+    RETURNS jsonb LANGUAGE c VOLATILE STRICT SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'kg_glue_sample_file';
 REVOKE ALL ON FUNCTION glue._list_files, glue._sample_file FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION glue._list_files, glue._sample_file TO pg_read_server_files;
 CREATE FUNCTION glue._infer_records(records bytea[], sample_rows integer) RETURNS jsonb
-    LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'kg_glue_infer_records';
+    LANGUAGE c IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'kg_glue_infer_records';
 CREATE FUNCTION glue._glob_match(pattern text, path text) RETURNS boolean
-    LANGUAGE c IMMUTABLE STRICT AS 'MODULE_PATHNAME', 'kg_glue_glob_match';
+    LANGUAGE c IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'kg_glue_glob_match';
 CREATE FUNCTION glue._widen_type(a text, b text) RETURNS text
-    LANGUAGE c IMMUTABLE AS 'MODULE_PATHNAME', 'kg_glue_widen_type';
+    LANGUAGE c IMMUTABLE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'kg_glue_widen_type';
 
 -- Column lists merged by name: a's columns in order (types widened with
 -- b's), then b's new ones.
@@ -173,7 +173,20 @@ $$
       FULL JOIN (SELECT e ->> 'name' n, e ->> 'type' t, o FROM jsonb_array_elements(coalesce(b, '[]')) WITH ORDINALITY AS q(e, o)) y
         ON x.n = y.n
 $$;
-CREATE AGGREGATE glue._union_columns(jsonb) (SFUNC = glue._merge_columns, STYPE = jsonb, INITCOND = '[]');
+-- The union of column lists, in order.
+CREATE FUNCTION glue._union_columns(lists jsonb[]) RETURNS jsonb
+    LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    result jsonb := '[]';
+    l jsonb;
+BEGIN
+    FOREACH l IN ARRAY coalesce(lists, '{}') LOOP
+        result := glue._merge_columns(result, l);
+    END LOOP;
+    RETURN result;
+END
+$$;
 
 -- Helpers -------------------------------------------------------------------
 
@@ -197,11 +210,7 @@ $$
 DECLARE
     c glue.crawlers;
 BEGIN
-    IF lock THEN
-        SELECT * INTO c FROM glue.crawlers x WHERE x.crawler_name = name FOR UPDATE;
-    ELSE
-        SELECT * INTO c FROM glue.crawlers x WHERE x.crawler_name = name;
-    END IF;
+    SELECT * INTO c FROM glue.crawlers x WHERE x.crawler_name = name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'EntityNotFoundException: crawler "%" does not exist', name
             USING ERRCODE = 'undefined_object', HINT = 'List them with glue.list_crawlers().';
@@ -209,6 +218,12 @@ BEGIN
     IF must_own AND NOT pg_has_role(current_user, c.owner, 'USAGE') THEN
         RAISE EXCEPTION 'AccessDeniedException: must be a member of role "%" to change crawler "%"', c.owner, name
             USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF lock THEN
+        SELECT * INTO c FROM glue.crawlers x WHERE x.crawler_id = c.crawler_id FOR UPDATE;
+        IF NOT FOUND THEN                               -- deleted meanwhile
+            RETURN glue._crawler(name, must_own, lock);
+        END IF;
     END IF;
     RETURN c;
 END
@@ -625,8 +640,7 @@ $$
                               'invalid_json_records', w.invalid_json_records, 'unreadable_files', w.unreadable_files,
                               'log_dropped', w.log_dropped),
            w.log
-      FROM glue.crawls w
-     WHERE w.crawler_id = (glue._crawler($1, false)).crawler_id
+      FROM glue._crawler($1, false) c JOIN glue.crawls w ON w.crawler_id = c.crawler_id
      ORDER BY w.crawl_id DESC
      LIMIT greatest(max_results, 0)
 $$;
