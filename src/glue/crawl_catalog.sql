@@ -85,19 +85,19 @@ BEGIN
         RETURN;
     END IF;
     IF t.columns <> columns THEN
-        changes := changes || 'columns';
+        changes := array_append(changes, 'columns');
     END IF;
     IF t.partition_keys <> keys THEN
-        changes := changes || 'partition keys';
+        changes := array_append(changes, 'partition keys');
     END IF;
     IF t.location IS DISTINCT FROM location THEN
-        changes := changes || 'location';
+        changes := array_append(changes, 'location');
     END IF;
     IF t.parameters ->> 'classification' IS DISTINCT FROM classification THEN
-        changes := changes || 'classification';
+        changes := array_append(changes, 'classification');
     END IF;
     IF t.parameters ? 'DEPRECATED_BY_CRAWLER' THEN
-        changes := changes || 'no longer deprecated';
+        changes := array_append(changes, 'no longer deprecated');
     END IF;
     keys_match := t.partition_keys = keys;
     IF cardinality(changes) > 0 AND c.update_behavior = 'UPDATE_IN_DATABASE' AND NOT incremental THEN
@@ -309,7 +309,7 @@ $$
                     FROM glue._crawl_group_files($1, $2, $3) f GROUP BY 1),
          common AS (SELECT names FROM sets ORDER BY n DESC, names LIMIT 1)
     SELECT coalesce(bool_and(2 * (SELECT count(*) FROM unnest(s.names) x WHERE x = ANY (common.names))
-                             >= greatest(cardinality(s.names), cardinality(common.names))), true)
+                             >= cardinality(s.names)), true)
       FROM sets s, common
 $$;
 

@@ -65,7 +65,8 @@ static TimestampTz last_slot_warning = 0;
  * ------------------------------------------------------------------------ */
 
 /*
- * Transaction body: fail crawls whose worker is gone, and list the crawls
+ * Transaction body: fail crawls whose worker is gone, drop the file lists
+ * of ended crawls, and list the crawls
  * waiting for a worker into *(List **) arg (int64s in TopMemoryContext).
  */
 static void
@@ -84,6 +85,10 @@ kg_list_pending_crawls(void *arg)
 				"   WHERE a.pid OPERATOR(pg_catalog.=) c.worker_pid "
 				"     AND a.backend_type OPERATOR(pg_catalog.=) 'kinesis_glue crawler')))",
 				0, NULL, NULL, NULL, false);
+	/* the file lists of crawls that ended without cleaning up */
+	kg_spi_exec("DELETE FROM glue.crawl_files f USING glue.crawls c "
+				"WHERE f.crawl_id OPERATOR(pg_catalog.=) c.crawl_id "
+				"AND c.state NOT IN ('RUNNING', 'CANCELLING')", 0, NULL, NULL, NULL, false);
 	n = kg_spi_exec("SELECT crawl_id FROM glue.crawls WHERE state IN ('RUNNING', 'CANCELLING') "
 					"AND worker_pid IS NULL ORDER BY crawl_id", 0, NULL, NULL, NULL, true);
 	for (int i = 0; i < n; i++)
@@ -167,19 +172,35 @@ kg_glue_crawler_supervise(void)
 							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 
-	/* forget workers that exited; a crawl they never took has failed */
-	hash_seq_init(&hs, Crawls);
-	while ((e = hash_seq_search(&hs)) != NULL)
+	/*
+	 * Forget workers that exited; a crawl they never took has failed.  The
+	 * transactions run after the scan (a transaction end checks for
+	 * unfinished hash scans).
+	 */
 	{
-		pid_t		pid;
+		List	   *gone = NIL;
 
-		if (e->handle && GetBackgroundWorkerPid(e->handle, &pid) != BGWH_STOPPED)
-			continue;
-		(void) kg_run_in_transaction("kinesis_glue: fail an unstarted crawl", kg_fail_unstarted_crawl,
-									 &e->crawl_id);
-		if (e->handle)
-			pfree(e->handle);
-		hash_search(Crawls, &e->crawl_id, HASH_REMOVE, NULL);
+		hash_seq_init(&hs, Crawls);
+		while ((e = hash_seq_search(&hs)) != NULL)
+		{
+			pid_t		pid;
+
+			if (e->handle && GetBackgroundWorkerPid(e->handle, &pid) != BGWH_STOPPED)
+				continue;
+			gone = lappend(gone, e);
+		}
+		foreach(lc, gone)
+		{
+			int64		id;
+
+			e = lfirst(lc);
+			id = e->crawl_id;
+			if (e->handle)
+				pfree(e->handle);
+			hash_search(Crawls, &id, HASH_REMOVE, NULL);
+			(void) kg_run_in_transaction("kinesis_glue: fail an unstarted crawl", kg_fail_unstarted_crawl, &id);
+		}
+		list_free(gone);
 	}
 
 	if (!kg_run_in_transaction("kinesis_glue: list pending crawls", kg_list_pending_crawls, &pending))

@@ -19,7 +19,8 @@
 -- CrawlerNotRunningException, CrawlerStoppingException (55006
 -- object_in_use), AccessDeniedException (42501).
 --
--- Locking: start, stop, update and delete lock the crawler row FOR UPDATE;
+-- Locking: start, stop, update and delete lock the crawler row FOR NO KEY
+-- UPDATE (a running crawl holds KEY SHARE on it through its crawls row);
 -- a partial unique index allows one active crawl per crawler, so two
 -- concurrent starts cannot both succeed.
 
@@ -220,7 +221,9 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF lock THEN
-        SELECT * INTO c FROM glue.crawlers x WHERE x.crawler_id = c.crawler_id FOR UPDATE;
+        -- NO KEY UPDATE: a running crawl holds KEY SHARE on the row (its
+        -- crawls row references it), and must not block start or stop
+        SELECT * INTO c FROM glue.crawlers x WHERE x.crawler_id = c.crawler_id FOR NO KEY UPDATE;
         IF NOT FOUND THEN                               -- deleted meanwhile
             RETURN glue._crawler(name, must_own, lock);
         END IF;
