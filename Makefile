@@ -22,7 +22,10 @@ COMPONENT_SQL = src/common/common.sql \
 	src/firehose/firehose_delivery.sql \
 	src/glue/catalog.sql \
 	src/glue/partitions.sql \
-	src/glue/relations.sql
+	src/glue/relations.sql \
+	src/glue/crawlers.sql \
+	src/glue/crawl.sql \
+	src/glue/crawl_catalog.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 # zlib for gzip-compressed Firehose objects

@@ -88,10 +88,10 @@ SELECT glue.create_table('shop', 'clicks',
 SELECT * FROM glue_tables.shop_clicks ORDER BY ms;
 
 -- a local table, read where it is
-CREATE TABLE gt_local (a int, b text, c date);
+CREATE TABLE gt_local (a int, "B Column" text, c date);
 INSERT INTO gt_local VALUES (1, 'x', '2024-01-01');
 SELECT glue.create_table('shop', 'local_copy',
-    columns => '[{"name": "a", "type": "bigint"}, {"name": "b", "type": "string"}]',
+    columns => '[{"name": "a", "type": "bigint"}, {"name": "b_column", "type": "string"}, {"name": "z", "type": "int"}]',
     location => 'postgresql://public/gt_local');
 SELECT * FROM glue_tables.shop_local_copy;
 
@@ -109,6 +109,14 @@ CREATE VIEW glue_tables.shop_a_squat AS SELECT 1 AS one;
 SELECT kg_try($$SELECT glue.create_table('shop_a', 'squat', columns => '[{"name": "a", "type": "int"}]',
                                           location => '/tmp', classification => 'csv')$$);
 DROP VIEW glue_tables.shop_a_squat;
+-- a view that cannot be built is a warning: the catalog change stands
+SELECT glue.create_table('shop_a', 'uncastable', columns => '[{"name": "c", "type": "int"}]',
+                         location => 'postgresql://public/gt_local');
+SELECT glue.table_relation('shop_a', 'uncastable') AS no_relation, name FROM glue.get_table('shop_a', 'uncastable');
+-- a source that is gone: no relation
+SELECT glue.create_table('shop_a', 'gone', columns => '[{"name": "a", "type": "int"}]',
+                         location => 'postgresql://public/no_such_table');
+SELECT glue.table_relation('shop_a', 'gone') AS no_relation;
 
 -- rights: the querying role needs pg_read_server_files for file tables;
 -- a view reads streams and tables with its owner's privileges

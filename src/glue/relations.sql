@@ -78,7 +78,9 @@ END
 $$;
 
 -- (Re)create the relation of catalog table id (dropping the old one
--- first); returns its name, or NULL when the table has none.
+-- first); returns its name, or NULL when the table has none.  A view that
+-- cannot be created (its source is gone, or a column is missing) is a
+-- warning, not an error: the catalog change stands.
 CREATE FUNCTION glue._sync_relation(table_id integer) RETURNS text
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
@@ -137,15 +139,33 @@ BEGIN
         IF to_regclass(format('%I.%I', parts[1], parts[2])) IS NULL THEN
             RETURN NULL;
         END IF;
+        -- each catalog column from the source column of that name, or whose
+        -- name folds to it (crawlers fold names to [a-z0-9_]), else NULL
         src := format('SELECT %s FROM %I.%I',
-                      (SELECT string_agg(format('%I::%s', c ->> 'name', glue.pg_type_for(c ->> 'type')), ', ' ORDER BY o)
-                         FROM jsonb_array_elements(t.columns) WITH ORDINALITY AS a(c, o)),
+                      (SELECT string_agg(format('%s::%s AS %I',
+                                                coalesce(quote_ident(src_col.attname), 'NULL'),
+                                                glue.pg_type_for(c ->> 'type'), c ->> 'name'), ', ' ORDER BY o)
+                         FROM jsonb_array_elements(t.columns) WITH ORDINALITY AS a(c, o)
+                         LEFT JOIN LATERAL (
+                              SELECT at.attname FROM pg_attribute at
+                               WHERE at.attrelid = to_regclass(format('%I.%I', parts[1], parts[2]))
+                                 AND at.attnum > 0 AND NOT at.attisdropped
+                                 AND (at.attname = c ->> 'name'
+                                      OR regexp_replace(lower(at.attname), '[^a-z0-9_]', '_', 'g') = c ->> 'name')
+                               ORDER BY at.attname = c ->> 'name' DESC, at.attnum LIMIT 1) src_col ON true),
                       parts[1], parts[2]);
     ELSE
         RETURN NULL;
     END IF;
-    EXECUTE format('CREATE VIEW glue_tables.%I AS %s', rel, src);
-    EXECUTE format('COMMENT ON VIEW glue_tables.%I IS %L', rel, glue._relation_mark(t.table_id));
+    BEGIN
+        EXECUTE format('CREATE VIEW glue_tables.%I AS %s', rel, src);
+        EXECUTE format('COMMENT ON VIEW glue_tables.%I IS %L', rel, glue._relation_mark(t.table_id));
+    EXCEPTION WHEN OTHERS THEN
+        -- the catalog change stands; only the relation is missing
+        RAISE WARNING 'catalog table "%"."%" has no relation: %', db, t.table_name, SQLERRM
+            USING HINT = 'Check the location and the columns, then update the table again.';
+        RETURN NULL;
+    END;
     RETURN 'glue_tables.' || quote_ident(rel);
 END
 $$;

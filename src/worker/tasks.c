@@ -16,6 +16,7 @@
 
 #include "common/kg_guc.h"
 #include "firehose/firehose.h"
+#include "glue/crawler.h"
 #include "streams/esm.h"
 #include "streams/on_demand.h"
 #include "streams/segments.h"
@@ -32,6 +33,7 @@ const KgTask kg_tasks[] = {
 	{"on-demand scaling", kg_on_demand_interval_ms, kg_on_demand_scaling},
 	{"event source mapping runners", kg_naptime, kg_esm_supervise},
 	{"firehose delivery", kg_naptime, kg_firehose_delivery},
+	{"glue crawlers", kg_naptime, kg_glue_crawler_supervise},
 };
 
 const int	kg_ntasks = lengthof(kg_tasks);
