@@ -22,7 +22,11 @@ COMPONENT_SQL = src/common/common.sql \
 	src/firehose/firehose_delivery.sql \
 	src/glue/catalog.sql \
 	src/glue/partitions.sql \
-	src/glue/relations.sql
+	src/glue/relations.sql \
+	src/video/video.sql \
+	src/video/video_read.sql \
+	src/video/video_hls.sql \
+	src/video/video_processors.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 # zlib for gzip-compressed Firehose objects

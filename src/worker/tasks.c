@@ -19,6 +19,7 @@
 #include "streams/esm.h"
 #include "streams/on_demand.h"
 #include "streams/segments.h"
+#include "video/video.h"
 #include "worker/kg_worker.h"
 
 static int
@@ -32,6 +33,8 @@ const KgTask kg_tasks[] = {
 	{"on-demand scaling", kg_on_demand_interval_ms, kg_on_demand_scaling},
 	{"event source mapping runners", kg_naptime, kg_esm_supervise},
 	{"firehose delivery", kg_naptime, kg_firehose_delivery},
+	{"video segment upkeep", kg_naptime, kg_video_segment_upkeep},
+	{"video stream processors", kg_naptime, kg_video_processors},
 };
 
 const int	kg_ntasks = lengthof(kg_tasks);
