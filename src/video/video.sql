@@ -320,13 +320,16 @@ BEGIN
 END
 $$;
 
--- Lock a table ACCESS EXCLUSIVE; with nowait, false instead of waiting.
+-- Lock a table ACCESS EXCLUSIVE; with nowait, false instead of waiting
+-- more than 50 ms (puts of a stream are short transactions back to back:
+-- a brief wait finds a gap between them, and stalls them 50 ms at most).
 CREATE FUNCTION kinesis_video._lock_nowait(rel regclass, nowait boolean) RETURNS boolean
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
     IF nowait THEN
-        EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE NOWAIT', rel);
+        PERFORM set_config('lock_timeout', '50ms', true);
+        EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', rel);
     ELSE
         EXECUTE format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', rel);
     END IF;

@@ -191,31 +191,17 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), kg_segment_wait_ms);
 	for (;;)
 	{
+		/*
+		 * Wait for the segment before touching the fragment table: the
+		 * worker that creates it needs a moment without our locks on it.
+		 */
+		server_ts = GetCurrentTimestamp();
 		kg_catalog_enter(&cc, true);
 		if (kg_spi_exec("SELECT 1 FROM kinesis_video.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
 						1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, true) == 0)
 			ereport(ERROR,
 					(errcode(KG_RESOURCE_NOT_FOUND),
 					 errmsg("ResourceNotFoundException: video stream \"%s\" does not exist", name)));
-		qtable = quote_qualified_identifier("kinesis_video_media", get_rel_name(media_table));
-		if (kg_spi_exec(psprintf("SELECT producer_timestamp, server_timestamp, media_sequence FROM %s "
-								 "ORDER BY server_timestamp DESC LIMIT 1", qtable),
-						0, NULL, NULL, NULL, true) > 0)
-		{
-			TimestampTz last_producer_ts;
-
-			last_producer_ts = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-			last_server_ts = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-			media_sequence = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)) + 1;
-			if (producer_ts < last_producer_ts)
-				ereport(ERROR,
-						(errcode(KG_INVALID_ARGUMENT),
-						 errmsg("InvalidArgumentException: fragment producer timestamp %s is earlier than that of the previous fragment of video stream \"%s\" (%s)",
-								pstrdup(timestamptz_to_str(producer_ts)), name, pstrdup(timestamptz_to_str(last_producer_ts))),
-						 errdetail("KVS acknowledgement error 4004 (fragment timecode lower than previous)."),
-						 errhint("Fragments of a stream must arrive in producer-time order; a fragment with the same producer timestamp as the previous one replaces it in HLS playlists.")));
-		}
-		server_ts = Max(GetCurrentTimestamp(), last_server_ts + 1);
 		if (kg_video_segment_exists(stream_id, server_ts))
 			break;
 		kg_catalog_exit(&cc);
@@ -228,6 +214,34 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
+	}
+	qtable = quote_qualified_identifier("kinesis_video_media", get_rel_name(media_table));
+	if (kg_spi_exec(psprintf("SELECT producer_timestamp, server_timestamp, media_sequence FROM %s "
+							 "ORDER BY server_timestamp DESC LIMIT 1", qtable),
+					0, NULL, NULL, NULL, true) > 0)
+	{
+		TimestampTz last_producer_ts;
+
+		last_producer_ts = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		last_server_ts = DatumGetTimestampTz(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+		media_sequence = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull)) + 1;
+		if (producer_ts < last_producer_ts)
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("InvalidArgumentException: fragment producer timestamp %s is earlier than that of the previous fragment of video stream \"%s\" (%s)",
+							pstrdup(timestamptz_to_str(producer_ts)), name, pstrdup(timestamptz_to_str(last_producer_ts))),
+					 errdetail("KVS acknowledgement error 4004 (fragment timecode lower than previous)."),
+					 errhint("Fragments of a stream must arrive in producer-time order; a fragment with the same producer timestamp as the previous one replaces it in HLS playlists.")));
+	}
+	/* server timestamps never go back, even if the clock does */
+	if (server_ts <= last_server_ts)
+	{
+		server_ts = last_server_ts + 1;
+		if (!kg_video_segment_exists(stream_id, server_ts))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("ClientLimitExceededException: no fragment segment of video stream \"%s\" covers the current time yet", name),
+					 errdetail("The system clock is behind the previous fragment's server timestamp.")));
 	}
 	kg_spi_exec("SELECT pg_catalog.nextval('kinesis_video.fragment_numbers')", 0, NULL, NULL, NULL, false);
 	fragment_number = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
