@@ -57,7 +57,6 @@ kg_video_check_metadata(Jsonb *jb)
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
-	bool		key = true;
 
 	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
 		ereport(ERROR,
@@ -78,7 +77,6 @@ kg_video_check_metadata(Jsonb *jb)
 				ereport(ERROR,
 						(errcode(KG_INVALID_ARGUMENT),
 						 errmsg("InvalidArgumentException: fragment metadata names must have 1 to 128 bytes and must not start with \"AWS\"")));
-			key = false;
 		}
 		else if (tok == WJB_VALUE)
 		{
@@ -86,10 +84,8 @@ kg_video_check_metadata(Jsonb *jb)
 				ereport(ERROR,
 						(errcode(KG_INVALID_ARGUMENT),
 						 errmsg("InvalidArgumentException: fragment metadata values must be strings of at most 256 bytes")));
-			key = true;
 		}
 	}
-	Assert(key);
 }
 
 /* Does a segment of the stream cover ts?  Caller is inside kg_catalog_enter. */
