@@ -25,7 +25,11 @@ COMPONENT_SQL = src/common/common.sql \
 	src/glue/relations.sql \
 	src/glue/crawlers.sql \
 	src/glue/crawl.sql \
-	src/glue/crawl_catalog.sql
+	src/glue/crawl_catalog.sql \
+	src/video/video.sql \
+	src/video/video_read.sql \
+	src/video/video_hls.sql \
+	src/video/video_processors.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 # zlib for gzip-compressed Firehose objects

@@ -19,6 +19,7 @@
 #include "firehose/firehose.h"
 #include "streams/on_demand.h"
 #include "streams/stream_state.h"
+#include "video/video.h"
 #include "worker/kg_worker.h"
 
 PG_MODULE_MAGIC;
@@ -42,6 +43,8 @@ int			kg_on_demand_split_bytes = 512 * 1024;
 int			kg_on_demand_merge_records = 50;
 int			kg_on_demand_sustain = 3;
 int			kg_on_demand_cooldown_s = 300;
+int			kg_video_segment_interval_s = 3600;
+int			kg_video_buffer_retention_s = 300;
 
 void		_PG_init(void);
 
@@ -131,6 +134,15 @@ kg_define_settings(void)
 							"ON_DEMAND streams are not merged below this many open shards.",
 							NULL, &kg_on_demand_min_shards, 4, 1, 10000,
 							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.video_segment_interval",
+							"Longest time range of one fragment segment of a video stream.",
+							"A stream's segments span at most a quarter of its data retention, so expiry drops whole segments soon after they pass it.",
+							&kg_video_segment_interval_s, 3600, 1, 7 * 24 * 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.video_buffer_retention",
+							"How long a video stream with a data retention of 0 keeps its fragments.",
+							NULL, &kg_video_buffer_retention_s, 300, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("kinesis_glue.retention_clock_offset",
 							"Testing aid: moves the clock used for retention forward by this much.",
 							"Records expire as if this much time had passed; leave at 0 in production.",
@@ -150,6 +162,7 @@ _PG_init(void)
 	kg_define_settings();
 	kg_streams_init_backend();
 	kg_firehose_init_backend();
+	kg_video_init_backend();
 
 	if (!process_shared_preload_libraries_in_progress)
 		return;

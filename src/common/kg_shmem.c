@@ -27,6 +27,7 @@
 #include "common/kg_shmem.h"
 #include "streams/stream_state.h"
 #include "streams/throughput.h"
+#include "video/video.h"
 
 KgSharedState *KgShared = NULL;
 
@@ -56,6 +57,7 @@ kg_shmem_request(void)
 	size = kg_shared_state_size();
 	size = add_size(size, kg_stream_state_shmem_size());
 	size = add_size(size, kg_meter_shmem_size());
+	size = add_size(size, kg_video_shmem_size());
 	RequestAddinShmemSpace(size);
 	RequestNamedLWLockTranche(KG_LWLOCK_TRANCHE, KG_NUM_LWLOCKS);
 }
@@ -86,6 +88,7 @@ kg_shmem_startup(void)
 	}
 	kg_stream_state_shmem_init();
 	kg_meter_shmem_init();
+	kg_video_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 

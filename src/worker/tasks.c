@@ -20,6 +20,7 @@
 #include "streams/esm.h"
 #include "streams/on_demand.h"
 #include "streams/segments.h"
+#include "video/video.h"
 #include "worker/kg_worker.h"
 
 static int
@@ -34,6 +35,8 @@ const KgTask kg_tasks[] = {
 	{"event source mapping runners", kg_naptime, kg_esm_supervise},
 	{"firehose delivery", kg_naptime, kg_firehose_delivery},
 	{"glue crawlers", kg_naptime, kg_glue_crawler_supervise},
+	{"video segment upkeep", kg_naptime, kg_video_segment_upkeep},
+	{"video stream processors", kg_naptime, kg_video_processors},
 };
 
 const int	kg_ntasks = lengthof(kg_tasks);

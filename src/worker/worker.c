@@ -394,7 +394,7 @@ kg_forget_database(Oid dboid)
 	LWLockRelease(KgShared->lock);
 }
 
-/* Is relid a stream's record table or segment? */
+/* Is relid a stream's record table or segment, or a video stream's fragment table or segment? */
 static bool
 kg_is_stream_relation(Oid relid)
 {
@@ -408,7 +408,8 @@ kg_is_stream_relation(Oid relid)
 		return false;
 	nspname = get_namespace_name(nsp);
 	return nspname != NULL &&
-		(strcmp(nspname, "kinesis_records") == 0 || strcmp(nspname, "kinesis_segments") == 0);
+		(strcmp(nspname, "kinesis_records") == 0 || strcmp(nspname, "kinesis_segments") == 0 ||
+		 strcmp(nspname, "kinesis_video_media") == 0 || strcmp(nspname, "kinesis_video_segments") == 0);
 }
 
 static void
@@ -419,6 +420,13 @@ kg_refuse_stream_ddl(RangeVar *rv, const char *what)
 	if (rv == NULL || kg_internal_ddl_depth > 0)
 		return;
 	relid = RangeVarGetRelid(rv, NoLock, true);
+	if (kg_is_stream_relation(relid) &&
+		strncmp(get_namespace_name(get_rel_namespace(relid)), "kinesis_video", 13) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("AccessDeniedException: cannot %s the fragment storage of a video stream", what),
+				 errdetail("Relation \"%s\" belongs to a kinesis_glue video stream.", rv->relname),
+				 errhint("Use kinesis_video.delete_stream() and the other kinesis_video functions; GRANT and REVOKE work as usual.")));
 	if (kg_is_stream_relation(relid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
