@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh - build kinesis_glue, run it on a private PostgreSQL 15 cluster and
-# walk through a small Data Streams pipeline (test/demo.sql).
+# walk through a small pipeline (test/demo.sql): a data stream, a consumer,
+# an event source mapping that raises alerts, Firehose delivery into a table
+# and into JSON lines files, and a Glue crawler over those files, queried.
 #
 #   ./demo.sh            as root on Debian 12 (installs missing packages)
 #   ./demo.sh --fresh    throw the demo cluster away and start from scratch

@@ -2,7 +2,8 @@
 -- database kinesis_demo of the private demo cluster.  Safe to run again:
 -- the demo stream is dropped and created anew.
 --
--- By hand:  sudo -u postgres psql -h "$PWD/.demo/run" -p 5499 -d kinesis_demo -f test/demo.sql
+-- By hand:  sudo -u postgres psql -h "$PWD/.demo/run" -p 5499 -d kinesis_demo \
+--                -v objects_dir="$PWD/.demo/objects" -f test/demo.sql
 
 \set ON_ERROR_STOP 1
 \set QUIET 1
@@ -195,3 +196,31 @@ SELECT pg_read_file(min(object_path)) AS first_object FROM firehose.delivered_ob
 SELECT delivery_stream_name, destination_type, incoming_records, records_delivered, objects_delivered,
        delivery_failed, data_freshness
   FROM firehose.delivery_stream_metrics ORDER BY delivery_stream_name;
+
+\echo
+\echo '== 12. Glue: crawl the files Firehose delivered, then query them with plain SQL'
+SELECT glue.create_database('demo_lake', description => 'what the demo Firehose delivered');
+SELECT glue.create_crawler('demo_lake', 'demo_lake',
+         targets => jsonb_build_object('directory_targets',
+                                       jsonb_build_array(jsonb_build_object('path', :'objects_dir' || '/orders'))));
+SELECT glue.start_crawler('demo_lake') IS NOT NULL AS started;
+\set ECHO none
+-- the crawl runs in a background worker of its own
+DO $$
+BEGIN
+    FOR i IN 1 .. 200 LOOP
+        EXIT WHEN (SELECT state = 'READY' FROM glue.get_crawler('demo_lake'));
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+\set ECHO queries
+SELECT state, duration_seconds, summary ->> 'files_scanned' AS files_scanned,
+       summary ->> 'tables_created' AS tables_created, summary ->> 'partitions_created' AS partitions_created
+  FROM glue.list_crawls('demo_lake') LIMIT 1;
+SELECT column_name, glue_type, pg_type, is_partition_key FROM glue.catalog_columns
+ WHERE database_name = 'demo_lake' ORDER BY table_name, ordinal_position;
+SELECT name, classification, glue.table_relation('demo_lake', name) AS relation FROM glue.get_tables('demo_lake');
+-- the crawled table is a view over the files, partitions as columns
+SELECT customer, count(*) AS orders, sum(amount) AS total, min(partition_1) AS day
+  FROM glue_tables.demo_lake_orders GROUP BY customer ORDER BY customer;
