@@ -269,7 +269,7 @@ BEGIN
              WHERE processor_id = id;
             attempts := 0;
             n := n + 1;
-        EXCEPTION WHEN OTHERS THEN
+        EXCEPTION WHEN OTHERS OR query_canceled THEN     -- (query_canceled: kinesis_glue.mapping_timeout)
             GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
             attempts := attempts + 1;
             IF p.maximum_retry_attempts >= 0 AND attempts > p.maximum_retry_attempts THEN

@@ -12,7 +12,9 @@
  * security-restricted context, one transaction per batch of fragments, so
  * the function's events, their puts to the output data stream and the
  * processor's position commit together.  A failing processor records its
- * error and backs off (in SQL); the others go on.
+ * error and backs off (in SQL); the others go on.  A batch may run for
+ * kinesis_glue.mapping_timeout; a function that runs longer is cancelled
+ * and counts as a failed attempt.
  *
  * Locking: none of its own; see video.sql and video_processors.sql.
  *
@@ -24,8 +26,10 @@
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/memutils.h"
+#include "utils/timeout.h"
 
 #include "common/kg_catalog.h"
+#include "common/kg_guc.h"
 #include "video/video.h"
 #include "worker/kg_worker.h"
 
@@ -109,14 +113,31 @@ kg_video_process_batch(void *arg)
 	SetUserIdAndSecContext(it->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to the SPI manager");
-	if (kg_spi_exec("SELECT kinesis_video._process($1)", 1, (Oid[]) {INT8OID},
-					(Datum[]) {Int64GetDatum(it->id)}, NULL, false) == 1)
-	{
-		bool		isnull;
-		Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 
-		it->taken = isnull ? 0 : DatumGetInt32(v);
+	/*
+	 * A function that hangs must not hold up the worker's other tasks: the
+	 * batch gets kinesis_glue.mapping_timeout, and _process records the
+	 * cancellation as a failed attempt (with backoff) like any other error.
+	 */
+	if (kg_mapping_timeout_ms > 0)
+		enable_timeout_after(STATEMENT_TIMEOUT, kg_mapping_timeout_ms);
+	PG_TRY();
+	{
+		if (kg_spi_exec("SELECT kinesis_video._process($1)", 1, (Oid[]) {INT8OID},
+						(Datum[]) {Int64GetDatum(it->id)}, NULL, false) == 1)
+		{
+			bool		isnull;
+			Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			it->taken = isnull ? 0 : DatumGetInt32(v);
+		}
 	}
+	PG_FINALLY();
+	{
+		if (kg_mapping_timeout_ms > 0)
+			disable_timeout(STATEMENT_TIMEOUT, false);
+	}
+	PG_END_TRY();
 	SPI_finish();
 	SetUserIdAndSecContext(save_user, save_sec);
 }

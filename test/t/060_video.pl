@@ -202,6 +202,31 @@ is(sql(q{SELECT count(*) FROM kinesis.read_shard('door-events', 'shardId-0000000
 $listener->quit;
 $bg->quit;
 
+# a processor whose function hangs is cancelled after kinesis_glue.mapping_timeout
+# and counts as a failed attempt; the other processors go on meanwhile
+sql(q{ALTER SYSTEM SET kinesis_glue.mapping_timeout = '1s'; SELECT pg_reload_conf();});
+sql(q{
+SET ROLE camera_ops;
+SELECT kinesis.create_stream('door-events-3');
+CREATE FUNCTION public.detect_hang(f kinesis_video.fragment) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    IF f.fragment_metadata ? 'hang' THEN
+        PERFORM pg_sleep(600);
+    END IF;
+    RETURN '{}';
+END $$;
+SELECT kinesis_video.create_stream_processor('door-hang', 'door-cam', 'detect_hang', 'door-events-3',
+                                             maximum_retry_attempts => 0);
+SELECT kinesis_video.put_media('door-cam', 'f5', clock_timestamp(), 2000, '{"hang": "yes", "motion": "yes"}');
+});
+wait_for(q{SELECT count(*) = 3 FROM alerts}, 'the other processor to go on while one hangs');
+wait_for(q{SELECT fragments_failed = 1 FROM kinesis_video.stream_processor_status WHERE name = 'door-hang'},
+	'the hanging function to be cancelled and parked');
+like(sql(q{SELECT error_message FROM kinesis_video.stream_processor_failures f
+             JOIN kinesis_video.stream_processors p USING (processor_id) WHERE p.name = 'door-hang'}),
+	qr/statement timeout/, 'hang: cancelled by the timeout and recorded');
+sql(q{ALTER SYSTEM RESET kinesis_glue.mapping_timeout; SELECT pg_reload_conf();});
+
 #
 # 4. crash during ingest
 #
