@@ -103,7 +103,7 @@ SELECT glue.create_table('shop', 'quoted',
 SELECT count(*) FROM glue_tables.shop_quoted;
 SELECT count(*) AS still_there FROM gt_local;
 
--- a name taken by another relation: the table is not queryable, with an error
+-- a name taken by another relation: the table is not queryable, with a warning
 SELECT glue.create_database('shop_a');
 CREATE VIEW glue_tables.shop_a_squat AS SELECT 1 AS one;
 SELECT kg_try($$SELECT glue.create_table('shop_a', 'squat', columns => '[{"name": "a", "type": "int"}]',
@@ -139,6 +139,18 @@ SELECT kg_try($$SELECT * FROM glue.read_files('/tmp', 'csv', '{a}', '{}', false,
 SELECT kg_try($$SELECT * FROM glue.read_files('/tmp', 'csv', '{a,b}', '{}') AS f(a text)$$);
 SELECT a, b FROM glue.read_files(:'f1', 'csv', '{a,b}', '{}', true)
     AS f(a int, b text);
+
+-- a view over a relation and a grant on it survive a change that keeps the columns;
+-- a view that others depend on is left when its table is deleted, with a warning
+GRANT SELECT ON glue_tables.shop_orders TO regress_gt_reader;
+CREATE VIEW public.gt_dep AS SELECT id FROM glue_tables.shop_orders;
+SELECT glue.update_table('shop', 'orders', location => :'dir' || '/orders/year=2024/..', description => 'moved');
+SELECT glue.update_table('shop', 'orders', location => :'dir' || '/orders');
+SELECT count(*) AS through_dependent_view FROM public.gt_dep;
+SELECT has_table_privilege('regress_gt_reader', 'glue_tables.shop_orders', 'SELECT') AS grant_kept;
+SELECT glue.delete_table('shop', 'orders');
+SELECT to_regclass('glue_tables.shop_orders') AS left_behind;
+DROP VIEW public.gt_dep, glue_tables.shop_orders;
 
 -- deleting the database drops its tables' views
 SELECT glue.delete_database('shop');

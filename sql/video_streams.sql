@@ -128,6 +128,11 @@ SELECT kg_try($$DELETE FROM kinesis_video_media."vs.cam"$$);
 SELECT kg_try($$TRUNCATE kinesis_video_media."vs.cam"$$);
 SELECT kg_try($$ALTER TABLE kinesis_video_media."vs.cam" DISABLE TRIGGER forbid_direct_dml$$);
 SELECT kg_try($$DROP TABLE kinesis_video_media."vs.cam"$$);
+-- no code of the owner's runs inside a put: triggers, rules and policies are refused
+SELECT kg_try($$CREATE TRIGGER mine BEFORE INSERT ON kinesis_video_media."vs.cam"
+                FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger()$$);
+SELECT kg_try($$CREATE RULE mine AS ON INSERT TO kinesis_video_media."vs.cam" DO ALSO NOTIFY x$$);
+SELECT kg_try($$CREATE POLICY mine ON kinesis_video_media."vs.cam" USING (true)$$);
 SELECT kg_try($$DROP TABLE kinesis_video_segments.v1_0$$);
 SELECT count(*) AS still_six FROM kinesis_video.list_fragments('vs.cam');
 

@@ -31,6 +31,7 @@
 #include "utils/jsonfuncs.h"
 #include "utils/numeric.h"
 
+#include "common/kg_json.h"
 #include "firehose/firehose.h"
 
 PG_FUNCTION_INFO_V1(kg_firehose_record_problem);
@@ -88,15 +89,12 @@ kg_column_names(ArrayType *columns, int *ncolumns)
 static const char *
 kg_problem(KgFileFormat format, bool has_columns, const char *data, int len)
 {
-	JsonLexContext *lex;
-
 	if (memchr(data, '\0', len) != NULL ||
 		!pg_verify_mbstr(GetDatabaseEncoding(), data, len, true))
 		return "the record is not valid text in the database encoding";
 	if (format != KG_FORMAT_JSONLINES && !has_columns)
 		return NULL;
-	lex = makeJsonLexContextCstringLen((char *) data, len, GetDatabaseEncoding(), false);
-	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
+	if (!kg_json_is_valid(data, len))
 		return "the record is not valid JSON";
 	if (has_columns)
 	{

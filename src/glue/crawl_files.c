@@ -82,6 +82,7 @@ kg_glue_check_read_path(const char *path)
 static bool
 kg_glob(const char *p, const char *s, int *budget)
 {
+	check_stack_depth();		/* "*" and "**" recurse */
 	for (;;)
 	{
 		if (--(*budget) <= 0)

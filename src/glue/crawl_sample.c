@@ -413,6 +413,12 @@ kg_csv_sample(KgSample *sample, const char *buf, int len, int max_rows, const ch
 	}
 	if (!kg_csv_next(buf, len, &pos, sample->delimiter, &rec))
 		return;					/* no records */
+	if (expected > KG_TYPE_MAX_FIELDS || rec.nfields > KG_TYPE_MAX_FIELDS)
+	{
+		/* too wide to be a table: counted, and the file gives no columns */
+		sample->ragged++;
+		return;
+	}
 	if (rec.nfields == expected)
 	{
 		nfirst = rec.nfields;
@@ -429,6 +435,7 @@ kg_csv_sample(KgSample *sample, const char *buf, int len, int max_rows, const ch
 	cols = palloc0(sizeof(KgType *) * expected);
 	while (sample->records < max_rows && kg_csv_next(buf, len, &pos, sample->delimiter, &rec))
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (rec.nfields != expected)
 		{
 			sample->ragged++;

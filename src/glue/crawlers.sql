@@ -425,12 +425,12 @@ BEGIN
                   HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, '
                          'run CREATE EXTENSION pg_cron, and grant USAGE ON SCHEMA cron to the crawler''s owner.';
     END IF;
-    IF current_user <> c.owner::text THEN
-        PERFORM set_config('role', c.owner::text, true);
+    IF current_user <> pg_get_userbyid(c.owner) THEN
+        PERFORM set_config('role', pg_get_userbyid(c.owner), true);
     END IF;
     BEGIN
         IF c.schedule IS NULL THEN
-            IF EXISTS (SELECT 1 FROM cron.job j WHERE j.jobname = job AND j.username = c.owner::text) THEN
+            IF EXISTS (SELECT 1 FROM cron.job j WHERE j.jobname = job AND j.username = pg_get_userbyid(c.owner)) THEN
                 EXECUTE 'SELECT cron.unschedule($1)' USING job;
             END IF;
         ELSE

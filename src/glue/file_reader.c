@@ -14,6 +14,7 @@
  * Files: every regular file under location, recursively, in path order,
  * except names starting with "." or "_" (temporary and marker files, as
  * Hive and Spark skip them; Firehose's temporary objects are among them).
+ * Symbolic links are not followed.
  * A file whose first bytes are gzip's magic number is decompressed.
  *
  * Rows: CSV fields by position (RFC 4180 quoting, quoted line breaks; with
@@ -54,6 +55,8 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
+
+#include "common/kg_json.h"
 
 PG_FUNCTION_INFO_V1(kg_glue_read_files);
 
@@ -107,10 +110,12 @@ kg_list_files(const char *dir, List **files)
 		char	   *path;
 		struct stat st;
 
+		CHECK_FOR_INTERRUPTS();
 		if (de->d_name[0] == '.' || de->d_name[0] == '_')
 			continue;
 		path = psprintf("%s/%s", dir, de->d_name);
-		if (stat(path, &st) != 0)
+		/* lstat: symbolic links are not followed (no cycles, no escape) */
+		if (lstat(path, &st) != 0)
 			continue;			/* gone meanwhile */
 		if (S_ISDIR(st.st_mode))
 			kg_list_files(path, files);
@@ -257,11 +262,9 @@ kg_json_value_text(JsonbValue *v, bool array_column)
 static bool
 kg_json_line(KgScan *scan, char *line, int len, char **values)
 {
-	JsonLexContext *lex;
 	Jsonb	   *jb;
 
-	lex = makeJsonLexContextCstringLen(line, len, GetDatabaseEncoding(), false);
-	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS)
+	if (!kg_json_is_valid(line, len))
 		return false;
 	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(pnstrdup(line, len))));
 	if (!JB_ROOT_IS_OBJECT(jb))
@@ -400,6 +403,7 @@ kg_scan_file(KgScan *scan, const char *path, MemoryContext rowcxt)
 			MemoryContext old;
 			HeapTuple	tuple;
 
+			CHECK_FOR_INTERRUPTS();
 			if (buf.len == 0)
 				continue;
 			old = MemoryContextSwitchTo(rowcxt);

@@ -24,7 +24,10 @@
 -- glue.read_files checks that the querying role holds
 -- pg_read_server_files.  Everybody may create in glue_tables (as in the
 -- public schema of old); a name taken by somebody else's relation makes the
--- table not queryable, with an error, and never widens anybody's rights.
+-- table not queryable, with a warning, and never widens anybody's rights.
+-- Nothing about the relation ever fails a catalog change: what cannot be
+-- done is a warning.  A view is replaced in place when its columns allow,
+-- so grants on it and views over it stay.
 -- The view is built only from the catalog row: every name is quoted and
 -- every value a literal.  A relation that is not the view of that same
 -- catalog table (marked by its comment) is never dropped.
@@ -77,6 +80,22 @@ BEGIN
 END
 $$;
 
+-- No relation for catalog table id: drop its view rel if there is one;
+-- a view that cannot be dropped (other views depend on it, another owner)
+-- is left, with a warning.  Returns NULL.
+CREATE FUNCTION glue._no_relation(rel text, table_id integer) RETURNS text
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    PERFORM glue._drop_view(rel, table_id);
+    RETURN NULL;
+EXCEPTION WHEN OTHERS THEN
+    RAISE WARNING 'the view glue_tables.% is left: %', quote_ident(rel), SQLERRM
+        USING HINT = 'Drop it, or the objects that depend on it, by hand.';
+    RETURN NULL;
+END
+$$;
+
 -- (Re)create the relation of catalog table id (dropping the old one
 -- first); returns its name, or NULL when the table has none.  A view that
 -- cannot be created (its source is gone, or a column is missing) is a
@@ -95,6 +114,7 @@ DECLARE
     src text;
     target text;
     parts text[];
+    existing regclass;
 BEGIN
     SELECT * INTO t FROM glue.tables x WHERE x.table_id = _sync_relation.table_id;
     IF NOT FOUND THEN
@@ -102,7 +122,13 @@ BEGIN
     END IF;
     SELECT d.database_name INTO db FROM glue.databases d WHERE d.database_id = t.database_id;
     rel := glue._relation_name(db, t.table_name);
-    PERFORM glue._drop_view(rel, t.table_id);
+    existing := to_regclass(format('glue_tables.%I', rel));
+    IF existing IS NOT NULL AND obj_description(existing, 'pg_class') IS DISTINCT FROM glue._relation_mark(t.table_id) THEN
+        RAISE WARNING 'catalog table "%"."%" has no relation: glue_tables.% belongs to something else',
+                db, t.table_name, quote_ident(rel)
+            USING HINT = 'Two catalog tables whose names join to the same relation name cannot both be queryable; rename one.';
+        RETURN NULL;
+    END IF;
 
     kind := t.parameters ->> 'classification';
     SELECT string_agg(format('%I %s', c ->> 'name', glue.pg_type_for(c ->> 'type')), ', ' ORDER BY o),
@@ -113,7 +139,7 @@ BEGIN
             UNION ALL
             SELECT c, o + 100000, true FROM jsonb_array_elements(t.partition_keys) WITH ORDINALITY AS b(c, o)) x;
     IF defs IS NULL OR t.location IS NULL THEN
-        RETURN NULL;
+        RETURN glue._no_relation(rel, t.table_id);
     END IF;
 
     IF t.location ~ '^/' AND kind IN ('csv', 'json') THEN
@@ -127,17 +153,17 @@ BEGIN
                       coalesce(t.parameters ->> 'skip.header.line.count', '0') = '1',
                       coalesce(t.parameters ->> 'delimiter', ','), defs);
     ELSIF t.location ~ '^kinesis://' AND kind = 'json' AND keys IS NULL THEN
-        target := substr(t.location, 11);
-        IF NOT EXISTS (SELECT 1 FROM kinesis.streams s WHERE s.stream_name = target) THEN
-            RETURN NULL;
+        SELECT s.record_table::text INTO target FROM kinesis.streams s WHERE s.stream_name = substr(t.location, 11);
+        IF target IS NULL THEN
+            RETURN glue._no_relation(rel, t.table_id);
         END IF;
-        src := format('SELECT x.* FROM kinesis_records.%I r, '
+        src := format('SELECT x.* FROM %s r, '
                       'LATERAL jsonb_to_record(firehose._json_or_null(r.data)) AS x(%s) '
                       'WHERE jsonb_typeof(firehose._json_or_null(r.data)) = %L', target, defs, 'object');
     ELSIF t.location ~ '^postgresql://[^/]+/[^/]+$' AND keys IS NULL THEN
         parts := string_to_array(substr(t.location, 14), '/');
         IF to_regclass(format('%I.%I', parts[1], parts[2])) IS NULL THEN
-            RETURN NULL;
+            RETURN glue._no_relation(rel, t.table_id);
         END IF;
         -- each catalog column from the source column of that name, or whose
         -- name folds to it (crawlers fold names to [a-z0-9_]), else NULL
@@ -155,15 +181,25 @@ BEGIN
                                ORDER BY at.attname = c ->> 'name' DESC, at.attnum LIMIT 1) src_col ON true),
                       parts[1], parts[2]);
     ELSE
-        RETURN NULL;
+        RETURN glue._no_relation(rel, t.table_id);
     END IF;
     BEGIN
-        EXECUTE format('CREATE VIEW glue_tables.%I AS %s', rel, src);
+        IF existing IS NULL THEN
+            EXECUTE format('CREATE VIEW glue_tables.%I AS %s', rel, src);
+        ELSE
+            -- replaced in place when the columns allow it: grants and dependent views stay
+            BEGIN
+                EXECUTE format('CREATE OR REPLACE VIEW glue_tables.%I AS %s', rel, src);
+            EXCEPTION WHEN invalid_table_definition OR datatype_mismatch OR feature_not_supported THEN
+                EXECUTE format('DROP VIEW glue_tables.%I', rel);
+                EXECUTE format('CREATE VIEW glue_tables.%I AS %s', rel, src);
+            END;
+        END IF;
         EXECUTE format('COMMENT ON VIEW glue_tables.%I IS %L', rel, glue._relation_mark(t.table_id));
     EXCEPTION WHEN OTHERS THEN
-        -- the catalog change stands; only the relation is missing
-        RAISE WARNING 'catalog table "%"."%" has no relation: %', db, t.table_name, SQLERRM
-            USING HINT = 'Check the location and the columns, then update the table again.';
+        -- the catalog change stands; only the relation is missing or stale
+        RAISE WARNING 'catalog table "%"."%" has no up-to-date relation: %', db, t.table_name, SQLERRM
+            USING HINT = 'Check the location, the columns and views that depend on the relation, then update the table again.';
         RETURN NULL;
     END;
     RETURN 'glue_tables.' || quote_ident(rel);
@@ -172,7 +208,7 @@ $$;
 
 -- Drop the relation of catalog table id (before the table is deleted).  A
 -- view the caller cannot drop (deleting a database deletes the tables of
--- other roles too) is left, with a warning.
+-- other roles too; other views depend on it) is left, with a warning.
 CREATE FUNCTION glue._drop_relation(table_id integer) RETURNS void
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
@@ -183,11 +219,8 @@ BEGIN
       FROM glue.tables t JOIN glue.databases d USING (database_id)
      WHERE t.table_id = _drop_relation.table_id;
     IF rel IS NOT NULL THEN
-        PERFORM glue._drop_view(rel, table_id);
+        PERFORM glue._no_relation(rel, table_id);
     END IF;
-EXCEPTION WHEN insufficient_privilege THEN
-    RAISE WARNING 'the view glue_tables.% of a deleted catalog table is left', quote_ident(rel)
-        USING HINT = 'Its owner can drop it.';
 END
 $$;
 

@@ -241,19 +241,37 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 	}
 	kg_spi_exec("SELECT pg_catalog.nextval('kinesis_video.fragment_numbers')", 0, NULL, NULL, NULL, false);
 	fragment_number = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-
-	kg_video_put_depth++;
-	kg_spi_exec(psprintf("INSERT INTO %s (fragment_number, media_sequence, producer_timestamp, "
-						 "server_timestamp, fragment_length_in_milliseconds, fragment_size_in_bytes, "
-						 "fragment_metadata, media) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", qtable),
-				8, (Oid[]) {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, INT4OID, JSONBOID, BYTEAOID},
-				(Datum[]) {Int64GetDatum(fragment_number), Int64GetDatum(media_sequence),
-						   TimestampTzGetDatum(producer_ts), TimestampTzGetDatum(server_ts),
-						   Int32GetDatum(length_ms), Int32GetDatum((int32) size),
-						   metadata ? JsonbPGetDatum(metadata) : (Datum) 0, PointerGetDatum(media)},
-				(char[]) {' ', ' ', ' ', ' ', ' ', ' ', metadata ? ' ' : 'n', ' '}, false);
-	kg_video_put_depth--;
 	kg_catalog_exit(&cc);
+
+	/*
+	 * The row is inserted as the caller (who needs INSERT on the fragment
+	 * table), never as the extension owner: nothing the table's owner could
+	 * attach to it runs with more rights than the caller's.
+	 */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "could not connect to the SPI manager");
+	/* (the name built above lived in the catalog context's SPI memory) */
+	qtable = quote_qualified_identifier("kinesis_video_media", get_rel_name(media_table));
+	kg_video_put_depth++;
+	PG_TRY();
+	{
+		kg_spi_exec(psprintf("INSERT INTO %s (fragment_number, media_sequence, producer_timestamp, "
+							 "server_timestamp, fragment_length_in_milliseconds, fragment_size_in_bytes, "
+							 "fragment_metadata, media) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", qtable),
+					8, (Oid[]) {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, INT4OID, JSONBOID, BYTEAOID},
+					(Datum[]) {Int64GetDatum(fragment_number), Int64GetDatum(media_sequence),
+							   TimestampTzGetDatum(producer_ts), TimestampTzGetDatum(server_ts),
+							   Int32GetDatum(length_ms), Int32GetDatum((int32) size),
+							   metadata ? JsonbPGetDatum(metadata) : (Datum) 0, PointerGetDatum(media)},
+					(char[]) {' ', ' ', ' ', ' ', ' ', ' ', metadata ? ' ' : 'n', ' '}, false);
+	}
+	PG_FINALLY();
+	{
+		/* an error caught by the caller must not leave direct DML allowed */
+		kg_video_put_depth--;
+	}
+	PG_END_TRY();
+	SPI_finish();
 	kg_video_note_put(stream_id);
 
 	result[0] = Int64GetDatum(fragment_number);

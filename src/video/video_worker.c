@@ -27,6 +27,7 @@
 #include "nodes/pg_list.h"
 #include "utils/memutils.h"
 #include "utils/timeout.h"
+#include "utils/timestamp.h"
 
 #include "common/kg_catalog.h"
 #include "common/kg_guc.h"
@@ -34,6 +35,7 @@
 #include "worker/kg_worker.h"
 
 #define KG_VIDEO_BATCHES_PER_ROUND 20
+#define KG_VIDEO_ROUND_BUDGET_MS 1000	/* per processor and round, after its first batch */
 
 typedef struct KgVideoItem
 {
@@ -156,11 +158,18 @@ kg_video_processors(void)
 	foreach(lc, l.items)
 	{
 		KgVideoItem *it = lfirst(lc);
+		TimestampTz started = GetCurrentTimestamp();
 
+		/*
+		 * A processor gets more batches in this round only while it is
+		 * quick: a slow function yields to the worker's other tasks after
+		 * one batch (the rest waits for the next round).
+		 */
 		for (int i = 0; i < KG_VIDEO_BATCHES_PER_ROUND; i++)
 		{
 			if (!kg_run_in_transaction("kinesis_glue: stream processor", kg_video_process_batch, it) ||
-				it->taken == 0)
+				it->taken == 0 ||
+				TimestampDifferenceExceeds(started, GetCurrentTimestamp(), KG_VIDEO_ROUND_BUDGET_MS))
 				break;
 			CHECK_FOR_INTERRUPTS();
 		}

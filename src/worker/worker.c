@@ -438,7 +438,8 @@ kg_refuse_stream_ddl(RangeVar *rv, const char *what)
 /*
  * Refuse DDL that would break a stream behind the extension's back: DROP,
  * ALTER (disabling the triggers that refuse direct DML, detaching
- * segments, ...) and RENAME of record tables and segments, unless the
+ * segments, ...), RENAME, and CREATE TRIGGER / RULE / POLICY (code that
+ * would run inside a put) on record tables and segments, unless the
  * extension itself runs it.
  */
 static void
@@ -483,6 +484,15 @@ kg_protect_stream_relations(Node *parsetree)
 	else if (IsA(parsetree, AlterObjectSchemaStmt) &&
 			 ((AlterObjectSchemaStmt *) parsetree)->objectType == OBJECT_TABLE)
 		kg_refuse_stream_ddl(((AlterObjectSchemaStmt *) parsetree)->relation, "move");
+	/* code of the owner's that would run inside a put */
+	else if (IsA(parsetree, CreateTrigStmt))
+		kg_refuse_stream_ddl(((CreateTrigStmt *) parsetree)->relation, "create a trigger on");
+	else if (IsA(parsetree, RuleStmt))
+		kg_refuse_stream_ddl(((RuleStmt *) parsetree)->relation, "create a rule on");
+	else if (IsA(parsetree, CreatePolicyStmt))
+		kg_refuse_stream_ddl(((CreatePolicyStmt *) parsetree)->table, "create a policy on");
+	else if (IsA(parsetree, AlterPolicyStmt))
+		kg_refuse_stream_ddl(((AlterPolicyStmt *) parsetree)->table, "alter a policy of");
 }
 
 static void
