@@ -17,6 +17,7 @@
 #include "common/kg_guc.h"
 #include "firehose/firehose.h"
 #include "glue/crawler.h"
+#include "glue/jobs.h"
 #include "streams/esm.h"
 #include "streams/on_demand.h"
 #include "streams/segments.h"
@@ -35,6 +36,7 @@ const KgTask kg_tasks[] = {
 	{"event source mapping runners", kg_naptime, kg_esm_supervise},
 	{"firehose delivery", kg_naptime, kg_firehose_delivery},
 	{"glue crawlers", kg_naptime, kg_glue_crawler_supervise},
+	{"glue jobs", kg_naptime, kg_glue_job_supervise},
 	{"video segment upkeep", kg_naptime, kg_video_segment_upkeep},
 	{"video stream processors", kg_naptime, kg_video_processors},
 };
