@@ -285,7 +285,12 @@ BEGIN
     IF opt = 'job-bookmark-pause' THEN
         FOR s IN SELECT p.shard_id, p.checkpoint_sequence_number FROM kinesis.consumer_positions p
                   WHERE p.stream_name = bookmark_records.stream_name AND p.consumer_name = consumer ORDER BY p.shard_id LOOP
-            after := s.checkpoint_sequence_number;
+            -- a checkpoint may be a position marker (counter, shard bits
+            -- all ones): "after every record up to that counter"; read_shard
+            -- wants a sequence number of this shard
+            after := CASE WHEN (s.checkpoint_sequence_number & 65535) <> 65535 THEN s.checkpoint_sequence_number
+                          WHEN s.checkpoint_sequence_number >> 16 > 0
+                          THEN ((s.checkpoint_sequence_number >> 16) << 16) | substr(s.shard_id, 9)::bigint END;
             LOOP
                 RETURN QUERY SELECT * FROM kinesis.read_shard(stream_name, s.shard_id, after, 10000);
                 GET DIAGNOSTICS n = ROW_COUNT;
