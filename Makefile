@@ -32,7 +32,8 @@ COMPONENT_SQL = src/common/common.sql \
 	src/video/video_processors.sql \
 	src/glue/jobs.sql \
 	src/glue/job_runs.sql \
-	src/glue/triggers.sql
+	src/glue/triggers.sql \
+	src/glue/workflows.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 # zlib for gzip-compressed Firehose objects

@@ -155,6 +155,22 @@ BEGIN
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
     END LOOP;
+    IF t.workflow_name IS NOT NULL THEN
+        SELECT w.owner INTO o FROM glue.workflows w WHERE w.workflow_name = t.workflow_name;
+        IF o IS NULL THEN
+            RAISE EXCEPTION 'EntityNotFoundException: workflow "%" does not exist', t.workflow_name
+                USING ERRCODE = 'undefined_object';
+        ELSIF NOT pg_has_role(t.owner, o, 'USAGE') THEN
+            RAISE EXCEPTION 'AccessDeniedException: trigger owner % may not add triggers to workflow "%"', t.owner, t.workflow_name
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF t.trigger_type <> 'CONDITIONAL'
+           AND EXISTS (SELECT 1 FROM glue.triggers x WHERE x.workflow_name = t.workflow_name
+                          AND x.trigger_type <> 'CONDITIONAL' AND x.trigger_name <> t.trigger_name) THEN
+            PERFORM glue._invalid(format('workflow "%s" already has a start trigger', t.workflow_name),
+                                  'A workflow has one ON_DEMAND, SCHEDULED or EVENT trigger; the others are CONDITIONAL.');
+        END IF;
+    END IF;
     PERFORM glue._check_length('description', t.description, 2048);
     RETURN t;
 END
@@ -235,7 +251,11 @@ BEGIN
                     RAISE EXCEPTION 'EntityNotFoundException: crawler "%" does not exist', a ->> 'crawler_name'
                         USING ERRCODE = 'undefined_object';
                 END IF;
-                PERFORM glue.start_crawler(c.crawler_name);
+                IF workflow_run_id IS NULL THEN
+                    PERFORM glue.start_crawler(c.crawler_name);
+                ELSE
+                    INSERT INTO glue.workflow_crawls VALUES (glue.start_crawler(c.crawler_name), workflow_run_id);
+                END IF;
             END IF;
             n := n + 1;
         EXCEPTION WHEN OTHERS THEN
@@ -261,9 +281,7 @@ BEGIN
 END
 $$;
 
--- Workflows replace this (workflows.sql); outside one, no run.
-CREATE FUNCTION glue._new_workflow_run(workflow_name text) RETURNS bigint
-    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$ SELECT NULL::bigint $$;
+-- glue._new_workflow_run and glue._in_workflow_run are in workflows.sql.
 
 -- API -------------------------------------------------------------------------
 
@@ -405,7 +423,8 @@ CREATE FUNCTION glue._condition_holds(c jsonb, w bigint, since timestamptz) RETU
 $$
     SELECT CASE WHEN $1 ? 'job_name' THEN
         (SELECT r.state = $1 ->> 'state' FROM glue.job_runs r JOIN glue.jobs j USING (job_id)
-          WHERE j.job_name = $1 ->> 'job_name' AND r.workflow_run_id IS NOT DISTINCT FROM $2
+          WHERE j.job_name = $1 ->> 'job_name'
+            AND (r.workflow_run_id IN (SELECT glue._workflow_lineage($2)) OR ($2 IS NULL AND r.workflow_run_id IS NULL))
             AND r.state IN ('SUCCEEDED', 'STOPPED', 'FAILED', 'TIMEOUT')
             AND ($2 IS NOT NULL OR r.completed_on > coalesce($3, '-infinity'))
             AND NOT EXISTS (SELECT 1 FROM glue.job_runs n WHERE n.previous_run_id = r.run_id)   -- retried: not the end
@@ -413,7 +432,11 @@ $$
     ELSE
         (SELECT w.state = $1 ->> 'crawl_state' FROM glue.crawls w JOIN glue.crawlers k USING (crawler_id)
           WHERE k.crawler_name = $1 ->> 'crawler_name' AND w.state IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
-            AND w.end_time > coalesce($3, '-infinity')
+            AND CASE WHEN $2 IS NULL
+                     THEN w.end_time > coalesce($3, '-infinity')
+                          AND NOT EXISTS (SELECT 1 FROM glue.workflow_crawls c WHERE c.crawl_id = w.crawl_id)
+                     ELSE EXISTS (SELECT 1 FROM glue.workflow_crawls c WHERE c.crawl_id = w.crawl_id
+                                     AND c.workflow_run_id IN (SELECT glue._workflow_lineage($2))) END
           ORDER BY w.crawl_id DESC LIMIT 1)
     END
 $$;
@@ -444,8 +467,9 @@ BEGIN
     events AS (
         SELECT * FROM ended
         UNION ALL
-        SELECT w.crawl_id, 'crawler_name', k.crawler_name, w.state, NULL::bigint
-          FROM crawled c JOIN glue.crawls w USING (crawl_id) JOIN glue.crawlers k USING (crawler_id))
+        SELECT w.crawl_id, 'crawler_name', k.crawler_name, w.state, f.workflow_run_id
+          FROM crawled c JOIN glue.crawls w USING (crawl_id) JOIN glue.crawlers k USING (crawler_id)
+          LEFT JOIN glue.workflow_crawls f ON f.crawl_id = w.crawl_id)
     SELECT coalesce(jsonb_agg(to_jsonb(events) ORDER BY events.id), '[]') INTO evs FROM events;
     FOR e IN SELECT * FROM jsonb_to_recordset(evs) AS x(id bigint, k text, name text, state text, workflow_run_id bigint)
     LOOP
@@ -508,10 +532,6 @@ BEGIN
     END LOOP;
 END
 $$;
-
--- Workflows replace this (workflows.sql).
-CREATE FUNCTION glue._in_workflow_run(t glue.triggers, workflow_run_id bigint) RETURNS boolean
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT false $$;
 
 -- The job supervisor's round calls this.
 CREATE OR REPLACE FUNCTION glue._evaluate_conditions() RETURNS void

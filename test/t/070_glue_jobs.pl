@@ -239,6 +239,41 @@ wait_for(q{SELECT count(*) = 1 FROM glue.job_runs r JOIN glue.jobs j USING (job_
              AND r.trigger_name = 'batch'}, 'event trigger after 5 records');
 pass('an event trigger fired after batch_size new records');
 
+# a workflow with a failed node, resumed
+sql(q{
+	CREATE TABLE wlog (step text, workflow_run text, prop text);
+	CREATE TABLE gate (ok boolean);
+	INSERT INTO gate VALUES (false);
+	SELECT glue.create_workflow('nightly', default_run_properties => '{"day": "mon"}');
+	SELECT glue.create_job('extract', script => $$
+	    INSERT INTO wlog SELECT 'extract', glue.job_argument('WORKFLOW_RUN_ID'), NULL;
+	    SELECT glue.put_workflow_run_properties('nightly', glue.job_argument('WORKFLOW_RUN_ID')::bigint, '{"rows": "42"}')$$);
+	SELECT glue.create_job('transform', script => $$
+	    INSERT INTO wlog SELECT 'transform', glue.job_argument('WORKFLOW_RUN_ID'),
+	           glue.get_workflow_run_properties('nightly', glue.job_argument('WORKFLOW_RUN_ID')::bigint) ->> 'rows';
+	    SELECT 1 / (SELECT count(*) FROM gate WHERE ok)::int$$);
+	SELECT glue.create_job('load', script => $$INSERT INTO wlog SELECT 'load', glue.job_argument('WORKFLOW_RUN_ID'), NULL$$);
+	SELECT glue.create_trigger('nightly_start', 'ON_DEMAND', '[{"job_name": "extract"}]', workflow_name => 'nightly');
+	SELECT glue.create_trigger('after_extract', 'CONDITIONAL', '[{"job_name": "transform"}]', workflow_name => 'nightly',
+	       start_on_creation => true, predicate => '{"conditions": [{"job_name": "extract", "state": "SUCCEEDED"}]}');
+	SELECT glue.create_trigger('after_transform', 'CONDITIONAL', '[{"job_name": "load"}]', workflow_name => 'nightly',
+	       start_on_creation => true,
+	       predicate => '{"logical": "AND", "conditions": [{"job_name": "transform", "state": "SUCCEEDED"}, {"job_name": "extract", "state": "SUCCEEDED"}]}');
+});
+my $wr = sql("SELECT glue.start_workflow_run('nightly')");
+wait_for("SELECT status = 'COMPLETED' FROM glue.get_workflow_run('nightly', $wr)", 'workflow run 1');
+is(sql(qq{SELECT string_agg(x ->> 'name' || ':' || (x ->> 'state'), ',' ORDER BY x ->> 'name')
+           FROM glue.get_workflow_run('nightly', $wr) r, jsonb_array_elements(r.nodes) x}),
+	'extract:SUCCEEDED,transform:FAILED', 'the workflow run stopped at its failed node');
+like(sql("SELECT glue.workflow_graph('nightly', $wr)"), qr/"job:transform" \[label="transform", shape=box, style=filled, fillcolor=salmon/,
+	'workflow_graph colours the failed node');
+sql('UPDATE gate SET ok = true');
+my $wr2 = sql("SELECT glue.resume_workflow_run('nightly', $wr)");
+wait_for("SELECT status = 'COMPLETED' FROM glue.get_workflow_run('nightly', $wr2)", 'resumed workflow run');
+is(sql("SELECT string_agg(step || ':' || (workflow_run::bigint - $wr) || ':' || coalesce(prop, ''), ',' ORDER BY step) FROM wlog"),
+	'extract:0:,load:1:,transform:1:42',
+	'resume re-ran the failed node only, with the run properties, and what follows it');
+
 # ---------------------------------------------------------------------------
 # 5. crash during a run
 # ---------------------------------------------------------------------------
