@@ -33,7 +33,8 @@ COMPONENT_SQL = src/common/common.sql \
 	src/glue/jobs.sql \
 	src/glue/job_runs.sql \
 	src/glue/triggers.sql \
-	src/glue/workflows.sql
+	src/glue/workflows.sql \
+	src/glue/transforms.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 # zlib for gzip-compressed Firehose objects
