@@ -15,6 +15,8 @@
 
 extern void kg_glue_job_supervise(void);
 extern PGDLLEXPORT void kg_glue_job_main(Datum main_arg);
+extern void kg_glue_cron_sync(void);
+extern PGDLLEXPORT void kg_glue_cron_sync_main(Datum main_arg);
 
 typedef struct KgJobArgs
 {

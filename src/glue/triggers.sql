@@ -176,8 +176,32 @@ BEGIN
 END
 $$;
 
+-- The database pg_cron lives in, when it is not this one (pg_cron loaded,
+-- cron.database_name naming another database); NULL otherwise.
+CREATE FUNCTION glue._remote_cron() RETURNS text
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT d FROM (SELECT nullif(current_setting('cron.database_name', true), '') AS d) x
+     WHERE d <> current_database() AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron')
+$$;
+
+-- The pg_cron jobs wanted in that database, one line each:
+-- jobname TAB schedule TAB command TAB username (src/glue/trigger_cron.c).
+CREATE FUNCTION glue._cron_wanted() RETURNS text
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT coalesce(string_agg(format(E'%s\t%s\t%s\t%s\n', 'glue trigger: ' || t.trigger_name,
+                                      glue._cron_expression(t.schedule),
+                                      format('SELECT glue._fire_trigger(%L)', t.trigger_name), t.owner::text),
+                               '' ORDER BY t.trigger_name), '')
+      FROM glue.triggers t
+     WHERE t.trigger_type = 'SCHEDULED' AND t.state = 'ACTIVATED'
+       AND t.trigger_name !~ '[\t\n]'                -- cannot travel in a line
+$$;
+
 -- Create, change or remove the pg_cron job of a SCHEDULED trigger (as its
--- owner).  Active only while the trigger is ACTIVATED.
+-- owner).  Active only while the trigger is ACTIVATED.  With pg_cron in
+-- another database, the database worker applies the change after commit.
 CREATE FUNCTION glue._set_trigger_schedule(t glue.triggers) RETURNS void
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
@@ -187,13 +211,22 @@ DECLARE
     wanted boolean := t.schedule IS NOT NULL AND t.state = 'ACTIVATED';
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
+        IF glue._remote_cron() IS NOT NULL THEN
+            IF t.trigger_name ~ '[\t\n]' AND wanted THEN
+                PERFORM glue._invalid('a scheduled trigger name cannot contain tabs or newlines');
+            END IF;
+            PERFORM kinesis_glue.wake_worker();         -- it syncs the pg_cron database
+            RETURN;
+        END IF;
         IF NOT wanted THEN
             RETURN;
         END IF;
-        RAISE EXCEPTION 'InvalidInputException: scheduled triggers need the pg_cron extension in this database'
+        RAISE EXCEPTION 'InvalidInputException: scheduled triggers need pg_cron'
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, '
-                         'run CREATE EXTENSION pg_cron, and grant USAGE ON SCHEMA cron to the trigger''s owner.';
+                  DETAIL = 'pg_cron is neither installed in this database nor loaded with cron.database_name naming another one.',
+                  HINT = 'Add pg_cron to shared_preload_libraries and run CREATE EXTENSION pg_cron in the database named by '
+                         'cron.database_name (this one, or another); grant USAGE ON SCHEMA cron to the trigger''s owner '
+                         'when pg_cron is in this database.';
     END IF;
     IF current_user <> t.owner::text THEN
         PERFORM set_config('role', t.owner::text, true);

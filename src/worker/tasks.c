@@ -37,6 +37,7 @@ const KgTask kg_tasks[] = {
 	{"firehose delivery", kg_naptime, kg_firehose_delivery},
 	{"glue crawlers", kg_naptime, kg_glue_crawler_supervise},
 	{"glue jobs", kg_naptime, kg_glue_job_supervise},
+	{"glue trigger schedules in the pg_cron database", kg_naptime, kg_glue_cron_sync},
 	{"video segment upkeep", kg_naptime, kg_video_segment_upkeep},
 	{"video stream processors", kg_naptime, kg_video_processors},
 };

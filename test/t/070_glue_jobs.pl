@@ -324,5 +324,29 @@ sql("SELECT glue.start_trigger('every_minute')");
 sql("SELECT glue.delete_trigger('every_minute')");
 is(sql(q{SELECT count(*) FROM cron.job}), '0', 'deleting the trigger removes the pg_cron job');
 
+# pg_cron in another database (cron.database_name): the worker keeps the
+# remote pg_cron jobs in step with the triggers
+sql('CREATE DATABASE other');
+my $other = sub { return $node->safe_psql('other', $_[0]); };
+$other->('CREATE EXTENSION kinesis_glue');
+$other->(q{
+	SELECT glue.create_job('remote', script => 'SELECT 1');
+	SELECT glue.create_trigger('remote_minutely', 'SCHEDULED', '[{"job_name": "remote"}]',
+	       schedule => '* * * * *', start_on_creation => true);
+});
+wait_for(q{SELECT count(*) = 1 FROM cron.job WHERE jobname = 'glue trigger: remote_minutely' AND database = 'other'},
+	'the pg_cron job in the cron database');
+my $deadline = time() + 90;
+my $fired = 0;
+while (time() < $deadline && !$fired)
+{
+	$fired = $other->(q{SELECT count(*) > 0 FROM glue.job_runs WHERE trigger_name = 'remote_minutely' AND state = 'SUCCEEDED'}) eq 't';
+	usleep(200_000) unless $fired;
+}
+ok($fired, 'a scheduled trigger fires through pg_cron living in another database');
+$other->(q{SELECT glue.delete_trigger('remote_minutely')});
+wait_for(q{SELECT count(*) = 0 FROM cron.job WHERE database = 'other'}, 'the remote pg_cron job removed');
+pass('deleting the trigger removes the pg_cron job in the cron database');
+
 $node->stop;
 done_testing();
