@@ -105,6 +105,7 @@ ROLLBACK;
 
 -- functions a script calls work only inside a run
 SELECT kg_try($$SELECT glue.get_resolved_options()$$) AS outside_run;
+SELECT kg_try($$SELECT glue.job_run_id()$$) AS run_id_outside_run;
 SELECT kg_try($$SELECT * FROM glue.bookmark_records('s')$$) AS records_outside_run;
 SELECT kg_try($$SELECT * FROM glue.bookmark_range('job_src', 'id', NULL::bigint)$$) AS range_outside_run;
 SELECT kg_try($$SELECT set_config('glue_job.run_id', '1', false); SELECT glue.get_resolved_options()$$) AS forged_run_id;

@@ -73,6 +73,13 @@ $$
     SELECT coalesce(a ->> $1, a ->> ('--' || $1)) FROM glue.get_resolved_options() a
 $$;
 
+-- The id of the run executing this script.
+CREATE FUNCTION glue.job_run_id() RETURNS bigint
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT (glue._current_run()).run_id
+$$;
+
 CREATE FUNCTION glue._bookmark_option(r glue.job_runs) RETURNS text
     LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS
 $$
