@@ -32,6 +32,7 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -235,6 +236,47 @@ kg_glue_job_supervise(void)
 	}
 	list_free_deep(res.launch);
 	list_free(res.cancel);
+}
+
+/* ------------------------------------------------------------------------
+ * Waking the supervisor when a start commits
+ * ------------------------------------------------------------------------ */
+
+static bool wake_at_commit = false;
+static bool wake_callback_registered = false;
+
+static void
+kg_job_xact_callback(XactEvent event, void *arg)
+{
+	if (!wake_at_commit)
+		return;
+	if (event == XACT_EVENT_COMMIT)
+	{
+		wake_at_commit = false;
+		kg_wake_worker(MyDatabaseId);
+	}
+	else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
+		wake_at_commit = false;
+}
+
+PG_FUNCTION_INFO_V1(kg_glue_wake_at_commit);
+
+/*
+ * glue._wake_at_commit(): wake this database's worker when the current
+ * transaction commits (a worker woken before then would not see the new
+ * runs yet, and would sleep until its next round).
+ */
+Datum
+kg_glue_wake_at_commit(PG_FUNCTION_ARGS)
+{
+	kg_require_shmem();
+	if (!wake_callback_registered)
+	{
+		RegisterXactCallback(kg_job_xact_callback, NULL);
+		wake_callback_registered = true;
+	}
+	wake_at_commit = true;
+	PG_RETURN_VOID();
 }
 
 /* ------------------------------------------------------------------------

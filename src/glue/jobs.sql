@@ -91,6 +91,9 @@ CREATE POLICY owned ON glue.job_runs FOR ALL
 GRANT SELECT, INSERT ON glue.job_runs TO PUBLIC;
 GRANT UPDATE (state, completed_on, last_modified_on, rows_affected, error_message) ON glue.job_runs TO PUBLIC;
 
+CREATE FUNCTION glue._wake_at_commit() RETURNS void
+    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'kg_glue_wake_at_commit';
+
 CREATE TYPE glue.job_definition AS (name text, owner regrole, description text, script text,
         procedure regprocedure, default_arguments jsonb, non_overridable_arguments jsonb,
         max_concurrent_runs integer, job_run_queuing boolean, timeout interval, max_retries integer,
@@ -315,7 +318,7 @@ BEGIN
            job_run_queuing = j.job_run_queuing, timeout = j.timeout, max_retries = j.max_retries,
            description = j.description, version = x.version + 1, last_modified_on = clock_timestamp()
      WHERE x.job_id = j.job_id;
-    PERFORM kinesis_glue.wake_worker();             -- a higher max_concurrent_runs releases WAITING runs
+    PERFORM glue._wake_at_commit();                 -- a higher max_concurrent_runs releases WAITING runs
     RETURN j.job_name;
 END
 $$;
@@ -368,7 +371,7 @@ BEGIN
                  THEN 'WAITING' ELSE 'STARTING' END,
             glue._merge_arguments(j, glue._check_arguments('arguments', arguments)), coalesce(timeout, j.timeout))
     RETURNING run_id INTO id;
-    PERFORM kinesis_glue.wake_worker();
+    PERFORM glue._wake_at_commit();
     RETURN id;
 END
 $$;
@@ -429,7 +432,7 @@ BEGIN
         END IF;
         RETURN NEXT;
     END LOOP;
-    PERFORM kinesis_glue.wake_worker();
+    PERFORM glue._wake_at_commit();
 END
 $$;
 

@@ -215,7 +215,7 @@ BEGIN
             IF t.trigger_name ~ '[\t\n]' AND wanted THEN
                 PERFORM glue._invalid('a scheduled trigger name cannot contain tabs or newlines');
             END IF;
-            PERFORM kinesis_glue.wake_worker();         -- it syncs the pg_cron database
+            PERFORM glue._wake_at_commit();             -- it syncs the pg_cron database
             RETURN;
         END IF;
         IF NOT wanted THEN

@@ -7,11 +7,14 @@
 #   3. bookmarks: two runs over a growing stream process every record
 #      exactly once; a failed run reprocesses nothing twice; a table
 #      bookmark over a monotonic column; pause and reset;
-#   4. a conditional chain started by an on-demand trigger, and an event
-#      trigger that fires after N new records;
+#   4. a conditional chain started by an on-demand trigger, an event
+#      trigger that fires after N new records, and a workflow whose failed
+#      node is resumed;
 #   5. a run in flight when the server crashes is FAILED after the restart,
 #      retried, and its output and bookmark are exactly-once;
-#   6. a scheduled trigger fires through pg_cron within its minute.
+#   6. a scheduled trigger fires through pg_cron within its minute, with
+#      pg_cron in this database and in another one;
+#   7. run history is trimmed after kinesis_glue.job_run_retention.
 
 use strict;
 use warnings;
@@ -130,9 +133,14 @@ is(sql(q{SELECT string_agg(attempt || ':' || (previous_run_id IS NOT NULL) || ':
 	'a failed run is retried max_retries times, each attempt linked to the previous');
 is(sql(q{SELECT string_agg(attempt::text, ',') FROM glue.get_job_runs('flaky')}), '2,1,0', 'get_job_runs lists newest first');
 
-my @q = split /\n/, sql("SELECT glue.start_job_run('queued') FROM generate_series(1, 3)");
-is(sql("SELECT string_agg(state, ',' ORDER BY run_id) FROM glue.job_runs WHERE run_id IN (" . join(',', @q) . ")"),
-	'STARTING,WAITING,WAITING', 'runs beyond max_concurrent_runs wait');
+# states as start_job_run leaves them (the worker sees nothing before the commit)
+my ($qs, @q) = reverse split /\n/, sql(q{
+	BEGIN;
+	SELECT glue.start_job_run('queued') FROM generate_series(1, 3);
+	SELECT string_agg(r.state, ',' ORDER BY r.run_id) FROM glue.job_runs r JOIN glue.jobs j USING (job_id)
+	 WHERE j.job_name = 'queued';
+	COMMIT;});
+is($qs, 'STARTING,WAITING,WAITING', 'runs beyond max_concurrent_runs wait');
 is(wait_run_end($_), 'SUCCEEDED', "queued run $_ succeeded") for @q;
 is(sql(q{SELECT count(*) FROM glue.job_runs a JOIN glue.job_runs b ON a.job_id = b.job_id AND a.run_id < b.run_id
           JOIN glue.jobs j ON j.job_id = a.job_id
@@ -347,6 +355,17 @@ ok($fired, 'a scheduled trigger fires through pg_cron living in another database
 $other->(q{SELECT glue.delete_trigger('remote_minutely')});
 wait_for(q{SELECT count(*) = 0 FROM cron.job WHERE database = 'other'}, 'the remote pg_cron job removed');
 pass('deleting the trigger removes the pg_cron job in the cron database');
+
+# history retention
+my $ended = sql(q{SELECT count(*) FROM glue.job_runs WHERE state NOT IN ('WAITING', 'STARTING', 'RUNNING', 'STOPPING')});
+cmp_ok($ended, '>', 20, 'run history is kept');
+sql(q{ALTER SYSTEM SET kinesis_glue.job_run_retention = '1s'});
+$node->reload;
+wait_for(q{SELECT count(*) = 0 FROM glue.job_runs WHERE completed_on < clock_timestamp() - interval '3 seconds'},
+	'history trimmed');
+pass('ended runs older than kinesis_glue.job_run_retention are deleted');
+sql(q{ALTER SYSTEM RESET kinesis_glue.job_run_retention});
+$node->reload;
 
 $node->stop;
 done_testing();
