@@ -192,7 +192,8 @@ CREATE FUNCTION glue._cron_wanted() RETURNS text
 $$
     SELECT coalesce(string_agg(format(E'%s\t%s\t%s\t%s\n', 'glue trigger: ' || t.trigger_name,
                                       glue._cron_expression(t.schedule),
-                                      format('SELECT glue._fire_trigger(%L)', t.trigger_name), t.owner::text),
+                                      format('SELECT glue._fire_trigger(%L)', t.trigger_name),
+                                      (SELECT r.rolname FROM pg_roles r WHERE r.oid = t.owner)),
                                '' ORDER BY t.trigger_name), '')
       FROM glue.triggers t
      WHERE t.trigger_type = 'SCHEDULED' AND t.state = 'ACTIVATED'
@@ -209,6 +210,7 @@ DECLARE
     job text := 'glue trigger: ' || t.trigger_name;
     prev_role text := current_setting('role');
     wanted boolean := t.schedule IS NOT NULL AND t.state = 'ACTIVATED';
+    owner_name text := (SELECT r.rolname FROM pg_roles r WHERE r.oid = t.owner);   -- unquoted
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
         IF glue._remote_cron() IS NOT NULL THEN
@@ -228,12 +230,12 @@ BEGIN
                          'cron.database_name (this one, or another); grant USAGE ON SCHEMA cron to the trigger''s owner '
                          'when pg_cron is in this database.';
     END IF;
-    IF current_user <> t.owner::text THEN
-        PERFORM set_config('role', t.owner::text, true);
+    IF current_user <> owner_name THEN
+        PERFORM set_config('role', owner_name, true);
     END IF;
     BEGIN
         IF NOT wanted THEN
-            IF EXISTS (SELECT 1 FROM cron.job j WHERE j.jobname = job AND j.username = t.owner::text) THEN
+            IF EXISTS (SELECT 1 FROM cron.job j WHERE j.jobname = job AND j.username = owner_name) THEN
                 EXECUTE 'SELECT cron.unschedule($1)' USING job;
             END IF;
         ELSE
@@ -243,7 +245,7 @@ BEGIN
     EXCEPTION WHEN insufficient_privilege THEN
         RAISE EXCEPTION 'AccessDeniedException: trigger owner % may not schedule jobs with pg_cron', t.owner
             USING ERRCODE = 'insufficient_privilege', DETAIL = SQLERRM,
-                  HINT = format('GRANT USAGE ON SCHEMA cron TO %s.', t.owner);
+                  HINT = format('GRANT USAGE ON SCHEMA cron TO %s.', t.owner);   -- regrole: quoted as SQL needs
     WHEN invalid_parameter_value OR data_exception OR internal_error THEN
         RAISE EXCEPTION 'InvalidInputException: schedule "%" is not a valid cron expression', t.schedule
             USING ERRCODE = 'invalid_parameter_value', DETAIL = SQLERRM,

@@ -431,3 +431,5 @@ $$
                               JOIN q b ON b.k = e.to_kind AND b.n = e.to_name) || E'\n', '')
         || '}'
 $$;
+
+REVOKE ALL ON FUNCTION glue._evaluate_triggers(), glue._complete_workflow_runs() FROM PUBLIC;
