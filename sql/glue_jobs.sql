@@ -106,8 +106,13 @@ ROLLBACK;
 -- functions a script calls work only inside a run
 SELECT kg_try($$SELECT glue.get_resolved_options()$$) AS outside_run;
 SELECT kg_try($$SELECT glue.job_run_id()$$) AS run_id_outside_run;
+-- only the job worker that took a run executes it; the worker's own steps are not for users
+SELECT kg_try($$SELECT glue._job_run_body(1)$$) AS body_outside_worker;
+SELECT has_function_privilege('public', 'glue._job_supervise(integer)', 'EXECUTE') AS public_may_supervise,
+       has_function_privilege('public', 'glue._evaluate_triggers()', 'EXECUTE') AS public_may_evaluate;
 SELECT kg_try($$SELECT * FROM glue.bookmark_records('s')$$) AS records_outside_run;
 SELECT kg_try($$SELECT * FROM glue.bookmark_range('job_src', 'id', NULL::bigint)$$) AS range_outside_run;
+SELECT kg_try($$SELECT * FROM glue.bookmark_files('db', 'tbl')$$) AS files_outside_run;
 SELECT kg_try($$SELECT set_config('glue_job.run_id', '1', false); SELECT glue.get_resolved_options()$$) AS forged_run_id;
 SELECT * FROM glue.get_job_bookmark('load');
 SELECT glue.reset_job_bookmark('load');

@@ -12,7 +12,8 @@
 -- Bookmarks (glue.job_bookmarks): per job and source.  A stream source is
 -- read through a named consumer of the job ("glue-job-<job id>"), whose
 -- checkpoint moves in the run's transaction (kinesis.consume); a table
--- source keeps the high-water mark of a monotonic column.  The option is
+-- source keeps the high-water mark of a monotonic column, a catalog file
+-- table the latest modification time of the files processed.  The option is
 -- the --job-bookmark-option argument: job-bookmark-enable (read what is
 -- new, advance), job-bookmark-disable (read everything, keep no state),
 -- job-bookmark-pause (read what is new, do not advance).
@@ -24,9 +25,9 @@
 CREATE TABLE glue.job_bookmarks (
     job_id integer NOT NULL REFERENCES glue.jobs ON DELETE CASCADE,
     source text NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('stream', 'table')),
-    high_water text,                       -- table: the last key value processed
-    previous_high_water text,              -- table: the one before the last run
+    kind text NOT NULL CHECK (kind IN ('stream', 'table', 'files')),
+    high_water text,                       -- table: the last key value processed; files: the last mtime
+    previous_high_water text,              -- the one before the last run
     run_id bigint,                         -- the run that last moved it
     updated_on timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     PRIMARY KEY (job_id, source)
@@ -124,6 +125,11 @@ DECLARE
     n bigint := 0;
 BEGIN
     SELECT * INTO r FROM glue.job_runs x WHERE x.run_id = _job_run_body.run_id;
+    IF NOT FOUND OR r.worker_pid IS DISTINCT FROM pg_backend_pid() OR r.state NOT IN ('RUNNING', 'STOPPING') THEN
+        -- only the job worker that took the run executes it (as the owner)
+        RAISE EXCEPTION 'InvalidInputException: run % is not executing in this session', run_id
+            USING ERRCODE = 'invalid_parameter_value', HINT = 'Start runs with glue.start_job_run() or glue.run_job().';
+    END IF;
     SELECT * INTO j FROM glue.jobs x WHERE x.job_id = r.job_id;
     PERFORM set_config('glue_job.run_id', r.run_id::text, true);
     PERFORM set_config('glue_job.job_name', j.job_name, true);
@@ -368,6 +374,63 @@ BEGIN
 END
 $$;
 
+-- The files of a Glue catalog file table (its location, a server
+-- directory) this run processes: with job-bookmark-enable or -pause,
+-- those modified after the bookmark; files modified within the last
+-- second are left for the next run (they may still be written).  With
+-- job-bookmark-enable the bookmark moves to the newest mtime returned, in
+-- the run's transaction.  Listing needs pg_read_server_files.
+CREATE FUNCTION glue.bookmark_files(database_name text, table_name text)
+    RETURNS TABLE (path text, size bigint, mtime timestamptz)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+#variable_conflict use_column
+DECLARE
+    r glue.job_runs := glue._current_run();
+    opt text := glue._bookmark_option(r);
+    t glue.tables := glue._table(database_name, table_name, false);
+    src text := 'files:' || database_name || '.' || table_name;
+    b glue.job_bookmarks;
+    lo timestamptz;
+    hi timestamptz;
+    f record;
+    cutoff timestamptz := clock_timestamp() - interval '1 second';
+BEGIN
+    IF t.location IS NULL OR t.location !~ '^/' THEN
+        PERFORM glue._invalid(format('table "%s" of database "%s" is not a file table (its location is not a server directory)',
+                                     table_name, database_name));
+    END IF;
+    IF NOT pg_has_role(current_user, 'pg_read_server_files', 'USAGE') THEN
+        RAISE EXCEPTION 'AccessDeniedException: permission denied to read server files'
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = format('The job''s owner %s lacks the privileges of the pg_read_server_files role.', current_user),
+                  HINT = format('GRANT pg_read_server_files TO %s.', current_user);
+    END IF;
+    SELECT * INTO b FROM glue.job_bookmarks x WHERE x.job_id = r.job_id AND x.source = src FOR UPDATE;
+    IF FOUND AND b.run_id = r.run_id THEN               -- asked before in this run
+        lo := b.previous_high_water::timestamptz;
+        cutoff := b.high_water::timestamptz;
+    ELSE
+        lo := CASE WHEN opt = 'job-bookmark-disable' THEN NULL ELSE b.high_water::timestamptz END;
+    END IF;
+    FOR f IN SELECT x.path, x.size, x.mtime FROM glue._list_files(t.location, '{}', 1000000) x
+              WHERE x.error IS NULL AND (lo IS NULL OR x.mtime > lo) AND x.mtime <= cutoff
+              ORDER BY x.mtime, x.path LOOP
+        path := f.path;
+        size := f.size;
+        mtime := f.mtime;
+        hi := greatest(hi, f.mtime);
+        RETURN NEXT;
+    END LOOP;
+    IF opt = 'job-bookmark-enable' AND (b.run_id IS DISTINCT FROM r.run_id) THEN
+        INSERT INTO glue.job_bookmarks AS x (job_id, source, kind, high_water, previous_high_water, run_id)
+        VALUES (r.job_id, src, 'files', coalesce(hi, lo)::text, lo::text, r.run_id)
+        ON CONFLICT (job_id, source) DO UPDATE SET high_water = coalesce(hi, lo)::text, previous_high_water = lo::text,
+                                                  run_id = r.run_id, updated_on = clock_timestamp();
+    END IF;
+END
+$$;
+
 -- Glue's GetJobBookmark: the job's bookmarks (stream checkpoints per shard).
 CREATE FUNCTION glue.get_job_bookmark(job_name text)
     RETURNS TABLE (source text, kind text, high_water text, run_id bigint, updated_on timestamptz, shards jsonb)
@@ -406,3 +469,7 @@ BEGIN
     DELETE FROM glue.job_bookmarks x WHERE x.job_id = j.job_id;
 END
 $$;
+
+-- Internal steps the database worker runs as the extension owner.
+REVOKE ALL ON FUNCTION glue._job_run_end(bigint, boolean, text), glue._job_supervise(integer),
+    glue._job_run_retry(glue.job_runs), glue._evaluate_conditions() FROM PUBLIC;

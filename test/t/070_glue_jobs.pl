@@ -212,6 +212,37 @@ sql("SELECT glue.reset_job_bookmark('totals')");
 is(wait_run_end(sql("SELECT glue.start_job_run('totals')")), 'SUCCEEDED', 'run after reset_job_bookmark');
 is(sql("SELECT n FROM order_totals ORDER BY ctid DESC LIMIT 1"), '150', 'reads everything again');
 
+# file bookmark over a catalog file table: new and modified files only
+my $lake = $node->basedir . '/lake';
+mkdir $lake;
+sub write_file
+{
+	my ($name, $content, $mtime) = @_;
+	open(my $fh, '>', "$lake/$name") or die "$name: $!";
+	print $fh $content;
+	close $fh;
+	utime($mtime, $mtime, "$lake/$name");
+}
+write_file('one.json', qq({"a": 1}\n), 1_600_000_000);
+sql(qq{
+	CREATE TABLE seen_files (run_id bigint, path text);
+	SELECT glue.create_database('fb');
+	SELECT glue.create_table('fb', 'lake', '[{"name": "a", "type": "bigint"}]', location => '$lake', classification => 'json');
+	SELECT glue.create_job('files', script => \$\$INSERT INTO seen_files
+	    SELECT glue.job_run_id(), substr(f.path, length('$lake') + 2) FROM glue.bookmark_files('fb', 'lake') f\$\$,
+	    default_arguments => '{"--job-bookmark-option": "job-bookmark-enable"}');
+});
+my @fr;
+push @fr, sql("SELECT glue.start_job_run('files')"); wait_run_end($fr[-1]);
+write_file('two.json', qq({"a": 2}\n), 1_610_000_000);
+push @fr, sql("SELECT glue.start_job_run('files')"); wait_run_end($fr[-1]);
+push @fr, sql("SELECT glue.start_job_run('files')"); wait_run_end($fr[-1]);
+utime(1_620_000_000, 1_620_000_000, "$lake/one.json");
+push @fr, sql("SELECT glue.start_job_run('files')"); wait_run_end($fr[-1]);
+is(sql(qq{SELECT string_agg(coalesce(s.path, '-'), ',' ORDER BY r.n) FROM unnest(ARRAY[@{[join(',', @fr)]}]::bigint[]) WITH ORDINALITY r(id, n)
+           LEFT JOIN seen_files s ON s.run_id = r.id}),
+	'one.json,two.json,-,one.json', 'a file bookmark reads new and modified files once');
+
 # ---------------------------------------------------------------------------
 # 4. a conditional chain and an event trigger
 # ---------------------------------------------------------------------------
