@@ -241,6 +241,7 @@ BEGIN
         SELECT 'cancel', x.run_id, x.worker_pid FROM glue.job_runs x
          WHERE x.worker_pid IS NOT NULL
            AND (x.state = 'STOPPING' OR (x.state = 'RUNNING' AND clock_timestamp() > x.running_on + x.timeout + interval '1 second'))
+           AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = x.worker_pid AND a.backend_type = 'kinesis_glue job')
         UNION ALL
         SELECT * FROM (SELECT 'launch', x.run_id, NULL::integer FROM glue.job_runs x
                         WHERE x.state = 'STARTING' AND x.worker_pid IS NULL ORDER BY x.run_id) l;
