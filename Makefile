@@ -29,7 +29,12 @@ COMPONENT_SQL = src/common/common.sql \
 	src/video/video.sql \
 	src/video/video_read.sql \
 	src/video/video_hls.sql \
-	src/video/video_processors.sql
+	src/video/video_processors.sql \
+	src/glue/jobs.sql \
+	src/glue/job_runs.sql \
+	src/glue/triggers.sql \
+	src/glue/workflows.sql \
+	src/glue/transforms.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 # zlib for gzip-compressed Firehose objects

@@ -2,7 +2,9 @@
 # demo.sh - build kinesis_glue, run it on a private PostgreSQL 15 cluster and
 # walk through a small pipeline (test/demo.sql): a data stream, a consumer,
 # an event source mapping that raises alerts, Firehose delivery into a table
-# and into JSON lines files, and a Glue crawler over those files, queried.
+# and into JSON lines files, a Glue crawler over those files, queried, a
+# bookmarked Glue job that pg_cron runs every minute to aggregate the
+# delivered orders into a summary table, and a workflow drawn as a diagram.
 #
 #   ./demo.sh            as root on Debian 12 (installs missing packages)
 #   ./demo.sh --fresh    throw the demo cluster away and start from scratch
@@ -119,7 +121,15 @@ mkdir -p "$OBJECTS"
 kg_is_root && chown postgres:postgres "$OBJECTS"
 
 kg_log "running test/demo.sql"
-psql_demo -d "$DB" -v ON_ERROR_STOP=1 -v objects_dir="$OBJECTS" -f - <"$ROOT/test/demo.sql"
+kg_is_root && chown postgres:postgres "$DEMO"
+psql_demo -d "$DB" -v ON_ERROR_STOP=1 -v objects_dir="$OBJECTS" -v demo_dir="$DEMO" -f - <"$ROOT/test/demo.sql"
+# the workflow diagram (test/demo.sql wrote its DOT text)
+if command -v dot >/dev/null 2>&1; then
+	dot -Tsvg "$DEMO/demo_nightly.dot" -o "$DEMO/demo_nightly.svg" &&
+		kg_log "workflow diagram: $DEMO/demo_nightly.svg (from $DEMO/demo_nightly.dot)"
+else
+	kg_log "workflow diagram in Graphviz DOT: $DEMO/demo_nightly.dot (render it with: dot -Tsvg $DEMO/demo_nightly.dot -o demo_nightly.svg)"
+fi
 
 cat <<EOF
 

@@ -11,9 +11,10 @@
 \set SHOW_CONTEXT never
 
 -- no function of schema glue widens privileges, all SQL ones pin their search_path
+-- (procedures that commit cannot have a SET clause; they qualify every name)
 SELECT count(*) FILTER (WHERE p.prosecdef) AS security_definer,
        count(*) FILTER (WHERE NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']
-                          AND l.lanname <> 'c') AS without_search_path
+                          AND l.lanname <> 'c' AND p.prokind <> 'p') AS without_search_path
   FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang WHERE p.pronamespace = 'glue'::regnamespace;
 
 --

@@ -45,6 +45,8 @@ int			kg_on_demand_sustain = 3;
 int			kg_on_demand_cooldown_s = 300;
 int			kg_video_segment_interval_s = 3600;
 int			kg_video_buffer_retention_s = 300;
+int			kg_max_job_runs = 8;
+int			kg_job_run_retention_s = 365 * 24 * 3600;
 
 void		_PG_init(void);
 
@@ -142,6 +144,15 @@ kg_define_settings(void)
 	DefineCustomIntVariable("kinesis_glue.video_buffer_retention",
 							"How long a video stream with a data retention of 0 keeps its fragments.",
 							NULL, &kg_video_buffer_retention_s, 300, 1, 3600,
+							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.max_job_runs",
+							"Maximum number of Glue job runs executing at once in one database.",
+							"Each running job run uses one background worker; runs beyond this wait in STARTING.",
+							&kg_max_job_runs, 8, 1, 1000,
+							PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.job_run_retention",
+							"How long the history of ended Glue job runs is kept.",
+							NULL, &kg_job_run_retention_s, 365 * 24 * 3600, 1, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_S, NULL, NULL, NULL);
 	DefineCustomIntVariable("kinesis_glue.retention_clock_offset",
 							"Testing aid: moves the clock used for retention forward by this much.",

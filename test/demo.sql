@@ -224,3 +224,73 @@ SELECT name, classification, glue.table_relation('demo_lake', name) AS relation 
 -- the crawled table is a view over the files, partitions as columns
 SELECT customer, count(*) AS orders, sum(amount) AS total, min(partition_1) AS day
   FROM glue_tables.demo_lake_orders GROUP BY customer ORDER BY customer;
+
+\echo
+\echo '== 13. Glue jobs: every minute, pg_cron starts a bookmarked job that adds the newly delivered orders to a summary'
+CREATE TABLE IF NOT EXISTS demo_customer_totals (customer text PRIMARY KEY, orders bigint, amount numeric,
+                                                 last_run bigint);
+TRUNCATE demo_customer_totals;
+-- each run reads only the orders delivered since the last successful run (a high-water mark on order_id,
+-- committed in the same transaction as the summary rows)
+SELECT glue.create_job('demo_summarize', script => $$
+    INSERT INTO demo_customer_totals AS t
+    SELECT o.customer, count(*), sum(o.amount), glue.job_run_id()
+      FROM glue.bookmark_range('public.demo_orders_table', 'order_id', NULL::int) b
+      JOIN demo_orders_table o ON (b.after_value IS NULL OR o.order_id > b.after_value) AND o.order_id <= b.up_to_value
+     GROUP BY o.customer
+    ON CONFLICT (customer) DO UPDATE
+       SET orders = t.orders + excluded.orders, amount = t.amount + excluded.amount, last_run = excluded.last_run$$,
+    default_arguments => '{"--job-bookmark-option": "job-bookmark-enable"}', timeout => '5 minutes');
+SELECT glue.create_trigger('demo_every_minute', 'SCHEDULED', '[{"job_name": "demo_summarize"}]',
+                           schedule => 'cron(* * * * ? *)', start_on_creation => true);
+SELECT jobname, schedule, command FROM cron.job WHERE jobname LIKE 'glue trigger:%';
+\echo '(waiting for pg_cron to fire, at most a minute)'
+\set ECHO none
+DO $$
+BEGIN
+    FOR i IN 1 .. 750 LOOP
+        EXIT WHEN EXISTS (SELECT 1 FROM glue.get_job_runs('demo_summarize') WHERE state = 'SUCCEEDED');
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+\set ECHO queries
+SELECT run_id, trigger_name, state, execution_time, attempt FROM glue.get_job_runs('demo_summarize');
+SELECT customer, orders, amount FROM demo_customer_totals ORDER BY customer;
+SELECT source, high_water FROM glue.get_job_bookmark('demo_summarize');
+SELECT glue.stop_trigger('demo_every_minute');      -- the pg_cron job goes with it
+
+\echo
+\echo '== 14. Glue workflow: summarize, then report; drawn from glue.workflow_graph (Graphviz DOT)'
+CREATE TABLE IF NOT EXISTS demo_reports (workflow_run bigint, customers bigint, amount numeric);
+TRUNCATE demo_reports;
+SELECT glue.create_job('demo_report', script => $$
+    INSERT INTO demo_reports SELECT glue.job_argument('WORKFLOW_RUN_ID')::bigint, count(*), sum(amount)
+      FROM demo_customer_totals$$);
+SELECT glue.create_workflow('demo_nightly', description => 'summarize the delivered orders, then report');
+SELECT glue.create_trigger('demo_nightly_start', 'ON_DEMAND', '[{"job_name": "demo_summarize"}]',
+                           workflow_name => 'demo_nightly');
+SELECT glue.create_trigger('demo_after_summary', 'CONDITIONAL', '[{"job_name": "demo_report"}]',
+                           workflow_name => 'demo_nightly', start_on_creation => true,
+                           predicate => '{"conditions": [{"job_name": "demo_summarize", "state": "SUCCEEDED"}]}');
+SELECT glue.start_workflow_run('demo_nightly') AS workflow_run \gset
+\set ECHO none
+DO $$
+BEGIN
+    FOR i IN 1 .. 200 LOOP
+        EXIT WHEN (SELECT status <> 'RUNNING' FROM glue.get_workflow_runs('demo_nightly') LIMIT 1);
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
+\set ECHO queries
+SELECT status, statistics FROM glue.get_workflow_run('demo_nightly', :workflow_run);
+SELECT * FROM demo_reports;
+\pset format unaligned
+\pset tuples_only on
+SELECT glue.workflow_graph('demo_nightly', :workflow_run);
+\o :demo_dir/demo_nightly.dot
+SELECT glue.workflow_graph('demo_nightly', :workflow_run);
+\o
+\pset tuples_only off
+\pset format aligned

@@ -29,6 +29,8 @@ extern int	kg_on_demand_split_bytes;
 extern int	kg_on_demand_merge_records;
 extern int	kg_on_demand_sustain;
 extern int	kg_on_demand_cooldown_s;
+extern int	kg_max_job_runs;		/* PGC_SIGHUP: parallel Glue job runs per database */
+extern int	kg_job_run_retention_s;	/* PGC_SIGHUP: history of ended job runs */
 extern int	kg_retention_clock_offset_s;	/* PGC_SIGHUP, tests only */
 
 /* The clock retention is measured against (shifted in tests). */

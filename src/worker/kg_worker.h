@@ -20,6 +20,7 @@ typedef struct KgTask
 	const char *name;			/* shown in logs and kinesis_glue.tasks */
 	int			(*interval_ms) (void);	/* how often; read each round */
 	void		(*run) (void);	/* one round; runs outside a transaction */
+	bool		run_when_woken; /* also run at once when the worker is woken */
 } KgTask;
 
 extern const KgTask kg_tasks[];

@@ -6,7 +6,8 @@
  * To add work to the worker, write a function that runs one round outside
  * a transaction (opening one transaction per unit of work with
  * kg_run_in_transaction) and add a line below.  SQL callers that need a
- * round now call kg_wake_worker(MyDatabaseId).
+ * round now call kg_wake_worker(MyDatabaseId); tasks marked true in the
+ * last field then run at once, the others when their interval is up.
  *
  * Locking: none here; each task documents its own.
  *
@@ -17,6 +18,7 @@
 #include "common/kg_guc.h"
 #include "firehose/firehose.h"
 #include "glue/crawler.h"
+#include "glue/jobs.h"
 #include "streams/esm.h"
 #include "streams/on_demand.h"
 #include "streams/segments.h"
@@ -35,6 +37,8 @@ const KgTask kg_tasks[] = {
 	{"event source mapping runners", kg_naptime, kg_esm_supervise},
 	{"firehose delivery", kg_naptime, kg_firehose_delivery},
 	{"glue crawlers", kg_naptime, kg_glue_crawler_supervise},
+	{"glue jobs", kg_naptime, kg_glue_job_supervise, true},
+	{"glue trigger schedules in the pg_cron database", kg_naptime, kg_glue_cron_sync},
 	{"video segment upkeep", kg_naptime, kg_video_segment_upkeep},
 	{"video stream processors", kg_naptime, kg_video_processors},
 };

@@ -224,8 +224,14 @@ kg_worker_main(Datum main_arg)
 				sleep_ms = Max(ms, 1);
 		}
 
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 sleep_ms, PG_WAIT_EXTENSION);
+		if (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					  sleep_ms, PG_WAIT_EXTENSION) & WL_LATCH_SET)
+		{
+			/* woken (kg_wake_worker): the tasks that asked for it run now */
+			for (int i = 0; i < kg_ntasks; i++)
+				if (kg_tasks[i].run_when_woken)
+					next_run[i] = 0;
+		}
 		ResetLatch(MyLatch);
 	}
 }

@@ -1,0 +1,244 @@
+/*-------------------------------------------------------------------------
+ *
+ * trigger_cron.c
+ *		Schedules of SCHEDULED triggers when pg_cron lives in another
+ *		database (the one named by cron.database_name).
+ *
+ * When pg_cron is installed in this database, triggers.sql creates,
+ * changes and removes each trigger's pg_cron job in the same transaction
+ * as the trigger.  A backend cannot write another database, so otherwise
+ * the database worker reconciles: each round it reads the wanted
+ * schedules (glue._cron_wanted(): one line per ACTIVATED SCHEDULED trigger,
+ * committed state only), and when they differ from what it last applied,
+ * it starts a short-lived background worker ("kinesis_glue cron sync")
+ * connected to the pg_cron database.  That worker, in one transaction,
+ * removes the "glue trigger: ..." jobs of this database and schedules the
+ * wanted ones with cron.schedule_in_database(..., database, username), so
+ * pg_cron runs glue._fire_trigger here as the trigger's owner.
+ *
+ * The wanted lines travel in a DSM segment (handle in bgw_main_arg); the
+ * worker writes its outcome into it.  A failed sync is retried the next
+ * round.
+ *
+ * Locking: none; the DSM segment has one writer at a time (the sync worker
+ * writes only the outcome flag, after the supervisor stopped writing).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/dsm.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "common/kg_catalog.h"
+#include "glue/jobs.h"
+#include "worker/kg_worker.h"
+
+typedef struct KgCronSync
+{
+	char		cron_db[NAMEDATALEN];
+	char		our_db[NAMEDATALEN];
+	volatile int outcome;		/* 0 running, 1 done, -1 failed */
+	int			len;
+	char		lines[FLEXIBLE_ARRAY_MEMBER];	/* "name\tschedule\tcommand\tuser\n"... */
+} KgCronSync;
+
+static uint32 applied_hash = 0;
+static bool applied = false;
+static dsm_segment *sync_seg = NULL;
+static BackgroundWorkerHandle *sync_handle = NULL;
+static uint32 sync_hash = 0;
+static TimestampTz last_failure = 0;
+
+typedef struct KgCronWanted
+{
+	char	   *cron_db;		/* NULL: nothing to do here */
+	char	   *our_db;
+	char	   *lines;
+} KgCronWanted;
+
+static void
+kg_cron_wanted_txn(void *arg)
+{
+	KgCronWanted *w = (KgCronWanted *) arg;
+	KgCatalogContext cc;
+	bool		isnull;
+	Datum		d;
+
+	kg_catalog_enter(&cc, false);
+	if (kg_spi_exec("SELECT glue._remote_cron(), pg_catalog.current_database()::text, glue._cron_wanted()",
+					0, NULL, NULL, NULL, true) == 1)
+	{
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+		if (!isnull)
+		{
+			w->cron_db = MemoryContextStrdup(TopMemoryContext, TextDatumGetCString(d));
+			w->our_db = MemoryContextStrdup(TopMemoryContext,
+											SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
+			w->lines = MemoryContextStrdup(TopMemoryContext, isnull ? "" : TextDatumGetCString(d));
+		}
+	}
+	kg_catalog_exit(&cc);
+}
+
+/* Worker task: reconcile the remote pg_cron jobs of this database's triggers. */
+void
+kg_glue_cron_sync(void)
+{
+	KgCronWanted w = {NULL, NULL, NULL};
+	uint32		h;
+	BackgroundWorker worker;
+	KgCronSync *s;
+	pid_t		pid;
+
+	/* a sync in flight: collect its outcome once it has ended */
+	if (sync_handle != NULL)
+	{
+		if (GetBackgroundWorkerPid(sync_handle, &pid) != BGWH_STOPPED)
+			return;
+		s = (KgCronSync *) dsm_segment_address(sync_seg);
+		if (s->outcome == 1)
+		{
+			applied_hash = sync_hash;
+			applied = true;
+		}
+		else
+			last_failure = GetCurrentTimestamp();
+		dsm_detach(sync_seg);
+		sync_seg = NULL;
+		pfree(sync_handle);
+		sync_handle = NULL;
+	}
+
+	if (!kg_run_in_transaction("kinesis_glue: wanted trigger schedules", kg_cron_wanted_txn, &w) ||
+		w.cron_db == NULL)
+		return;
+	h = hash_bytes((const unsigned char *) w.lines, strlen(w.lines));
+	if (applied && h == applied_hash)
+		goto done;
+	/* after a failed sync (logged by the sync worker), wait before the next */
+	if (!TimestampDifferenceExceeds(last_failure, GetCurrentTimestamp(), 30 * 1000))
+		goto done;
+
+	sync_seg = dsm_create(offsetof(KgCronSync, lines) + strlen(w.lines) + 1, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	if (sync_seg == NULL)
+		goto done;
+	dsm_pin_mapping(sync_seg);
+	s = (KgCronSync *) dsm_segment_address(sync_seg);
+	strlcpy(s->cron_db, w.cron_db, NAMEDATALEN);
+	strlcpy(s->our_db, w.our_db, NAMEDATALEN);
+	s->outcome = 0;
+	s->len = strlen(w.lines);
+	memcpy(s->lines, w.lines, s->len + 1);
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "kinesis_glue");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "kg_glue_cron_sync_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "kinesis_glue cron sync for %s", w.our_db);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "kinesis_glue cron sync");
+	worker.bgw_notify_pid = MyProcPid;
+	worker.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(sync_seg));
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		bool		ok = RegisterDynamicBackgroundWorker(&worker, &sync_handle);
+
+		MemoryContextSwitchTo(old);
+		if (!ok)
+		{
+			sync_handle = NULL;
+			dsm_detach(sync_seg);
+			sync_seg = NULL;
+			goto done;
+		}
+	}
+	sync_hash = h;
+done:
+	pfree(w.cron_db);
+	pfree(w.our_db);
+	pfree(w.lines);
+}
+
+/*
+ * Entry point of the sync worker: in the pg_cron database, replace this
+ * database's "glue trigger: ..." jobs by the wanted ones.
+ */
+void
+kg_glue_cron_sync_main(Datum main_arg)
+{
+	dsm_segment *seg;
+	KgCronSync *s;
+	char	   *lines;
+	char	   *line;
+	char	   *save;
+
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	CurrentResourceOwner = ResourceOwnerCreate(NULL, "kinesis_glue cron sync");
+	seg = dsm_attach(DatumGetUInt32(main_arg));
+	if (seg == NULL)
+		proc_exit(0);
+	s = (KgCronSync *) dsm_segment_address(seg);
+	BackgroundWorkerInitializeConnection(s->cron_db, NULL, 0);
+	pgstat_report_appname("kinesis_glue cron sync");
+
+	lines = pstrdup(s->lines);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "could not connect to the SPI manager");
+	if (SPI_execute_with_args("SELECT cron.unschedule(jobid) FROM cron.job "
+							  "WHERE database OPERATOR(pg_catalog.=) $1 AND jobname LIKE 'glue trigger: %'",
+							  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(s->our_db)},
+							  NULL, false, 0) < 0)
+		elog(ERROR, "could not remove the pg_cron jobs of database \"%s\"", s->our_db);
+	for (line = strtok_r(lines, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+	{
+		char	   *f[4];
+		char	   *p = line;
+		Datum		v[5];
+
+		for (int i = 0; i < 4; i++)
+		{
+			f[i] = p;
+			p = (i < 3) ? strchr(p, '\t') : NULL;
+			if (i < 3)
+			{
+				if (p == NULL)
+					elog(ERROR, "malformed trigger schedule line");
+				*p++ = '\0';
+			}
+		}
+		v[0] = CStringGetTextDatum(f[0]);
+		v[1] = CStringGetTextDatum(f[1]);
+		v[2] = CStringGetTextDatum(f[2]);
+		v[3] = CStringGetTextDatum(s->our_db);
+		v[4] = CStringGetTextDatum(f[3]);
+		if (SPI_execute_with_args("SELECT cron.schedule_in_database($1, $2, $3, $4, $5)",
+								  5, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}, v,
+								  NULL, false, 0) < 0)
+			elog(ERROR, "could not schedule \"%s\" with pg_cron", f[0]);
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	s->outcome = 1;
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
+}

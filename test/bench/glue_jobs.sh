@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# kinesis_glue benchmark, Glue jobs:
+#   (a) run start latency: start_job_run to RUNNING (running_on - started_on
+#       of JOBS_LATENCY_RUNS runs of a one-statement job, one at a time), and
+#       start to SUCCEEDED;
+#   (b) a bookmarked stream -> table job over JOBS_RECORDS records against a
+#       plain INSERT ... SELECT of the same rows from a table, in the same
+#       run (the job's execution time, running_on to completed_on, and the
+#       ratio baseline / job: >= 1 means the job is as fast).
+#
+#   test/bench/glue_jobs.sh        as root (or as the postgres user)
+#
+# Settings (environment):
+#   JOBS_LATENCY_RUNS   runs for (a) (default 50)
+#   JOBS_RECORDS        records for (b) (default 200000)
+#   BENCH_PORT          port of the private server (default 5498; socket only)
+#   BENCH_TMPDIR        parent of the temporary directory (default /tmp)
+#   BENCH_BINDIR        PostgreSQL binaries (default: pg_config --bindir)
+#   BENCH_KEEP=1        keep the cluster (and leave the server running)
+# The private server uses the installed kinesis_glue with the default
+# kinesis_glue.worker_naptime (1 s); a build with assertions (DEBUG=1) gives
+# pessimistic figures.
+set -euo pipefail
+
+RUNS=${JOBS_LATENCY_RUNS:-50}
+RECORDS=${JOBS_RECORDS:-200000}
+PORT=${BENCH_PORT:-5498}
+BINDIR=${BENCH_BINDIR:-$(${PG_CONFIG:-pg_config} --bindir)}
+
+log() { printf '[glue_jobs %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+if [ "$(id -u)" = 0 ]; then
+	id postgres >/dev/null 2>&1 || die "running as root needs an OS user 'postgres'"
+	as_db() { runuser -u postgres -- "$@"; }
+else
+	as_db() { "$@"; }
+fi
+
+TMP=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/kg_jobs.XXXXXX")
+[ "$(id -u)" = 0 ] && chown postgres: "$TMP"
+PGDATA_DIR=$TMP/data
+cleanup() {
+	local rc=$?
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then
+		log "kept $TMP (socket $TMP, port $PORT)"
+	else
+		as_db "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -m immediate -w stop >/dev/null 2>&1 || true
+		rm -rf "$TMP"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "initdb in $PGDATA_DIR"
+as_db "$BINDIR/initdb" -D "$PGDATA_DIR" --auth=trust --no-instructions -E UTF8 --locale=C >"$TMP/initdb.log" 2>&1 ||
+	{ cat "$TMP/initdb.log" >&2; die "initdb failed"; }
+cat >>"$PGDATA_DIR/postgresql.conf" <<CONF
+shared_preload_libraries = 'kinesis_glue'
+listen_addresses = ''
+unix_socket_directories = '$TMP'
+port = $PORT
+max_worker_processes = 16
+shared_buffers = 256MB
+CONF
+as_db "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$TMP/server.log" -w start >/dev/null
+q() { as_db "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$TMP" -p "$PORT" -d postgres -At -c "$1"; }
+q "CREATE EXTENSION kinesis_glue"
+ASSERTS=$(q "SHOW debug_assertions")
+sleep 2    # the database worker starts
+
+wait_run() {
+	until [ "$(q "SELECT state NOT IN ('WAITING', 'STARTING', 'RUNNING', 'STOPPING') FROM glue.job_runs WHERE run_id = $1")" = t ]; do
+		sleep 0.005
+	done
+}
+
+# (a) start latency
+q "SELECT glue.create_job('noop', script => 'SELECT 1')" >/dev/null
+log "(a) $RUNS runs of a one-statement job, one at a time"
+for _ in $(seq "$RUNS"); do
+	wait_run "$(q "SELECT glue.start_job_run('noop')")"
+done
+LAT=$(q "SELECT format('start -> RUNNING: median %s ms, p95 %s ms, max %s ms; start -> SUCCEEDED: median %s ms',
+                 round(percentile_cont(0.5) WITHIN GROUP (ORDER BY s)::numeric, 1),
+                 round(percentile_cont(0.95) WITHIN GROUP (ORDER BY s)::numeric, 1), round(max(s)::numeric, 1),
+                 round(percentile_cont(0.5) WITHIN GROUP (ORDER BY e)::numeric, 1))
+           FROM (SELECT extract(epoch FROM running_on - started_on) * 1000 AS s,
+                        extract(epoch FROM completed_on - started_on) * 1000 AS e
+                   FROM glue.job_runs r JOIN glue.jobs j USING (job_id) WHERE j.job_name = 'noop') x")
+[ "$(q "SELECT count(*) FROM glue.job_runs WHERE state = 'SUCCEEDED'")" = "$RUNS" ] || die "not every run succeeded"
+
+# (b) stream -> table
+log "(b) loading $RECORDS records into a 4-shard stream and into a plain table"
+q "SELECT kinesis.create_stream('bench', 4)" >/dev/null
+q "DO \$\$
+   BEGIN
+     FOR b IN 0 .. ($RECORDS - 1) / 500 LOOP
+       PERFORM kinesis.put_records('bench',
+                 ARRAY(SELECT 'k' || g FROM generate_series(b * 500 + 1, least((b + 1) * 500, $RECORDS)) g),
+                 ARRAY(SELECT convert_to(format('{\"n\": %s, \"customer\": \"c%s\", \"amount\": %s}', g, g % 97, g % 1000), 'UTF8')
+                         FROM generate_series(b * 500 + 1, least((b + 1) * 500, $RECORDS)) g));
+     END LOOP;
+   END \$\$"
+q "CREATE TABLE src_plain (shard_id text, seq bigint, data bytea, PRIMARY KEY (shard_id, seq));
+   DO \$\$
+   DECLARE s record; after bigint; n bigint;
+   BEGIN
+     FOR s IN SELECT shard_id FROM kinesis.list_shards('bench') LOOP
+       after := NULL;
+       LOOP
+         INSERT INTO src_plain SELECT r.shard_id, r.sequence_number, r.data
+           FROM kinesis.read_shard('bench', s.shard_id, after, 10000) r;
+         GET DIAGNOSTICS n = ROW_COUNT;
+         EXIT WHEN n = 0;
+         SELECT max(seq) INTO after FROM src_plain WHERE shard_id = s.shard_id;
+       END LOOP;
+     END LOOP;
+   END \$\$;
+   CREATE TABLE out_plain (seq bigint, n int, customer text, amount numeric);
+   CREATE TABLE out_job (seq bigint, n int, customer text, amount numeric)"
+q "VACUUM ANALYZE src_plain"
+q "CHECKPOINT"
+[ "$(q "SELECT count(*) FROM src_plain")" = "$RECORDS" ] || die "the stream does not hold $RECORDS records"
+
+BASE_MS=$(q "
+   CREATE FUNCTION pg_temp.t() RETURNS double precision LANGUAGE plpgsql AS \$\$
+   DECLARE t0 timestamptz := clock_timestamp();
+   BEGIN
+     INSERT INTO out_plain SELECT seq, (j ->> 'n')::int, j ->> 'customer', (j ->> 'amount')::numeric
+       FROM (SELECT seq, convert_from(data, 'UTF8')::jsonb AS j FROM src_plain) x;
+     RETURN extract(epoch FROM clock_timestamp() - t0) * 1000;
+   END \$\$;
+   SELECT round(pg_temp.t()::numeric, 1)")
+q "SELECT glue.create_job('ingest', script => \$\$
+     INSERT INTO out_job SELECT r.sequence_number, (j ->> 'n')::int, j ->> 'customer', (j ->> 'amount')::numeric
+       FROM glue.bookmark_records('bench') r, LATERAL (SELECT convert_from(r.data, 'UTF8')::jsonb AS j) x\$\$,
+     default_arguments => '{\"--job-bookmark-option\": \"job-bookmark-enable\"}', timeout => '1 hour')" >/dev/null
+q "CHECKPOINT"
+ID=$(q "SELECT glue.start_job_run('ingest')")
+wait_run "$ID"
+[ "$(q "SELECT state FROM glue.job_runs WHERE run_id = $ID")" = SUCCEEDED ] ||
+	die "the job failed: $(q "SELECT error_message FROM glue.job_runs WHERE run_id = $ID")"
+[ "$(q "SELECT count(*) = $RECORDS AND count(DISTINCT seq) = $RECORDS FROM out_job")" = t ] || die "the job did not copy every record once"
+JOB_MS=$(q "SELECT round((extract(epoch FROM completed_on - running_on) * 1000)::numeric, 1) FROM glue.job_runs WHERE run_id = $ID")
+E2E_MS=$(q "SELECT round((extract(epoch FROM completed_on - started_on) * 1000)::numeric, 1) FROM glue.job_runs WHERE run_id = $ID")
+# a second run finds nothing new
+ID2=$(q "SELECT glue.start_job_run('ingest')")
+wait_run "$ID2"
+EMPTY_MS=$(q "SELECT round((extract(epoch FROM completed_on - running_on) * 1000)::numeric, 1) FROM glue.job_runs WHERE run_id = $ID2")
+[ "$(q "SELECT count(*) FROM out_job")" = "$RECORDS" ] || die "the second run copied records again"
+
+echo "glue jobs benchmark (debug_assertions=$ASSERTS, $(nproc) CPUs)"
+echo "  (a) $RUNS runs: $LAT"
+echo "  (b) $RECORDS records, stream -> table:"
+echo "      plain INSERT ... SELECT from a table:   $BASE_MS ms"
+echo "      bookmarked job (execution):            $JOB_MS ms   (start to SUCCEEDED $E2E_MS ms)"
+echo "      ratio baseline / job:                  $(q "SELECT round($BASE_MS / nullif($JOB_MS, 0), 2)")"
+echo "      second run, nothing new:               $EMPTY_MS ms"
