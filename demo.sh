@@ -89,6 +89,11 @@ cron.database_name = '$DB'
 max_worker_processes = 16
 EOF
 fi
+# pg_cron runs its jobs in background workers: the cluster has no TCP for
+# its libpq connections (added to clusters made by older versions too)
+if ! grep -q '^cron.use_background_workers' "$DATA/postgresql.conf"; then
+	echo "cron.use_background_workers = on" | pg tee -a "$DATA/postgresql.conf" >/dev/null
+fi
 
 # Start it, or restart it so that it runs the library just installed.
 if pg pg_ctl -D "$DATA" status >/dev/null 2>&1; then

@@ -101,6 +101,37 @@ kg_video_segment_exists(int32 stream_id, TimestampTz ts)
 PG_FUNCTION_INFO_V1(kg_video_put_media);
 
 /*
+ * Insert one fragment row into the fragment table qtable, as the current
+ * user, with the direct-DML guard open only for this INSERT (also when it
+ * fails and the caller catches the error).
+ */
+static void
+kg_video_insert_fragment(const char *qtable, int64 fragment_number, int64 media_sequence,
+						 TimestampTz producer_ts, TimestampTz server_ts, int32 length_ms, int32 size,
+						 Jsonb *metadata, bytea *media)
+{
+	kg_video_put_depth++;
+	PG_TRY();
+	{
+		kg_spi_exec(psprintf("INSERT INTO %s (fragment_number, media_sequence, producer_timestamp, "
+							 "server_timestamp, fragment_length_in_milliseconds, fragment_size_in_bytes, "
+							 "fragment_metadata, media) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", qtable),
+					8, (Oid[]) {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, INT4OID, JSONBOID, BYTEAOID},
+					(Datum[]) {Int64GetDatum(fragment_number), Int64GetDatum(media_sequence),
+							   TimestampTzGetDatum(producer_ts), TimestampTzGetDatum(server_ts),
+							   Int32GetDatum(length_ms), Int32GetDatum(size),
+							   metadata ? JsonbPGetDatum(metadata) : (Datum) 0, PointerGetDatum(media)},
+					(char[]) {' ', ' ', ' ', ' ', ' ', ' ', metadata ? ' ' : 'n', ' '}, false);
+	}
+	PG_FINALLY();
+	{
+		/* an error caught by the caller must not leave direct DML allowed */
+		kg_video_put_depth--;
+	}
+	PG_END_TRY();
+}
+
+/*
  * kinesis_video.put_media(stream_name, media, producer_timestamp,
  *		fragment_length_in_milliseconds, fragment_metadata)
  *		RETURNS TABLE (fragment_number bigint, server_timestamp timestamptz)
@@ -252,25 +283,8 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 		elog(ERROR, "could not connect to the SPI manager");
 	/* (the name built above lived in the catalog context's SPI memory) */
 	qtable = quote_qualified_identifier("kinesis_video_media", get_rel_name(media_table));
-	kg_video_put_depth++;
-	PG_TRY();
-	{
-		kg_spi_exec(psprintf("INSERT INTO %s (fragment_number, media_sequence, producer_timestamp, "
-							 "server_timestamp, fragment_length_in_milliseconds, fragment_size_in_bytes, "
-							 "fragment_metadata, media) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", qtable),
-					8, (Oid[]) {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, INT4OID, JSONBOID, BYTEAOID},
-					(Datum[]) {Int64GetDatum(fragment_number), Int64GetDatum(media_sequence),
-							   TimestampTzGetDatum(producer_ts), TimestampTzGetDatum(server_ts),
-							   Int32GetDatum(length_ms), Int32GetDatum((int32) size),
-							   metadata ? JsonbPGetDatum(metadata) : (Datum) 0, PointerGetDatum(media)},
-					(char[]) {' ', ' ', ' ', ' ', ' ', ' ', metadata ? ' ' : 'n', ' '}, false);
-	}
-	PG_FINALLY();
-	{
-		/* an error caught by the caller must not leave direct DML allowed */
-		kg_video_put_depth--;
-	}
-	PG_END_TRY();
+	kg_video_insert_fragment(qtable, fragment_number, media_sequence, producer_ts, server_ts, length_ms,
+							 (int32) size, metadata, media);
 	SPI_finish();
 	kg_video_note_put(stream_id);
 
