@@ -2,7 +2,8 @@
  *
  * kg_catalog.c
  *		Helpers to run the extension's own catalog SQL as the extension
- *		owner with a pinned search_path (see kg_catalog.h).
+ *		owner with a pinned search_path (see kg_catalog.h), and to name the
+ *		relations the extension creates for its objects.
  *
  * Locking: none.  kg_catalog_enter/exit must pair within one transaction;
  * an error in between is cleaned up by transaction abort (GUC nest level
@@ -22,6 +23,7 @@
 #include "miscadmin.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
 #include "common/kg_catalog.h"
@@ -110,4 +112,23 @@ kg_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 	if (rc < 0)
 		elog(ERROR, "kinesis_glue internal query failed (%d): %s", rc, sql);
 	return (int) SPI_processed;
+}
+
+/*
+ * A name for a new relation of object id in schema nspname: name itself
+ * when it fits and is free, else "<first 40 bytes of name>_<id>" (with
+ * "_2", "_3", ... until free).  Palloc'd in the current context.
+ */
+char *
+kg_free_relation_name(const char *nspname, const char *name, int32 id)
+{
+	Oid			nsp = get_namespace_oid(nspname, false);
+	char	   *rel;
+
+	if (strlen(name) < NAMEDATALEN && !OidIsValid(get_relname_relid(name, nsp)))
+		return pstrdup(name);
+	rel = psprintf("%.40s_%d", name, id);
+	for (int i = 2; OidIsValid(get_relname_relid(rel, nsp)); i++)
+		rel = psprintf("%.40s_%d_%d", name, id, i);
+	return rel;
 }

@@ -30,6 +30,7 @@ extern int	kg_internal_ddl_depth;
 extern Oid	kg_extension_owner(void);
 extern void kg_catalog_enter(KgCatalogContext *ctx, bool latest_snapshot);
 extern void kg_catalog_exit(KgCatalogContext *ctx);
+extern char *kg_free_relation_name(const char *nspname, const char *name, int32 id);
 extern int	kg_spi_exec(const char *sql, int nargs, Oid *argtypes, Datum *values,
 						const char *nulls, bool read_only);
 

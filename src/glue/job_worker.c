@@ -121,29 +121,13 @@ kg_fail_unstarted_run(void *arg)
 static bool
 kg_launch_job_worker(KgRunEntry *e)
 {
-	BackgroundWorker worker;
 	KgJobArgs	args;
-	MemoryContext old;
-	bool		ok;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "kinesis_glue");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "kg_glue_job_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "kinesis_glue job run %lld", (long long) e->run_id);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "kinesis_glue job");
-	worker.bgw_notify_pid = MyProcPid;
 	args.dboid = MyDatabaseId;
 	args.run_id = e->run_id;
-	memcpy(worker.bgw_extra, &args, sizeof(args));
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	ok = RegisterDynamicBackgroundWorker(&worker, &e->handle);
-	MemoryContextSwitchTo(old);
-	if (!ok)
-		e->handle = NULL;
-	return ok;
+	return kg_launch_dynamic_worker("kg_glue_job_main", "kinesis_glue job",
+									psprintf("kinesis_glue job run %lld", (long long) e->run_id),
+									&args, sizeof(args), &e->handle);
 }
 
 /*

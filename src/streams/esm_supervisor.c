@@ -80,35 +80,18 @@ kg_list_enabled_mappings(void *arg)
 static bool
 kg_launch_runner(KgRunnerEntry *e, int32 generation)
 {
-	BackgroundWorker worker;
 	KgRunnerArgs args;
-	MemoryContext old;
-	bool		ok;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "kinesis_glue");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "kg_esm_runner_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "kinesis_glue mapping %lld slot %d",
-			 (long long) e->key.mapping_id, e->key.slot);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "kinesis_glue mapping runner");
-	worker.bgw_notify_pid = MyProcPid;
 	args.dboid = MyDatabaseId;
 	args.mapping_id = e->key.mapping_id;
 	args.slot = e->key.slot;
 	args.generation = generation;
-	memcpy(worker.bgw_extra, &args, sizeof(args));
 	e->launched_at = GetCurrentTimestamp();
 	e->generation = generation;
-	/* the handle lives as long as the entry, beyond this round */
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	ok = RegisterDynamicBackgroundWorker(&worker, &e->handle);
-	MemoryContextSwitchTo(old);
-	if (!ok)
-		e->handle = NULL;
-	return ok;
+	return kg_launch_dynamic_worker("kg_esm_runner_main", "kinesis_glue mapping runner",
+									psprintf("kinesis_glue mapping %lld slot %d",
+											 (long long) e->key.mapping_id, e->key.slot),
+									&args, sizeof(args), &e->handle);
 }
 
 /*

@@ -75,22 +75,6 @@ kg_check_stream_owner(KgStream *s, const char *action)
 				 errmsg("AccessDeniedException: must be owner of stream \"%s\" to %s it", s->name, action)));
 }
 
-/* Name of a stream's record table: the stream name when it fits. */
-static char *
-kg_record_table_name(const char *stream_name, int32 stream_id)
-{
-	Oid			nsp = get_namespace_oid("kinesis_records", false);
-	char	   *name;
-
-	if (strlen(stream_name) < NAMEDATALEN &&
-		!OidIsValid(get_relname_relid(stream_name, nsp)))
-		return pstrdup(stream_name);
-	name = psprintf("%.40s_%d", stream_name, stream_id);
-	for (int i = 2; OidIsValid(get_relname_relid(name, nsp)); i++)
-		name = psprintf("%.40s_%d_%d", stream_name, stream_id, i);
-	return name;
-}
-
 PG_FUNCTION_INFO_V1(kg_create_stream);
 
 /*
@@ -165,7 +149,7 @@ kg_create_stream(PG_FUNCTION_ARGS)
 		stream_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	}
 
-	table = kg_record_table_name(name, stream_id);
+	table = kg_free_relation_name("kinesis_records", name, stream_id);
 	qtable = psprintf("kinesis_records.%s", quote_identifier(table));
 	kg_spi_exec(psprintf("CREATE TABLE %s ("
 						 "shard_index integer NOT NULL, "

@@ -100,22 +100,6 @@ kg_video_check_media_type(const char *mt)
 				 errdetail("At most 128 characters of [a-zA-Z0-9_.+-], each type written type/subtype, separated by commas.")));
 }
 
-/* Name of a new fragment table: the stream name if free and short enough. */
-static char *
-kg_video_table_name(const char *stream_name, int32 stream_id)
-{
-	Oid			nsp = get_namespace_oid("kinesis_video_media", false);
-	char	   *name;
-
-	if (strlen(stream_name) < NAMEDATALEN &&
-		!OidIsValid(get_relname_relid(stream_name, nsp)))
-		return pstrdup(stream_name);
-	name = psprintf("%.40s_%d", stream_name, stream_id);
-	for (int i = 2; OidIsValid(get_relname_relid(name, nsp)); i++)
-		name = psprintf("%.40s_%d_%d", stream_name, stream_id, i);
-	return name;
-}
-
 PG_FUNCTION_INFO_V1(kg_video_create_stream);
 
 /*
@@ -188,7 +172,7 @@ kg_video_create_stream(PG_FUNCTION_ARGS)
 	arn = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	arn = MemoryContextStrdup(TopTransactionContext, arn);
 
-	table = kg_video_table_name(name, stream_id);
+	table = kg_free_relation_name("kinesis_video_media", name, stream_id);
 	qtable = psprintf("kinesis_video_media.%s", quote_identifier(table));
 	kg_spi_exec(psprintf("CREATE TABLE %s ("
 						 "fragment_number bigint NOT NULL, "

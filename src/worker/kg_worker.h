@@ -15,6 +15,8 @@
 #ifndef KG_WORKER_H
 #define KG_WORKER_H
 
+#include "postmaster/bgworker.h"
+
 typedef struct KgTask
 {
 	const char *name;			/* shown in logs and kinesis_glue.tasks */
@@ -33,6 +35,8 @@ extern void kg_worker_init_hooks(void);
 /* for tasks */
 typedef void (*KgTxnFn) (void *arg);
 extern bool kg_run_in_transaction(const char *what, KgTxnFn fn, void *arg);
+extern bool kg_launch_dynamic_worker(const char *function_name, const char *type, const char *name,
+									 const void *extra, Size extra_size, BackgroundWorkerHandle **handle);
 
 /* bgworker entry points (must be exported) */
 extern PGDLLEXPORT void kg_launcher_main(Datum main_arg);

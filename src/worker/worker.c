@@ -501,6 +501,41 @@ kg_protect_stream_relations(Node *parsetree)
 		kg_refuse_stream_ddl(((AlterPolicyStmt *) parsetree)->table, "alter a policy of");
 }
 
+/*
+ * Start a dynamic background worker of this library that connects to a
+ * database (the caller's arguments say which, in extra, at most
+ * BGW_EXTRALEN bytes) and notifies this process when it starts and stops.
+ * *handle is allocated in TopMemoryContext, so it outlives the round that
+ * launched it; it is set to NULL when no worker slot is free (returns
+ * false).
+ */
+bool
+kg_launch_dynamic_worker(const char *function_name, const char *type, const char *name,
+						 const void *extra, Size extra_size, BackgroundWorkerHandle **handle)
+{
+	BackgroundWorker worker;
+	MemoryContext old;
+	bool		ok;
+
+	Assert(extra_size <= BGW_EXTRALEN);
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "kinesis_glue");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function_name);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
+	worker.bgw_notify_pid = MyProcPid;
+	memcpy(worker.bgw_extra, extra, extra_size);
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	ok = RegisterDynamicBackgroundWorker(&worker, handle);
+	MemoryContextSwitchTo(old);
+	if (!ok)
+		*handle = NULL;
+	return ok;
+}
+
 static void
 kg_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
 				  ProcessUtilityContext context, ParamListInfo params,
