@@ -7,7 +7,9 @@
 #   kg_make ARGS...        make with PG_CONFIG pointing at PostgreSQL 15
 
 PG_MAJOR=15
-PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# KG_PGBIN: another (relocated) copy of PostgreSQL 15 to build and test
+# against, so that two checkouts can run their suites side by side.
+PGBIN=${KG_PGBIN:-/usr/lib/postgresql/$PG_MAJOR/bin}
 PG_CONFIG=$PGBIN/pg_config
 export PG_CONFIG
 # initdb picks the encoding from the locale; make it the same everywhere.
