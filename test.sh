@@ -18,7 +18,9 @@
 #
 # Settings (environment): KG_TIMEOUT_REGRESS, KG_TIMEOUT_ISOLATION,
 # KG_TIMEOUT_TAP, KG_TIMEOUT_PGTAP (seconds per layer), KG_PROVE_FLAGS,
-# KG_LAYERS (e.g. "regress tap" to run a subset).
+# KG_LAYERS (e.g. "regress tap" to run a subset), KG_TAP_FILES (e.g.
+# "test/t/001_workers.pl" to run only those TAP files), KG_PGBIN (a relocated
+# copy of PostgreSQL 15 to test against), KG_PGTAP_PORT.
 
 set -uo pipefail
 
@@ -240,7 +242,8 @@ layer_tap() {
 	if ! compgen -G 'test/t/*.pl' >/dev/null; then record tap 0 0 "no tests"; return; fi
 	kg_log "tap: make tapcheck"
 	run_layer "${KG_TIMEOUT_TAP:-420}" "$log" make PG_CONFIG="$PG_CONFIG" \
-		${KG_PROVE_FLAGS:+PROVE_FLAGS="$KG_PROVE_FLAGS"} tapcheck
+		${KG_PROVE_FLAGS:+PROVE_FLAGS="$KG_PROVE_FLAGS"} \
+		${KG_TAP_FILES:+PROVE_TESTS="$KG_TAP_FILES"} tapcheck
 	rc=$?
 	count_prove "$log"
 	if [[ $PASSED -lt 0 ]]; then
