@@ -165,11 +165,11 @@ sweep_servers
 rm -rf "$ROOT/tmp_check_pgtap" "$ROOT/tmp_check_harness"
 
 BUILD_LOG=$(mktemp /tmp/kinesis_glue-build.XXXXXX)
-kg_log "building with assertions (make clean; make DEBUG=1)"
-if ! { kg_make clean && kg_make DEBUG=1 -j"$(nproc)"; } >"$BUILD_LOG" 2>&1; then
+kg_log "building with assertions and -Werror (make clean; make DEBUG=1 WERROR=1)"
+if ! { kg_make clean && kg_make DEBUG=1 WERROR=1 -j"$(nproc)"; } >"$BUILD_LOG" 2>&1; then
 	tail -n 60 "$BUILD_LOG"
 	rm -f "$BUILD_LOG"
-	record build 0 1 "make DEBUG=1 failed"
+	record build 0 1 "make DEBUG=1 WERROR=1 failed"
 	finish
 fi
 kg_log "installing (make install)"

@@ -29,6 +29,7 @@
 #include "utils/syscache.h"
 
 #include "common/kg_catalog.h"
+#include "common/kg_compat.h"
 #include "common/kg_errors.h"
 #include "common/kg_shmem.h"
 #include "streams/esm.h"

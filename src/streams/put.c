@@ -37,6 +37,7 @@
 #include "utils/rel.h"
 #include "utils/typcache.h"
 
+#include "common/kg_compat.h"
 #include "common/kg_errors.h"
 #include "common/kg_hashkey.h"
 #include "common/kg_shmem.h"

@@ -35,6 +35,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "common/kg_compat.h"
 #include "common/kg_errors.h"
 #include "common/kg_guc.h"
 #include "streams/read.h"

@@ -38,6 +38,7 @@
 #include "utils/builtins.h"
 
 #include "common/kg_catalog.h"
+#include "common/kg_compat.h"
 #include "common/kg_errors.h"
 #include "streams/reshard.h"
 #include "streams/segments.h"

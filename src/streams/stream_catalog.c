@@ -36,6 +36,7 @@
 #include "utils/timestamp.h"
 
 #include "common/kg_catalog.h"
+#include "common/kg_compat.h"
 #include "common/kg_errors.h"
 #include "common/kg_guc.h"
 #include "common/kg_shmem.h"

@@ -31,6 +31,7 @@
 #include "utils/memutils.h"
 
 #include "common/kg_catalog.h"
+#include "common/kg_compat.h"
 #include "common/kg_errors.h"
 #include "common/kg_shmem.h"
 #include "video/video.h"
