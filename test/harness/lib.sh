@@ -22,6 +22,7 @@ KG_PACKAGES=(
 	postgresql-$PG_MAJOR-pgtap
 	libtap-parser-sourcehandler-pgtap-perl
 	libipc-run-perl
+	prometheus-postgres-exporter
 	build-essential
 	zlib1g-dev
 )
