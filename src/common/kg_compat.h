@@ -11,10 +11,12 @@
  *		pg_<catalog>_ownercheck(oid, role)	 -> object_ownercheck(classid, oid, role)
  *		pg_<catalog>_aclcheck(oid, role, m)  -> object_aclcheck(classid, oid, role, m)
  *
- * except pg_class_aclcheck and pg_attribute_aclcheck, which stay.  On 16 and
- * later this header maps the 15 names that kinesis_glue uses onto the new
- * functions, so the call sites need no #if.  Include it in every file that
- * calls one of them (after utils/acl.h).
+ * except pg_class_aclcheck and pg_attribute_aclcheck, which stay; and
+ * stringToQualifiedNameList gained a soft-error context argument (NULL:
+ * errors are thrown as before).  On 16 and later this header maps the 15
+ * names that kinesis_glue uses onto the new functions, so the call sites
+ * need no #if.  Include it in every file that calls one of them, after the
+ * PostgreSQL headers (it includes the ones it redefines names of first).
  *
  * Locking: none.
  *
@@ -24,6 +26,7 @@
 #define KG_COMPAT_H
 
 #include "utils/acl.h"
+#include "utils/regproc.h"
 
 #if PG_VERSION_NUM >= 160000
 
@@ -52,6 +55,9 @@
 	object_aclcheck(TypeRelationId, (typid), (roleid), (mode))
 #define pg_database_aclcheck(dbid, roleid, mode) \
 	object_aclcheck(DatabaseRelationId, (dbid), (roleid), (mode))
+
+/* soft errors: NULL throws them, as in 15 (the inner name is not re-expanded) */
+#define stringToQualifiedNameList(string) stringToQualifiedNameList((string), NULL)
 
 #endif							/* PG_VERSION_NUM >= 160000 */
 
