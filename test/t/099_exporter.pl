@@ -139,7 +139,10 @@ my $user = sql('SELECT current_user');
 my $exporter_log = $node->basedir . '/postgres_exporter.log';
 local $ENV{DATA_SOURCE_NAME} =
   'host=' . $node->host . ' port=' . $node->port . " user=$user dbname=postgres sslmode=disable";
-my $h = IPC::Run::start(
+# stopped at the end, and also when the script dies half-way
+my $h;
+END { local $?; $h->kill_kill if defined $h && $h->pumpable; }
+$h = IPC::Run::start(
 	[
 		$exporter, "--web.listen-address=127.0.0.1:$port",
 		"--extend.query-path=$queries", '--disable-settings-metrics',
