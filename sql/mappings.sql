@@ -159,9 +159,10 @@ SET ROLE regress_kg_esm_other;
 SELECT kinesis.create_event_source_mapping('esm.s', 'esm.handle');
 RESET ROLE;
 -- a stream the creator reads but may not put to, as failure destination
-SET ROLE regress_kg_esm_owner;
+-- (another role's stream: a stream's owner always holds INSERT on it)
 SELECT kinesis.create_stream('esm.closed', 1);
-REVOKE INSERT ON kinesis_records."esm.closed" FROM regress_kg_esm_owner;
+GRANT SELECT ON kinesis_records."esm.closed" TO regress_kg_esm_owner;
+SET ROLE regress_kg_esm_owner;
 SELECT kinesis.create_event_source_mapping('esm.s', 'esm.handle', on_failure_destination => 'stream:esm.closed');
 RESET ROLE;
 -- nothing of the above was created
@@ -299,8 +300,9 @@ SELECT count(*) FROM esm.sink;
 SET ROLE regress_kg_esm_owner;
 SELECT kinesis.delete_event_source_mapping(mapping_id) FROM kinesis.event_source_mappings ORDER BY mapping_id;
 SELECT kinesis.delete_stream(stream_name) FROM kinesis.list_streams()
- WHERE stream_name LIKE 'esm.%' ORDER BY stream_name COLLATE "C";
+ WHERE stream_name LIKE 'esm.%' AND stream_name <> 'esm.closed' ORDER BY stream_name COLLATE "C";
 RESET ROLE;
+SELECT kinesis.delete_stream('esm.closed');
 SELECT count(*) FROM kinesis.event_source_mappings;
 SET client_min_messages = warning;
 DROP SCHEMA esm CASCADE;

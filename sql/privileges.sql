@@ -2,9 +2,13 @@
 -- privileges: PostgreSQL roles and GRANTs decide who creates, writes,
 -- reads and administers a stream.
 --   CREATE on schema kinesis_records: create streams
---   owner of kinesis_records.<stream>: delete it, change its retention, GRANT
+--   owner of the stream (kinesis.streams.owner, the creator): delete it,
+--   change its retention, GRANT (it holds SELECT and INSERT on
+--   kinesis_records.<stream> WITH GRANT OPTION; the table itself belongs
+--   to the extension owner, so nobody can attach code to it)
 --   INSERT on it: put; SELECT on it: get_shard_iterator, get_records, read_shard
--- Direct DML on a record table is refused for everyone.  Streams of this
+-- Direct DML on a record table is refused for everyone.  More attacks on
+-- the storage are in security_storage.sql.  Streams of this
 -- file are named 'pv.*'; roles are regress_kg_*, dropped at the end.
 --
 \set VERBOSITY default
@@ -35,12 +39,20 @@ SET ROLE regress_kg_owner;
 SELECT kinesis.create_stream('pv.s', 2);
 SELECT kinesis.create_stream('pv.other');
 RESET ROLE;
--- the creator owns the record table
-SELECT tablename, tableowner FROM pg_tables
- WHERE schemaname = 'kinesis_records' AND tablename LIKE 'pv.%' ORDER BY tablename;
+-- the creator owns the stream; the extension owner owns the record table,
+-- and the creator holds SELECT and INSERT on it with grant option
+SELECT s.stream_name, s.owner, t.tableowner = e.extowner::regrole::name AS table_of_extension,
+       has_table_privilege('regress_kg_owner', s.record_table, 'SELECT WITH GRANT OPTION') AS sel,
+       has_table_privilege('regress_kg_owner', s.record_table, 'INSERT WITH GRANT OPTION') AS ins,
+       has_table_privilege('regress_kg_owner', s.record_table, 'UPDATE, DELETE, TRUNCATE, TRIGGER') AS other
+  FROM kinesis.streams s
+  JOIN pg_tables t ON t.schemaname = 'kinesis_records' AND t.tablename = s.stream_name
+  CROSS JOIN pg_extension e
+ WHERE e.extname = 'kinesis_glue' AND s.stream_name LIKE 'pv.%' ORDER BY 1;
 
 --
 -- the owner puts and reads; direct DML is refused even for the owner
+-- (INSERT by the trigger; UPDATE, DELETE and TRUNCATE are not granted)
 --
 SET ROLE regress_kg_owner;
 SELECT * FROM kinesis.put_record('pv.s', 'k1', 'owner 1', 0);

@@ -44,8 +44,17 @@ SELECT kinesis_video.create_stream('vs.buffer') IS NOT NULL AS created;
 SELECT kinesis_video.create_stream('vs.other', data_retention_in_hours => 1, device_name => 'door') IS NOT NULL AS created;
 SELECT kg_try($$SELECT kinesis_video.create_stream('vs.cam')$$);
 RESET ROLE;
--- the creator owns the fragment table; segments exist ahead of need
-SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'kinesis_video_media' ORDER BY tablename;
+-- the creator owns the stream; the extension owner owns the fragment table
+-- (nobody can attach code to it) and the creator holds SELECT and INSERT
+-- on it with grant option; segments exist ahead of need
+SELECT s.stream_name, s.owner, t.tableowner = e.extowner::regrole::name AS table_of_extension,
+       has_table_privilege(s.owner::oid, s.media_table::oid, 'SELECT WITH GRANT OPTION') AS sel,
+       has_table_privilege(s.owner::oid, s.media_table::oid, 'INSERT WITH GRANT OPTION') AS ins,
+       has_table_privilege(s.owner::oid, s.media_table::oid, 'UPDATE, DELETE, TRUNCATE, TRIGGER') AS other
+  FROM kinesis_video.streams s
+  JOIN pg_tables t ON t.schemaname = 'kinesis_video_media' AND t.tablename = s.stream_name
+  CROSS JOIN pg_extension e
+ WHERE e.extname = 'kinesis_glue' ORDER BY 1;
 SELECT s.stream_name, count(*) >= 2 AS segments_ahead,
        bool_and(g.range_end > now()) AS all_current_or_future
   FROM kinesis_video.streams s JOIN kinesis_video.segments g USING (stream_id)

@@ -14,6 +14,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "common/kg_catalog.h"
 #include "common/kg_guc.h"
 #include "common/kg_shmem.h"
 #include "firehose/firehose.h"
@@ -171,6 +172,7 @@ void
 _PG_init(void)
 {
 	kg_define_settings();
+	kg_catalog_init_backend();
 	kg_streams_init_backend();
 	kg_firehose_init_backend();
 	kg_video_init_backend();

@@ -6,8 +6,11 @@
  *		relations the extension creates for its objects.
  *
  * Locking: none.  kg_catalog_enter/exit must pair within one transaction;
- * an error in between is cleaned up by transaction abort (GUC nest level
- * and user id are restored by the xact machinery).
+ * an error in between is cleaned up by (sub)transaction abort: the xact
+ * machinery restores the GUC nest level and the user id, and our
+ * subtransaction callback restores kg_internal_ddl_depth to its value at
+ * the start of the aborted subtransaction, so a caught error never leaves
+ * the DDL guard (ddl_guard.c) lowered.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,23 +19,119 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
 #include "common/kg_catalog.h"
 
 /*
- * Depth of kg_catalog_enter calls: while positive, our own DDL runs and the
- * utility hook lets it touch stream tables.  Reset at transaction end.
+ * Depth of kg_catalog_enter calls: while positive (and the current user is
+ * the extension owner), our own DDL runs and the utility hook lets it touch
+ * stream tables.  Reset at transaction end; restored at subtransaction
+ * abort (kg_catalog_subxact_callback).
  */
 int			kg_internal_ddl_depth = 0;
+
+/*
+ * The depth saved at the start of each open subtransaction, innermost
+ * last.  Lives in TopMemoryContext; emptied at transaction end.
+ */
+typedef struct KgDepthSave
+{
+	SubTransactionId subid;
+	int			depth;
+} KgDepthSave;
+
+static KgDepthSave *depth_saves = NULL;
+static int	ndepth_saves = 0;
+static int	maxdepth_saves = 0;
+
+/*
+ * Keep kg_internal_ddl_depth in step with subtransactions: remember it when
+ * one starts, put it back when one aborts (the enter/exit pairs inside were
+ * cut short by the error), forget it when one commits.
+ */
+static void
+kg_catalog_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							SubTransactionId parentSubid, void *arg)
+{
+	switch (event)
+	{
+		case SUBXACT_EVENT_START_SUB:
+			if (ndepth_saves == maxdepth_saves)
+			{
+				maxdepth_saves = Max(16, maxdepth_saves * 2);
+				depth_saves = depth_saves == NULL ?
+					MemoryContextAlloc(TopMemoryContext, sizeof(KgDepthSave) * maxdepth_saves) :
+					repalloc(depth_saves, sizeof(KgDepthSave) * maxdepth_saves);
+			}
+			depth_saves[ndepth_saves].subid = mySubid;
+			depth_saves[ndepth_saves].depth = kg_internal_ddl_depth;
+			ndepth_saves++;
+			break;
+		case SUBXACT_EVENT_COMMIT_SUB:
+		case SUBXACT_EVENT_ABORT_SUB:
+			/* innermost first; entries of inner subtransactions are gone */
+			while (ndepth_saves > 0 && depth_saves[ndepth_saves - 1].subid >= mySubid)
+			{
+				ndepth_saves--;
+				if (event == SUBXACT_EVENT_ABORT_SUB &&
+					depth_saves[ndepth_saves].subid == mySubid)
+					kg_internal_ddl_depth = depth_saves[ndepth_saves].depth;
+			}
+			break;
+		case SUBXACT_EVENT_PRE_COMMIT_SUB:
+			break;
+	}
+}
+
+/* At the end of a top-level transaction nothing of ours is running. */
+static void
+kg_catalog_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			kg_internal_ddl_depth = 0;
+			ndepth_saves = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Register the callbacks above; called once per backend from _PG_init. */
+void
+kg_catalog_init_backend(void)
+{
+	RegisterSubXactCallback(kg_catalog_subxact_callback, NULL);
+	RegisterXactCallback(kg_catalog_xact_callback, NULL);
+}
+
+/*
+ * Is the extension itself running DDL right now?  True only inside
+ * kg_catalog_enter/exit and while the current user is the extension owner
+ * (user code called from inside, as another role, is never trusted).
+ */
+bool
+kg_internal_ddl_running(void)
+{
+	return kg_internal_ddl_depth > 0 && GetUserId() == kg_extension_owner();
+}
 
 /* Owner of the kinesis_glue extension in this database. */
 Oid
@@ -96,6 +195,23 @@ kg_catalog_exit(KgCatalogContext *ctx)
 		PopActiveSnapshot();
 	AtEOXact_GUC(true, ctx->guc_level);
 	SetUserIdAndSecContext(ctx->save_userid, ctx->save_sec_context);
+}
+
+/*
+ * Give role the rights on a stream's storage table qtable (quoted,
+ * qualified) that make it the stream's owner as far as data goes: SELECT
+ * (read) and INSERT (put), WITH GRANT OPTION so that it can share them
+ * with GRANT as the README shows.  Nothing that attaches code (TRIGGER,
+ * REFERENCES) and nothing the storage refuses anyway (UPDATE, DELETE,
+ * TRUNCATE).  Caller is inside kg_catalog_enter (the extension owner owns
+ * the table).
+ */
+void
+kg_grant_storage(const char *qtable, Oid role)
+{
+	kg_spi_exec(psprintf("GRANT SELECT, INSERT ON %s TO %s WITH GRANT OPTION", qtable,
+						 quote_identifier(GetUserNameFromId(role, false))),
+				0, NULL, NULL, NULL, false);
 }
 
 /*

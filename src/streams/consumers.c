@@ -193,7 +193,7 @@ kg_deregister_stream_consumer(PG_FUNCTION_ARGS)
 	consumer = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	id = kg_consumer_id(s, consumer, false, &registered_by);
 	if (!has_privs_of_role(GetUserId(), registered_by) &&
-		!pg_class_ownercheck(s->record_table, GetUserId()))
+		!kg_stream_owned(s))
 		ereport(ERROR,
 				(errcode(KG_ACCESS_DENIED),
 				 errmsg("AccessDeniedException: must be the role that registered consumer \"%s\" or the owner of stream \"%s\"",

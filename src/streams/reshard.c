@@ -70,7 +70,7 @@ kg_reshard_begin(KgReshard *r, const char *stream_name, bool check_mode)
 	KgCatalogContext cc;
 	int			n;
 
-	if (!pg_class_ownercheck(s->record_table, GetUserId()))
+	if (!kg_stream_owned(s))
 		ereport(ERROR,
 				(errcode(KG_ACCESS_DENIED),
 				 errmsg("AccessDeniedException: must be owner of stream \"%s\" to reshard it", s->name)));

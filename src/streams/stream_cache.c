@@ -25,8 +25,10 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "common/int.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -80,12 +82,33 @@ kg_check_stream_name(const char *name)
 					 errmsg("ValidationException: stream name \"%s\" must satisfy the pattern [a-zA-Z0-9_.-]+", name)));
 }
 
-/* Length of an interval in microseconds, months counted as 30 days. */
+/*
+ * Length of an interval in microseconds, months counted as 30 days;
+ * saturates at PG_INT64_MAX / PG_INT64_MIN instead of overflowing (so
+ * "1000000 years" compares as longer than any limit, never as negative).
+ */
 int64
 kg_interval_usecs(Interval *iv)
 {
-	return iv->time + (int64) iv->day * USECS_PER_DAY +
-		(int64) iv->month * DAYS_PER_MONTH * USECS_PER_DAY;
+	int64		days;
+	int64		us;
+
+	/* months * 30 + days fits in int64; only the microseconds can overflow */
+	days = (int64) iv->month * DAYS_PER_MONTH + iv->day;
+	if (pg_mul_s64_overflow(days, USECS_PER_DAY, &us) ||
+		pg_add_s64_overflow(us, iv->time, &us))
+		return (days > 0 || (days == 0 && iv->time > 0)) ? PG_INT64_MAX : PG_INT64_MIN;
+	return us;
+}
+
+/*
+ * Does the current user have the privileges of the stream's owner?
+ * (Superusers always do, even when the owner role no longer exists.)
+ */
+bool
+kg_stream_owned(KgStream *s)
+{
+	return has_privs_of_role(GetUserId(), s->owner);
 }
 
 char *
@@ -290,7 +313,8 @@ kg_stream_load(const char *name)
 	kg_catalog_enter(&cc, true);
 	n = kg_spi_exec("SELECT record_table::oid, segment_capacity, stream_creation_timestamp, "
 					"retention_period, "
-					"stream_status, stream_mode, throughput_quotas, trim_before FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
+					"stream_status, stream_mode, throughput_quotas, trim_before, owner::pg_catalog.oid "
+					"FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
 					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, true);
 	if (n == 0)
 	{
@@ -316,6 +340,7 @@ kg_stream_load(const char *name)
 			q = SPI_getbinval(tup, desc, 8, &isnull);
 			s->trim_before = isnull ? 0 : DatumGetTimestampTz(q);
 		}
+		s->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 9, &isnull));
 	}
 	kg_catalog_exit(&cc);
 	if (!OidIsValid(s->record_table) || get_rel_name(s->record_table) == NULL)

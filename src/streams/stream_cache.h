@@ -41,6 +41,7 @@ typedef struct KgStream
 	bool		valid;
 	int32		stream_id;
 	Oid			record_table;
+	Oid			owner;			/* kinesis.streams.owner */
 	int64		segment_capacity;
 	TimestampTz created_at;
 	int64		retention_us;
@@ -66,6 +67,7 @@ extern KgShard *kg_stream_find_shard(KgStream *s, int32 shard_index);
 extern bool kg_shard_expired(KgStream *s, KgShard *sh);
 extern TimestampTz kg_stream_horizon(KgStream *s);
 extern bool kg_stream_quotas_on(KgStream *s);
+extern bool kg_stream_owned(KgStream *s);
 extern bool kg_stream_metered(KgStream *s);
 extern KgShard *kg_stream_route(KgStream *s, uint128 hash);
 extern Oid	kg_segment_relid(KgStream *s, int64 segment_no);

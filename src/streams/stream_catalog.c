@@ -6,11 +6,14 @@
  *		stability view.
  *
  * Privileges: creating a stream needs CREATE on schema kinesis_records;
- * the creator owns the stream's record table kinesis_records.<name>, and
- * GRANTs on that table decide who may put (INSERT) and read (SELECT).
- * Deleting a stream and changing its retention need ownership of it.
- * Catalog rows and DDL are written as the extension owner once these
- * checks pass (kg_catalog.c).
+ * the creator becomes the stream's owner (kinesis.streams.owner).  The
+ * record table kinesis_records.<name> and its segments belong to the
+ * extension owner, so no user can attach code to them; the stream owner
+ * holds SELECT and INSERT on the record table WITH GRANT OPTION, and GRANTs
+ * on that table decide who may put (INSERT) and read (SELECT).  Deleting a
+ * stream and changing its retention need the privileges of its owner
+ * (kg_stream_owned; superusers pass).  Catalog rows and DDL are written as
+ * the extension owner once these checks pass (kg_catalog.c).
  *
  * State transitions are immediate: a stream is ACTIVE when create_stream
  * returns and gone when delete_stream commits.
@@ -66,11 +69,11 @@ kg_check_retention(Interval *iv)
 						   DatumGetCString(DirectFunctionCall1(interval_out, IntervalPGetDatum(iv))))));
 }
 
-/* AccessDeniedException unless the caller owns the stream. */
+/* AccessDeniedException unless the caller has the privileges of the stream's owner. */
 static void
 kg_check_stream_owner(KgStream *s, const char *action)
 {
-	if (!pg_class_ownercheck(s->record_table, GetUserId()))
+	if (!kg_stream_owned(s))
 		ereport(ERROR,
 				(errcode(KG_ACCESS_DENIED),
 				 errmsg("AccessDeniedException: must be owner of stream \"%s\" to %s it", s->name, action)));
@@ -139,11 +142,11 @@ kg_create_stream(PG_FUNCTION_ARGS)
 				(errcode(KG_RESOURCE_IN_USE),
 				 errmsg("ResourceInUseException: stream \"%s\" already exists", name)));
 	kg_spi_exec("INSERT INTO kinesis.streams (stream_name, stream_mode, retention_period, "
-				"segment_capacity, next_shard_index) VALUES ($1, $2, $3, $4, $5) RETURNING stream_id",
-				5, (Oid[]) {TEXTOID, TEXTOID, INTERVALOID, INT8OID, INT4OID},
+				"segment_capacity, next_shard_index, owner) VALUES ($1, $2, $3, $4, $5, $6) RETURNING stream_id",
+				6, (Oid[]) {TEXTOID, TEXTOID, INTERVALOID, INT8OID, INT4OID, OIDOID},
 				(Datum[]) {CStringGetTextDatum(name), CStringGetTextDatum(mode),
 						   IntervalPGetDatum(retention), Int64GetDatum(kg_segment_records),
-						   Int32GetDatum(shards)}, NULL, false);
+						   Int32GetDatum(shards), ObjectIdGetDatum(cc.save_userid)}, NULL, false);
 	{
 		bool		isnull;
 
@@ -170,9 +173,7 @@ kg_create_stream(PG_FUNCTION_ARGS)
 	kg_spi_exec(psprintf("COMMENT ON TABLE %s IS %s", qtable,
 						 quote_literal_cstr(psprintf("records of data stream %s (read with kinesis.get_records)", name))),
 				0, NULL, NULL, NULL, false);
-	kg_spi_exec(psprintf("ALTER TABLE %s OWNER TO %s", qtable,
-						 quote_identifier(GetUserNameFromId(cc.save_userid, false))),
-				0, NULL, NULL, NULL, false);
+	kg_grant_storage(qtable, cc.save_userid);
 	record_table = RangeVarGetRelid(makeRangeVar("kinesis_records", table, -1), NoLock, false);
 	kg_spi_exec("UPDATE kinesis.streams SET record_table = $2 WHERE stream_id OPERATOR(pg_catalog.=) $1",
 				2, (Oid[]) {INT4OID, OIDOID},

@@ -602,7 +602,6 @@ kg_stream_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
-			kg_internal_ddl_depth = 0;
 			if (KgShared == NULL)
 				break;
 			kg_clear_marks();
@@ -614,7 +613,6 @@ kg_stream_xact_callback(XactEvent event, void *arg)
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			kg_internal_ddl_depth = 0;
 			if (KgShared == NULL)
 				break;
 			kg_clear_marks();

@@ -10,7 +10,8 @@ CREATE TABLE kinesis.streams (
     stream_mode text NOT NULL CHECK (stream_mode IN ('PROVISIONED', 'ON_DEMAND')),
     retention_period interval NOT NULL,
     stream_creation_timestamp timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    record_table regclass,
+    record_table regclass,         -- owned by the extension owner (see owner)
+    owner regrole NOT NULL,        -- administers the stream; holds SELECT, INSERT WITH GRANT OPTION on record_table
     segment_capacity bigint NOT NULL CHECK (segment_capacity > 0),
     next_shard_index integer NOT NULL,
     throughput_quotas boolean,     -- NULL: follow kinesis_glue.throughput_quotas

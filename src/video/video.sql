@@ -3,7 +3,8 @@
 -- processors in video_processors.sql.
 --
 -- Storage: each video stream has a fragment table
--- kinesis_video_media.<name>, owned by its creator and partitioned by
+-- kinesis_video_media.<name>, owned by the extension owner (so no user can
+-- attach code to it) and partitioned by
 -- server timestamp into time segments kinesis_video_segments.v<id>_<n>.
 -- The worker creates segments ahead of need (the put path never runs DDL)
 -- and drops whole segments once they have passed the data retention (no
@@ -12,8 +13,9 @@
 -- compressed), so scans of fragment metadata never read media pages.
 --
 -- Privileges: CREATE on schema kinesis_video_media creates streams; the
--- owner of the fragment table administers the stream and GRANTs INSERT
--- (put_media) and SELECT (every read).  Direct DML on fragment tables is
+-- creator becomes the stream's owner (streams.owner), administers the
+-- stream, and holds INSERT (put_media) and SELECT (every read) on the
+-- fragment table WITH GRANT OPTION, to GRANT them to others.  Direct DML on fragment tables is
 -- refused for everyone; DDL on them is refused by the utility hook.
 --
 -- Locking: puts to one stream serialise on the stream's put lock (an
@@ -41,7 +43,8 @@ CREATE TABLE kinesis_video.streams (
     status text NOT NULL DEFAULT 'ACTIVE' CHECK (status IN ('CREATING', 'ACTIVE', 'UPDATING', 'DELETING')),
     version integer NOT NULL DEFAULT 1,
     creation_time timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    media_table regclass,
+    media_table regclass,          -- owned by the extension owner (see owner)
+    owner regrole NOT NULL,        -- administers the stream; holds SELECT, INSERT WITH GRANT OPTION on media_table
     trim_before timestamptz        -- fragments older stay expired after a retention increase
 );
 
@@ -58,11 +61,12 @@ CREATE TABLE kinesis_video.segments (
 CREATE INDEX ON kinesis_video.segments (stream_id, range_start);
 GRANT SELECT ON kinesis_video.segments TO PUBLIC;
 
--- Does the current user own (or belong to the owner of) this fragment table?
-CREATE FUNCTION kinesis_video._owns(media_table regclass) RETURNS boolean
+-- Does the current user have the privileges of this stream owner?
+-- (Superusers always do, even when the role no longer exists.)
+CREATE FUNCTION kinesis_video._owns(owner regrole) RETURNS boolean
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
 $$
-    SELECT pg_has_role(current_user, c.relowner, 'USAGE') FROM pg_class c WHERE c.oid = media_table
+    SELECT pg_has_role(current_user, owner, 'USAGE')
 $$;
 
 -- Everybody sees the streams (like pg_class); only an owner changes the
@@ -71,7 +75,7 @@ $$;
 ALTER TABLE kinesis_video.streams ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON kinesis_video.streams FOR SELECT USING (true);
 CREATE POLICY owned ON kinesis_video.streams FOR UPDATE
-    USING (kinesis_video._owns(media_table)) WITH CHECK (kinesis_video._owns(media_table));
+    USING (kinesis_video._owns(owner)) WITH CHECK (kinesis_video._owns(owner));
 GRANT SELECT ON kinesis_video.streams TO PUBLIC;
 GRANT UPDATE (data_retention_in_hours, version, trim_before) ON kinesis_video.streams TO PUBLIC;
 
@@ -139,7 +143,7 @@ BEGIN
         RAISE EXCEPTION 'ResourceNotFoundException: video stream "%" does not exist', name
             USING ERRCODE = 'undefined_object', HINT = 'List them with kinesis_video.list_streams().';
     END IF;
-    IF must_own AND NOT kinesis_video._owns(s.media_table) THEN
+    IF must_own AND NOT kinesis_video._owns(s.owner) THEN
         RAISE EXCEPTION 'AccessDeniedException: must be owner of video stream "%"', name
             USING ERRCODE = 'insufficient_privilege';
     END IF;

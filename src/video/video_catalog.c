@@ -5,9 +5,12 @@
  *		control plane that create or drop storage.
  *
  * Privileges (as for data streams): creating a video stream needs CREATE
- * on schema kinesis_video_media; the creator owns the stream's fragment
- * table kinesis_video_media.<name>, and GRANTs on it decide who may put
- * (INSERT) and read (SELECT).  Deleting needs ownership.  Catalog rows and
+ * on schema kinesis_video_media; the creator becomes the stream's owner
+ * (kinesis_video.streams.owner).  The fragment table
+ * kinesis_video_media.<name> and its segments belong to the extension
+ * owner; the stream owner holds INSERT and SELECT on it WITH GRANT OPTION,
+ * and GRANTs on it decide who may put (INSERT) and read (SELECT).
+ * Deleting needs the privileges of the stream owner (superusers pass).  Catalog rows and
  * DDL are written as the extension owner once the checks pass
  * (kg_catalog.c), so the fragment tables and their segments are protected
  * from DDL by the utility hook (worker.c).
@@ -159,16 +162,16 @@ kg_video_create_stream(PG_FUNCTION_ARGS)
 				(errcode(KG_RESOURCE_IN_USE),
 				 errmsg("ResourceInUseException: video stream \"%s\" already exists", name)));
 	kg_spi_exec("INSERT INTO kinesis_video.streams (stream_name, stream_arn, media_type, device_name, "
-				"kms_key_id, data_retention_in_hours) VALUES ($1, "
+				"kms_key_id, data_retention_in_hours, owner) VALUES ($1, "
 				"'arn:aws:kinesisvideo:postgresql:' OPERATOR(pg_catalog.||) pg_catalog.current_database() "
 				"OPERATOR(pg_catalog.||) ':stream/' OPERATOR(pg_catalog.||) $1 OPERATOR(pg_catalog.||) '/' "
 				"OPERATOR(pg_catalog.||) pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) "
-				"OPERATOR(pg_catalog.*) 1000)::bigint, $2, $3, $4, $5) RETURNING stream_id, stream_arn",
-				5, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID},
+				"OPERATOR(pg_catalog.*) 1000)::bigint, $2, $3, $4, $5, $6) RETURNING stream_id, stream_arn",
+				6, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, OIDOID},
 				(Datum[]) {CStringGetTextDatum(name), media_type ? CStringGetTextDatum(media_type) : 0,
 						   device ? CStringGetTextDatum(device) : 0, kms ? CStringGetTextDatum(kms) : 0,
-						   Int32GetDatum(retention)},
-				(char[]) {' ', media_type ? ' ' : 'n', device ? ' ' : 'n', kms ? ' ' : 'n', ' '}, false);
+						   Int32GetDatum(retention), ObjectIdGetDatum(cc.save_userid)},
+				(char[]) {' ', media_type ? ' ' : 'n', device ? ' ' : 'n', kms ? ' ' : 'n', ' ', ' '}, false);
 	stream_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	arn = TextDatumGetCString(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	arn = MemoryContextStrdup(TopTransactionContext, arn);
@@ -200,9 +203,7 @@ kg_video_create_stream(PG_FUNCTION_ARGS)
 	kg_spi_exec(psprintf("COMMENT ON TABLE %s IS %s", qtable,
 						 quote_literal_cstr(psprintf("fragments of video stream %s (read with kinesis_video.get_media)", name))),
 				0, NULL, NULL, NULL, false);
-	kg_spi_exec(psprintf("ALTER TABLE %s OWNER TO %s", qtable,
-						 quote_identifier(GetUserNameFromId(cc.save_userid, false))),
-				0, NULL, NULL, NULL, false);
+	kg_grant_storage(qtable, cc.save_userid);
 	kg_spi_exec(psprintf("UPDATE kinesis_video.streams SET media_table = %s::pg_catalog.regclass "
 						 "WHERE stream_id OPERATOR(pg_catalog.=) $1", quote_literal_cstr(qtable)),
 				1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, false);
@@ -235,7 +236,7 @@ kg_video_delete_stream(PG_FUNCTION_ARGS)
 	PreventCommandIfReadOnly("kinesis_video.delete_stream()");
 	kg_catalog_enter(&cc, true);
 	kg_spi_exec("LOCK TABLE kinesis_video.streams IN SHARE ROW EXCLUSIVE MODE", 0, NULL, NULL, NULL, false);
-	if (kg_spi_exec("SELECT stream_id, version, media_table::oid FROM kinesis_video.streams "
+	if (kg_spi_exec("SELECT stream_id, version, media_table::oid, owner::oid FROM kinesis_video.streams "
 					"WHERE stream_name OPERATOR(pg_catalog.=) $1",
 					1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name)}, NULL, false) == 0)
 		ereport(ERROR,
@@ -245,7 +246,8 @@ kg_video_delete_stream(PG_FUNCTION_ARGS)
 	stream_id = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	version = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	media_table = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
-	if (!pg_class_ownercheck(media_table, cc.save_userid))
+	if (!has_privs_of_role(cc.save_userid,
+						   DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 4, &isnull))))
 		ereport(ERROR,
 				(errcode(KG_ACCESS_DENIED),
 				 errmsg("AccessDeniedException: must be owner of video stream \"%s\" to delete it", name)));

@@ -243,6 +243,12 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+	/*
+	 * Planned and read as the extension owner: safe because the fragment
+	 * table belongs to the extension owner and the DDL guard refuses every
+	 * index, statistics object, trigger, rule, policy or partition a user
+	 * could attach to it (ddl_guard.c), so no user code runs here.
+	 */
 	qtable = quote_qualified_identifier("kinesis_video_media", get_rel_name(media_table));
 	if (kg_spi_exec(psprintf("SELECT producer_timestamp, server_timestamp, media_sequence FROM %s "
 							 "ORDER BY server_timestamp DESC LIMIT 1", qtable),
@@ -277,8 +283,8 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 
 	/*
 	 * The row is inserted as the caller (who needs INSERT on the fragment
-	 * table), never as the extension owner: nothing the table's owner could
-	 * attach to it runs with more rights than the caller's.
+	 * table), never as the extension owner: the insert runs no more than
+	 * the caller's rights allow.
 	 */
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to the SPI manager");

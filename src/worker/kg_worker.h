@@ -15,6 +15,7 @@
 #ifndef KG_WORKER_H
 #define KG_WORKER_H
 
+#include "nodes/nodes.h"
 #include "postmaster/bgworker.h"
 
 typedef struct KgTask
@@ -31,6 +32,10 @@ extern const int kg_ntasks;
 /* registration (postmaster) */
 extern void kg_register_launcher(void);
 extern void kg_worker_init_hooks(void);
+
+/* ddl_guard.c, owned.c: called by the utility hook */
+extern void kg_ddl_guard(Node *parsetree);
+extern void kg_owned_objects_done(Node *parsetree);
 
 /* for tasks */
 typedef void (*KgTxnFn) (void *arg);

@@ -8,7 +8,9 @@
  * Also here: the SQL functions that register a database at CREATE
  * EXTENSION and wake the worker, and the utility hook that stops a
  * database's worker before DROP DATABASE (which refuses to run while any
- * session, our worker included, is connected).
+ * session, our worker included, is connected), runs the DDL guard
+ * (ddl_guard.c) first and hands DROP OWNED / REASSIGN OWNED to owned.c
+ * after they ran.
  *
  * Locking: KgShared->lock for slot fields only.  The worker holds no
  * snapshot, lock or transaction while it sleeps.
@@ -400,107 +402,6 @@ kg_forget_database(Oid dboid)
 	LWLockRelease(KgShared->lock);
 }
 
-/* Is relid a stream's record table or segment, or a video stream's fragment table or segment? */
-static bool
-kg_is_stream_relation(Oid relid)
-{
-	Oid			nsp;
-	char	   *nspname;
-
-	if (!OidIsValid(relid))
-		return false;
-	nsp = get_rel_namespace(relid);
-	if (!OidIsValid(nsp))
-		return false;
-	nspname = get_namespace_name(nsp);
-	return nspname != NULL &&
-		(strcmp(nspname, "kinesis_records") == 0 || strcmp(nspname, "kinesis_segments") == 0 ||
-		 strcmp(nspname, "kinesis_video_media") == 0 || strcmp(nspname, "kinesis_video_segments") == 0);
-}
-
-static void
-kg_refuse_stream_ddl(RangeVar *rv, const char *what)
-{
-	Oid			relid;
-
-	if (rv == NULL || kg_internal_ddl_depth > 0)
-		return;
-	relid = RangeVarGetRelid(rv, NoLock, true);
-	if (kg_is_stream_relation(relid) &&
-		strncmp(get_namespace_name(get_rel_namespace(relid)), "kinesis_video", 13) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("AccessDeniedException: cannot %s the fragment storage of a video stream", what),
-				 errdetail("Relation \"%s\" belongs to a kinesis_glue video stream.", rv->relname),
-				 errhint("Use kinesis_video.delete_stream() and the other kinesis_video functions; GRANT and REVOKE work as usual.")));
-	if (kg_is_stream_relation(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("AccessDeniedException: cannot %s the record storage of a data stream", what),
-				 errdetail("Relation \"%s\" belongs to a kinesis_glue data stream.", rv->relname),
-				 errhint("Use kinesis.delete_stream() and the other kinesis functions; GRANT and REVOKE work as usual.")));
-}
-
-/*
- * Refuse DDL that would break a stream behind the extension's back: DROP,
- * ALTER (disabling the triggers that refuse direct DML, detaching
- * segments, ...), RENAME, and CREATE TRIGGER / RULE / POLICY (code that
- * would run inside a put) on record tables and segments, unless the
- * extension itself runs it.
- */
-static void
-kg_protect_stream_relations(Node *parsetree)
-{
-	if (kg_internal_ddl_depth > 0)
-		return;
-	if (IsA(parsetree, DropStmt) &&
-		(((DropStmt *) parsetree)->removeType == OBJECT_TABLE ||
-		 ((DropStmt *) parsetree)->removeType == OBJECT_INDEX ||
-		 ((DropStmt *) parsetree)->removeType == OBJECT_TRIGGER))
-	{
-		DropStmt   *stmt = (DropStmt *) parsetree;
-		ListCell   *lc;
-
-		foreach(lc, stmt->objects)
-		{
-			List	   *names = (List *) lfirst(lc);
-
-			if (stmt->removeType == OBJECT_TRIGGER)
-				names = list_truncate(list_copy(names), list_length(names) - 1);
-			if (stmt->removeType == OBJECT_INDEX)
-			{
-				Oid			idx = RangeVarGetRelid(makeRangeVarFromNameList(names), NoLock, true);
-
-				if (OidIsValid(idx) && kg_is_stream_relation(idx))
-					kg_refuse_stream_ddl(makeRangeVarFromNameList(names), "drop an index of");
-				continue;
-			}
-			kg_refuse_stream_ddl(makeRangeVarFromNameList(names), "drop");
-		}
-	}
-	else if (IsA(parsetree, AlterTableStmt))
-		kg_refuse_stream_ddl(((AlterTableStmt *) parsetree)->relation, "alter");
-	else if (IsA(parsetree, IndexStmt))
-		kg_refuse_stream_ddl(((IndexStmt *) parsetree)->relation, "index");
-	else if (IsA(parsetree, RenameStmt) &&
-			 (((RenameStmt *) parsetree)->renameType == OBJECT_TABLE ||
-			  ((RenameStmt *) parsetree)->renameType == OBJECT_COLUMN ||
-			  ((RenameStmt *) parsetree)->renameType == OBJECT_TRIGGER))
-		kg_refuse_stream_ddl(((RenameStmt *) parsetree)->relation, "rename");
-	else if (IsA(parsetree, AlterObjectSchemaStmt) &&
-			 ((AlterObjectSchemaStmt *) parsetree)->objectType == OBJECT_TABLE)
-		kg_refuse_stream_ddl(((AlterObjectSchemaStmt *) parsetree)->relation, "move");
-	/* code of the owner's that would run inside a put */
-	else if (IsA(parsetree, CreateTrigStmt))
-		kg_refuse_stream_ddl(((CreateTrigStmt *) parsetree)->relation, "create a trigger on");
-	else if (IsA(parsetree, RuleStmt))
-		kg_refuse_stream_ddl(((RuleStmt *) parsetree)->relation, "create a rule on");
-	else if (IsA(parsetree, CreatePolicyStmt))
-		kg_refuse_stream_ddl(((CreatePolicyStmt *) parsetree)->table, "create a policy on");
-	else if (IsA(parsetree, AlterPolicyStmt))
-		kg_refuse_stream_ddl(((AlterPolicyStmt *) parsetree)->table, "alter a policy of");
-}
-
 /*
  * Start a dynamic background worker of this library that connects to a
  * database (the caller's arguments say which, in extra, at most
@@ -545,7 +446,7 @@ kg_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 	const char *volatile dropped_db = NULL;
 	volatile Oid dropped_oid = InvalidOid;
 
-	kg_protect_stream_relations(parsetree);
+	kg_ddl_guard(parsetree);
 
 	if (IsA(parsetree, DropdbStmt))
 		dropped_db = ((DropdbStmt *) parsetree)->dbname;
@@ -579,6 +480,10 @@ kg_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 	/* a renamed database keeps its OID: let the worker come back */
 	if (dropped_db && IsA(parsetree, RenameStmt))
 		kg_stop_worker_for_drop(((RenameStmt *) parsetree)->newname, false);
+
+	/* streams of roles whose objects were just dropped or reassigned */
+	if (IsA(parsetree, DropOwnedStmt) || IsA(parsetree, ReassignOwnedStmt))
+		kg_owned_objects_done(parsetree);
 }
 
 /* Install the utility hook; called from _PG_init under preload. */
