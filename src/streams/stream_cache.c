@@ -11,6 +11,11 @@
  * shared counter after a restart, past every number ever handed out (see
  * kg_restore_counter).
  *
+ * An entry is what routing uses, and a reshard changes it only when it
+ * commits (the shared version moves then).  A transaction that resharded
+ * or changed a stream describes it through kg_stream_get_as_seen instead:
+ * a private copy read from the catalog, which shows its own changes.
+ *
  * Locking: AccessShareLock on segment relations while restoring.  No
  * shared locks are held between calls.
  *
