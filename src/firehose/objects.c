@@ -542,8 +542,16 @@ kg_finish_pending(bool commit, SubTransactionId subid)
 			continue;
 		if (commit)
 		{
-			/* after commit an ERROR is no option: the worker's recovery retries */
-			if (durable_rename(po->tmp_path, po->final_path, WARNING) != 0)
+			struct stat st;
+
+			/*
+			 * After commit an ERROR is no option: the worker's recovery
+			 * retries.  A recovery running right now may also have renamed
+			 * it already (it sees this transaction ended before this
+			 * callback runs): then the object is in place.
+			 */
+			if (durable_rename(po->tmp_path, po->final_path, LOG) != 0 &&
+				!(stat(po->tmp_path, &st) != 0 && stat(po->final_path, &st) == 0))
 				ereport(WARNING,
 						(errmsg("kinesis_glue: firehose object \"%s\" stays under its temporary name",
 								po->final_path),
