@@ -210,5 +210,22 @@ for my $trial (1 .. 3)
 	sql(qq{SELECT glue.stop_trigger('ev$trial')});
 }
 
+# activated again: counting starts afresh, records put while it was
+# deactivated do not count
+sql(q{
+	SELECT count(*) FROM kinesis.put_records('ev1', ARRAY['j','k','l'], ARRAY['\\x0a','\\x0b','\\x0c']::bytea[]);
+	SELECT glue.start_trigger('ev1');
+	SELECT count(*) FROM kinesis.put_records('ev1', ARRAY['m','n','o','p'], ARRAY['\\x0d','\\x0e','\\x0f','\\x10']::bytea[]);
+});
+ok(wait_for(q{SELECT c.starting_position_timestamp = t.activated_on FROM kinesis.consumers c, glue.triggers t
+               WHERE t.trigger_name = 'ev1' AND c.consumer_name = 'glue-trigger-' || t.trigger_id}, 30),
+	'a new activation gets a consumer of its own');
+usleep(1_000_000);
+is(sql(q{SELECT count(*) FROM glue.job_runs WHERE trigger_name = 'ev1'}), '1',
+	'records put while the trigger was deactivated do not count after it is activated again');
+sql(q{SELECT count(*) FROM kinesis.put_record('ev1', 'q', '\\x11')});
+ok(wait_for(q{SELECT count(*) = 2 FROM glue.job_runs WHERE trigger_name = 'ev1'}, 30),
+	'the first batch after the new activation fires it');
+
 $node->stop;
 done_testing();
