@@ -127,10 +127,12 @@ SELECT * FROM glue.list_jobs();
 SELECT kg_try($$SELECT glue.get_job('load')$$) AS not_visible;
 SELECT kg_try($$SELECT glue.start_job_run('load')$$) AS cannot_start;
 SELECT kg_try($$SELECT glue.update_job('load', max_retries => 0)$$) AS cannot_update;
+-- (deleting a job one cannot see succeeds, as for a missing one, and deletes nothing)
 SELECT kg_try($$SELECT glue.delete_job('load')$$) AS cannot_delete;
 SELECT kg_try($$SELECT glue.create_job('theirs', procedure => 'public.job_proc(jsonb)')$$) AS proc_without_execute;
 SELECT count(*) AS runs_visible FROM glue.job_runs;
 RESET ROLE;
+SELECT count(*) AS load_still_there FROM glue.jobs WHERE job_name = 'load';
 
 SELECT glue.delete_job('load'), glue.delete_job('proc');
 SELECT count(*) AS jobs, (SELECT count(*) FROM glue.job_runs) AS runs FROM glue.jobs;

@@ -49,6 +49,14 @@ SELECT j.job_name, r.state FROM glue.job_runs r JOIN glue.jobs j USING (job_id) 
 SELECT kg_try(format('SELECT glue.resume_workflow_run(%L, %s, ARRAY[%L])', 'etl', :run_id, 'nope')) AS resume_unknown_node;
 ROLLBACK;
 
+-- errored_actions counts the nodes whose job run is in state ERROR, as in
+-- Glue's WorkflowRunStatistics
+BEGIN;
+SELECT glue.start_workflow_run('etl') AS run_id \gset
+UPDATE glue.job_runs SET state = 'ERROR' WHERE workflow_run_id = :run_id;
+SELECT statistics FROM glue.get_workflow_run('etl', :run_id);
+ROLLBACK;
+
 SELECT glue.delete_workflow('etl'), glue.delete_workflow('empty');
 SELECT count(*) AS triggers_left FROM glue.triggers;
 SELECT glue.delete_job('w_extract'), glue.delete_job($n$w_"load"\ {x}$n$);

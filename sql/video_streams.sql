@@ -212,7 +212,7 @@ SELECT kg_try($$SELECT * FROM kinesis_video.get_media_for_fragment_list('vs.cam'
 SELECT content_type, convert_from(payload, 'UTF8') AS payload, fragment_count,
        first_fragment_number, last_fragment_number
   FROM kinesis_video.get_clip('vs.cam', 'PRODUCER_TIMESTAMP', '2030-01-01 00:00:03+00', '2030-01-01 00:00:08+00');
--- duplicate producer timestamps: the first ingested wins
+-- duplicate producer timestamps: the newest wins, as in the playlists
 SELECT convert_from(payload, 'UTF8') AS payload
   FROM kinesis_video.get_clip('vs.cam', 'PRODUCER_TIMESTAMP', '2030-01-01 00:00:08+00', '2030-01-01 00:00:09+00');
 SELECT fragment_count FROM kinesis_video.get_clip('vs.cam', 'SERVER_TIMESTAMP', now() - interval '1 min', now());
@@ -309,6 +309,31 @@ RESET ROLE;
 SELECT count(*) AS streams_left FROM kinesis_video.streams;
 SELECT count(*) AS segments_left FROM kinesis_video.segments;
 SELECT count(*) AS tables_left FROM pg_tables WHERE schemaname IN ('kinesis_video_media', 'kinesis_video_segments');
+
+--
+-- video: get_clip takes the fragments that start in [start, end], the
+-- same ones the ON_DEMAND playlist lists
+--
+SELECT kinesis_video.create_stream('vs.clip', data_retention_in_hours => 1) IS NOT NULL AS created;
+SELECT count(*) FROM generate_series(0, 4) i,
+       LATERAL kinesis_video.put_media('vs.clip', convert_to('f' || i, 'UTF8'),
+                                       '2030-01-01 00:00:00+00'::timestamptz + i * interval '2 s', 2000) p;
+-- start inside fragment 0 and end exactly at the start of fragment 3
+SELECT convert_from(payload, 'UTF8') AS clip, fragment_count
+  FROM kinesis_video.get_clip('vs.clip', 'PRODUCER_TIMESTAMP', '2030-01-01 00:00:01+00', '2030-01-01 00:00:06+00');
+SELECT count(*) AS playlist_fragments
+  FROM regexp_matches(kinesis_video.get_hls_playlist('vs.clip', 'ON_DEMAND', 'PRODUCER_TIMESTAMP',
+                                                     '2030-01-01 00:00:01+00', '2030-01-01 00:00:06+00'),
+                      '#EXTINF', 'g');
+-- both ends inclusive: a range of one instant holds the fragment starting there
+SELECT convert_from(payload, 'UTF8') AS clip
+  FROM kinesis_video.get_clip('vs.clip', 'PRODUCER_TIMESTAMP', '2030-01-01 00:00:04+00', '2030-01-01 00:00:04.001+00');
+SELECT convert_from(payload, 'UTF8') AS clip
+  FROM kinesis_video.get_clip('vs.clip', 'PRODUCER_TIMESTAMP', '2030-01-01 00:00:03.999+00', '2030-01-01 00:00:04+00');
+-- a range inside one fragment holds none
+SELECT kg_try($$SELECT * FROM kinesis_video.get_clip('vs.clip', 'PRODUCER_TIMESTAMP',
+                                                     '2030-01-01 00:00:04.5+00', '2030-01-01 00:00:05.5+00')$$) AS inside_one;
+SELECT kinesis_video.delete_stream('vs.clip');
 
 DROP FUNCTION public.kv_detect(kinesis_video.fragment), public.kv_wrong(text);
 REVOKE CREATE ON SCHEMA kinesis_video_media FROM regress_kv_owner;

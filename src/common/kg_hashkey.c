@@ -100,24 +100,44 @@ kg_cstring_to_u128(const char *s, uint128 *out)
 }
 
 /*
+ * The decimal digits of a numeric hash key, when it matches Kinesis's
+ * pattern 0|([1-9]\d{0,38}) (a zero fraction such as "5.00" is accepted);
+ * NULL when it does not (negative, fractional, NaN, over 39 digits).
+ * The value may still be above 2^128 - 1.
+ */
+char *
+kg_hash_key_digits(Datum num)
+{
+	char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, num));
+	char	   *dot = strchr(s, '.');
+	size_t		len;
+
+	if (dot)
+	{
+		for (char *p = dot + 1; *p; p++)
+			if (*p != '0')
+				return NULL;
+		*dot = '\0';
+	}
+	len = strlen(s);
+	if (len < 1 || len > 39 || (len > 1 && s[0] == '0'))
+		return NULL;
+	for (char *p = s; *p; p++)
+		if (*p < '0' || *p > '9')
+			return NULL;
+	return s;
+}
+
+/*
  * numeric -> uint128; false unless the value is an integer in
  * [0, 2^128 - 1].
  */
 bool
 kg_numeric_to_u128(Datum num, uint128 *out)
 {
-	char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, num));
-	char	   *dot = strchr(s, '.');
+	char	   *s = kg_hash_key_digits(num);
 
-	/* accept a zero fraction such as "5.00" */
-	if (dot)
-	{
-		for (char *p = dot + 1; *p; p++)
-			if (*p != '0')
-				return false;
-		*dot = '\0';
-	}
-	return kg_cstring_to_u128(s, out);
+	return s != NULL && kg_cstring_to_u128(s, out);
 }
 
 /* floor(2^128 / n), for n >= 2: the width of n equal hash key ranges. */

@@ -21,6 +21,7 @@
 
 extern uint128 kg_partition_key_hash(const char *key, int len);
 extern bool kg_numeric_to_u128(Datum num, uint128 *out);
+extern char *kg_hash_key_digits(Datum num);
 extern char *kg_u128_to_cstring(uint128 v);
 extern uint128 kg_hash_step(int n);
 extern Datum kg_u128_to_numeric(uint128 v);

@@ -488,7 +488,8 @@ CREATE FUNCTION firehose.describe_delivery_stream(delivery_stream_name text)
                    buffering_size_mib integer, buffering_interval interval, transform_function regproc,
                    retry_duration interval, backup_mode text, backup_table regclass,
                    version_id integer, records_delivered bigint, records_failed bigint,
-                   last_delivery_at timestamptz, last_error text)
+                   last_delivery_at timestamptz, last_error text,
+                   create_timestamp timestamptz, last_update_timestamp timestamptz)
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
 $$
     SELECT d.delivery_stream_name, d.delivery_stream_type,
@@ -499,7 +500,7 @@ $$
            d.transform_function, d.retry_duration, d.backup_mode, d.backup_table, d.version_id,
            d.records_delivered,
            d.processing_failed + d.delivery_failed + d.format_failed + d.partitioning_failed + d.destination_failed,
-           d.last_delivery_at, d.last_error
+           d.last_delivery_at, d.last_error, d.create_timestamp, d.last_update_timestamp
       FROM firehose._get($1, false) AS d
 $$;
 
@@ -605,12 +606,21 @@ CREATE FUNCTION firehose.stop_delivery_stream(delivery_stream_name text) RETURNS
 -- Observability: one row per delivery stream (the CloudWatch metrics of
 -- Firehose).  data_freshness is the age of the oldest record not yet
 -- delivered (NULL when nothing waits, or the caller cannot read the source).
+-- incoming_records / incoming_bytes count a Direct PUT record once its put
+-- commits: those a delivery has taken plus those waiting for one (the
+-- waiting ones count only for roles that may read the source, as pending
+-- does); a KinesisStreamAsSource delivery stream takes in records as it
+-- reads them.
 CREATE VIEW firehose.delivery_stream_metrics AS
     SELECT d.delivery_stream_name,
            CASE WHEN NOT d.enabled THEN 'STOPPED' WHEN d.failing_since IS NOT NULL THEN 'FAILING'
                 ELSE 'ACTIVE' END AS status,
            d.destination_type,
-           d.incoming_records, d.incoming_bytes, d.records_delivered, d.bytes_delivered,
+           d.incoming_records + CASE WHEN d.delivery_stream_type = 'DirectPut'
+                                     THEN coalesce(p.pending_records, 0) ELSE 0 END AS incoming_records,
+           d.incoming_bytes + CASE WHEN d.delivery_stream_type = 'DirectPut'
+                                   THEN coalesce(p.pending_bytes, 0) ELSE 0 END AS incoming_bytes,
+           d.records_delivered, d.bytes_delivered,
            d.objects_delivered, d.records_dropped, d.processing_failed, d.delivery_failed,
            d.format_failed, d.partitioning_failed, d.destination_failed, d.failed_attempts_total,
            d.records_backed_up,
@@ -639,8 +649,10 @@ DECLARE
     n integer := coalesce(cardinality(records), 0);
 BEGIN
     IF d.delivery_stream_type <> 'DirectPut' THEN
-        RAISE EXCEPTION 'InvalidSourceException: delivery stream "%" reads the kinesis stream "%"; put records there',
-                delivery_stream_name, d.source_stream USING ERRCODE = 'invalid_parameter_value';
+        RAISE EXCEPTION 'InvalidArgumentException: This operation is not permitted on KinesisStreamAsSource delivery stream type'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Delivery stream "%s" reads the kinesis stream "%s"; put the records there.',
+                                delivery_stream_name, d.source_stream);
     END IF;
     IF n NOT BETWEEN 1 AND 500 THEN
         RAISE EXCEPTION 'InvalidArgumentException: a batch holds 1 to 500 records, not %', n

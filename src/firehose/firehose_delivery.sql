@@ -228,8 +228,11 @@ CREATE TYPE firehose._file_record AS (ord bigint, rec kinesis.record, problem te
 
 -- recs checked for the destination's format and (files) evaluated prefix;
 -- records that fail go to the error output (FormatFailed,
--- PartitioningFailed).  The prefix's timestamp is the record's arrival; a
--- random string is one per batch.
+-- PartitioningFailed).  The prefix is evaluated once per object: its
+-- timestamp is the arrival of the oldest record of the object (the records
+-- of the batch with the same partition key values), so a batch that spans
+-- a second, or an hour with the default yyyy/MM/dd/HH/, still gives one
+-- object; a random string is one per batch.
 CREATE FUNCTION firehose._file_records(d firehose.delivery_streams, recs kinesis.record[],
         OUT good firehose._file_record[], OUT format_failed integer, OUT partitioning_failed integer)
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
@@ -242,21 +245,26 @@ DECLARE
 BEGIN
     format_failed := 0;
     items := ARRAY(
-        SELECT ROW(u.ord, ROW(u.shard_id, u.sequence_number, u.approximate_arrival_timestamp, u.partition_key,
-                              u.data)::kinesis.record,
-                   firehose._record_problem(d.file_format, d.file_columns, u.data),
+        SELECT ROW(c.ord, c.rec, c.problem,
                    CASE WHEN d.destination_type = 'files' THEN
-                       firehose._evaluate_prefix(d.prefix, u.approximate_arrival_timestamp,
-                                                 coalesce(kv.vals, '{}') || random_string) END
+                       firehose._evaluate_prefix(d.prefix,
+                           coalesce(min((c.rec).approximate_arrival_timestamp) FILTER (WHERE c.problem IS NULL)
+                                        OVER (PARTITION BY c.vals),
+                                    (c.rec).approximate_arrival_timestamp),
+                           c.vals || random_string) END
                )::firehose._file_record
-          FROM unnest(recs) WITH ORDINALITY
-               AS u(shard_id, sequence_number, approximate_arrival_timestamp, partition_key, data, ord)
-          LEFT JOIN LATERAL (
-               SELECT jsonb_object_agg(k.key, jsonb_path_query_first(firehose._json_or_null(u.data),
-                                                                     k.value::jsonpath, '{}', true) #>> '{}') AS vals
-                 FROM jsonb_each_text(d.partition_keys) k
-                WHERE d.partition_keys <> '{}') kv ON true
-         ORDER BY u.ord);
+          FROM (SELECT u.ord, ROW(u.shard_id, u.sequence_number, u.approximate_arrival_timestamp, u.partition_key,
+                                  u.data)::kinesis.record AS rec,
+                       firehose._record_problem(d.file_format, d.file_columns, u.data) AS problem,
+                       coalesce(kv.vals, '{}') AS vals
+                  FROM unnest(recs) WITH ORDINALITY
+                       AS u(shard_id, sequence_number, approximate_arrival_timestamp, partition_key, data, ord)
+                  LEFT JOIN LATERAL (
+                       SELECT jsonb_object_agg(k.key, jsonb_path_query_first(firehose._json_or_null(u.data),
+                                                                             k.value::jsonpath, '{}', true) #>> '{}') AS vals
+                         FROM jsonb_each_text(d.partition_keys) k
+                        WHERE d.partition_keys <> '{}') kv ON true) c
+         ORDER BY c.ord);
     FOR g IN SELECT x.problem, array_agg(x.rec ORDER BY x.ord) AS bad FROM unnest(items) x
               WHERE x.problem IS NOT NULL GROUP BY x.problem LOOP
         format_failed := format_failed + firehose._fail(d, g.bad, 'FormatFailed', g.problem, 1);

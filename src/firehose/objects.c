@@ -19,8 +19,11 @@
  * removes it.  A crash between commit and rename leaves a temporary file
  * whose manifest row committed: _recover_objects, which the worker runs
  * when it starts, renames those and removes the temporary files of
- * transactions that did not commit.  Readers of the directory never see a
- * partial object under a final name, and no record is in two objects.
+ * transactions that did not commit.  It decides only once the writing
+ * transaction has ended, and then from the manifest with a fresh snapshot,
+ * so it never removes an object whose transaction committed, however old
+ * the caller's snapshot.  Readers of the directory never see a partial
+ * object under a final name, and no record is in two objects.
  *
  * Programs are at least once: the program has run before the transaction
  * commits, so a crash in between runs it again for the same records; the
@@ -56,6 +59,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "firehose/firehose.h"
 
@@ -459,6 +463,7 @@ kg_recover_directory(const char *dir, int32 ds_id)
 			FullTransactionId f = FullTransactionIdFromU64(fxid);
 			char		xid_text[32];
 			bool		committed;
+			Snapshot	snap;
 
 			/*
 			 * A transaction id at or past the next one was lost in a crash
@@ -468,7 +473,16 @@ kg_recover_directory(const char *dir, int32 ds_id)
 			if (FullTransactionIdPrecedes(f, ReadNextFullTransactionId()) &&
 				TransactionIdIsInProgress(XidFromFullTransactionId(f)))
 				continue;
+
+			/*
+			 * The writer has ended: decide from the manifest with a snapshot
+			 * taken now, not the caller's, which may predate the writer's
+			 * commit (a statement started while the delivery ran, or a
+			 * REPEATABLE READ transaction) and would not show its row.
+			 */
 			snprintf(xid_text, sizeof(xid_text), UINT64_FORMAT, fxid);
+			snap = RegisterSnapshot(GetLatestSnapshot());
+			PushActiveSnapshot(snap);
 			committed = SPI_execute_with_args(
 											  "SELECT 1 FROM firehose.delivered_objects "
 											  "WHERE delivery_stream_id = $1 AND object_path = $2 AND writer_xid = $3::pg_catalog.xid8",
@@ -476,6 +490,8 @@ kg_recover_directory(const char *dir, int32 ds_id)
 											  (Datum[]) {Int32GetDatum(ds_id), CStringGetTextDatum(final),
 												  CStringGetTextDatum(xid_text)},
 											  NULL, true, 1) == SPI_OK_SELECT && SPI_processed == 1;
+			PopActiveSnapshot();
+			UnregisterSnapshot(snap);
 			if (committed)
 			{
 				if (durable_rename(path, final, WARNING) == 0)
@@ -526,8 +542,16 @@ kg_finish_pending(bool commit, SubTransactionId subid)
 			continue;
 		if (commit)
 		{
-			/* after commit an ERROR is no option: the worker's recovery retries */
-			if (durable_rename(po->tmp_path, po->final_path, WARNING) != 0)
+			struct stat st;
+
+			/*
+			 * After commit an ERROR is no option: the worker's recovery
+			 * retries.  A recovery running right now may also have renamed
+			 * it already (it sees this transaction ended before this
+			 * callback runs): then the object is in place.
+			 */
+			if (durable_rename(po->tmp_path, po->final_path, LOG) != 0 &&
+				!(stat(po->tmp_path, &st) != 0 && stat(po->final_path, &st) == 0))
 				ereport(WARNING,
 						(errmsg("kinesis_glue: firehose object \"%s\" stays under its temporary name",
 								po->final_path),

@@ -4,8 +4,10 @@
  *		Object prefixes of file destinations, written like Firehose's S3
  *		prefixes:
  *
- *		  !{timestamp:yyyy/MM/dd}             the record's approximate arrival
- *		                                      time (UTC), as a Java DateTimeFormatter
+ *		  !{timestamp:yyyy/MM/dd}             the approximate arrival time (UTC)
+ *		                                      of the oldest record of the object
+ *		                                      (one per object, chosen by the
+ *		                                      caller), as a Java DateTimeFormatter
  *		                                      pattern: yyyy yy MM dd DDD HH mm
  *		                                      ss SSS, 'quoted text' literal
  *		  !{partitionKeyFromQuery:name}       the value of a partition key,
@@ -234,7 +236,7 @@ kg_prefix_walk(const char *prefix, StringInfo out, KgPrefixInput *in)
 	}
 	if (!has_timestamp)
 	{
-		/* Firehose's default: the hour of the record's arrival */
+		/* Firehose's default: the hour of the object's oldest arrival */
 		if (out->len > 0 && out->data[out->len - 1] != '/')
 			appendStringInfoChar(out, '/');
 		(void) kg_append_timestamp(out, "yyyy/MM/dd/HH/", 14, in);

@@ -259,6 +259,30 @@ $$;
 
 -- Bookmarks ------------------------------------------------------------------
 
+-- The records of a shard after a sequence number (NULL: from the trim
+-- horizon) up to the last stable one, each batch read once: the next read
+-- starts after the last record returned, so records that become stable
+-- between reads are neither skipped nor returned twice.
+CREATE FUNCTION glue._shard_records(stream_name text, shard_id text, after bigint)
+    RETURNS SETOF kinesis.record
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    rec kinesis.record;
+    n bigint;
+BEGIN
+    LOOP
+        n := 0;
+        FOR rec IN SELECT * FROM kinesis.read_shard(stream_name, shard_id, after, 10000) LOOP
+            RETURN NEXT rec;
+            after := rec.sequence_number;
+            n := n + 1;
+        END LOOP;
+        EXIT WHEN n = 0;
+    END LOOP;
+END
+$$;
+
 -- Records of a stream for this run.  With job-bookmark-enable, the records
 -- after the job's checkpoint, which moves in the run's transaction (so a
 -- run that fails or is stopped leaves it where it was); with
@@ -275,17 +299,10 @@ DECLARE
     n bigint;
     total bigint := 0;
     s record;
-    after bigint;
 BEGIN
     IF opt = 'job-bookmark-disable' THEN
         FOR s IN SELECT * FROM kinesis.list_shards(stream_name) ORDER BY shard_id LOOP
-            after := NULL;
-            LOOP
-                RETURN QUERY SELECT * FROM kinesis.read_shard(stream_name, s.shard_id, after, 10000);
-                GET DIAGNOSTICS n = ROW_COUNT;
-                EXIT WHEN n = 0;
-                SELECT max(x.sequence_number) INTO after FROM kinesis.read_shard(stream_name, s.shard_id, after, 10000) x;
-            END LOOP;
+            RETURN QUERY SELECT * FROM glue._shard_records(stream_name, s.shard_id, NULL);
         END LOOP;
         RETURN;
     END IF;
@@ -299,18 +316,8 @@ BEGIN
     IF opt = 'job-bookmark-pause' THEN
         FOR s IN SELECT p.shard_id, p.checkpoint_sequence_number FROM kinesis.consumer_positions p
                   WHERE p.stream_name = bookmark_records.stream_name AND p.consumer_name = consumer ORDER BY p.shard_id LOOP
-            -- a checkpoint may be a position marker (counter, shard bits
-            -- all ones): "after every record up to that counter"; read_shard
-            -- wants a sequence number of this shard
-            after := CASE WHEN (s.checkpoint_sequence_number & 65535) <> 65535 THEN s.checkpoint_sequence_number
-                          WHEN s.checkpoint_sequence_number >> 16 > 0
-                          THEN ((s.checkpoint_sequence_number >> 16) << 16) | substr(s.shard_id, 9)::bigint END;
-            LOOP
-                RETURN QUERY SELECT * FROM kinesis.read_shard(stream_name, s.shard_id, after, 10000);
-                GET DIAGNOSTICS n = ROW_COUNT;
-                EXIT WHEN n = 0;
-                SELECT max(x.sequence_number) INTO after FROM kinesis.read_shard(stream_name, s.shard_id, after, 10000) x;
-            END LOOP;
+            RETURN QUERY SELECT * FROM glue._shard_records(stream_name, s.shard_id,
+                    kinesis.read_shard_start(stream_name, s.shard_id, s.checkpoint_sequence_number));
         END LOOP;
         RETURN;
     END IF;

@@ -324,12 +324,18 @@ END
 $$;
 
 -- Delete a job with no run in flight, with its history and bookmarks.
+-- Deleting a job that does not exist succeeds, as Glue's DeleteJob does
+-- (delete-then-create scripts rely on it).
 CREATE FUNCTION glue.delete_job(name text) RETURNS text
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    j glue.jobs := glue._job(name, true);
+    j glue.jobs;
 BEGIN
+    SELECT * INTO j FROM glue.jobs x WHERE x.job_name = name FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RETURN name;
+    END IF;
     IF EXISTS (SELECT 1 FROM glue.job_runs r WHERE r.job_id = j.job_id
                   AND r.state IN ('WAITING', 'STARTING', 'RUNNING', 'STOPPING')) THEN
         RAISE EXCEPTION 'ConcurrentModificationException: job "%" has runs in progress', j.job_name

@@ -9,8 +9,10 @@
 --                evaluated by the database worker when a watched run or
 --                crawl ends
 --   EVENT        {"stream_name", "batch_size", "batch_window"}: fires when
---                batch_size new records are in the stream, or batch_window
---                seconds after the first of fewer arrived
+--                batch_size (1-100) new records are in the stream, or
+--                batch_window seconds after the first of fewer arrived;
+--                records count from the moment the activation commits
+--                (activated_on, stamped in the activating transaction)
 -- Actions: [{"job_name", "arguments", "timeout"} | {"crawler_name"}].
 --
 -- A trigger belongs to the role that created it, which must be a member of
@@ -35,6 +37,7 @@ CREATE TABLE glue.triggers (
     actions jsonb NOT NULL,
     description text,
     event_pending_since timestamptz,
+    activated_on timestamptz,      -- EVENT: records arriving since then count
     last_fired timestamptz,
     created_on timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
@@ -46,7 +49,7 @@ CREATE POLICY owned ON glue.triggers FOR ALL
     USING (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'))
     WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'));
 GRANT SELECT, INSERT, DELETE ON glue.triggers TO PUBLIC;
-GRANT UPDATE (state, schedule, predicate, event_batching_condition, actions, description, last_fired)
+GRANT UPDATE (state, schedule, predicate, event_batching_condition, actions, description, last_fired, activated_on)
     ON glue.triggers TO PUBLIC;
 
 CREATE TYPE glue.trigger_definition AS (name text, workflow_name text, trigger_type text, state text,
@@ -121,11 +124,11 @@ BEGIN
     IF t.event_batching_condition IS NOT NULL THEN
         IF jsonb_typeof(t.event_batching_condition -> 'stream_name') IS DISTINCT FROM 'string'
            OR jsonb_typeof(t.event_batching_condition -> 'batch_size') IS DISTINCT FROM 'number'
-           OR (t.event_batching_condition ->> 'batch_size')::numeric NOT BETWEEN 1 AND 1000000
+           OR (t.event_batching_condition ->> 'batch_size')::numeric NOT BETWEEN 1 AND 100
            OR (t.event_batching_condition ? 'batch_window'
                AND (jsonb_typeof(t.event_batching_condition -> 'batch_window') <> 'number'
                     OR (t.event_batching_condition ->> 'batch_window')::numeric NOT BETWEEN 1 AND 900)) THEN
-            PERFORM glue._invalid('an event_batching_condition is {"stream_name": "...", "batch_size": 1-1000000, "batch_window": 1-900 seconds}');
+            PERFORM glue._invalid('an event_batching_condition is {"stream_name": "...", "batch_size": 1-100, "batch_window": 1-900 seconds}');
         END IF;
         PERFORM kinesis.describe_stream_summary(t.event_batching_condition ->> 'stream_name');
     END IF;
@@ -341,9 +344,10 @@ BEGIN
     t := glue._check_trigger(t);
     BEGIN
         INSERT INTO glue.triggers (trigger_name, owner, trigger_type, state, workflow_name, schedule, predicate,
-                                   event_batching_condition, actions, description)
+                                   event_batching_condition, actions, description, activated_on)
         VALUES (t.trigger_name, t.owner, t.trigger_type, t.state, t.workflow_name, t.schedule, t.predicate,
-                t.event_batching_condition, t.actions, t.description)
+                t.event_batching_condition, t.actions, t.description,
+                CASE WHEN t.state = 'ACTIVATED' THEN clock_timestamp() END)
         RETURNING * INTO t;
     EXCEPTION WHEN unique_violation THEN
         RAISE EXCEPTION 'AlreadyExistsException: trigger "%" already exists', t.trigger_name
@@ -401,12 +405,18 @@ BEGIN
 END
 $$;
 
+-- Deleting a trigger that does not exist succeeds, as Glue's DeleteTrigger
+-- does (delete-then-create scripts rely on it).
 CREATE FUNCTION glue.delete_trigger(name text) RETURNS text
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    t glue.triggers := glue._trigger(name, true);
+    t glue.triggers;
 BEGIN
+    SELECT * INTO t FROM glue.triggers x WHERE x.trigger_name = name FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN name;
+    END IF;
     t.state := 'DEACTIVATED';
     PERFORM glue._set_trigger_schedule(t);
     DELETE FROM glue.triggers x WHERE x.trigger_id = t.trigger_id;
@@ -425,7 +435,8 @@ BEGIN
     IF t.trigger_type = 'ON_DEMAND' THEN
         RETURN glue._run_actions(t, CASE WHEN t.workflow_name IS NOT NULL THEN glue._new_workflow_run(t.workflow_name) END);
     END IF;
-    UPDATE glue.triggers x SET state = 'ACTIVATED' WHERE x.trigger_id = t.trigger_id;
+    -- an EVENT trigger counts the records that arrive from now on
+    UPDATE glue.triggers x SET state = 'ACTIVATED', activated_on = clock_timestamp() WHERE x.trigger_id = t.trigger_id;
     t.state := 'ACTIVATED';
     PERFORM glue._set_trigger_schedule(t);
     RETURN 0;
@@ -487,6 +498,7 @@ DECLARE
     e record;
     t glue.triggers;
     pending bigint;
+    since timestamptz;
 BEGIN
     WITH ended AS (
         UPDATE glue.job_runs r SET triggers_evaluated = true
@@ -532,16 +544,26 @@ BEGIN
      WHERE NOT EXISTS (SELECT 1 FROM glue.crawls w WHERE w.crawl_id = s.crawl_id
                           AND w.end_time > clock_timestamp() - interval '2 days');
 
-    -- EVENT triggers: a consumer per trigger counts the new records
+    -- EVENT triggers: a consumer per trigger counts the new records, from
+    -- the records that arrived at or after the activation (a position
+    -- stamped by the activating transaction, so records put right after it
+    -- commits count however late this round comes); a consumer of an
+    -- earlier activation is replaced
     FOR t IN SELECT * FROM glue.triggers x WHERE x.trigger_type = 'EVENT' AND x.state = 'ACTIVATED'
               ORDER BY x.trigger_id FOR UPDATE SKIP LOCKED LOOP
         BEGIN
-            IF NOT EXISTS (SELECT 1 FROM kinesis.consumers c JOIN kinesis.streams s USING (stream_id)
-                            WHERE s.stream_name = t.event_batching_condition ->> 'stream_name'
-                              AND c.consumer_name = 'glue-trigger-' || t.trigger_id) THEN
+            SELECT c.starting_position_timestamp INTO since
+              FROM kinesis.consumers c JOIN kinesis.streams s USING (stream_id)
+             WHERE s.stream_name = t.event_batching_condition ->> 'stream_name'
+               AND c.consumer_name = 'glue-trigger-' || t.trigger_id;
+            IF NOT FOUND OR since IS DISTINCT FROM t.activated_on THEN
+                IF FOUND THEN
+                    PERFORM kinesis.deregister_stream_consumer(t.event_batching_condition ->> 'stream_name',
+                                                               'glue-trigger-' || t.trigger_id);
+                END IF;
                 PERFORM kinesis.register_stream_consumer(t.event_batching_condition ->> 'stream_name',
-                                                         'glue-trigger-' || t.trigger_id, 'LATEST');
-                CONTINUE;
+                                                         'glue-trigger-' || t.trigger_id,
+                                                         'AT_TIMESTAMP', coalesce(t.activated_on, clock_timestamp()));
             END IF;
             SELECT coalesce(sum(p.lag_records), 0) INTO pending FROM kinesis.consumer_positions p
              WHERE p.stream_name = t.event_batching_condition ->> 'stream_name'

@@ -286,6 +286,7 @@ $$
                                       'failed_actions', count(*) FILTER (WHERE n.state = 'FAILED'),
                                       'stopped_actions', count(*) FILTER (WHERE n.state = 'STOPPED'),
                                       'timeout_actions', count(*) FILTER (WHERE n.state = 'TIMEOUT'),
+                                      'errored_actions', count(*) FILTER (WHERE n.state = 'ERROR'),
                                       'running_actions', count(*) FILTER (WHERE n.state IN ('STARTING', 'RUNNING', 'STOPPING')),
                                       'waiting_actions', count(*) FILTER (WHERE n.state = 'WAITING'))
               FROM glue._workflow_nodes(r.workflow_run_id) n),

@@ -641,7 +641,8 @@ kg_lag_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
 
 	if (c->records++ == 0)
 		c->oldest = arrival;
-	c->bytes += toast_raw_datum_size(data) + toast_raw_datum_size(pk);
+	/* the data's bytes, as Firehose's buffer size and IncomingBytes count */
+	c->bytes += toast_raw_datum_size(data) - VARHDRSZ;
 	return true;
 }
 

@@ -79,4 +79,4 @@ CREATE VIEW kinesis.consumer_positions AS
            LATERAL kinesis._shard_lag(s.stream_id, cs.shard_index, cs.checkpoint) lag;
 GRANT SELECT ON kinesis.consumer_positions TO PUBLIC;
 COMMENT ON VIEW kinesis.consumer_positions IS
-    'per consumer and shard: checkpoint, lease, and lag in records and in time (records of streams the caller cannot read count as NULL)';
+    'per consumer and shard: checkpoint, lease, and lag in records, in data bytes and in time (records of streams the caller cannot read count as NULL)';

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * get.c
- *		get_shard_iterator, get_records and read_shard.
+ *		get_shard_iterator, get_records, read_shard, and the start position
+ *		of a read_shard that resumes after a consumer's checkpoint.
  *
  * Iterators are stateless positions (iterator.c): reusing one returns the
  * same records; every call returns a new token.  LATEST is fixed when the
@@ -484,4 +485,41 @@ kg_read_shard(PG_FUNCTION_ARGS)
 	if (meter)
 		kg_meter_debit_read(meter, res.bytes);
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(kg_read_shard_after_checkpoint);
+
+/*
+ * kinesis.read_shard_start(stream_name, shard_id, checkpoint) -> bigint:
+ * the after_sequence_number that makes read_shard resume after a position
+ * of kinesis.consumer_positions (a checkpoint, which may be a position
+ * between records: the trim horizon of a new consumer, a LATEST or
+ * AT_TIMESTAMP start).  That is the greatest sequence number of the shard
+ * at or below the position, or NULL ("from the trim horizon") when the
+ * position lies before the shard's first record.  A NULL checkpoint is
+ * NULL too.  Callers never take sequence numbers apart themselves.
+ */
+Datum
+kg_read_shard_after_checkpoint(PG_FUNCTION_ARGS)
+{
+	KgStream   *s;
+	KgShard    *sh;
+	int64		pos;
+	int64		counter;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: stream name and shard id must not be null")));
+	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	sh = kg_require_shard(s, text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	if (PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	pos = PG_GETARG_INT64(2);
+	if (pos < sh->starting_seq)
+		PG_RETURN_NULL();
+	counter = KG_SEQ_COUNTER(pos);
+	if (KG_SEQ_SHARD(pos) < sh->shard_index)
+		counter--;				/* >= the first counter: pos >= starting_seq */
+	PG_RETURN_INT64(KG_SEQ(counter, sh->shard_index));
 }

@@ -253,22 +253,32 @@ kg_split_shard(PG_FUNCTION_ARGS)
 {
 	KgReshard	r;
 	int			pos;
-	uint128		k;
+	uint128		k = 0;
+	bool		in_range;
+	char	   *key_text;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
 						errmsg("ValidationException: stream name, shard to split and new starting hash key must not be null")));
-	if (!kg_numeric_to_u128(PG_GETARG_DATUM(2), &k))
+
+	/*
+	 * Kinesis checks the pattern 0|([1-9]\d{0,38}) first and the shard's
+	 * range after: a key of at most 39 digits above 2^128-1 is outside the
+	 * range, not malformed.
+	 */
+	key_text = kg_hash_key_digits(PG_GETARG_DATUM(2));
+	if (key_text == NULL)
 		ereport(ERROR,
 				(errcode(KG_INVALID_ARGUMENT),
-				 errmsg("ValidationException: new starting hash key must be an integer in the range [0, 2^128-1]")));
+				 errmsg("ValidationException: new starting hash key must satisfy the pattern 0|([1-9]\\d{0,38})")));
+	in_range = kg_cstring_to_u128(key_text, &k);
 	kg_reshard_begin(&r, text_to_cstring(PG_GETARG_TEXT_PP(0)), true);
 	pos = kg_require_open(&r, text_to_cstring(PG_GETARG_TEXT_PP(1)));
-	if (!(k > r.open[pos].start + 1 && k < r.open[pos].end))
+	if (!in_range || !(k > r.open[pos].start + 1 && k < r.open[pos].end))
 		ereport(ERROR,
 				(errcode(KG_INVALID_ARGUMENT),
 				 errmsg("InvalidArgumentException: new starting hash key %s used in split_shard on shard %s in stream \"%s\" is not both greater than one plus the shard's starting hash key %s and less than the shard's ending hash key %s",
-						kg_u128_to_cstring(k), kg_shard_id_string(r.open[pos].shard_index), r.s->name,
+						key_text, kg_shard_id_string(r.open[pos].shard_index), r.s->name,
 						kg_u128_to_cstring(r.open[pos].start), kg_u128_to_cstring(r.open[pos].end))));
 	kg_do_split(&r, pos, k);
 	PG_RETURN_VOID();

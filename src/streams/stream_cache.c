@@ -11,6 +11,11 @@
  * shared counter after a restart, past every number ever handed out (see
  * kg_restore_counter).
  *
+ * An entry is what routing uses, and a reshard changes it only when it
+ * commits (the shared version moves then).  A transaction that resharded
+ * or changed a stream describes it through kg_stream_get_as_seen instead:
+ * a private copy read from the catalog, which shows its own changes.
+ *
  * Locking: AccessShareLock on segment relations while restoring.  No
  * shared locks are held between calls.
  *
@@ -263,6 +268,51 @@ kg_load_shards(KgStream *s)
 }
 
 /*
+ * Read the catalog row of stream s->stream_id (fresh snapshot, which sees
+ * this transaction's own changes) into s.  False when it is gone.
+ */
+static bool
+kg_read_stream_row(KgStream *s)
+{
+	KgCatalogContext cc;
+	int			n;
+
+	kg_catalog_enter(&cc, true);
+	n = kg_spi_exec("SELECT record_table::oid, segment_capacity, stream_creation_timestamp, "
+					"retention_period, "
+					"stream_status, stream_mode, throughput_quotas, trim_before, owner::pg_catalog.oid "
+					"FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(s->stream_id)}, NULL, true);
+	if (n == 0)
+	{
+		kg_catalog_exit(&cc);
+		return false;
+	}
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		s->record_table = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
+		s->segment_capacity = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		s->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+		s->retention_us = kg_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 4, &isnull)));
+		strlcpy(s->status, SPI_getvalue(tup, desc, 5), sizeof(s->status));
+		strlcpy(s->mode, SPI_getvalue(tup, desc, 6), sizeof(s->mode));
+		{
+			Datum		q = SPI_getbinval(tup, desc, 7, &isnull);
+
+			s->quotas = isnull ? -1 : (DatumGetBool(q) ? 1 : 0);
+			q = SPI_getbinval(tup, desc, 8, &isnull);
+			s->trim_before = isnull ? 0 : DatumGetTimestampTz(q);
+		}
+		s->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 9, &isnull));
+	}
+	kg_catalog_exit(&cc);
+	return true;
+}
+
+/*
  * (Re)load the entry for a stream, by name.  Returns NULL when the stream
  * does not exist.
  */
@@ -310,39 +360,11 @@ kg_stream_load(const char *name)
 	s->state = st;
 	s->stream_id = stream_id;
 
-	kg_catalog_enter(&cc, true);
-	n = kg_spi_exec("SELECT record_table::oid, segment_capacity, stream_creation_timestamp, "
-					"retention_period, "
-					"stream_status, stream_mode, throughput_quotas, trim_before, owner::pg_catalog.oid "
-					"FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
-					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, true);
-	if (n == 0)
+	if (!kg_read_stream_row(s))
 	{
-		kg_catalog_exit(&cc);
 		hash_search(StreamCache, name, HASH_REMOVE, NULL);
 		return NULL;
 	}
-	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-
-		s->record_table = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
-		s->segment_capacity = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-		s->created_at = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
-		s->retention_us = kg_interval_usecs(DatumGetIntervalP(SPI_getbinval(tup, desc, 4, &isnull)));
-		strlcpy(s->status, SPI_getvalue(tup, desc, 5), sizeof(s->status));
-		strlcpy(s->mode, SPI_getvalue(tup, desc, 6), sizeof(s->mode));
-		{
-			Datum		q = SPI_getbinval(tup, desc, 7, &isnull);
-
-			s->quotas = isnull ? -1 : (DatumGetBool(q) ? 1 : 0);
-			q = SPI_getbinval(tup, desc, 8, &isnull);
-			s->trim_before = isnull ? 0 : DatumGetTimestampTz(q);
-		}
-		s->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 9, &isnull));
-	}
-	kg_catalog_exit(&cc);
 	if (!OidIsValid(s->record_table) || get_rel_name(s->record_table) == NULL)
 	{
 		/* deleted meanwhile (or being created by an open transaction) */
@@ -419,6 +441,34 @@ kg_stream_get(const char *name, bool missing_ok)
 	if (s == NULL && !missing_ok)
 		kg_stream_not_found(name);
 	return s;
+}
+
+/*
+ * Metadata of a stream as the current transaction sees it, for the
+ * describing functions.  The cache holds what is committed (producers must
+ * route with the committed layout until a reshard commits), so a stream
+ * this transaction has resharded or changed is read from the catalog into
+ * a copy in the current memory context; any other stream is the cached
+ * entry (the fast path).  The copy is for reading metadata only: its
+ * segments are not loaded.
+ */
+KgStream *
+kg_stream_get_as_seen(const char *name)
+{
+	KgStream   *s = kg_stream_get(name, false);
+	KgStream   *own;
+
+	if (!kg_stream_changed_in_xact(s->stream_id))
+		return s;
+	own = palloc(sizeof(KgStream));
+	memcpy(own, s, sizeof(KgStream));
+	own->valid = false;			/* not a cache entry */
+	own->segments = NULL;
+	own->cxt = CurrentMemoryContext;
+	if (!kg_read_stream_row(own))
+		kg_stream_not_found(name);
+	kg_load_shards(own);
+	return own;
 }
 
 /* Force a reload of an entry (after a failed version check). */

@@ -60,6 +60,7 @@ typedef struct KgStream
 } KgStream;
 
 extern KgStream *kg_stream_get(const char *name, bool missing_ok);
+extern KgStream *kg_stream_get_as_seen(const char *name);
 extern void kg_stream_cache_reset(void);
 extern KgStream *kg_stream_get_by_id(int32 stream_id, bool missing_ok);
 extern KgStream *kg_stream_reload(KgStream *s);

@@ -327,7 +327,7 @@ kg_consumer_count(int32 stream_id)
 
 PG_FUNCTION_INFO_V1(kg_describe_stream_summary);
 
-/* kinesis.describe_stream_summary(stream_name) */
+/* kinesis.describe_stream_summary(stream_name), as this transaction sees it */
 Datum
 kg_describe_stream_summary(PG_FUNCTION_ARGS)
 {
@@ -340,7 +340,7 @@ kg_describe_stream_summary(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
 						errmsg("ValidationException: stream name must not be null")));
-	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	s = kg_stream_get_as_seen(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	InitMaterializedSRF(fcinfo, 0);
 	values[0] = CStringGetTextDatum(s->name);
 	values[1] = CStringGetTextDatum(s->status);
@@ -365,7 +365,10 @@ kg_describe_stream_summary(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(kg_list_shards);
 
-/* kinesis.list_shards(stream_name): every shard not expired, by shard id. */
+/*
+ * kinesis.list_shards(stream_name): every shard not expired, by shard id,
+ * as this transaction sees them (its own reshards included).
+ */
 Datum
 kg_list_shards(PG_FUNCTION_ARGS)
 {
@@ -375,7 +378,7 @@ kg_list_shards(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
 						errmsg("ValidationException: stream name must not be null")));
-	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	s = kg_stream_get_as_seen(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	InitMaterializedSRF(fcinfo, 0);
 	for (int i = 0; i < s->nshards; i++)
 	{

@@ -550,6 +550,22 @@ kg_stream_changed_at_commit(int32 stream_id, bool dropped)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * Has the current transaction changed the metadata of a stream (reshard,
+ * mode, retention, quotas)?  Its own reads must then see the catalog as it
+ * left it, not the committed layout in the caches.
+ */
+bool
+kg_stream_changed_in_xact(int32 stream_id)
+{
+	ListCell   *lc;
+
+	foreach(lc, pending_changes)
+		if (((KgPendingChange *) lfirst(lc))->stream_id == stream_id)
+			return true;
+	return false;
+}
+
 static void
 kg_publish_changes(void)
 {

@@ -82,6 +82,7 @@ extern int64 kg_stream_stable_bound(KgStreamState *st);
 extern int64 kg_stream_peek_counter(KgStreamState *st);
 extern bool kg_stream_advance_counter(KgStreamState *st, int64 expected_max, int64 new_counter);
 extern void kg_stream_changed_at_commit(int32 stream_id, bool dropped);
+extern bool kg_stream_changed_in_xact(int32 stream_id);
 extern bool kg_xact_has_puts(void);
 
 /* for the kinesis.stream_stability view */

@@ -172,6 +172,12 @@ CREATE FUNCTION kinesis.read_shard(stream_name text, shard_id text, after_sequen
     RETURNS SETOF kinesis.record
     LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 1000 AS 'MODULE_PATHNAME', 'kg_read_shard';
 
+-- Where read_shard resumes after a consumer position (a checkpoint of
+-- kinesis.consumer_positions): the after_sequence_number to pass, NULL for
+-- "from the trim horizon".
+CREATE FUNCTION kinesis.read_shard_start(stream_name text, shard_id text, checkpoint_sequence_number bigint)
+    RETURNS bigint LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'kg_read_shard_after_checkpoint';
+
 -- Observability ------------------------------------------------------------
 
 CREATE FUNCTION kinesis._stream_stability(stream_id integer,

@@ -86,11 +86,9 @@ BEGIN
                       'ORDER BY m.server_timestamp DESC LIMIT $4) x ORDER BY fragment_number', s.media_table);
     ELSE
         -- with PRODUCER_TIMESTAMP, the newest fragment of a producer timestamp wins
-        sel := format('SELECT * FROM (SELECT DISTINCT ON (%1$I) * FROM %2$s m WHERE m.server_timestamp >= $1 '
-                      'AND m.%1$I >= $2 AND ($3::timestamptz IS NULL OR m.%1$I <= $3) '
-                      'AND ($5::timestamptz IS NULL OR m.%1$I - $2 <= clock_timestamp() - $5) '
-                      'ORDER BY %1$I, fragment_number DESC) x ORDER BY fragment_number LIMIT $4',
-                      ts_col, s.media_table);
+        sel := format('SELECT * FROM (%s) x '
+                      'WHERE ($5::timestamptz IS NULL OR x.%I - $2 <= clock_timestamp() - $5) '
+                      'ORDER BY fragment_number LIMIT $4', kinesis_video._range_sql(s, ts_col), ts_col);
     END IF;
 
     EXECUTE format('SELECT count(*) AS n, max(fragment_length_in_milliseconds) AS longest, '

@@ -233,11 +233,24 @@ BEGIN
 END
 $$;
 
--- GetClip: the media of the fragments overlapping [start_timestamp,
--- end_timestamp) concatenated in order, as the producer sent them (no MP4
--- repackaging).  Limits: a range of at most 24 hours, at most 200
--- fragments and 100 MB.  With PRODUCER_TIMESTAMP, fragments with the same
--- producer timestamp count once (the first ingested wins).
+-- The query of the fragments of s whose start timestamp (ts_col) is in
+-- [$2, $3] ($3 NULL: no end), not expired ($1 the horizon); of fragments
+-- with the same start timestamp, the newest (a producer that sent one
+-- again).  get_clip and the HLS playlists take exactly these, as GetClip
+-- and GetHLSStreamingSessionURL select by start timestamp.
+CREATE FUNCTION kinesis_video._range_sql(s kinesis_video.streams, ts_col text) RETURNS text
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT format('SELECT DISTINCT ON (%1$I) * FROM %2$s m WHERE m.server_timestamp >= $1 '
+                  'AND m.%1$I >= $2 AND ($3::timestamptz IS NULL OR m.%1$I <= $3) '
+                  'ORDER BY %1$I, fragment_number DESC', ts_col, ($1).media_table)
+$$;
+
+-- GetClip: the media of the fragments that start in [start_timestamp,
+-- end_timestamp] (inclusive at both ends, as the ON_DEMAND playlist)
+-- concatenated in order, as the producer sent them (no MP4 repackaging).
+-- Limits: a range of at most 24 hours, at most 200 fragments and 100 MB.
+-- Fragments with the same start timestamp count once (the newest wins).
 CREATE FUNCTION kinesis_video.get_clip(stream_name text, fragment_selector_type text,
         start_timestamp timestamptz, end_timestamp timestamptz)
     RETURNS TABLE (content_type text, payload bytea, fragment_count integer,
@@ -257,10 +270,7 @@ BEGIN
         RAISE EXCEPTION 'InvalidArgumentException: a clip needs a start timestamp before its end timestamp, at most 24 hours apart'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    sel := format('SELECT DISTINCT ON (%1$I) * FROM %2$s m WHERE m.server_timestamp >= $1 '
-                  'AND m.%1$I > $2 - interval ''20 seconds'' AND m.%1$I < $3 '
-                  'AND m.%1$I + m.fragment_length_in_milliseconds * interval ''1 millisecond'' > $2 '
-                  'ORDER BY %1$I, fragment_number', ts_col, s.media_table);
+    sel := kinesis_video._range_sql(s, ts_col);
     EXECUTE format('SELECT count(*), sum(fragment_size_in_bytes) FROM (%s) c', sel)
        INTO n, bytes USING kinesis_video._horizon(s), start_timestamp, end_timestamp;
     IF n = 0 THEN
