@@ -7,8 +7,10 @@
  *
  * Also here: the SQL functions that register a database at CREATE
  * EXTENSION and wake the worker, and the utility hook that stops a
- * database's worker before DROP DATABASE (which refuses to run while any
- * session, our worker included, is connected).
+ * database's worker and mapping runners before DROP DATABASE, ALTER
+ * DATABASE ... RENAME and CREATE DATABASE ... TEMPLATE (which refuse to
+ * run while any session, our worker included, is connected to it); see
+ * templates.c.
  *
  * Locking: KgShared->lock for slot fields only.  The worker holds no
  * snapshot, lock or transaction while it sleeps.
@@ -129,6 +131,32 @@ kg_worker_retire(const char *why)
 	proc_exit(0);
 }
 
+/* Transaction body: has this database become a template (or unconnectable)? */
+static void
+kg_check_template(void *arg)
+{
+	*(bool *) arg = !kg_database_wants_worker(MyDatabaseId);
+}
+
+/*
+ * Step aside for good when this database became a template: stop our
+ * mapping runners (nobody restarts them once we are gone), then retire.
+ * The launcher starts a worker again when the flag is cleared.
+ */
+static void
+kg_worker_leave_template(void)
+{
+	bool		is_template = false;
+
+	if (!kg_run_in_transaction("kinesis_glue: check template", kg_check_template, &is_template) ||
+		!is_template)
+		return;
+	ereport(LOG, (errmsg("kinesis_glue worker leaves database \"%s\": it is a template or does not allow connections",
+						 worker_dbname)));
+	kg_stop_database_workers(MyDatabaseId);
+	kg_worker_retire("template database");
+}
+
 /*
  * Per-database worker entry point.  main_arg is the database OID.
  */
@@ -202,6 +230,7 @@ kg_worker_main(Datum main_arg)
 								 worker_dbname)));
 			kg_worker_retire("extension dropped");
 		}
+		kg_worker_leave_template();
 
 		for (int i = 0; i < kg_ntasks; i++)
 		{
@@ -380,6 +409,9 @@ kg_stop_worker_for_drop(const char *dbname, bool stopping)
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
+	/* its mapping runners too: nobody restarts them while it is stopped */
+	if (stopping)
+		kg_stop_database_workers(dboid);
 	if (!stopping)
 		kg_wake_launcher();
 	return dboid;
@@ -552,6 +584,8 @@ kg_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 	else if (IsA(parsetree, RenameStmt) &&
 			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
 		dropped_db = ((RenameStmt *) parsetree)->subname;
+	else
+		dropped_db = kg_copied_database(parsetree);	/* CREATE DATABASE ... TEMPLATE */
 
 	if (dropped_db)
 		dropped_oid = kg_stop_worker_for_drop(dropped_db, true);
@@ -579,6 +613,9 @@ kg_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 	/* a renamed database keeps its OID: let the worker come back */
 	if (dropped_db && IsA(parsetree, RenameStmt))
 		kg_stop_worker_for_drop(((RenameStmt *) parsetree)->newname, false);
+	/* the template of a copy: let its worker come back */
+	if (dropped_db && IsA(parsetree, CreatedbStmt))
+		kg_stop_worker_for_drop(dropped_db, false);
 }
 
 /* Install the utility hook; called from _PG_init under preload. */
