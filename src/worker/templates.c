@@ -15,6 +15,11 @@
  * notices new databases, and databases that stop being templates, within
  * one round (launcher.c).
  *
+ * A copy inherits its template's catalogs; when its worker starts it
+ * adopts the copy (kg_adopt_copy).  Shard iterators are bound to the
+ * database OID (iterator.c), and leases, sessions and job runs name
+ * backends, which cannot be connected to the template while it is copied.
+ *
  * Job runs and crawls are not stopped: they are a user's work in progress,
  * and CREATE DATABASE reports them as other sessions, as it would any user
  * session.
@@ -39,6 +44,7 @@
 #include "storage/procarray.h"
 #include "utils/syscache.h"
 
+#include "common/kg_catalog.h"
 #include "worker/kg_worker.h"
 
 /* The background worker types that belong to a database and step aside. */
@@ -134,6 +140,22 @@ kg_copied_database(Node *parsetree)
 			return defGetString(opt);
 	}
 	return "template1";
+}
+
+/*
+ * Transaction body, run by the worker as it starts: adopt a copy made with
+ * CREATE DATABASE ... TEMPLATE (kinesis_glue._adopt_copy() records this
+ * database's OID and stops delivery streams whose destination the copy
+ * would share with its template).  A no-op in the original database.
+ */
+void
+kg_adopt_copy(void *arg)
+{
+	KgCatalogContext cc;
+
+	kg_catalog_enter(&cc, false);
+	(void) kg_spi_exec("SELECT kinesis_glue._adopt_copy()", 0, NULL, NULL, NULL, false);
+	kg_catalog_exit(&cc);
 }
 
 /*

@@ -204,6 +204,8 @@ kg_worker_main(Datum main_arg)
 	before_shmem_exit(kg_worker_detach, (Datum) 0);
 	ereport(LOG, (errmsg("kinesis_glue worker for database \"%s\" started",
 						 worker_dbname)));
+	/* before any task: a copy of another database stops shared destinations */
+	(void) kg_run_in_transaction("kinesis_glue: adopt a copied database", kg_adopt_copy, NULL);
 
 	next_run = MemoryContextAllocZero(TopMemoryContext, sizeof(TimestampTz) * Max(kg_ntasks, 1));
 

@@ -8,7 +8,8 @@
 # IS_TEMPLATE true makes src's worker and runner leave; copy2 is made from
 # the template.  Every database then works on its own: puts, reads, the
 # consumer's progress, the mapping applying, the delivery delivering; an
-# iterator of one database is refused in another.  Clearing IS_TEMPLATE
+# iterator of one database is refused in another; a delivery stream with a
+# file destination (shared with the template) is stopped in the copies.  Clearing IS_TEMPLATE
 # brings src's worker back; a CREATE DATABASE that fails lets it come back.
 
 use strict;
@@ -76,6 +77,10 @@ q_db('src', q{
 	SELECT count(*) FROM kinesis.consume('events', 'billing', 4);
 	SELECT firehose.put_record('fh', convert_to('{"v": "src-0"}', 'UTF8'));
 });
+# a delivery stream writing files: a copy would write objects of the same
+# names into the same directory, so the copy stops it
+my $files_dir = $node->basedir . '/fh_files';
+q_db('src', "SELECT firehose.create_delivery_stream('fhfiles', destination_directory => '$files_dir', buffering_interval => '900 s')");
 ok(wait_for('src', 'SELECT count(*) FROM applied', '10'), 'the mapping in src applies its records');
 ok(wait_for('src', 'SELECT count(*) FROM delivered', '1'), 'the delivery stream in src delivers');
 is(kg_processes('src'), $running, 'src has its worker and its mapping runner');
@@ -115,6 +120,11 @@ for my $db ('copy1', 'copy2')
 	ok(wait_for($db, "SELECT count(*) FILTER (WHERE data LIKE '$db-%') || '/' || count(*) FROM applied", '5/15'),
 		"$db: the mapping applies the new records, and only its own");
 	my $other = $db eq 'copy1' ? 'copy2' : 'copy1';
+	is(q_db($db, "SELECT delivery_stream_status || ' ' || (last_error LIKE 'stopped: this database is a copy of database%')
+	                FROM firehose.describe_delivery_stream('fhfiles')"),
+		'STOPPED true', "$db: the delivery stream with a file destination shared with src is stopped, saying why");
+	is(q_db($db, "SELECT database_oid = (SELECT oid FROM pg_database WHERE datname = current_database()) FROM kinesis_glue.installation"),
+		't', "$db: adopted as a database of its own");
 	is(q_db($db, "SELECT count(*) || '/' || count(*) FILTER (WHERE convert_from(data, 'UTF8') LIKE '$db-%')
 	                     || '/' || count(*) FILTER (WHERE convert_from(data, 'UTF8') LIKE '$other-%')
 	                FROM kinesis.consume('events', 'billing', 100)"),
@@ -143,6 +153,8 @@ is(q_db('src', "SELECT count(*) FROM kinesis.consume('events', 'billing', 100)")
 	'src: its consumer resumes where it was (6 left, 2 new)');
 is(q_db('src', "SELECT array_length((kinesis.get_records('$src_token')).records, 1) > 0"), 't',
 	'src: its old iterator still works there');
+is(q_db('src', "SELECT delivery_stream_status FROM firehose.describe_delivery_stream('fhfiles')"), 'ACTIVE',
+	'src: its file delivery stream stays active');
 
 # --- a CREATE DATABASE that fails lets the worker come back ---
 ($rc, $out, $err) = $node->psql('postgres', 'CREATE DATABASE copy1 TEMPLATE src');
