@@ -20,6 +20,11 @@
  * eligible only after every parent (split or merge) is finished, so records
  * of one partition key come out in order across reshards.
  *
+ * A consumer belongs to the role that registered it (registered_by) and to
+ * the stream's owner: only their members may consume as it, checkpoint it
+ * or deregister it (kg_check_consumer_access).  Reads that need the last
+ * stable sequence are refused on a hot standby (kg_refuse_read_in_recovery).
+ *
  * With wait > 0 and nothing to return, consume sleeps on the stream's
  * condition variable, which producers broadcast when they commit (no
  * polling), until records arrive or the time is up.
