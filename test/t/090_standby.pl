@@ -101,7 +101,8 @@ is("$state $out", 'ok 2|0|2', 'consumer_positions on the standby: checkpoints, n
 # --- writes fail as read-only, with PostgreSQL's message ---
 ($state, $out) = on_standby("SELECT kinesis.put_record('sb', 'x', '\\x00'::bytea)");
 is($state, '25006', 'put_record on the standby fails with 25006');
-like($out, qr/read-only transaction/, 'and says the transaction is read-only');
+like($out, qr/cannot put records in a read-only transaction.*HINT:\s+This server is a hot standby: put records on the primary\./s,
+	'and says the transaction is read-only, with a hint to put on the primary');
 ($state, $out) = on_standby("SELECT kinesis.register_stream_consumer('sb', 'other')");
 is($state, '25006', 'register_stream_consumer on the standby fails with 25006');
 ($state, $out) = on_standby("SELECT kinesis.create_stream('sb2')");
