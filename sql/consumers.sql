@@ -159,9 +159,9 @@ SELECT kinesis.register_stream_consumer('cs.p', 'by_reader');
 SELECT partition_key, data FROM pg_temp.take('cs.p', 'by_reader');
 SELECT consumer_name, shard_id, lag_records FROM kinesis.consumer_positions
  WHERE stream_name = 'cs.p' ORDER BY consumer_name;
--- a reader may consume with a consumer another role registered
+-- a reader may not consume with a consumer another role registered
+-- (consumer_privacy.sql has the rest of that rule), nor deregister it
 SELECT count(*) FROM kinesis.consume('cs.p', 'by_owner', 1);
--- but not deregister it
 SELECT kinesis.deregister_stream_consumer('cs.p', 'by_owner');
 RESET ROLE;
 SET ROLE regress_kg_cs_reader2;

@@ -97,7 +97,9 @@ SELECT state, arguments FROM glue.get_job_runs('load');
 SELECT s.state, s.error_message FROM glue.get_job_runs('proc') r, glue.batch_stop_job_run('proc', ARRAY[r.run_id, 999999]) s
  WHERE r.state = 'WAITING';
 SELECT glue.stop_job_run('proc', (SELECT max(run_id) FROM glue.job_runs WHERE state = 'STARTING')) AS stopped;
-SELECT kg_try(format('SELECT glue.stop_job_run(%L, %s)', 'proc', (SELECT max(run_id) FROM glue.job_runs))) AS stop_ended;
+-- (run ids depend on the runs of earlier files)
+SELECT regexp_replace(kg_try(format('SELECT glue.stop_job_run(%L, %s)', 'proc', (SELECT max(run_id) FROM glue.job_runs))),
+                      'run [0-9]+ of', 'run N of') AS stop_ended;
 SELECT kg_try($$SELECT glue.delete_job('load')$$) AS delete_with_runs;
 SELECT kg_try($$SELECT glue.reset_job_bookmark('load')$$) AS reset_while_starting;
 SELECT kg_try($$SELECT glue.start_job_run('proc', timeout => '0 seconds')$$) AS bad_run_timeout;

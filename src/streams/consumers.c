@@ -20,6 +20,11 @@
  * eligible only after every parent (split or merge) is finished, so records
  * of one partition key come out in order across reshards.
  *
+ * A consumer belongs to the role that registered it (registered_by) and to
+ * the stream's owner: only their members may consume as it, checkpoint it
+ * or deregister it (kg_check_consumer_access).  Reads that need the last
+ * stable sequence are refused on a hot standby (kg_refuse_read_in_recovery).
+ *
  * With wait > 0 and nothing to return, consume sleeps on the stream's
  * condition variable, which producers broadcast when they commit (no
  * polling), until records arrive or the time is up.
@@ -33,6 +38,7 @@
 #include "postgres.h"
 
 #include "access/detoast.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -97,6 +103,31 @@ kg_consumer_id(KgStream *s, const char *consumer, bool missing_ok, Oid *register
 				 errmsg("ResourceNotFoundException: consumer \"%s\" of stream \"%s\" does not exist", consumer, s->name),
 				 errhint("Register it with kinesis.register_stream_consumer().")));
 	return id;
+}
+
+/*
+ * A consumer belongs to the role that registered it and to the stream's
+ * owner: only members of either may consume as it, checkpoint it or
+ * deregister it.  Others get AccessDeniedException (42501), even with
+ * SELECT on the stream (they may read it through iterators, or register a
+ * consumer of their own).
+ */
+static void
+kg_check_consumer_access(KgStream *s, const char *consumer, Oid registered_by, const char *action)
+{
+	Oid			user = GetUserId();
+	const char *registrant;
+
+	if (has_privs_of_role(user, registered_by) || kg_stream_owned(s))
+		return;
+	registrant = GetUserNameFromId(registered_by, true);
+	ereport(ERROR,
+			(errcode(KG_ACCESS_DENIED),
+			 errmsg("AccessDeniedException: must be a member of the role that registered consumer \"%s\" or of the owner of stream \"%s\" to %s it",
+					consumer, s->name, action),
+			 errdetail("Consumer \"%s\" was registered by role \"%s\".",
+					   consumer, registrant ? registrant : "(dropped)"),
+			 errhint("Register a consumer of your own with kinesis.register_stream_consumer(), or read with kinesis.get_shard_iterator() and kinesis.get_records().")));
 }
 
 PG_FUNCTION_INFO_V1(kg_register_stream_consumer);
@@ -192,12 +223,7 @@ kg_deregister_stream_consumer(PG_FUNCTION_ARGS)
 	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	consumer = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	id = kg_consumer_id(s, consumer, false, &registered_by);
-	if (!has_privs_of_role(GetUserId(), registered_by) &&
-		!kg_stream_owned(s))
-		ereport(ERROR,
-				(errcode(KG_ACCESS_DENIED),
-				 errmsg("AccessDeniedException: must be the role that registered consumer \"%s\" or the owner of stream \"%s\"",
-						consumer, s->name)));
+	kg_check_consumer_access(s, consumer, registered_by, "deregister");
 	PreventCommandIfReadOnly("kinesis.deregister_stream_consumer()");
 	kg_catalog_enter(&cc, false);
 	kg_spi_exec("DELETE FROM kinesis.consumers WHERE consumer_id OPERATOR(pg_catalog.=) $1",
@@ -510,6 +536,7 @@ kg_consume(PG_FUNCTION_ARGS)
 	int64		wait_ms = 0;
 	TimestampTz deadline;
 	KgConsumeSink sink;
+	Oid			registered_by = InvalidOid;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
@@ -527,9 +554,11 @@ kg_consume(PG_FUNCTION_ARGS)
 					(errcode(KG_INVALID_ARGUMENT),
 					 errmsg("ValidationException: wait must be between 0 and 1 hour")));
 	}
+	kg_refuse_read_in_recovery("kinesis.consume()");
 	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	kg_check_read_privilege(s);
-	consumer_id = kg_consumer_id(s, text_to_cstring(PG_GETARG_TEXT_PP(1)), false, NULL);
+	consumer_id = kg_consumer_id(s, text_to_cstring(PG_GETARG_TEXT_PP(1)), false, &registered_by);
+	kg_check_consumer_access(s, text_to_cstring(PG_GETARG_TEXT_PP(1)), registered_by, "consume as");
 	PreventCommandIfReadOnly("kinesis.consume()");
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
@@ -584,13 +613,16 @@ kg_checkpoint(PG_FUNCTION_ARGS)
 	int64		seq;
 	KgCatalogContext cc;
 	int			n;
+	Oid			registered_by = InvalidOid;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
 						errmsg("ValidationException: stream name, consumer name, shard id and sequence number must not be null")));
+	kg_refuse_read_in_recovery("kinesis.checkpoint()");
 	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	kg_check_read_privilege(s);
-	consumer_id = kg_consumer_id(s, text_to_cstring(PG_GETARG_TEXT_PP(1)), false, NULL);
+	consumer_id = kg_consumer_id(s, text_to_cstring(PG_GETARG_TEXT_PP(1)), false, &registered_by);
+	kg_check_consumer_access(s, text_to_cstring(PG_GETARG_TEXT_PP(1)), registered_by, "checkpoint");
 	idx = kg_parse_shard_id(s->name, text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	sh = kg_stream_find_shard(s, idx);
 	if (sh == NULL)
@@ -651,7 +683,7 @@ PG_FUNCTION_INFO_V1(kg_shard_lag);
 /*
  * kinesis._shard_lag(stream_id, shard_index, after): records readable after
  * a position and the arrival of the oldest; NULLs when the caller may not
- * read the stream or the shard is gone.
+ * read the stream, the shard is gone, or on a hot standby.
  */
 Datum
 kg_shard_lag(PG_FUNCTION_ARGS)
@@ -664,7 +696,9 @@ kg_shard_lag(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be composite");
-	if (sh != NULL && pg_class_aclcheck(s->record_table, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
+	/* on a hot standby there is no stable bound to count up to: NULLs */
+	if (sh != NULL && pg_class_aclcheck(s->record_table, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
+		!RecoveryInProgress())
 	{
 		KgLagCount c = {0, 0, 0};
 		int64		pos = PG_GETARG_INT64(2);

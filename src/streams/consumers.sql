@@ -9,7 +9,7 @@ CREATE TABLE kinesis.consumers (
     consumer_status text NOT NULL DEFAULT 'ACTIVE'
         CHECK (consumer_status IN ('CREATING', 'ACTIVE', 'DELETING')),
     consumer_creation_timestamp timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    registered_by regrole NOT NULL,
+    registered_by regrole NOT NULL,              -- the consumer belongs to this role (and the stream owner)
     starting_position text NOT NULL,
     starting_position_timestamp timestamptz,
     UNIQUE (stream_id, consumer_name)

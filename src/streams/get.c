@@ -252,13 +252,19 @@ kg_get_shard_iterator(PG_FUNCTION_ARGS)
 	if (strcmp(type, "TRIM_HORIZON") == 0)
 		it.position = kg_trim_position(s, sh);
 	else if (strcmp(type, "LATEST") == 0)
+	{
+		kg_refuse_read_in_recovery("kinesis.get_shard_iterator() with LATEST");
 		it.position = kg_position_latest(s, sh);
+	}
 	else if (strcmp(type, "AT_SEQUENCE_NUMBER") == 0)
 		it.position = seq - 1;
 	else if (strcmp(type, "AFTER_SEQUENCE_NUMBER") == 0)
 		it.position = seq;
 	else
+	{
+		kg_refuse_read_in_recovery("kinesis.get_shard_iterator() with AT_TIMESTAMP");
 		it.position = kg_position_at_time(s, sh, PG_GETARG_TIMESTAMPTZ(4));
+	}
 
 	it.stream_id = s->stream_id;
 	it.stream_created = s->created_at;
@@ -358,6 +364,7 @@ kg_get_records_internal(FunctionCallInfo fcinfo, int64 wait_ms)
 	bool		typbyval;
 	char		typalign;
 
+	kg_refuse_read_in_recovery("kinesis.get_records()");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(KG_INVALID_ARGUMENT),
@@ -459,6 +466,7 @@ kg_read_shard(PG_FUNCTION_ARGS)
 	KgReadResult res;
 	KgShardMeter *meter;
 
+	kg_refuse_read_in_recovery("kinesis.read_shard()");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(KG_INVALID_ARGUMENT),

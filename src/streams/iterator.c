@@ -4,7 +4,7 @@
  *		Encoding, signing and checking of shard iterator tokens.
  *
  * Token = base64url(payload || first 16 bytes of HMAC-SHA256(secret,
- * payload)), 68 characters.  The payload holds a version byte, stream id
+ * database OID || payload)), 68 characters.  The payload holds a version byte, stream id
  * and creation time, shard index, position and issue time.  The secret is
  * the row of kinesis.iterator_secret, made at CREATE EXTENSION, read once
  * per backend.  A token that does not decode or whose MAC does not match is
@@ -20,6 +20,7 @@
 #include "common/base64.h"
 #include "common/hmac.h"
 #include "common/sha2.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 
 #include "common/kg_catalog.h"
@@ -62,16 +63,28 @@ kg_load_secret(void)
 				 errhint("Re-create the extension, or insert 32 random bytes into kinesis.iterator_secret.")));
 }
 
+/*
+ * MAC of a payload: HMAC-SHA256 under the secret over the database OID and
+ * the payload.  The OID binds a token to its database: a copy made with
+ * CREATE DATABASE ... TEMPLATE inherits the secret row, but not the OID, so
+ * tokens of one database are invalid in the other.
+ */
 static void
 kg_mac(const uint8 *payload, uint8 *mac)
 {
 	pg_hmac_ctx *ctx;
 	uint8		full[PG_SHA256_DIGEST_LENGTH];
+	uint8		db[4];
 
 	kg_load_secret();
+	db[0] = (uint8) (MyDatabaseId >> 24);
+	db[1] = (uint8) (MyDatabaseId >> 16);
+	db[2] = (uint8) (MyDatabaseId >> 8);
+	db[3] = (uint8) MyDatabaseId;
 	ctx = pg_hmac_create(PG_SHA256);
 	if (ctx == NULL ||
 		pg_hmac_init(ctx, iterator_secret, iterator_secret_len) < 0 ||
+		pg_hmac_update(ctx, db, sizeof(db)) < 0 ||
 		pg_hmac_update(ctx, payload, KG_ITER_PAYLOAD) < 0 ||
 		pg_hmac_final(ctx, full, sizeof(full)) < 0)
 		elog(ERROR, "could not compute HMAC of a shard iterator");

@@ -2,8 +2,9 @@
  *
  * iterator.h
  *		Shard iterator tokens: a position in a shard, signed with HMAC-SHA256
- *		under a per-database secret that survives restarts, carrying the time
- *		it was issued (expiry: kinesis_glue.iterator_ttl).
+ *		under a per-database secret that survives restarts, bound to the
+ *		database OID (a copy of the database does not accept them), carrying
+ *		the time it was issued (expiry: kinesis_glue.iterator_ttl).
  *
  * Locking: none.
  *

@@ -23,6 +23,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/index.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
@@ -209,7 +210,8 @@ kg_put(const char *stream_name, KgPutInput *in, int n, KgPutResult *out,
 	if (XactReadOnly)
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-				 errmsg("cannot put records in a read-only transaction")));
+				 errmsg("cannot put records in a read-only transaction"),
+				 RecoveryInProgress() ? errhint("This server is a hot standby: put records on the primary.") : 0));
 
 	/* validate everything first: a bad entry rejects the whole call */
 	if (n < 1)

@@ -27,6 +27,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "datatype/timestamp.h"
@@ -409,7 +410,10 @@ kg_list_shards(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(kg_stream_stability_sql);
 
-/* kinesis._stream_stability(stream_id): one row for the stability view. */
+/*
+ * kinesis._stream_stability(stream_id): one row for the stability view;
+ * all NULL on a hot standby.
+ */
 Datum
 kg_stream_stability_sql(PG_FUNCTION_ARGS)
 {
@@ -420,6 +424,17 @@ kg_stream_stability_sql(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be composite");
+	if (RecoveryInProgress())
+	{
+		/*
+		 * A hot standby knows neither the primary's counter nor its open
+		 * producers, so it shows no figures rather than a bound it cannot
+		 * guarantee (see kg_refuse_read_in_recovery).
+		 */
+		for (int i = 0; i < 4; i++)
+			nulls[i] = true;
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+	}
 	if (!kg_stream_stability(PG_GETARG_INT32(0), &st) || !st.loaded)
 	{
 		/* not touched since startup: load it so the figures are real */

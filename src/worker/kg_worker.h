@@ -43,6 +43,12 @@ extern bool kg_run_in_transaction(const char *what, KgTxnFn fn, void *arg);
 extern bool kg_launch_dynamic_worker(const char *function_name, const char *type, const char *name,
 									 const void *extra, Size extra_size, BackgroundWorkerHandle **handle);
 
+/* databases used as templates (templates.c) */
+extern void kg_stop_database_workers(Oid dboid);
+extern const char *kg_copied_database(Node *parsetree);
+extern bool kg_database_wants_worker(Oid dboid);
+extern void kg_adopt_copy(void *arg);
+
 /* bgworker entry points (must be exported) */
 extern PGDLLEXPORT void kg_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void kg_worker_main(Datum main_arg);

@@ -7,11 +7,17 @@
  *
  * At start the launcher probes every connectable, non-template database by
  * starting a worker there; a worker that finds no extension clears its
- * slot's "wanted" flag and exits.  CREATE EXTENSION marks its database
+ * slot's "wanted" flag and exits.  Afterwards each round probes the
+ * databases that became connectable non-templates since the previous round
+ * (new databases, copies made with CREATE DATABASE ... TEMPLATE, templates
+ * that are templates no more), so a copy that already holds the extension
+ * gets its worker within a round.  CREATE EXTENSION marks its database
  * wanted at commit and wakes the launcher, so a worker starts within one
  * launcher round without a restart.  A worker that exits while still wanted
- * (an error) is relaunched after a pause.  DROP DATABASE is handled by a
- * utility hook that stops the worker first (see worker.c).
+ * (an error) is relaunched after a pause.  DROP DATABASE, RENAME and CREATE
+ * DATABASE ... TEMPLATE are handled by a utility hook that stops the worker
+ * first (see worker.c and templates.c); a worker whose database becomes a
+ * template retires.
  *
  * Locking: KgShared->lock around slot reads and writes only; the launcher
  * never holds it, a snapshot or a transaction while it sleeps.
@@ -46,6 +52,10 @@
 static BackgroundWorkerHandle **worker_handles = NULL;
 static TimestampTz last_no_slot_warning = 0;
 
+/* The databases that were connectable and no template at the last scan. */
+static Oid *eligible_dbs = NULL;
+static int	n_eligible = 0;
+
 /* Register the static launcher; called from _PG_init in the postmaster. */
 void
 kg_register_launcher(void)
@@ -77,24 +87,42 @@ kg_launcher_detach(int code, Datum arg)
 	ereport(LOG, (errmsg("kinesis_glue launcher stopped")));
 }
 
+/* Was dboid connectable and no template at the previous scan? */
+static bool
+kg_was_eligible(Oid dboid)
+{
+	for (int i = 0; i < n_eligible; i++)
+		if (eligible_dbs[i] == dboid)
+			return true;
+	return false;
+}
+
 /*
- * Mark every connectable, non-template database as wanted, so that a worker
- * probes it.  Runs in its own short transaction.
+ * Mark connectable, non-template databases as wanted, so that a worker
+ * probes them: every one when all is true (at start, or when asked), else
+ * only those that were not eligible at the previous scan (new databases,
+ * copies made with CREATE DATABASE ... TEMPLATE, databases that stopped
+ * being templates).  Runs in its own short transaction; the launcher calls
+ * it every round, so a copy that already holds the extension gets its
+ * worker within about kinesis_glue.launcher_naptime.
  */
 static void
-kg_probe_all_databases(void)
+kg_probe_databases(bool all)
 {
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
+	Oid		   *now_eligible;
+	int			n_now = 0;
+	int			cap = 64;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 
+	now_eligible = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * cap);
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
-	LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
@@ -102,19 +130,37 @@ kg_probe_all_databases(void)
 
 		if (!db->datallowconn || db->datistemplate)
 			continue;
+		if (n_now == cap)
+		{
+			cap *= 2;
+			now_eligible = repalloc(now_eligible, sizeof(Oid) * cap);
+		}
+		now_eligible[n_now++] = db->oid;
+		if (!all && kg_was_eligible(db->oid))
+			continue;
+		LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
 		slot = kg_find_database_slot(db->oid, true);
-		if (slot == NULL)
-			break;				/* registry full; reported on launch */
-		if (!slot->stopping)
+		if (slot != NULL && !slot->stopping)
 			slot->wanted = true;
+		LWLockRelease(KgShared->lock);
+		/* slot == NULL: registry full; reported on launch */
 	}
-	KgShared->rescan_databases = false;
-	LWLockRelease(KgShared->lock);
+	if (all)
+	{
+		LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
+		KgShared->rescan_databases = false;
+		LWLockRelease(KgShared->lock);
+	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+
+	if (eligible_dbs)
+		pfree(eligible_dbs);
+	eligible_dbs = now_eligible;
+	n_eligible = n_now;
 }
 
 /* Start the worker of the database in slot i; false when no slot is free. */
@@ -255,8 +301,7 @@ kg_launcher_main(Datum main_arg)
 		LWLockAcquire(KgShared->lock, LW_SHARED);
 		rescan = KgShared->rescan_databases;
 		LWLockRelease(KgShared->lock);
-		if (rescan)
-			kg_probe_all_databases();
+		kg_probe_databases(rescan);
 
 		kg_launcher_round();
 

@@ -7,10 +7,11 @@
  *
  * Also here: the SQL functions that register a database at CREATE
  * EXTENSION and wake the worker, and the utility hook that stops a
- * database's worker before DROP DATABASE (which refuses to run while any
- * session, our worker included, is connected), runs the DDL guard
- * (ddl_guard.c) first and hands DROP OWNED / REASSIGN OWNED to owned.c
- * after they ran.
+ * database's worker and mapping runners before DROP DATABASE, ALTER
+ * DATABASE ... RENAME and CREATE DATABASE ... TEMPLATE (which refuse to
+ * run while any session, our worker included, is connected to it; see
+ * templates.c), runs the DDL guard (ddl_guard.c) first and hands DROP
+ * OWNED / REASSIGN OWNED to owned.c after they ran.
  *
  * Locking: KgShared->lock for slot fields only.  The worker holds no
  * snapshot, lock or transaction while it sleeps.
@@ -131,6 +132,32 @@ kg_worker_retire(const char *why)
 	proc_exit(0);
 }
 
+/* Transaction body: has this database become a template (or unconnectable)? */
+static void
+kg_check_template(void *arg)
+{
+	*(bool *) arg = !kg_database_wants_worker(MyDatabaseId);
+}
+
+/*
+ * Step aside for good when this database became a template: stop our
+ * mapping runners (nobody restarts them once we are gone), then retire.
+ * The launcher starts a worker again when the flag is cleared.
+ */
+static void
+kg_worker_leave_template(void)
+{
+	bool		is_template = false;
+
+	if (!kg_run_in_transaction("kinesis_glue: check template", kg_check_template, &is_template) ||
+		!is_template)
+		return;
+	ereport(LOG, (errmsg("kinesis_glue worker leaves database \"%s\": it is a template or does not allow connections",
+						 worker_dbname)));
+	kg_stop_database_workers(MyDatabaseId);
+	kg_worker_retire("template database");
+}
+
 /*
  * Per-database worker entry point.  main_arg is the database OID.
  */
@@ -178,6 +205,8 @@ kg_worker_main(Datum main_arg)
 	before_shmem_exit(kg_worker_detach, (Datum) 0);
 	ereport(LOG, (errmsg("kinesis_glue worker for database \"%s\" started",
 						 worker_dbname)));
+	/* before any task: a copy of another database stops shared destinations */
+	(void) kg_run_in_transaction("kinesis_glue: adopt a copied database", kg_adopt_copy, NULL);
 
 	next_run = MemoryContextAllocZero(TopMemoryContext, sizeof(TimestampTz) * Max(kg_ntasks, 1));
 
@@ -204,6 +233,7 @@ kg_worker_main(Datum main_arg)
 								 worker_dbname)));
 			kg_worker_retire("extension dropped");
 		}
+		kg_worker_leave_template();
 
 		for (int i = 0; i < kg_ntasks; i++)
 		{
@@ -382,6 +412,9 @@ kg_stop_worker_for_drop(const char *dbname, bool stopping)
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
+	/* its mapping runners too: nobody restarts them while it is stopped */
+	if (stopping)
+		kg_stop_database_workers(dboid);
 	if (!stopping)
 		kg_wake_launcher();
 	return dboid;
@@ -453,6 +486,8 @@ kg_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 	else if (IsA(parsetree, RenameStmt) &&
 			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
 		dropped_db = ((RenameStmt *) parsetree)->subname;
+	else
+		dropped_db = kg_copied_database(parsetree);	/* CREATE DATABASE ... TEMPLATE */
 
 	if (dropped_db)
 		dropped_oid = kg_stop_worker_for_drop(dropped_db, true);
@@ -484,6 +519,9 @@ kg_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 	/* streams of roles whose objects were just dropped or reassigned */
 	if (IsA(parsetree, DropOwnedStmt) || IsA(parsetree, ReassignOwnedStmt))
 		kg_owned_objects_done(parsetree);
+	/* the template of a copy: let its worker come back */
+	if (dropped_db && IsA(parsetree, CreatedbStmt))
+		kg_stop_worker_for_drop(dropped_db, false);
 }
 
 /* Install the utility hook; called from _PG_init under preload. */

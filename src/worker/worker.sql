@@ -23,3 +23,50 @@ GRANT SELECT ON kinesis_glue.workers TO PUBLIC;
 
 -- Start this database's worker once CREATE EXTENSION commits.
 SELECT kinesis_glue._register_database();
+
+-- The database this installation belongs to.  A copy made with CREATE
+-- DATABASE ... TEMPLATE inherits the row; its worker notices the other OID
+-- when it starts and adopts the copy (kinesis_glue._adopt_copy).
+CREATE TABLE kinesis_glue.installation (database_oid oid NOT NULL);
+INSERT INTO kinesis_glue.installation (database_oid)
+    SELECT d.oid FROM pg_catalog.pg_database d
+     WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database();
+GRANT SELECT ON kinesis_glue.installation TO PUBLIC;
+
+-- Run by the worker as it starts (src/worker/templates.c): in a copy of
+-- another database, record this database's OID and stop the delivery
+-- streams whose destination (a directory or a program) the copy would
+-- share with its template: both would write objects under the same names.
+-- Returns how many were stopped; NULL when this is not a copy.
+CREATE FUNCTION kinesis_glue._adopt_copy() RETURNS integer
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    me oid := (SELECT d.oid FROM pg_catalog.pg_database d WHERE d.datname = pg_catalog.current_database());
+    was oid;
+    n integer;
+BEGIN
+    SELECT i.database_oid INTO was FROM kinesis_glue.installation i FOR UPDATE;
+    IF was = me THEN
+        RETURN NULL;
+    END IF;
+    DELETE FROM kinesis_glue.installation;
+    INSERT INTO kinesis_glue.installation (database_oid) VALUES (me);
+    IF was IS NULL THEN
+        RETURN NULL;
+    END IF;
+    UPDATE firehose.delivery_streams d
+       SET enabled = false, last_error_at = pg_catalog.clock_timestamp(),
+           last_error = pg_catalog.format('stopped: this database is a copy of database %s and would share the destination with it', was)
+     WHERE d.enabled AND d.destination_type IN ('files', 'program');
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n > 0 THEN
+        RAISE WARNING 'kinesis_glue: database "%" is a copy of database %: % delivery stream(s) with a file or program destination stopped',
+                      pg_catalog.current_database(), was, n
+            USING DETAIL = 'A copy and its template would write objects with the same names to the same destination.',
+                  HINT = 'Start them with firehose.start_delivery_stream() if sharing the destination is intended, or re-create them with another destination.';
+    END IF;
+    RETURN n;
+END
+$$;
+REVOKE ALL ON FUNCTION kinesis_glue._adopt_copy() FROM PUBLIC;
