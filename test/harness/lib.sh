@@ -24,6 +24,16 @@ KG_PACKAGES=(
 	libipc-run-perl
 	build-essential
 	zlib1g-dev
+	# the wire gateway (gateway/) and its tests (test/t/097_gateway.pl)
+	libevent-dev
+	libnghttp2-dev
+	libhttp-parser-dev
+	libjson-c-dev
+	libcbor-dev
+	libssl-dev
+	libpq-dev
+	nodejs
+	python3-boto3
 )
 
 kg_log() { printf '==> %s\n' "$*"; }
