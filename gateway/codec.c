@@ -248,6 +248,56 @@ cbor_item_to_json(cbor_item_t *it, int depth, char *err, size_t errlen)
 	return NULL;
 }
 
+/*
+ * Pre-pass with libcbor's streaming decoder: cbor_load allocates a definite
+ * array or map of the declared size before reading it, so a 9-byte body
+ * could ask for gigabytes.  Every member takes at least one byte, so no
+ * honest declaration is larger than the body.
+ */
+typedef struct size_check
+{
+	size_t		limit;
+	bool		bad;
+} size_check;
+
+static void
+check_array(void *ctx, size_t n)
+{
+	size_check *c = ctx;
+
+	if (n > c->limit)
+		c->bad = true;
+}
+
+static void
+check_map(void *ctx, size_t n)
+{
+	size_check *c = ctx;
+
+	if (n > c->limit / 2)
+		c->bad = true;
+}
+
+static bool
+cbor_sizes_ok(const unsigned char *buf, size_t len)
+{
+	struct cbor_callbacks cb = cbor_empty_callbacks;
+	size_check	c = {len, false};
+	size_t		pos = 0;
+
+	cb.array_start = check_array;
+	cb.map_start = check_map;
+	while (pos < len && !c.bad)
+	{
+		struct cbor_decoder_result r = cbor_stream_decode(buf + pos, len - pos, &cb, &c);
+
+		if (r.status != CBOR_DECODER_FINISHED || r.read == 0)
+			return false;
+		pos += r.read;
+	}
+	return !c.bad;
+}
+
 /* Decode a CBOR body into the JSON shape; NULL with err set on error. */
 json_object *
 gw_cbor_to_json(const unsigned char *buf, size_t len, char *err, size_t errlen)
@@ -257,6 +307,11 @@ gw_cbor_to_json(const unsigned char *buf, size_t len, char *err, size_t errlen)
 	json_object *o;
 
 	err[0] = '\0';
+	if (!cbor_sizes_ok(buf, len))
+	{
+		snprintf(err, errlen, "malformed CBOR: an item is cut short or declares more members than the body holds");
+		return NULL;
+	}
 	it = cbor_load(buf, len, &res);
 	if (!it || res.error.code != CBOR_ERR_NONE)
 	{
@@ -287,6 +342,19 @@ ends_with(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* An unsigned integer in its shortest encoding. */
+static cbor_item_t *
+build_uint(uint64_t v)
+{
+	if (v <= UINT8_MAX)
+		return cbor_build_uint8((uint8_t) v);
+	if (v <= UINT16_MAX)
+		return cbor_build_uint16((uint16_t) v);
+	if (v <= UINT32_MAX)
+		return cbor_build_uint32((uint32_t) v);
+	return cbor_build_uint64(v);
+}
+
 static cbor_item_t *
 json_to_cbor_item(json_object *o, const char *key)
 {
@@ -299,14 +367,21 @@ json_to_cbor_item(json_object *o, const char *key)
 		case json_type_double:
 		case json_type_int:
 			if (key && ends_with(key, "Timestamp"))
-				return cbor_build_tag(1, cbor_move(cbor_build_uint64(
+				return cbor_build_tag(1, cbor_move(build_uint(
 					(uint64_t) llround(json_object_get_double(o) * 1000.0))));
 			if (json_object_get_type(o) == json_type_double)
 				return cbor_build_float8(json_object_get_double(o));
 			{
 				int64_t		v = json_object_get_int64(o);
 
-				return v >= 0 ? cbor_build_uint64((uint64_t) v) : cbor_build_negint64((uint64_t) (-1 - v));
+				if (v >= 0)
+					return build_uint((uint64_t) v);
+				{
+					cbor_item_t *n = build_uint((uint64_t) (-1 - v));
+
+					cbor_mark_negint(n);
+					return n;
+				}
 			}
 		case json_type_string:
 			if (key && strcmp(key, "Data") == 0)

@@ -373,6 +373,25 @@ auth_done(gw_request *r, PGresult **res, int nres, PGresult *error)
 	}
 }
 
+/* True when a header the gateway acts on appears more than once. */
+static bool
+duplicated_header(gw_request *r)
+{
+	static const char *const once[] = {"x-amz-target", "content-type", "authorization", "x-amz-date",
+	"host", "content-length", NULL};
+
+	for (int k = 0; once[k]; k++)
+	{
+		int			n = 0;
+
+		for (int i = 0; i < r->nheaders; i++)
+			n += strcmp(r->headers[i].name, once[k]) == 0;
+		if (n > 1)
+			return true;
+	}
+	return false;
+}
+
 /* A complete request arrived: decode, authenticate, run. */
 void
 gw_request_dispatch(gw_request *r)
@@ -388,6 +407,12 @@ gw_request_dispatch(gw_request *r)
 	{
 		gw_request_error(r, 413, "SerializationException",
 						 "the request body is larger than max_body_bytes (%zu)", gw_conf->max_body_bytes);
+		return;
+	}
+	if (duplicated_header(r))
+	{
+		gw_request_error(r, 400, "SerializationException",
+						 "X-Amz-Target, Content-Type, Authorization, X-Amz-Date and Host must appear once");
 		return;
 	}
 	if (!r->method || strcmp(r->method, "POST") != 0)
