@@ -372,3 +372,37 @@ test('SigV4: an unsigned request is refused', async () => {
   assert.equal(r.status, 400);
   assert.equal(JSON.parse(r.body).__type, 'MissingAuthenticationTokenException');
 });
+
+// ---- TLS with ALPN (a self-signed certificate; GW_TLS is its https endpoint) ----
+
+test('TLS: ALPN picks h2 for the default handler and http/1.1 for NodeHttpHandler', { skip: !process.env.GW_TLS }, async () => {
+  const TLS = process.env.GW_TLS;
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';   // the test certificate is self-signed
+  const s = http2.connect(TLS);
+  await new Promise((resolve, reject) => { s.once('connect', resolve); s.once('error', reject); });
+  assert.equal(s.alpnProtocol, 'h2');
+  s.close();
+  const https = await import('node:https');
+  const proto = await new Promise((resolve, reject) => {
+    const req = https.request(TLS, { method: 'POST', ALPNProtocols: ['http/1.1'], headers: {
+      'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Kinesis_20131202.ListStreams' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve([req.socket.alpnProtocol, res.statusCode]));
+    });
+    req.on('error', reject);
+    req.end('{}');
+  });
+  assert.deepEqual(proto, ['http/1.1', 200]);
+  for (const h1 of [false, true]) {
+    const c = kinesis(TLS, dummy, h1);
+    try {
+      const name = `tls-${h1 ? 'h1' : 'h2'}`;
+      await c.send(new K.CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+      const p = await c.send(new K.PutRecordCommand({ StreamName: name, PartitionKey: 'k', Data: enc('over TLS') }));
+      const it = await c.send(new K.GetShardIteratorCommand({ StreamName: name, ShardId: p.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
+      const g = await c.send(new K.GetRecordsCommand({ ShardIterator: it.ShardIterator }));
+      assert.equal(dec(g.Records[0].Data), 'over TLS');
+      await c.send(new K.DeleteStreamCommand({ StreamName: name }));
+    } finally { c.destroy(); }
+  }
+});
