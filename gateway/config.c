@@ -136,6 +136,8 @@ set_key(gw_config *c, const char *k, const char *v, char *err, size_t errlen)
 	INTKEY("request_timeout", request_timeout, 1, 86400);
 	INTKEY("max_queue", max_queue, 1, 1000000);
 	INTKEY("max_clock_skew", max_clock_skew, 1, 86400);
+	INTKEY("max_subscriptions", max_subscriptions, 0, 100000);
+	INTKEY("subscribe_seconds", subscribe_seconds, 1, 86400);
 	STRKEY("conninfo", conninfo);
 	STRKEY("tls_cert", tls_cert);
 	STRKEY("tls_key", tls_key);
@@ -251,6 +253,8 @@ gw_config_load(const char *path, char **overrides, int noverrides, char *err, si
 	c->request_timeout = 30;
 	c->max_queue = 10000;
 	c->max_clock_skew = 300;
+	c->max_subscriptions = 100;
+	c->subscribe_seconds = 300;
 
 	if (path)
 	{

@@ -46,6 +46,8 @@ typedef struct gw_config
 	int			request_timeout;
 	int			max_queue;
 	int			max_clock_skew;
+	int			max_subscriptions;
+	int			subscribe_seconds;
 } gw_config;
 
 enum
@@ -77,6 +79,8 @@ typedef struct gw_query
 
 struct gw_conn;
 struct gw_request;
+typedef struct gw_sub gw_sub;
+struct evbuffer;
 typedef void (*gw_done_fn) (struct gw_request *r, PGresult **res, int nres, PGresult *error);
 
 typedef struct gw_request
@@ -122,6 +126,12 @@ typedef struct gw_request
 	const char *resp_type;
 	const char *err_type;
 	bool		answered;
+
+	/* a streamed response (SubscribeToShard) */
+	gw_sub	   *sub;
+	struct evbuffer *stream_out;
+	bool		streaming;
+	bool		stream_done;
 } gw_request;
 
 gw_request *gw_request_new(struct gw_conn *c, int32_t stream_id);
@@ -132,14 +142,25 @@ const char *gw_request_header(gw_request *r, const char *name);
 void		gw_request_dispatch(gw_request *r);
 void		gw_request_error(gw_request *r, int status, const char *type, const char *fmt,...) __attribute__((format(printf, 4, 5)));
 void		gw_request_reply(gw_request *r, int status, json_object *body);
+void		gw_request_log(gw_request *r);
 
 /* ---- connections (http.c) ---- */
 void		gw_conn_respond(gw_request *r);
 int			gw_listen_start(char *err, size_t errlen);
 void		gw_listen_stop(void);
 int			gw_tls_setup(char *err, size_t errlen);
+int			gw_conn_stream_start(gw_request *r, const char *content_type);
+void		gw_conn_stream_push(gw_request *r);
 
 /* ---- pool (pool.c) ---- */
+typedef struct gw_watch
+{
+	struct event *ev;
+	int			fd;
+	short		what;
+} gw_watch;
+
+void		gw_pg_watch(gw_watch *w, PGconn *pg, short what, event_callback_fn cb, void *arg);
 void		gw_pool_start(void);
 void		gw_pool_reconfigure(void);
 void		gw_pool_submit(gw_request *r);
@@ -165,11 +186,17 @@ typedef struct gw_op
 	const char *name;
 	gw_build_fn build;
 	gw_reply_fn reply;
+	gw_build_fn start;			/* streamed operations: instead of build/reply */
 } gw_op;
 
 const gw_op *gw_op_find(const char *target);
 void		gw_query_add(gw_request *r, const char *sql, int nparams,...);
 void		gw_map_pg_error(PGresult *res, gw_err *e);
+
+/* ---- SubscribeToShard (subscribe.c) ---- */
+bool		gw_sub_start(gw_request *r, json_object *in, gw_err *e);
+void		gw_sub_detach(gw_sub *s);
+json_object *gw_records_json(PGresult *res);
 
 /* ---- codecs (codec.c) ---- */
 json_object *gw_cbor_to_json(const unsigned char *buf, size_t len, char *err, size_t errlen);

@@ -445,6 +445,67 @@ h2_respond(gw_conn *c, gw_request *r)
 		h2_flush(c);			/* else h2_process flushes after receiving */
 }
 
+/* Data of a streamed response: what is buffered, deferred until more comes. */
+static ssize_t
+h2_read_stream(nghttp2_session *s, int32_t stream_id, uint8_t *buf, size_t len, uint32_t *flags,
+			   nghttp2_data_source *src, void *arg)
+{
+	gw_request *r = src->ptr;
+	size_t		n = evbuffer_get_length(r->stream_out);
+
+	if (n == 0)
+	{
+		if (r->stream_done)
+		{
+			*flags |= NGHTTP2_DATA_FLAG_EOF;
+			return 0;
+		}
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	return evbuffer_remove(r->stream_out, buf, len);
+}
+
+/* Start a 200 response whose body comes later (HTTP/2 only). */
+int
+gw_conn_stream_start(gw_request *r, const char *content_type)
+{
+	gw_conn    *c = r->conn;
+	char		rid[37];
+	nghttp2_nv	nv[3];
+	int			n = 0;
+	nghttp2_data_provider prd = {.source.ptr = r,.read_callback = h2_read_stream};
+
+	if (!c || c->proto != P_H2)
+		return -1;
+	r->answered = r->streaming = true;
+	r->status = 200;
+	r->stream_out = evbuffer_new();
+	request_id(rid);
+#define NV(k, v) nv[n++] = (nghttp2_nv) {(uint8_t *) (k), (uint8_t *) (v), strlen(k), strlen(v), NGHTTP2_NV_FLAG_NONE}
+	NV(":status", "200");
+	NV("content-type", content_type);
+	NV("x-amzn-requestid", rid);
+#undef NV
+	gw_request_log(r);
+	if (nghttp2_submit_response(c->h2, r->stream_id, nv, n, &prd) != 0)
+		return -1;
+	return 0;
+}
+
+/* More of a streamed response is buffered (or it is done): send it. */
+void
+gw_conn_stream_push(gw_request *r)
+{
+	gw_conn    *c = r->conn;
+
+	if (!c || !r->streaming)
+		return;
+	nghttp2_session_resume_data(c->h2, r->stream_id);
+	/* may end the stream and free r; the connection is closed by its callbacks */
+	if (!c->in_process)
+		h2_flush(c);
+}
+
 static void
 h2_start(gw_conn *c)
 {

@@ -589,12 +589,15 @@ b_get_records(gw_request *r, json_object *in, gw_err *e)
 	return true;
 }
 
-static json_object *
-r_get_records(gw_request *r, json_object *in, PGresult **res, gw_err *e)
+/*
+ * Records, NextShardIterator, MillisBehindLatest and ChildShards from the
+ * rows of the get_records query (shared with SubscribeToShard).
+ */
+json_object *
+gw_records_json(PGresult *g)
 {
 	json_object *o = json_object_new_object(),
 			   *a = json_object_new_array();
-	PGresult   *g = res[0];
 
 	for (int i = 0; i < PQntuples(g); i++)
 	{
@@ -636,6 +639,12 @@ r_get_records(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 		}
 	}
 	return o;
+}
+
+static json_object *
+r_get_records(gw_request *r, json_object *in, PGresult **res, gw_err *e)
+{
+	return gw_records_json(res[0]);
 }
 
 /* ---- consumers ---- */
@@ -781,5 +790,6 @@ const gw_op gw_kinesis_ops[] = {
 	{"Kinesis_20131202", "DeregisterStreamConsumer", b_deregister_consumer, r_empty},
 	{"Kinesis_20131202", "ListStreamConsumers", b_list_consumers, r_list_consumers},
 	{"Kinesis_20131202", "DescribeStreamConsumer", b_describe_consumer, r_describe_consumer},
+	{"Kinesis_20131202", "SubscribeToShard", NULL, NULL, gw_sub_start},
 	{NULL}
 };

@@ -28,9 +28,7 @@ typedef struct pconn
 	int			idx;
 	pc_state	state;
 	PGconn	   *pg;
-	struct event *ev;
-	int			ev_fd;
-	short		ev_what;
+	gw_watch	w;
 	struct event *retry;
 	int			gen;
 	gw_request *req;
@@ -51,24 +49,33 @@ static void pc_connect(pconn *c);
 static void pc_event(evutil_socket_t fd, short what, void *arg);
 static void pc_next(pconn *c);
 
-/* (Re)arm the connection's socket event for what (EV_READ/EV_WRITE). */
+/*
+ * (Re)arm a libpq connection's socket event for what (EV_READ/EV_WRITE);
+ * libpq may change the socket while it connects.
+ */
+void
+gw_pg_watch(gw_watch *w, PGconn *pg, short what, event_callback_fn cb, void *arg)
+{
+	int			fd = PQsocket(pg);
+
+	if (w->ev && (w->fd != fd || w->what != what))
+	{
+		event_free(w->ev);
+		w->ev = NULL;
+	}
+	if (!w->ev)
+	{
+		w->ev = event_new(gw_base, fd, what | EV_PERSIST, cb, arg);
+		w->fd = fd;
+		w->what = what;
+		event_add(w->ev, NULL);
+	}
+}
+
 static void
 pc_watch(pconn *c, short what)
 {
-	int			fd = PQsocket(c->pg);
-
-	if (c->ev && (c->ev_fd != fd || c->ev_what != what))
-	{
-		event_free(c->ev);
-		c->ev = NULL;
-	}
-	if (!c->ev)
-	{
-		c->ev = event_new(gw_base, fd, what | EV_PERSIST, pc_event, c);
-		c->ev_fd = fd;
-		c->ev_what = what;
-		event_add(c->ev, NULL);
-	}
+	gw_pg_watch(&c->w, c->pg, what, pc_event, c);
 }
 
 static void
@@ -81,9 +88,9 @@ pc_retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 pc_close(pconn *c, int delay_ms)
 {
-	if (c->ev)
-		event_free(c->ev);
-	c->ev = NULL;
+	if (c->w.ev)
+		event_free(c->w.ev);
+	c->w.ev = NULL;
 	if (c->pg)
 		PQfinish(c->pg);
 	c->pg = NULL;
@@ -413,9 +420,9 @@ gw_pool_stop(void)
 			if (conns[i]->retry)
 				event_free(conns[i]->retry);
 			conns[i]->retry = NULL;
-			if (conns[i]->ev)
-				event_free(conns[i]->ev);
-			conns[i]->ev = NULL;
+			if (conns[i]->w.ev)
+				event_free(conns[i]->w.ev);
+			conns[i]->w.ev = NULL;
 			if (conns[i]->pg)
 				PQfinish(conns[i]->pg);
 			conns[i]->pg = NULL;

@@ -15,6 +15,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include <event2/buffer.h>
+
 enum
 {
 	PHASE_NEW, PHASE_AUTH, PHASE_OP
@@ -57,6 +59,10 @@ gw_request_free(gw_request *r)
 	}
 	if (r->in_pool)
 		gw_pool_forget(r);
+	if (r->sub)
+		gw_sub_detach(r->sub);
+	if (r->stream_out)
+		evbuffer_free(r->stream_out);
 	for (int i = 0; i < r->nheaders; i++)
 	{
 		free(r->headers[i].name);
@@ -131,13 +137,26 @@ gw_request_header(gw_request *r, const char *name)
 	return NULL;
 }
 
-/* Encode body in the request's content type and send it; log the request. */
+/* The one line logged per request (for a stream: when it starts). */
 void
-gw_request_reply(gw_request *r, int status, json_object *body)
+gw_request_log(gw_request *r)
 {
 	struct timeval now;
 	double		ms;
 
+	gettimeofday(&now, NULL);
+	ms = (now.tv_sec - r->start.tv_sec) * 1000.0 + (now.tv_usec - r->start.tv_usec) / 1000.0;
+	if (gw_conf->request_log_level < GW_LOG_OFF && gw_conf->request_log_level >= gw_conf->log_level)
+		gw_log(gw_conf->request_log_level, "%s %s %s %d %s %zu bytes %.1f ms key=%s role=%s",
+			   r->h2 ? "h2" : "http/1.1", r->target[0] ? r->target : "-",
+			   r->cbor ? "cbor" : "json", r->status, r->err_type ? r->err_type : "-",
+			   r->resp_len, ms, r->access_key ? r->access_key : "-", r->role ? r->role : "-");
+}
+
+/* Encode body in the request's content type and send it; log the request. */
+void
+gw_request_reply(gw_request *r, int status, json_object *body)
+{
 	if (r->answered)
 	{
 		json_object_put(body);
@@ -160,13 +179,7 @@ gw_request_reply(gw_request *r, int status, json_object *body)
 		r->resp_type = "application/x-amz-json-1.1";
 	}
 	json_object_put(body);
-	gettimeofday(&now, NULL);
-	ms = (now.tv_sec - r->start.tv_sec) * 1000.0 + (now.tv_usec - r->start.tv_usec) / 1000.0;
-	if (gw_conf->request_log_level < GW_LOG_OFF && gw_conf->request_log_level >= gw_conf->log_level)
-		gw_log(gw_conf->request_log_level, "%s %s %s %d %s %zu bytes %.1f ms key=%s role=%s",
-			   r->h2 ? "h2" : "http/1.1", r->target[0] ? r->target : "-",
-			   r->cbor ? "cbor" : "json", status, r->err_type ? r->err_type : "-",
-			   r->resp_len, ms, r->access_key ? r->access_key : "-", r->role ? r->role : "-");
+	gw_request_log(r);
 	if (r->conn)
 		gw_conn_respond(r);
 	else
@@ -225,6 +238,12 @@ run_op(gw_request *r)
 		r->queries[i].sql_owned = NULL;
 	}
 	r->nqueries = 0;
+	if (r->op->start)
+	{
+		if (!r->op->start(r, r->input, &e))
+			reply_err(r, &e);
+		return;
+	}
 	if (!r->op->build(r, r->input, &e))
 	{
 		reply_err(r, &e);

@@ -406,3 +406,117 @@ test('TLS: ALPN picks h2 for the default handler and http/1.1 for NodeHttpHandle
     } finally { c.destroy(); }
   }
 });
+
+// ---- SubscribeToShard (the open gateway runs with subscribe_seconds = 5) ----
+
+import { execFileSync } from 'node:child_process';
+import { EventStreamCodec } from '@smithy/eventstream-codec';
+const toUtf8 = (b) => new TextDecoder().decode(b);
+const fromUtf8 = (s) => new TextEncoder().encode(s);
+
+function psql(sql) {
+  return execFileSync('psql', ['-X', '-q', '-At', '-h', process.env.GW_PGHOST, '-p', process.env.GW_PGPORT,
+    '-d', 'postgres', '-c', sql]).toString().trim();
+}
+
+async function efoStream(c, name, shards = 1) {
+  await c.send(new K.CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  const arn = `arn:aws:kinesis:us-east-1:000000000000:stream/${name}`;
+  const reg = await c.send(new K.RegisterStreamConsumerCommand({ StreamARN: arn, ConsumerName: 'efo' }));
+  return reg.Consumer.ConsumerARN;
+}
+
+test('SubscribeToShard (JS v3, HTTP/2): records, one put by SQL pushed at once, heartbeats, one subscription per consumer and shard, the end after subscribe_seconds', async () => {
+  const c = kinesis(OPEN);
+  try {
+    const carn = await efoStream(c, 'efo-js');
+    await c.send(new K.PutRecordCommand({ StreamName: 'efo-js', PartitionKey: 'a', Data: enc('before') }));
+    const t0 = Date.now();
+    const out = await c.send(new K.SubscribeToShardCommand({ ConsumerARN: carn, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } }));
+    await rejects(c.send(new K.SubscribeToShardCommand({ ConsumerARN: carn, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' } })), 'ResourceInUseException');
+    await rejects(c.send(new K.SubscribeToShardCommand({ ConsumerARN: carn.replace('/efo:', '/nobody:'), ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' } })), 'ResourceNotFoundException');
+    let putAt = 0;
+    const timer = setTimeout(() => { putAt = Date.now(); psql("SELECT kinesis.put_record('efo-js', 'b', '\\x7371'::bytea)"); }, 1000);
+    const events = [];
+    for await (const ev of out.EventStream) events.push({ at: Date.now(), ev: ev.SubscribeToShardEvent });
+    clearTimeout(timer);
+    const ended = Date.now() - t0;
+    const recs = events.flatMap((e) => e.ev.Records.map((r) => ({ at: e.at, data: dec(r.Data), seq: r.SequenceNumber })));
+    assert.deepEqual(recs.map((r) => r.data), ['before', 'sq']);
+    const viaSql = recs[1];
+    assert.ok(viaSql.at - putAt < 2000, `the SQL put arrived ${viaSql.at - putAt} ms after the commit, before any heartbeat`);
+    assert.ok(events.some((e) => e.ev.Records.length === 0), 'an empty event keeps the subscription alive');
+    for (let i = 1; i < events.length; i++) assert.ok(events[i].at - events[i - 1].at <= 5000);
+    assert.equal(events.at(-1).ev.ContinuationSequenceNumber, viaSql.seq);
+    assert.ok(ended >= 3500 && ended < 9000, `ended after ${ended} ms`);
+    // after the end the same consumer may subscribe again, from where it stopped
+    const again = await c.send(new K.SubscribeToShardCommand({ ConsumerARN: carn, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: viaSql.seq } }));
+    for await (const ev of again.EventStream) { assert.equal(ev.SubscribeToShardEvent.Records.length, 0); break; }
+    await c.send(new K.DeleteStreamCommand({ StreamName: 'efo-js', EnforceConsumerDeletion: true }));
+  } finally { c.destroy(); }
+});
+
+test('SubscribeToShard over HTTP/1.1 is refused; a closed parent shard ends the subscription with its children', async () => {
+  const h1 = kinesis(OPEN, dummy, true);
+  const c = kinesis(OPEN);
+  try {
+    const carn = await efoStream(c, 'efo-split');
+    await rejects(h1.send(new K.SubscribeToShardCommand({ ConsumerARN: carn, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' } })), 'InvalidArgumentException');
+    await c.send(new K.PutRecordCommand({ StreamName: 'efo-split', PartitionKey: 'a', Data: enc('parent') }));
+    await c.send(new K.SplitShardCommand({ StreamName: 'efo-split', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: '170141183460469231731687303715884105728' }));
+    const t0 = Date.now();
+    const out = await c.send(new K.SubscribeToShardCommand({ ConsumerARN: carn, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } }));
+    const events = [];
+    for await (const ev of out.EventStream) events.push(ev.SubscribeToShardEvent);
+    assert.ok(Date.now() - t0 < 3000, 'the subscription ended at the end of the closed shard');
+    assert.deepEqual(events.flatMap((e) => e.Records.map((r) => dec(r.Data))), ['parent']);
+    assert.deepEqual(events.at(-1).ChildShards.map((s) => s.ShardId).sort(), ['shardId-000000000001', 'shardId-000000000002']);
+    await c.send(new K.DeleteStreamCommand({ StreamName: 'efo-split', EnforceConsumerDeletion: true }));
+  } finally { h1.destroy(); c.destroy(); }
+});
+
+test('SubscribeToShard frames decoded with @smithy/eventstream-codec: initial-response first, CBOR events for a CBOR request', async () => {
+  const c = kinesis(OPEN);
+  try {
+    const carn = await efoStream(c, 'efo-raw');
+    await c.send(new K.PutRecordCommand({ StreamName: 'efo-raw', PartitionKey: 'a', Data: new Uint8Array([1, 2, 3]) }));
+    for (const type of ['application/x-amz-json-1.1', 'application/x-amz-cbor-1.1']) {
+      const args = { ConsumerARN: carn, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } };
+      const body = type.includes('cbor') ? cbor(args) : Buffer.from(JSON.stringify(args));
+      const s = http2.connect(OPEN);
+      const req = s.request({ ':method': 'POST', ':path': '/', 'content-type': type, 'x-amz-target': 'Kinesis_20131202.SubscribeToShard' });
+      let buf = Buffer.alloc(0);
+      const msgs = [];
+      const codec = new EventStreamCodec(toUtf8, fromUtf8);
+      let ctype;
+      req.on('response', (h) => { ctype = h['content-type']; });
+      await new Promise((resolve, reject) => {
+        req.on('data', (d) => {
+          buf = Buffer.concat([buf, d]);
+          while (buf.length >= 4 && buf.length >= buf.readUInt32BE(0)) {
+            const n = buf.readUInt32BE(0);
+            msgs.push(codec.decode(new Uint8Array(buf.subarray(0, n))));   // checks both CRCs
+            buf = buf.subarray(n);
+            if (msgs.length === 2) { req.close(); resolve(); }
+          }
+        });
+        req.on('error', reject);
+        req.on('end', resolve);
+        req.end(body);
+      });
+      s.close();
+      assert.equal(ctype, 'application/vnd.amazon.eventstream');
+      const h = (m, k) => m.headers[k]?.value;
+      assert.equal(h(msgs[0], ':message-type'), 'event');
+      assert.equal(h(msgs[0], ':event-type'), 'initial-response');
+      assert.equal(h(msgs[1], ':event-type'), 'SubscribeToShardEvent');
+      assert.equal(h(msgs[1], ':content-type'), type);
+      const ev = type.includes('cbor') ? cborDecode(Buffer.from(msgs[1].body)) : JSON.parse(toUtf8(msgs[1].body));
+      assert.equal(ev.Records.length, 1);
+      assert.deepEqual([...(type.includes('cbor') ? ev.Records[0].Data : Buffer.from(ev.Records[0].Data, 'base64'))], [1, 2, 3]);
+      // the stream was reset by the client: the lock is released at once
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await c.send(new K.DeleteStreamCommand({ StreamName: 'efo-raw', EnforceConsumerDeletion: true }));
+  } finally { c.destroy(); }
+});

@@ -7,7 +7,9 @@
 #      every built operation and their errors, Firehose, hand-built CBOR over
 #      HTTP/1.1 and h2c, malformed bodies, SigV4 (good, bad, unknown key, clock
 #      skew, unsigned) with keys mapped to roles so that a missing GRANT is
-#      AccessDeniedException; each node test is one assertion here;
+#      AccessDeniedException; SubscribeToShard through the SDK and decoded
+#      with @smithy/eventstream-codec, with a record put by SQL pushed at
+#      once; TLS with ALPN; each node test is one assertion here;
 #   2. boto3 (python3-boto3) as producer and consumer;
 #   3. robustness with raw sockets: a too-large Content-Length is refused
 #      before the body is read, garbage HTTP/1.1 and garbage HTTP/2 are
@@ -114,7 +116,8 @@ sub start_gateway
 
 END { kill 'TERM', @gateways if @gateways; }
 
-my ($open_port, $open_pid) = start_gateway('open', 'postgres', 'auth = none', 'pool_size = 4');
+my ($open_port, $open_pid) = start_gateway('open', 'postgres', 'auth = none', 'pool_size = 4',
+	'subscribe_seconds = 5');
 my ($sig_port, $sig_pid) = start_gateway('sigv4', 'kg_gw_login', 'auth = sigv4', 'pool_size = 2');
 system("openssl req -x509 -newkey rsa:2048 -nodes -keyout '$tmp/tls.key' -out '$tmp/tls.crt' -days 1 "
 	  . "-subj /CN=localhost >'$tmp/openssl.log' 2>&1") == 0
@@ -146,6 +149,8 @@ SKIP:
 	local $ENV{GW_READER_SECRET} = $key{reader_secret};
 	local $ENV{GW_FIREHOSE} = 'gw-fh';
 	local $ENV{GW_TLS} = "https://localhost:$tls_port";
+	local $ENV{GW_PGHOST} = $host;
+	local $ENV{GW_PGPORT} = $pgport;
 	my $tap = `cd '$tdir' && timeout 300 node --test --test-reporter=tap gateway.test.mjs 2>&1`;
 	my $count = 0;
 	for my $line (split /\n/, $tap)
@@ -154,7 +159,7 @@ SKIP:
 		$count++;
 		ok(!defined $1, "node: $2") or diag($tap);
 	}
-	is($count, 12, 'every node test ran') or diag($tap);
+	is($count, 15, 'every node test ran') or diag($tap);
 }
 is(sql('SELECT count(*) FROM firehose.delivery_stream_metrics WHERE delivery_stream_name = \'gw-fh\''), '1',
 	'the delivery stream the Firehose client used is still there');
