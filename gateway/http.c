@@ -189,6 +189,14 @@ h1_headers_complete(http_parser *p)
 	c->cur->method = strdup(http_method_str(p->method));
 	if ((p->flags & F_CONTENTLENGTH) && p->content_length > gw_conf->max_body_bytes)
 		h1_refuse(c, p);		/* before reading the body */
+	else
+	{
+		const char *expect = gw_request_header(c->cur, "expect");
+
+		/* curl and others wait for this before sending a larger body */
+		if (expect && strcasecmp(expect, "100-continue") == 0)
+			evbuffer_add_printf(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n");
+	}
 	return 0;
 }
 

@@ -219,6 +219,22 @@ like(raw(post('Kinesis_20131202.NoSuch', '{}')), qr{^HTTP/1.1 400 .*UnknownOpera
 	'an unknown operation gets UnknownOperationException');
 like(raw(post('Kinesis_20131202.ListStreams', '{}', 'X-Amz-Target' => 'Nope')), qr{^HTTP/1.1 400 .*must appear once}s,
 	'a duplicated target header does not confuse it');
+# Expect: 100-continue (curl sends it for larger bodies): the interim answer comes before the body
+{
+	my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$c_port", Timeout => 2);
+	my $body = '{}';
+	$s->syswrite("POST / HTTP/1.1\r\nHost: gw\r\nContent-Type: application/x-amz-json-1.1\r\n"
+		  . "X-Amz-Target: Kinesis_20131202.ListStreams\r\nExpect: 100-continue\r\n"
+		  . "Content-Length: 2\r\nConnection: close\r\n\r\n");
+	my $interim = '';
+	IO::Select->new($s)->can_read(2) and $s->sysread($interim, 4096);
+	like($interim, qr{^HTTP/1.1 100 Continue\r\n\r\n$}, 'Expect: 100-continue gets 100 Continue before the body is sent');
+	$s->syswrite($body);
+	my $resp = '';
+	while (IO::Select->new($s)->can_read(3)) { last unless $s->sysread(my $buf, 65536); $resp .= $buf; }
+	like($resp, qr{^HTTP/1.1 200 }, 'and the answer after it');
+	close $s;
+}
 my $h2junk = raw("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" . ("\xff" x 64), 3);
 ok(defined $h2junk && $h2junk !~ /^HTTP/, 'garbage after the HTTP/2 preface is cut off with a GOAWAY, not answered as HTTP/1.1');
 # random CBOR (libcbor's streaming pre-pass bounds the declared sizes)
