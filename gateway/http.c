@@ -17,6 +17,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -519,9 +523,10 @@ h2_start(gw_conn *c)
 {
 	nghttp2_session_callbacks *cb;
 	nghttp2_option *opt;
-	nghttp2_settings_entry iv[2] = {
+	nghttp2_settings_entry iv[3] = {
 		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, (uint32_t) gw_conf->max_streams},
 		{NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 65536},
+		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1024 * 1024},	/* PutRecords bodies are MiBs */
 	};
 
 	nghttp2_session_callbacks_new(&cb);
@@ -536,7 +541,8 @@ h2_start(gw_conn *c)
 	nghttp2_session_server_new2(&c->h2, cb, c, opt);
 	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cb);
-	nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 2);
+	nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, 3);
+	nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, 16 * 1024 * 1024);
 }
 
 static void
@@ -695,6 +701,12 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 		return;
 	}
 	nconns++;
+	{
+		/* small frames (HTTP/2 windows, events) must not wait for delayed ACKs */
+		int			one = 1;
+
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);

@@ -186,6 +186,26 @@ test('JS v3 Kinesis client, NodeHttpHandler (HTTP/1.1): every operation and its 
   try { await streamsFlow(c, 'js-h1'); } finally { c.destroy(); }
 });
 
+for (const h1 of [false, true]) {
+  test(`large bodies (${h1 ? 'HTTP/1.1' : 'HTTP/2 flow control'}): a 1000 KiB record and 500 x 8 KB, read back in one GetRecords`, async () => {
+    const c = kinesis(OPEN, dummy, h1);
+    const name = `big-${h1 ? 'h1' : 'h2'}`;
+    try {
+      await c.send(new K.CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+      const big = new Uint8Array(1000 * 1024).map((_, i) => i % 251);
+      const p = await c.send(new K.PutRecordCommand({ StreamName: name, PartitionKey: 'k', Data: big }));
+      const recs = Array.from({ length: 500 }, (_, i) => ({ PartitionKey: `k${i}`, Data: new Uint8Array(8000).fill(i % 256) }));
+      assert.equal((await c.send(new K.PutRecordsCommand({ StreamName: name, Records: recs }))).FailedRecordCount, 0);
+      const it = await c.send(new K.GetShardIteratorCommand({ StreamName: name, ShardId: p.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
+      const g = await c.send(new K.GetRecordsCommand({ ShardIterator: it.ShardIterator }));
+      assert.equal(g.Records.length, 501);
+      assert.ok(Buffer.from(g.Records[0].Data).equals(Buffer.from(big)));
+      assert.ok(g.Records.slice(1).every((r, i) => r.Data.length === 8000 && r.Data[0] === i % 256));
+      await c.send(new K.DeleteStreamCommand({ StreamName: name }));
+    } finally { c.destroy(); }
+  });
+}
+
 test('ListStreams pages by NextToken', async () => {
   const c = kinesis(OPEN, dummy, true);
   try {
