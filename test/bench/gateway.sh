@@ -8,7 +8,8 @@
 # against the SQL path with pgbench in the same run, with 1 and 4 clients:
 #   put: PutRecords of 500 records of 100 B  vs  kinesis.put_records of the same
 #   get: GetShardIterator + GetRecords(10,000) vs  get_shard_iterator +
-#        get_records(10,000) with the records array sent to the client
+#        get_records(10,000) with the records array sent to the client (both
+#        from TRIM_HORIZON, so each call returns the same records)
 # Printed: records/s of each and the ratio gateway / SQL (the bar of DESIGN.md
 # is 0.7).  kinesis-local (kinesis-mock) is not measured yet.
 #
@@ -88,19 +89,32 @@ sql_rate()
 	echo "$tps * $3" | bc -l
 }
 
-# records/s through the gateway: bench.mjs $1 with $2 clients
+# records/s through the gateway: $2 node processes running bench.mjs $1
+# with one client each (one process would be bound by its own CPU: the SDK
+# serialises and signs in JavaScript); client i reads shard i % 4
 gw_rate()
 {
-	local stream=bench_gw
+	local stream=bench_gw i
 	[ "$1" = get ] && stream=bench_get
-	(cd "$ROOT/test/gateway" && node bench.mjs "http://127.0.0.1:$GWPORT" "$1" "$2" "$SECONDS_RUN" "$stream" 2>/dev/null) |
-		sed -n 's/^{"records":\([0-9]*\),"seconds":\([0-9.]*\)}$/\1 \/ \2/p' | bc -l
+	for i in $(seq 0 $(($2 - 1))); do
+		(cd "$ROOT/test/gateway" && node bench.mjs "http://127.0.0.1:$GWPORT" "$1" 1 "$SECONDS_RUN" "$stream" h2 "$i" \
+			>"$WORK/client.$i" 2>/dev/null) &
+	done
+	wait
+	for i in $(seq 0 $(($2 - 1))); do
+		sed -n 's/^{"records":\([0-9]*\),"seconds":\([0-9.]*\)}$/\1 \/ \2/p' "$WORK/client.$i"
+	done | paste -sd+ | bc -l
 }
+
+# records one get_records(10,000) call returns from TRIM_HORIZON (it stops at
+# a segment boundary, so fewer than 10,000)
+GET_PER_CALL=$("${PSQL[@]}" -c "SELECT cardinality((kinesis.get_records(kinesis.get_shard_iterator('bench_get', 'shardId-000000000000', 'TRIM_HORIZON'), 10000)).records)")
+echo "get_records from TRIM_HORIZON returns $GET_PER_CALL records per call"
 
 printf '%-5s %8s %16s %16s %8s\n' case clients 'gateway rec/s' 'SQL rec/s' ratio
 for c in put get; do
 	per=500
-	[ $c = get ] && per=10000
+	[ $c = get ] && per=$GET_PER_CALL
 	for n in 1 4; do
 		g=$(gw_rate $c $n)
 		s=$(sql_rate $c $n $per)

@@ -1,15 +1,15 @@
 // Load generator for test/bench/gateway.sh: the AWS SDK for JavaScript v3
 // against kinesis_glue_gateway.  Prints one JSON line {records, seconds}.
 //
-//   node bench.mjs ENDPOINT put|get CLIENTS SECONDS STREAM [h1|h2]
+//   node bench.mjs ENDPOINT put|get CLIENTS SECONDS STREAM [h1|h2] [FIRST_SHARD]
 //
 // put: each client loops PutRecords of 500 records of 100 B.
 // get: client i loops GetShardIterator(TRIM_HORIZON) + GetRecords(Limit
-//      10000) on shard i % 4 (the stream holds 10,000 records per shard).
+//      10000) on shard (FIRST_SHARD + i) % 4.
 import * as K from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 
-const [endpoint, mode, clients, seconds, stream, proto = 'h2'] = process.argv.slice(2);
+const [endpoint, mode, clients, seconds, stream, proto = 'h2', first = '0'] = process.argv.slice(2);
 const credentials = { accessKeyId: 'AKIDEXAMPLE00000000', secretAccessKey: 'x'.repeat(40) };
 const deadline = Date.now() + Number(seconds) * 1000;
 const payload = new Uint8Array(100).fill(120);
@@ -26,7 +26,7 @@ async function worker(i) {
       n += 500;
     } else {
       const it = await c.send(new K.GetShardIteratorCommand({ StreamName: stream,
-        ShardId: `shardId-00000000000${i % 4}`, ShardIteratorType: 'TRIM_HORIZON' }));
+        ShardId: `shardId-00000000000${(i + Number(first)) % 4}`, ShardIteratorType: 'TRIM_HORIZON' }));
       const g = await c.send(new K.GetRecordsCommand({ ShardIterator: it.ShardIterator, Limit: 10000 }));
       n += g.Records.length;
     }
