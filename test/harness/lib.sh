@@ -35,6 +35,7 @@ KG_PACKAGES=(
 	libpq-dev
 	nodejs
 	python3-boto3
+	awscli
 )
 
 kg_log() { printf '==> %s\n' "$*"; }

@@ -10,7 +10,8 @@
 #      AccessDeniedException; SubscribeToShard through the SDK and decoded
 #      with @smithy/eventstream-codec, with a record put by SQL pushed at
 #      once; TLS with ALPN; each node test is one assertion here;
-#   2. boto3 (python3-boto3) as producer and consumer;
+#   2. boto3 (python3-boto3) and the aws CLI (awscli) as producer and
+#      consumer, the CLI also signing for the sigv4 gateway;
 #   3. robustness with raw sockets: a too-large Content-Length is refused
 #      before the body is read, garbage HTTP/1.1 and garbage HTTP/2 are
 #      answered or cut off, slow clients time out, connections are bounded;
@@ -173,6 +174,16 @@ SKIP:
 }
 is(sql(q{SELECT count(*) FROM kinesis.list_streams() WHERE stream_name = 'boto3-stream'}), '0',
 	'boto3 deleted its stream');
+
+SKIP:
+{
+	my $aws = -x '/usr/bin/aws' ? '/usr/bin/aws' : undef;
+	skip 'the aws CLI (Debian awscli) is not installed', 1 unless $aws;
+	local $ENV{PATH} = "/usr/bin:$ENV{PATH}";
+	local $ENV{TMPDIR} = $tmp;
+	my $o = `'$tdir/awscli_test.sh' http://127.0.0.1:$open_port cli-stream http://127.0.0.1:$sig_port $key{admin_key} $key{admin_secret} 2>&1`;
+	is($?, 0, 'aws CLI producer and consumer, and its SigV4 signatures') or diag($o);
+}
 
 # ---- 3. raw sockets ----
 
