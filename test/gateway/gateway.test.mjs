@@ -382,6 +382,20 @@ for (const h1 of [false, true]) {
       await rejects(rd.send(new K.DeleteStreamCommand({ StreamName: name })), 'AccessDeniedException');
       // but it may list
       assert.ok((await rd.send(new K.ListStreamsCommand({}))).StreamNames.includes(name));
+      if (!h1) {
+        // SubscribeToShard runs as the key's role on its own connection too
+        const arn = `arn:aws:kinesis:us-east-1:000000000000:stream/${name}`;
+        const reg = await a.send(new K.RegisterStreamConsumerCommand({ StreamARN: arn, ConsumerName: 'efo' }));
+        await rejects(rd.send(new K.SubscribeToShardCommand({ ConsumerARN: reg.Consumer.ConsumerARN,
+          ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } })), 'AccessDeniedException');
+        const sub = await a.send(new K.SubscribeToShardCommand({ ConsumerARN: reg.Consumer.ConsumerARN,
+          ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } }));
+        for await (const ev of sub.EventStream) {
+          assert.equal(dec(ev.SubscribeToShardEvent.Records[0].Data), 'signed');
+          break;
+        }
+        await a.send(new K.DeregisterStreamConsumerCommand({ ConsumerARN: reg.Consumer.ConsumerARN }));
+      }
       await a.send(new K.DeleteStreamCommand({ StreamName: name }));
     } finally { for (const c of [a, rd, bad, unknown, skewed]) c.destroy(); }
   });
