@@ -87,3 +87,23 @@ isolationcheck:
 	$(pg_isolation_regress_installcheck) $(ISOLATION_OPTS) $(ISOLATION)
 tapcheck:
 	$(prove_installcheck)
+
+# The wire gateway (gateway/): a separate program, built with `make` and
+# installed with `make install` when its libraries are present (see
+# KG_PACKAGES in test/harness/lib.sh); `make gateway` builds it or fails.
+GATEWAY_LIBS_OK := $(shell pkg-config --exists libevent libevent_openssl libnghttp2 json-c libcbor libssl libpq 2>/dev/null && \
+	test -f /usr/include/http_parser.h && echo yes)
+.PHONY: gateway install-gateway clean-gateway
+gateway:
+	$(MAKE) -C gateway PG_CONFIG='$(PG_CONFIG)'
+install-gateway: gateway
+	$(MAKE) -C gateway install PG_CONFIG='$(PG_CONFIG)'
+clean-gateway:
+	$(MAKE) -C gateway clean
+ifeq ($(GATEWAY_LIBS_OK),yes)
+all: gateway
+install: install-gateway
+else
+$(info kinesis_glue_gateway is not built: libevent-dev, libnghttp2-dev, libhttp-parser-dev, libjson-c-dev, libcbor-dev, libssl-dev or libpq-dev is missing)
+endif
+clean: clean-gateway

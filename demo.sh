@@ -5,6 +5,8 @@
 # and into JSON lines files, a Glue crawler over those files, queried, a
 # bookmarked Glue job that pg_cron runs every minute to aggregate the
 # delivered orders into a summary table, and a workflow drawn as a diagram.
+# When the wire gateway is built it is started on 127.0.0.1:4567
+# (KG_DEMO_GATEWAY_PORT) in front of the demo database.
 #
 #   ./demo.sh            as root on Debian 12 (installs missing packages)
 #   ./demo.sh --fresh    throw the demo cluster away and start from scratch
@@ -35,7 +37,7 @@ FRESH=0
 for arg in "$@"; do
 	case $arg in
 	--fresh) FRESH=1 ;;
-	-h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,17p' "$0"; exit 0 ;;
 	*) kg_die "unknown argument: $arg (try --help)" ;;
 	esac
 done
@@ -136,6 +138,39 @@ else
 	kg_log "workflow diagram in Graphviz DOT: $DEMO/demo_nightly.dot (render it with: dot -Tsvg $DEMO/demo_nightly.dot -o demo_nightly.svg)"
 fi
 
+# The wire gateway (gateway/), when it was built: the Kinesis HTTP API on
+# 127.0.0.1:$GW_PORT in front of the demo database, run as postgres, auth none.
+GW_PORT=${KG_DEMO_GATEWAY_PORT:-4567}
+GW_PIDFILE=$DEMO/gateway.pid
+GATEWAY=$ROOT/gateway/kinesis_glue_gateway
+GW_NOTE="The wire gateway was not built (its libraries are missing; see README)."
+kg_stop_demo_gateway "$GW_PIDFILE"
+if [[ -x $GATEWAY ]]; then
+	if (exec 3<>"/dev/tcp/127.0.0.1/$GW_PORT") 2>/dev/null; then
+		GW_NOTE="The wire gateway was not started: port $GW_PORT is taken (set KG_DEMO_GATEWAY_PORT)."
+	else
+		kg_log "starting the wire gateway on 127.0.0.1:$GW_PORT (log in $LOGDIR/gateway.log)"
+		kg_as_postgres sh -c 'echo $$ > "$1"; shift; exec "$@"' sh "$GW_PIDFILE" "$GATEWAY" \
+			-s "listen=127.0.0.1:$GW_PORT" -s "conninfo=host=$RUN port=$PORT dbname=$DB" -s auth=none \
+			>>"$LOGDIR/gateway.log" 2>&1 </dev/null &
+		GW_NOTE="The wire gateway did not answer; see $LOGDIR/gateway.log."
+		for _ in $(seq 50); do
+			if STREAMS=$(curl -sf -X POST "http://127.0.0.1:$GW_PORT/" -H 'Content-Type: application/x-amz-json-1.1' \
+				-H 'X-Amz-Target: Kinesis_20131202.ListStreams' -d '{}' 2>/dev/null); then
+				kg_log "the gateway lists the demo's streams: $STREAMS"
+				GW_NOTE="The wire gateway serves the Kinesis HTTP API (HTTP/1.1 and h2c, JSON and CBOR, auth none) at
+http://127.0.0.1:$GW_PORT, e.g.
+  aws --endpoint-url http://127.0.0.1:$GW_PORT --region us-east-1 kinesis list-streams
+  curl -X POST http://127.0.0.1:$GW_PORT/ -H 'X-Amz-Target: Kinesis_20131202.ListStreams' \\
+       -H 'Content-Type: application/x-amz-json-1.1' -d '{}'
+Its log is $LOGDIR/gateway.log; ./stop-demo.sh stops it too."
+				break
+			fi
+			sleep 0.1
+		done
+	fi
+fi
+
 cat <<EOF
 
 The demo cluster keeps running: PostgreSQL 15 on port $PORT, Unix socket in
@@ -147,4 +182,6 @@ Connect as the postgres operating system user:
 
 Firehose wrote its newline-delimited JSON objects under $OBJECTS.
 Stop it with ./stop-demo.sh; ./demo.sh --fresh starts over.
+
+$GW_NOTE
 EOF

@@ -11,6 +11,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 DATA=$ROOT/.demo/data
 
+kg_stop_demo_gateway "$ROOT/.demo/gateway.pid"
+
 if [[ ! -f $DATA/PG_VERSION ]]; then
 	echo "no demo cluster in $DATA (./demo.sh creates it)"
 	exit 0

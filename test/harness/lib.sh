@@ -5,6 +5,7 @@
 #                          when not root), with PostgreSQL 15's bin first
 #                          in PATH
 #   kg_make ARGS...        make with PG_CONFIG pointing at PostgreSQL 15
+#   kg_stop_demo_gateway PIDFILE   stop the demo's wire gateway
 
 PG_MAJOR=15
 # KG_PGBIN: another (relocated) copy of PostgreSQL 15 to build and test
@@ -25,6 +26,17 @@ KG_PACKAGES=(
 	prometheus-postgres-exporter
 	build-essential
 	zlib1g-dev
+	# the wire gateway (gateway/) and its tests (test/t/097_gateway.pl)
+	libevent-dev
+	libnghttp2-dev
+	libhttp-parser-dev
+	libjson-c-dev
+	libcbor-dev
+	libssl-dev
+	libpq-dev
+	nodejs
+	python3-boto3
+	awscli
 )
 
 kg_log() { printf '==> %s\n' "$*"; }
@@ -66,4 +78,17 @@ kg_as_postgres() {
 # True when the postgres user can reach and read directory $1.
 kg_postgres_can_read() {
 	kg_as_postgres test -r "$1" -a -x "$1"
+}
+
+# Stop the demo's wire gateway whose pid is in $1 (only when that pid is
+# still a kinesis_glue_gateway), and remove the file.
+kg_stop_demo_gateway() {
+	local pidfile=$1 pid
+	[[ -f $pidfile ]] || return 0
+	pid=$(cat "$pidfile")
+	if [[ $pid =~ ^[0-9]+$ ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q kinesis_glue_gateway; then
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	fi
+	rm -f "$pidfile"
 }

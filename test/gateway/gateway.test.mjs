@@ -1,0 +1,556 @@
+// Tests of kinesis_glue_gateway with unchanged AWS SDK for JavaScript v3 clients.
+//
+// Run by test/t/097_gateway.pl, which starts PostgreSQL, two gateways and sets:
+//   GW_OPEN     endpoint of a gateway with auth = none (login: a superuser)
+//   GW_SIGV4    endpoint of a gateway with auth = sigv4
+//   GW_ADMIN_KEY / GW_ADMIN_SECRET    a key mapped to a role that may create streams
+//   GW_READER_KEY / GW_READER_SECRET  a key mapped to a role with no rights on them
+//   GW_FIREHOSE a Direct PUT delivery stream made in SQL
+// Every client runs with maxAttempts 1, so an error is the gateway's answer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import http2 from 'node:http2';
+import { decode as cborDecode, addExtension } from 'cbor-x';
+
+// AWS's CBOR timestamps are tag 1 around epoch *milliseconds* (the Java SDK's
+// convention), not the seconds of RFC 8949: keep the raw number.
+addExtension({ tag: 1, decode: (v) => ({ epochMillis: Number(v) }) });
+import * as K from '@aws-sdk/client-kinesis';
+import * as F from '@aws-sdk/client-firehose';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+const OPEN = process.env.GW_OPEN;
+const SIGV4 = process.env.GW_SIGV4;
+const dummy = { accessKeyId: 'AKIDEXAMPLE00000000', secretAccessKey: 'x'.repeat(40) };
+
+function kinesis(endpoint, credentials = dummy, h1 = false, extra = {}) {
+  return new K.KinesisClient({
+    endpoint, region: 'us-east-1', credentials, maxAttempts: 1,
+    ...(h1 ? { requestHandler: new NodeHttpHandler() } : {}), ...extra,
+  });
+}
+
+async function rejects(promise, name, status = 400) {
+  try {
+    await promise;
+  } catch (e) {
+    assert.equal(e.name, name, `expected ${name}, got ${e.name}: ${e.message}`);
+    assert.equal(e.$metadata?.httpStatusCode, status);
+    return e;
+  }
+  assert.fail(`expected ${name}, the call succeeded`);
+}
+
+const enc = (s) => new TextEncoder().encode(s);
+const dec = (b) => new TextDecoder().decode(b);
+
+// The whole Data Streams API through one client.
+async function streamsFlow(c, name) {
+  await c.send(new K.CreateStreamCommand({ StreamName: name, ShardCount: 2 }));
+  await rejects(c.send(new K.CreateStreamCommand({ StreamName: name, ShardCount: 2 })), 'ResourceInUseException');
+  await rejects(c.send(new K.CreateStreamCommand({ StreamName: 'bad name!', ShardCount: 1 })), 'ValidationException');
+
+  const sum = await c.send(new K.DescribeStreamSummaryCommand({ StreamName: name }));
+  const d = sum.StreamDescriptionSummary;
+  assert.equal(d.StreamName, name);
+  assert.equal(d.StreamStatus, 'ACTIVE');
+  assert.equal(d.OpenShardCount, 2);
+  assert.equal(d.RetentionPeriodHours, 24);
+  assert.equal(d.StreamModeDetails.StreamMode, 'PROVISIONED');
+  assert.ok(d.StreamCreationTimestamp instanceof Date);
+  assert.ok(Math.abs(d.StreamCreationTimestamp.getTime() - Date.now()) < 600000);
+  const arn = d.StreamARN;
+  assert.equal(arn, `arn:aws:kinesis:us-east-1:000000000000:stream/${name}`);
+  await rejects(c.send(new K.DescribeStreamSummaryCommand({ StreamName: name + '-missing' })), 'ResourceNotFoundException');
+
+  const ds = await c.send(new K.DescribeStreamCommand({ StreamARN: arn }));
+  assert.equal(ds.StreamDescription.Shards.length, 2);
+  assert.equal(ds.StreamDescription.HasMoreShards, false);
+  assert.equal(ds.StreamDescription.Shards[1].HashKeyRange.EndingHashKey, '340282366920938463463374607431768211455');
+
+  const ls = await c.send(new K.ListStreamsCommand({}));
+  assert.ok(ls.StreamNames.includes(name));
+  assert.ok(ls.StreamSummaries.some((s) => s.StreamARN === arn));
+
+  // pagination of ListShards by NextToken
+  const p1 = await c.send(new K.ListShardsCommand({ StreamName: name, MaxResults: 1 }));
+  assert.equal(p1.Shards.length, 1);
+  assert.ok(p1.NextToken);
+  const p2 = await c.send(new K.ListShardsCommand({ NextToken: p1.NextToken, MaxResults: 1 }));
+  assert.deepEqual(p2.Shards.map((s) => s.ShardId), ['shardId-000000000001']);
+  assert.equal(p2.NextToken, undefined);
+
+  // put and read back
+  const pr = await c.send(new K.PutRecordCommand({ StreamARN: arn, PartitionKey: 'k1', Data: enc('first') }));
+  assert.match(pr.SequenceNumber, /^\d+$/);
+  const prs = await c.send(new K.PutRecordsCommand({
+    StreamName: name,
+    Records: [
+      { PartitionKey: 'k1', Data: enc('second') },
+      { PartitionKey: 'k2', Data: new Uint8Array([0, 255, 1, 254]) },
+      { PartitionKey: 'any', Data: enc('third'), ExplicitHashKey: '0' },
+    ],
+  }));
+  assert.equal(prs.FailedRecordCount, 0);
+  assert.equal(prs.Records.length, 3);
+  assert.equal(prs.Records[2].ShardId, 'shardId-000000000000');
+  await rejects(c.send(new K.PutRecordCommand({ StreamName: name, PartitionKey: '', Data: enc('x') })), 'ValidationException');
+  await rejects(c.send(new K.PutRecordCommand({ StreamName: name + '-missing', PartitionKey: 'a', Data: enc('x') })), 'ResourceNotFoundException');
+
+  const all = [];
+  for (const s of ds.StreamDescription.Shards) {
+    const it = await c.send(new K.GetShardIteratorCommand({ StreamName: name, ShardId: s.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
+    const gr = await c.send(new K.GetRecordsCommand({ ShardIterator: it.ShardIterator, Limit: 100 }));
+    assert.ok(gr.NextShardIterator);
+    assert.equal(typeof gr.MillisBehindLatest, 'number');
+    for (const r of gr.Records) {
+      assert.ok(r.ApproximateArrivalTimestamp instanceof Date);
+      all.push({ shard: s.ShardId, seq: r.SequenceNumber, key: r.PartitionKey, data: Buffer.from(r.Data).toString('hex') });
+    }
+  }
+  assert.equal(all.length, 4);
+  assert.ok(all.some((r) => r.key === 'k1' && r.data === Buffer.from('first').toString('hex') && r.seq === pr.SequenceNumber));
+  assert.ok(all.some((r) => r.key === 'k2' && r.data === '00ff01fe'));
+  // AFTER_SEQUENCE_NUMBER on the first record's shard skips it
+  const after = await c.send(new K.GetShardIteratorCommand({ StreamName: name, ShardId: pr.ShardId, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: pr.SequenceNumber }));
+  const ga = await c.send(new K.GetRecordsCommand({ ShardIterator: after.ShardIterator }));
+  assert.ok(ga.Records.every((r) => BigInt(r.SequenceNumber) > BigInt(pr.SequenceNumber)));
+  // AT_TIMESTAMP an hour ago: everything in the shard; in the future: refused
+  const at = await c.send(new K.GetShardIteratorCommand({ StreamName: name, ShardId: pr.ShardId, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(Date.now() - 3600e3) }));
+  assert.equal((await c.send(new K.GetRecordsCommand({ ShardIterator: at.ShardIterator }))).Records.length,
+    all.filter((r) => r.shard === pr.ShardId).length);
+  await rejects(c.send(new K.GetShardIteratorCommand({ StreamName: name, ShardId: pr.ShardId, ShardIteratorType: 'AT_TIMESTAMP', Timestamp: new Date(Date.now() + 3600e3) })), 'InvalidArgumentException');
+  await rejects(c.send(new K.GetRecordsCommand({ ShardIterator: 'AAAA' + 'x'.repeat(64) })), 'InvalidArgumentException');
+  await rejects(c.send(new K.GetShardIteratorCommand({ StreamName: name, ShardId: 'shardId-000000000009', ShardIteratorType: 'LATEST' })), 'ResourceNotFoundException');
+
+  // retention
+  await c.send(new K.IncreaseStreamRetentionPeriodCommand({ StreamName: name, RetentionPeriodHours: 48 }));
+  assert.equal((await c.send(new K.DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary.RetentionPeriodHours, 48);
+  await c.send(new K.DecreaseStreamRetentionPeriodCommand({ StreamARN: arn, RetentionPeriodHours: 24 }));
+  await rejects(c.send(new K.DecreaseStreamRetentionPeriodCommand({ StreamName: name, RetentionPeriodHours: 1 })), 'InvalidArgumentException');
+
+  // consumers
+  const reg = await c.send(new K.RegisterStreamConsumerCommand({ StreamARN: arn, ConsumerName: 'app1' }));
+  assert.equal(reg.Consumer.ConsumerName, 'app1');
+  assert.ok(reg.Consumer.ConsumerARN.startsWith(`${arn}/consumer/app1:`));
+  const lc = await c.send(new K.ListStreamConsumersCommand({ StreamARN: arn }));
+  assert.deepEqual(lc.Consumers.map((x) => x.ConsumerName), ['app1']);
+  const dc = await c.send(new K.DescribeStreamConsumerCommand({ ConsumerARN: reg.Consumer.ConsumerARN }));
+  assert.equal(dc.ConsumerDescription.StreamARN, arn);
+  assert.equal(dc.ConsumerDescription.ConsumerName, 'app1');
+  const dc2 = await c.send(new K.DescribeStreamConsumerCommand({ StreamARN: arn, ConsumerName: 'app1' }));
+  assert.equal(dc2.ConsumerDescription.ConsumerARN, reg.Consumer.ConsumerARN);
+  await rejects(c.send(new K.DescribeStreamConsumerCommand({ StreamARN: arn, ConsumerName: 'nobody' })), 'ResourceNotFoundException');
+  await rejects(c.send(new K.DeleteStreamCommand({ StreamName: name })), 'ResourceInUseException');
+  await c.send(new K.DeregisterStreamConsumerCommand({ ConsumerARN: reg.Consumer.ConsumerARN }));
+  assert.equal((await c.send(new K.ListStreamConsumersCommand({ StreamARN: arn }))).Consumers.length, 0);
+
+  // resharding
+  await c.send(new K.SplitShardCommand({ StreamName: name, ShardToSplit: 'shardId-000000000000', NewStartingHashKey: '85070591730234615865843651857942052864' }));
+  await rejects(c.send(new K.SplitShardCommand({ StreamName: name, ShardToSplit: 'shardId-000000000000', NewStartingHashKey: '1' })), 'ResourceNotFoundException').catch(async () => {});
+  let shards = (await c.send(new K.ListShardsCommand({ StreamName: name }))).Shards;
+  assert.equal(shards.length, 4);
+  assert.equal(shards.find((s) => s.ShardId === 'shardId-000000000002').ParentShardId, 'shardId-000000000000');
+  const open = (await c.send(new K.ListShardsCommand({ StreamName: name, ShardFilter: { Type: 'AT_LATEST' } }))).Shards;
+  assert.deepEqual(open.map((s) => s.ShardId), ['shardId-000000000001', 'shardId-000000000002', 'shardId-000000000003']);
+  await c.send(new K.MergeShardsCommand({ StreamName: name, ShardToMerge: 'shardId-000000000002', AdjacentShardToMerge: 'shardId-000000000003' }));
+  await rejects(c.send(new K.MergeShardsCommand({ StreamName: name, ShardToMerge: 'shardId-000000000001', AdjacentShardToMerge: 'shardId-000000000004' })), 'InvalidArgumentException');
+  // reading a closed parent to its end names its children
+  const pit = await c.send(new K.GetShardIteratorCommand({ StreamName: name, ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }));
+  const pend = await c.send(new K.GetRecordsCommand({ ShardIterator: pit.ShardIterator }));
+  assert.equal(pend.NextShardIterator, undefined);
+  assert.deepEqual(pend.ChildShards.map((s) => s.ShardId).sort(), ['shardId-000000000002', 'shardId-000000000003']);
+  const usc = await c.send(new K.UpdateShardCountCommand({ StreamName: name, TargetShardCount: 4, ScalingType: 'UNIFORM_SCALING' }));
+  assert.equal(usc.CurrentShardCount, 2);
+  assert.equal(usc.TargetShardCount, 4);
+  assert.equal((await c.send(new K.DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary.OpenShardCount, 4);
+  await rejects(c.send(new K.UpdateShardCountCommand({ StreamName: name, TargetShardCount: 100 })), 'InvalidArgumentException');
+
+  await c.send(new K.UpdateStreamModeCommand({ StreamARN: arn, StreamModeDetails: { StreamMode: 'ON_DEMAND' } }));
+  assert.equal((await c.send(new K.DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary.StreamModeDetails.StreamMode, 'ON_DEMAND');
+  await rejects(c.send(new K.SplitShardCommand({ StreamName: name, ShardToSplit: 'shardId-000000000001', NewStartingHashKey: '200000000000000000000000000000000000000' })), 'ValidationException');
+
+  await c.send(new K.DeleteStreamCommand({ StreamARN: arn }));
+  await rejects(c.send(new K.DescribeStreamCommand({ StreamName: name })), 'ResourceNotFoundException');
+  await rejects(c.send(new K.DescribeStreamCommand({})), 'ValidationException');
+}
+
+test('JS v3 Kinesis client, default HTTP/2 handler: every operation and its errors', async () => {
+  const c = kinesis(OPEN);
+  try { await streamsFlow(c, 'js-h2'); } finally { c.destroy(); }
+});
+
+test('JS v3 Kinesis client, NodeHttpHandler (HTTP/1.1): every operation and its errors', async () => {
+  const c = kinesis(OPEN, dummy, true);
+  try { await streamsFlow(c, 'js-h1'); } finally { c.destroy(); }
+});
+
+for (const h1 of [false, true]) {
+  test(`large bodies (${h1 ? 'HTTP/1.1' : 'HTTP/2 flow control'}): a 1000 KiB record and 500 x 8 KB, read back in one GetRecords`, async () => {
+    const c = kinesis(OPEN, dummy, h1);
+    const name = `big-${h1 ? 'h1' : 'h2'}`;
+    try {
+      await c.send(new K.CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+      const big = new Uint8Array(1000 * 1024).map((_, i) => i % 251);
+      const p = await c.send(new K.PutRecordCommand({ StreamName: name, PartitionKey: 'k', Data: big }));
+      const recs = Array.from({ length: 500 }, (_, i) => ({ PartitionKey: `k${i}`, Data: new Uint8Array(8000).fill(i % 256) }));
+      assert.equal((await c.send(new K.PutRecordsCommand({ StreamName: name, Records: recs }))).FailedRecordCount, 0);
+      const it = await c.send(new K.GetShardIteratorCommand({ StreamName: name, ShardId: p.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
+      const g = await c.send(new K.GetRecordsCommand({ ShardIterator: it.ShardIterator }));
+      assert.equal(g.Records.length, 501);
+      assert.ok(Buffer.from(g.Records[0].Data).equals(Buffer.from(big)));
+      assert.ok(g.Records.slice(1).every((r, i) => r.Data.length === 8000 && r.Data[0] === i % 256));
+      await c.send(new K.DeleteStreamCommand({ StreamName: name }));
+    } finally { c.destroy(); }
+  });
+}
+
+test('ListStreams pages by NextToken', async () => {
+  const c = kinesis(OPEN, dummy, true);
+  try {
+    for (const n of ['page-a', 'page-b', 'page-c']) await c.send(new K.CreateStreamCommand({ StreamName: n, ShardCount: 1 }));
+    const names = [];
+    let token;
+    do {
+      const r = await c.send(new K.ListStreamsCommand({ Limit: 1, ...(token ? { NextToken: token } : {}) }));
+      assert.ok(r.StreamNames.length <= 1);
+      names.push(...r.StreamNames);
+      token = r.NextToken;
+      assert.equal(r.HasMoreStreams, Boolean(token));
+    } while (token);
+    assert.deepEqual(names.filter((n) => n.startsWith('page-')), ['page-a', 'page-b', 'page-c']);
+    for (const n of ['page-a', 'page-b', 'page-c']) await c.send(new K.DeleteStreamCommand({ StreamName: n }));
+  } finally { c.destroy(); }
+});
+
+for (const h1 of [false, true]) {
+  test(`JS v3 Firehose client (${h1 ? 'HTTP/1.1' : 'HTTP/2'}): Direct PUT, describe, list, errors`, async () => {
+    const f = new F.FirehoseClient({
+      endpoint: OPEN, region: 'us-east-1', credentials: dummy, maxAttempts: 1,
+      ...(h1 ? { requestHandler: new NodeHttpHandler() } : {}),
+    });
+    const name = process.env.GW_FIREHOSE;
+    try {
+      const one = await f.send(new F.PutRecordCommand({ DeliveryStreamName: name, Record: { Data: enc('{"id": 1}') } }));
+      assert.match(one.RecordId, /^\d+$/);
+      const b = await f.send(new F.PutRecordBatchCommand({ DeliveryStreamName: name, Records: [{ Data: enc('{"id": 2}') }, { Data: enc('{"id": 3}') }] }));
+      assert.equal(b.FailedPutCount, 0);
+      assert.equal(b.RequestResponses.length, 2);
+      assert.ok(b.RequestResponses.every((x) => /^\d+$/.test(x.RecordId)));
+      const d = await f.send(new F.DescribeDeliveryStreamCommand({ DeliveryStreamName: name }));
+      assert.equal(d.DeliveryStreamDescription.DeliveryStreamName, name);
+      assert.equal(d.DeliveryStreamDescription.DeliveryStreamType, 'DirectPut');
+      assert.equal(d.DeliveryStreamDescription.DeliveryStreamStatus, 'ACTIVE');
+      const l = await f.send(new F.ListDeliveryStreamsCommand({}));
+      assert.ok(l.DeliveryStreamNames.includes(name));
+      await rejects(f.send(new F.DescribeDeliveryStreamCommand({ DeliveryStreamName: 'nope' })), 'ResourceNotFoundException');
+      await rejects(f.send(new F.PutRecordBatchCommand({ DeliveryStreamName: name, Records: [] })), 'InvalidArgumentException');
+      await rejects(f.send(new F.CreateDeliveryStreamCommand({ DeliveryStreamName: 'x', DeliveryStreamType: 'DirectPut' })), 'InvalidArgumentException');
+    } finally { f.destroy(); }
+  });
+}
+
+// ---- hand-built CBOR (application/x-amz-cbor-1.1), as the Java SDK sends it ----
+
+// Minimal CBOR writer for the request maps (text keys; strings, byte strings,
+// integers, tag 1 with epoch milliseconds).
+function cbor(v) {
+  const head = (major, n) => {
+    if (n < 24) return Buffer.from([(major << 5) | n]);
+    if (n < 256) return Buffer.from([(major << 5) | 24, n]);
+    if (n < 65536) { const b = Buffer.alloc(3); b[0] = (major << 5) | 25; b.writeUInt16BE(n, 1); return b; }
+    if (n < 2 ** 32) { const b = Buffer.alloc(5); b[0] = (major << 5) | 26; b.writeUInt32BE(n, 1); return b; }
+    const b = Buffer.alloc(9); b[0] = (major << 5) | 27; b.writeBigUInt64BE(BigInt(n), 1); return b;
+  };
+  if (v instanceof Date) return Buffer.concat([Buffer.from([0xc1]), cbor(v.getTime())]);
+  if (Buffer.isBuffer(v)) return Buffer.concat([head(2, v.length), v]);
+  if (typeof v === 'string') { const b = Buffer.from(v); return Buffer.concat([head(3, b.length), b]); }
+  if (typeof v === 'number') return head(0, v);
+  if (Array.isArray(v)) return Buffer.concat([head(4, v.length), ...v.map(cbor)]);
+  const keys = Object.keys(v);
+  return Buffer.concat([head(5, keys.length), ...keys.flatMap((k) => [cbor(k), cbor(v[k])])]);
+}
+
+function postH1(endpoint, op, body, type = 'application/x-amz-cbor-1.1') {
+  const u = new URL(endpoint);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, method: 'POST', path: '/', headers: {
+      'content-type': type, 'x-amz-target': op, 'content-length': body.length } }, (res) => {
+      const chunks = [];
+      res.on('data', (d) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+function postH2(endpoint, op, body, type = 'application/x-amz-cbor-1.1') {
+  return new Promise((resolve, reject) => {
+    const s = http2.connect(endpoint);
+    s.on('error', reject);
+    const req = s.request({ ':method': 'POST', ':path': '/', 'content-type': type, 'x-amz-target': op });
+    const chunks = [];
+    let status, ctype;
+    req.on('response', (h) => { status = h[':status']; ctype = h['content-type']; });
+    req.on('data', (d) => chunks.push(d));
+    req.on('end', () => { s.close(); resolve({ status, type: ctype, body: Buffer.concat(chunks) }); });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+for (const [label, post] of [['HTTP/1.1', postH1], ['HTTP/2', postH2]]) {
+  test(`hand-built CBOR requests over ${label}: byte strings, tag 1 timestamps, CBOR errors`, async () => {
+    const T = 'Kinesis_20131202.';
+    const name = `cbor-${label === 'HTTP/2' ? 'h2' : 'h1'}`;
+    let r = await post(OPEN, T + 'CreateStream', cbor({ StreamName: name, ShardCount: 1 }));
+    assert.equal(r.status, 200);
+    assert.equal(r.type, 'application/x-amz-cbor-1.1');
+    const before = new Date(Date.now() - 60000);
+    const payload = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00]);
+    r = await post(OPEN, T + 'PutRecord', cbor({ StreamName: name, PartitionKey: 'p', Data: payload }));
+    assert.equal(r.status, 200);
+    const put = cborDecode(r.body);
+    assert.equal(put.ShardId, 'shardId-000000000000');
+    r = await post(OPEN, T + 'GetShardIterator', cbor({ StreamName: name, ShardId: 'shardId-000000000000', ShardIteratorType: 'AT_TIMESTAMP', Timestamp: before }));
+    assert.equal(r.status, 200);
+    const it = cborDecode(r.body).ShardIterator;
+    r = await post(OPEN, T + 'GetRecords', cbor({ ShardIterator: it }));
+    assert.equal(r.status, 200);
+    // the raw bytes: Data is a byte string (major type 2), the timestamp is tag 1 (0xc1)
+    assert.ok(r.body.includes(Buffer.concat([Buffer.from([0x45]), payload])), 'Data as a 5-byte CBOR byte string');
+    assert.ok(r.body.includes(Buffer.from([0xc1])), 'a tag 1 timestamp');
+    const got = cborDecode(r.body);
+    assert.equal(got.Records.length, 1);
+    assert.deepEqual(Buffer.from(got.Records[0].Data), payload);
+    assert.equal(got.Records[0].SequenceNumber, put.SequenceNumber);
+    const ms = got.Records[0].ApproximateArrivalTimestamp.epochMillis;
+    assert.ok(Math.abs(ms - Date.now()) < 60000, `arrival ${ms} is epoch milliseconds`);
+    // errors come back as CBOR maps
+    r = await post(OPEN, T + 'DescribeStreamSummary', cbor({ StreamName: 'no-such-stream' }));
+    assert.equal(r.status, 400);
+    assert.equal(r.type, 'application/x-amz-cbor-1.1');
+    assert.equal(cborDecode(r.body).__type, 'ResourceNotFoundException');
+    r = await post(OPEN, T + 'PutRecord', Buffer.from([0xbf, 0x61]));
+    assert.equal(r.status, 400);
+    assert.equal(cborDecode(r.body).__type, 'SerializationException');
+    r = await post(OPEN, T + 'NoSuchOperation', cbor({}));
+    assert.equal(cborDecode(r.body).__type, 'UnknownOperationException');
+    r = await post(OPEN, T + 'DeleteStream', cbor({ StreamARN: `arn:aws:kinesis:us-east-1:000000000000:stream/${name}` }));
+    assert.equal(r.status, 200);
+  });
+}
+
+test('malformed JSON bodies get SerializationException, the gateway stays up', async () => {
+  const J = 'application/x-amz-json-1.1';
+  for (const body of ['{', '[]', '{"StreamName": 1}x', '\u0000\u0001', '{"Records": "nope", "StreamName": "s"}']) {
+    const r = await postH1(OPEN, 'Kinesis_20131202.PutRecords', Buffer.from(body), J);
+    assert.equal(r.status, 400, body);
+    assert.match(JSON.parse(r.body).__type, /SerializationException|ValidationException/);
+  }
+  const r = await postH1(OPEN, 'Kinesis_20131202.PutRecord', Buffer.from('{"StreamName": "s", "PartitionKey": "k", "Data": "not base64!"}'), J);
+  assert.equal(JSON.parse(r.body).__type, 'SerializationException');
+  const ok = await postH1(OPEN, 'Kinesis_20131202.ListStreams', Buffer.from('{}'), J);
+  assert.equal(ok.status, 200);
+});
+
+// ---- SigV4 ----
+
+const admin = () => ({ accessKeyId: process.env.GW_ADMIN_KEY, secretAccessKey: process.env.GW_ADMIN_SECRET });
+const reader = () => ({ accessKeyId: process.env.GW_READER_KEY, secretAccessKey: process.env.GW_READER_SECRET });
+
+for (const h1 of [false, true]) {
+  test(`SigV4 (${h1 ? 'HTTP/1.1' : 'HTTP/2 :authority'}): good and bad signatures, keys map to roles, GRANTs decide`, async () => {
+    const name = `signed-${h1 ? 'h1' : 'h2'}`;
+    const a = kinesis(SIGV4, admin(), h1);
+    const rd = kinesis(SIGV4, reader(), h1);
+    const bad = kinesis(SIGV4, { ...admin(), secretAccessKey: 'wrong'.repeat(8) }, h1);
+    const unknown = kinesis(SIGV4, { accessKeyId: 'AKIANOSUCHKEY0000000', secretAccessKey: 'y'.repeat(40) }, h1);
+    const skewed = kinesis(SIGV4, admin(), h1, { systemClockOffset: -900000 });
+    try {
+      await a.send(new K.CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+      const p = await a.send(new K.PutRecordCommand({ StreamName: name, PartitionKey: 'k', Data: enc('signed') }));
+      assert.match(p.SequenceNumber, /^\d+$/);
+      await rejects(bad.send(new K.ListStreamsCommand({})), 'InvalidSignatureException');
+      await rejects(unknown.send(new K.ListStreamsCommand({})), 'UnrecognizedClientException');
+      await rejects(skewed.send(new K.ListStreamsCommand({})), 'InvalidSignatureException');
+      // the reader's role has no INSERT on the stream's records: refused by PostgreSQL
+      const e = await rejects(rd.send(new K.PutRecordCommand({ StreamName: name, PartitionKey: 'k', Data: enc('no') })), 'AccessDeniedException');
+      assert.match(e.message, /permission denied|AccessDenied/i);
+      await rejects(rd.send(new K.DeleteStreamCommand({ StreamName: name })), 'AccessDeniedException');
+      // but it may list
+      assert.ok((await rd.send(new K.ListStreamsCommand({}))).StreamNames.includes(name));
+      if (!h1) {
+        // SubscribeToShard runs as the key's role on its own connection too
+        const arn = `arn:aws:kinesis:us-east-1:000000000000:stream/${name}`;
+        const reg = await a.send(new K.RegisterStreamConsumerCommand({ StreamARN: arn, ConsumerName: 'efo' }));
+        await rejects(rd.send(new K.SubscribeToShardCommand({ ConsumerARN: reg.Consumer.ConsumerARN,
+          ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } })), 'AccessDeniedException');
+        const sub = await a.send(new K.SubscribeToShardCommand({ ConsumerARN: reg.Consumer.ConsumerARN,
+          ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } }));
+        for await (const ev of sub.EventStream) {
+          assert.equal(dec(ev.SubscribeToShardEvent.Records[0].Data), 'signed');
+          break;
+        }
+        await a.send(new K.DeregisterStreamConsumerCommand({ ConsumerARN: reg.Consumer.ConsumerARN }));
+      }
+      await a.send(new K.DeleteStreamCommand({ StreamName: name }));
+    } finally { for (const c of [a, rd, bad, unknown, skewed]) c.destroy(); }
+  });
+}
+
+test('SigV4: an unsigned request is refused', async () => {
+  const r = await postH1(SIGV4, 'Kinesis_20131202.ListStreams', Buffer.from('{}'), 'application/x-amz-json-1.1');
+  assert.equal(r.status, 400);
+  assert.equal(JSON.parse(r.body).__type, 'MissingAuthenticationTokenException');
+});
+
+// ---- TLS with ALPN (a self-signed certificate; GW_TLS is its https endpoint) ----
+
+test('TLS: ALPN picks h2 for the default handler and http/1.1 for NodeHttpHandler', { skip: !process.env.GW_TLS }, async () => {
+  const TLS = process.env.GW_TLS;
+  process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';   // the test certificate is self-signed
+  const s = http2.connect(TLS);
+  await new Promise((resolve, reject) => { s.once('connect', resolve); s.once('error', reject); });
+  assert.equal(s.alpnProtocol, 'h2');
+  s.close();
+  const https = await import('node:https');
+  const proto = await new Promise((resolve, reject) => {
+    const req = https.request(TLS, { method: 'POST', ALPNProtocols: ['http/1.1'], headers: {
+      'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'Kinesis_20131202.ListStreams' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve([req.socket.alpnProtocol, res.statusCode]));
+    });
+    req.on('error', reject);
+    req.end('{}');
+  });
+  assert.deepEqual(proto, ['http/1.1', 200]);
+  for (const h1 of [false, true]) {
+    const c = kinesis(TLS, dummy, h1);
+    try {
+      const name = `tls-${h1 ? 'h1' : 'h2'}`;
+      await c.send(new K.CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+      const p = await c.send(new K.PutRecordCommand({ StreamName: name, PartitionKey: 'k', Data: enc('over TLS') }));
+      const it = await c.send(new K.GetShardIteratorCommand({ StreamName: name, ShardId: p.ShardId, ShardIteratorType: 'TRIM_HORIZON' }));
+      const g = await c.send(new K.GetRecordsCommand({ ShardIterator: it.ShardIterator }));
+      assert.equal(dec(g.Records[0].Data), 'over TLS');
+      await c.send(new K.DeleteStreamCommand({ StreamName: name }));
+    } finally { c.destroy(); }
+  }
+});
+
+// ---- SubscribeToShard (the open gateway runs with subscribe_seconds = 5) ----
+
+import { execFileSync } from 'node:child_process';
+import { EventStreamCodec } from '@smithy/eventstream-codec';
+const toUtf8 = (b) => new TextDecoder().decode(b);
+const fromUtf8 = (s) => new TextEncoder().encode(s);
+
+function psql(sql) {
+  return execFileSync('psql', ['-X', '-q', '-At', '-h', process.env.GW_PGHOST, '-p', process.env.GW_PGPORT,
+    '-d', 'postgres', '-c', sql]).toString().trim();
+}
+
+async function efoStream(c, name, shards = 1) {
+  await c.send(new K.CreateStreamCommand({ StreamName: name, ShardCount: shards }));
+  const arn = `arn:aws:kinesis:us-east-1:000000000000:stream/${name}`;
+  const reg = await c.send(new K.RegisterStreamConsumerCommand({ StreamARN: arn, ConsumerName: 'efo' }));
+  return reg.Consumer.ConsumerARN;
+}
+
+test('SubscribeToShard (JS v3, HTTP/2): records, one put by SQL pushed at once, heartbeats, one subscription per consumer and shard, the end after subscribe_seconds', async () => {
+  const c = kinesis(OPEN);
+  try {
+    const carn = await efoStream(c, 'efo-js');
+    await c.send(new K.PutRecordCommand({ StreamName: 'efo-js', PartitionKey: 'a', Data: enc('before') }));
+    const t0 = Date.now();
+    const out = await c.send(new K.SubscribeToShardCommand({ ConsumerARN: carn, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } }));
+    await rejects(c.send(new K.SubscribeToShardCommand({ ConsumerARN: carn, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' } })), 'ResourceInUseException');
+    await rejects(c.send(new K.SubscribeToShardCommand({ ConsumerARN: carn.replace('/efo:', '/nobody:'), ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' } })), 'ResourceNotFoundException');
+    let putAt = 0;
+    const timer = setTimeout(() => { putAt = Date.now(); psql("SELECT kinesis.put_record('efo-js', 'b', '\\x7371'::bytea)"); }, 1000);
+    const events = [];
+    for await (const ev of out.EventStream) events.push({ at: Date.now(), ev: ev.SubscribeToShardEvent });
+    clearTimeout(timer);
+    const ended = Date.now() - t0;
+    const recs = events.flatMap((e) => e.ev.Records.map((r) => ({ at: e.at, data: dec(r.Data), seq: r.SequenceNumber })));
+    assert.deepEqual(recs.map((r) => r.data), ['before', 'sq']);
+    const viaSql = recs[1];
+    assert.ok(viaSql.at - putAt < 2000, `the SQL put arrived ${viaSql.at - putAt} ms after the commit, before any heartbeat`);
+    assert.ok(events.some((e) => e.ev.Records.length === 0), 'an empty event keeps the subscription alive');
+    for (let i = 1; i < events.length; i++) assert.ok(events[i].at - events[i - 1].at <= 5000);
+    assert.equal(events.at(-1).ev.ContinuationSequenceNumber, viaSql.seq);
+    assert.ok(ended >= 3500 && ended < 9000, `ended after ${ended} ms`);
+    // after the end the same consumer may subscribe again, from where it stopped
+    const again = await c.send(new K.SubscribeToShardCommand({ ConsumerARN: carn, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: viaSql.seq } }));
+    for await (const ev of again.EventStream) { assert.equal(ev.SubscribeToShardEvent.Records.length, 0); break; }
+    await c.send(new K.DeleteStreamCommand({ StreamName: 'efo-js', EnforceConsumerDeletion: true }));
+  } finally { c.destroy(); }
+});
+
+test('SubscribeToShard over HTTP/1.1 is refused; a closed parent shard ends the subscription with its children', async () => {
+  const h1 = kinesis(OPEN, dummy, true);
+  const c = kinesis(OPEN);
+  try {
+    const carn = await efoStream(c, 'efo-split');
+    await rejects(h1.send(new K.SubscribeToShardCommand({ ConsumerARN: carn, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'LATEST' } })), 'InvalidArgumentException');
+    await c.send(new K.PutRecordCommand({ StreamName: 'efo-split', PartitionKey: 'a', Data: enc('parent') }));
+    await c.send(new K.SplitShardCommand({ StreamName: 'efo-split', ShardToSplit: 'shardId-000000000000', NewStartingHashKey: '170141183460469231731687303715884105728' }));
+    const t0 = Date.now();
+    const out = await c.send(new K.SubscribeToShardCommand({ ConsumerARN: carn, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } }));
+    const events = [];
+    for await (const ev of out.EventStream) events.push(ev.SubscribeToShardEvent);
+    assert.ok(Date.now() - t0 < 3000, 'the subscription ended at the end of the closed shard');
+    assert.deepEqual(events.flatMap((e) => e.Records.map((r) => dec(r.Data))), ['parent']);
+    assert.deepEqual(events.at(-1).ChildShards.map((s) => s.ShardId).sort(), ['shardId-000000000001', 'shardId-000000000002']);
+    await c.send(new K.DeleteStreamCommand({ StreamName: 'efo-split', EnforceConsumerDeletion: true }));
+  } finally { h1.destroy(); c.destroy(); }
+});
+
+test('SubscribeToShard frames decoded with @smithy/eventstream-codec: initial-response first, CBOR events for a CBOR request', async () => {
+  const c = kinesis(OPEN);
+  try {
+    const carn = await efoStream(c, 'efo-raw');
+    await c.send(new K.PutRecordCommand({ StreamName: 'efo-raw', PartitionKey: 'a', Data: new Uint8Array([1, 2, 3]) }));
+    for (const type of ['application/x-amz-json-1.1', 'application/x-amz-cbor-1.1']) {
+      const args = { ConsumerARN: carn, ShardId: 'shardId-000000000000', StartingPosition: { Type: 'TRIM_HORIZON' } };
+      const body = type.includes('cbor') ? cbor(args) : Buffer.from(JSON.stringify(args));
+      const s = http2.connect(OPEN);
+      const req = s.request({ ':method': 'POST', ':path': '/', 'content-type': type, 'x-amz-target': 'Kinesis_20131202.SubscribeToShard' });
+      let buf = Buffer.alloc(0);
+      const msgs = [];
+      const codec = new EventStreamCodec(toUtf8, fromUtf8);
+      let ctype;
+      req.on('response', (h) => { ctype = h['content-type']; });
+      await new Promise((resolve, reject) => {
+        req.on('data', (d) => {
+          buf = Buffer.concat([buf, d]);
+          while (buf.length >= 4 && buf.length >= buf.readUInt32BE(0)) {
+            const n = buf.readUInt32BE(0);
+            msgs.push(codec.decode(new Uint8Array(buf.subarray(0, n))));   // checks both CRCs
+            buf = buf.subarray(n);
+            if (msgs.length === 2) { req.close(); resolve(); }
+          }
+        });
+        req.on('error', reject);
+        req.on('end', resolve);
+        req.end(body);
+      });
+      s.close();
+      assert.equal(ctype, 'application/vnd.amazon.eventstream');
+      const h = (m, k) => m.headers[k]?.value;
+      assert.equal(h(msgs[0], ':message-type'), 'event');
+      assert.equal(h(msgs[0], ':event-type'), 'initial-response');
+      assert.equal(h(msgs[1], ':event-type'), 'SubscribeToShardEvent');
+      assert.equal(h(msgs[1], ':content-type'), type);
+      const ev = type.includes('cbor') ? cborDecode(Buffer.from(msgs[1].body)) : JSON.parse(toUtf8(msgs[1].body));
+      assert.equal(ev.Records.length, 1);
+      assert.deepEqual([...(type.includes('cbor') ? ev.Records[0].Data : Buffer.from(ev.Records[0].Data, 'base64'))], [1, 2, 3]);
+      // the stream was reset by the client: the lock is released at once
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await c.send(new K.DeleteStreamCommand({ StreamName: 'efo-raw', EnforceConsumerDeletion: true }));
+  } finally { c.destroy(); }
+});
