@@ -11,14 +11,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
-import { decode as cborDecode, addExtension } from 'cbor-x';
+import cborLib from 'cbor';
 
-// AWS's CBOR timestamps are tag 1 around epoch *milliseconds* (the Java SDK's
-// convention), not the seconds of RFC 8949: keep the raw number.
-addExtension({ tag: 1, decode: (v) => ({ epochMillis: Number(v) }) });
 import * as K from '@aws-sdk/client-kinesis';
 import * as F from '@aws-sdk/client-firehose';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+// AWS's CBOR timestamps are tag 1 around epoch *milliseconds* (the Java SDK's
+// convention), not the seconds of RFC 8949: keep the raw number.
+const cborDecode = (buf) =>
+  cborLib.decodeFirstSync(buf, { tags: { 1: (v) => ({ epochMillis: Number(v) }) } });
 
 const OPEN = process.env.GW_OPEN;
 const SIGV4 = process.env.GW_SIGV4;
