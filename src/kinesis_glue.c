@@ -15,6 +15,7 @@
 #include "utils/guc.h"
 
 #include "common/kg_guc.h"
+#include "common/kg_owner_call.h"
 #include "common/kg_shmem.h"
 #include "firehose/firehose.h"
 #include "streams/on_demand.h"
@@ -171,6 +172,7 @@ void
 _PG_init(void)
 {
 	kg_define_settings();
+	kg_owner_call_init();
 	kg_streams_init_backend();
 	kg_firehose_init_backend();
 	kg_video_init_backend();
