@@ -57,13 +57,15 @@ kg_json_check_scalar(void *state, char *token, JsonTokenType tokentype)
 }
 
 /*
- * Is the nesting of s (arrays and objects, outside strings) at most
- * KG_JSON_MAX_DEPTH deep?  Iterative; the syntax is checked afterwards.
+ * Nesting depth of a JSON text (brackets outside strings), found without
+ * recursion, so that deeply nested input can be refused before a recursive
+ * parser sees it.  The syntax is not checked.
  */
-static bool
-kg_json_depth_ok(const char *s, int len)
+int
+kg_json_depth(const char *s, int len)
 {
-	int			depth = 0;
+	int			depth = 0,
+				max = 0;
 	bool		in_string = false;
 
 	for (int i = 0; i < len; i++)
@@ -79,15 +81,12 @@ kg_json_depth_ok(const char *s, int len)
 		}
 		else if (c == '"')
 			in_string = true;
-		else if (c == '[' || c == '{')
-		{
-			if (++depth > KG_JSON_MAX_DEPTH)
-				return false;
-		}
-		else if (c == ']' || c == '}')
+		else if (c == '{' || c == '[')
+			max = Max(max, ++depth);
+		else if (c == '}' || c == ']')
 			depth--;
 	}
-	return true;
+	return max;
 }
 
 /*
@@ -101,7 +100,7 @@ kg_json_is_valid(const char *s, int len)
 	KgJsonCheck check = {true};
 	JsonSemAction sem = {0};
 
-	if (!kg_json_depth_ok(s, len))
+	if (kg_json_depth(s, len) > KG_JSON_MAX_DEPTH)
 		return false;
 	sem.semstate = &check;
 	sem.scalar = kg_json_check_scalar;

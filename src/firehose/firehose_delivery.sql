@@ -536,8 +536,11 @@ DECLARE
     d firehose.delivery_streams;
 BEGIN
     SELECT * INTO d FROM firehose.delivery_streams x WHERE x.delivery_stream_id = id FOR UPDATE;
-    IF NOT FOUND OR NOT pg_has_role(kinesis_glue.caller(), d.owner, 'USAGE') THEN
-        RAISE EXCEPTION 'AccessDeniedException: must be owner of delivery stream %', id
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'ResourceNotFoundException: delivery stream % does not exist', id
+            USING ERRCODE = 'undefined_object';
+    ELSIF NOT pg_has_role(kinesis_glue.caller(), d.owner, 'USAGE') THEN
+        RAISE EXCEPTION 'AccessDeniedException: must be owner of delivery stream "%"', d.delivery_stream_name
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN d;

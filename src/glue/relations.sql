@@ -70,8 +70,8 @@ $$
     SELECT EXISTS (SELECT 1 FROM glue.table_relations r WHERE r.table_id = $2 AND r.relation = $1::oid)
 $$;
 
--- Drop the view named rel if it is the view of catalog table id; ERROR if
--- a relation of that name is something else.
+-- Drop the view named rel if it is the view the extension made for catalog
+-- table id; a relation of that name that is something else is left alone.
 CREATE FUNCTION glue._drop_view(rel text, table_id integer) RETURNS void
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
@@ -82,9 +82,7 @@ BEGIN
         RETURN;
     END IF;
     IF NOT glue._is_our_view(oid, table_id) THEN
-        RAISE EXCEPTION 'AlreadyExistsException: relation glue_tables.% belongs to something else', quote_ident(rel)
-            USING ERRCODE = 'duplicate_object',
-                  HINT = 'Two catalog tables whose names join to the same relation name cannot both be queryable; rename one.';
+        RETURN;                                         -- not ours: never dropped
     END IF;
     EXECUTE format('DROP VIEW glue_tables.%I', rel);
     DELETE FROM glue.table_relations r WHERE r.table_id = _drop_view.table_id;
@@ -239,11 +237,13 @@ BEGIN
 END
 $$;
 
--- The relation of a catalog table, for users: its name, or NULL.
+-- The relation of a catalog table, for users: the view the extension made
+-- for it, or NULL.
 CREATE FUNCTION glue.table_relation(database_name text, table_name text) RETURNS regclass
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
 $$
-    SELECT to_regclass('glue_tables.' || quote_ident(glue._relation_name(d.database_name, t.table_name)))
+    SELECT c.oid::regclass
       FROM glue.tables t JOIN glue.databases d USING (database_id)
+      JOIN glue.table_relations r USING (table_id) JOIN pg_class c ON c.oid = r.relation
      WHERE d.database_name = lower($1) AND t.table_name = lower($2)
 $$;
