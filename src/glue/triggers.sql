@@ -202,7 +202,8 @@ BEGIN
               ORDER BY x.trigger_name COLLATE "C" LOOP
         BEGIN
             schedule := glue._cron_expression(t.schedule);
-        EXCEPTION WHEN invalid_parameter_value THEN
+            PERFORM glue._cron_user(t.owner, 'trigger');
+        EXCEPTION WHEN invalid_parameter_value OR insufficient_privilege THEN
             RAISE WARNING 'trigger "%" is not scheduled: %', t.trigger_name, SQLERRM;
             CONTINUE;
         END;
@@ -213,6 +214,24 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION glue._cron_wanted() FROM PUBLIC;
+
+-- pg_cron runs jobs only as roles that can log in: the owner's name, or
+-- AccessDeniedException.
+CREATE FUNCTION glue._cron_user(owner regrole, kind text) RETURNS name
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    r pg_roles;
+BEGIN
+    SELECT * INTO r FROM pg_roles x WHERE x.oid = owner;
+    IF NOT FOUND OR NOT r.rolcanlogin THEN
+        RAISE EXCEPTION 'AccessDeniedException: % owner % cannot log in, and pg_cron runs jobs only as roles that can', kind, owner
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('Create the %s as a role with LOGIN, or ALTER ROLE %s LOGIN.', kind, owner);
+    END IF;
+    RETURN r.rolname;
+END
+$$;
 
 -- Schedule (or unschedule) command as pg_cron job "job" run by role owner,
 -- in this database, when pg_cron is installed here.  Runs inside the
@@ -239,7 +258,7 @@ BEGIN
                   HINT = format('GRANT USAGE ON SCHEMA cron TO %s.', owner);   -- regrole: quoted as SQL needs
     END IF;
     PERFORM cron.schedule_in_database(job, glue._cron_expression(schedule), command, current_database(),
-                                      (SELECT r.rolname FROM pg_roles r WHERE r.oid = owner), true);
+                                      glue._cron_user(owner, kind), true);
 END
 $$;
 REVOKE ALL ON FUNCTION glue._cron_job(text, text, text, regrole, text) FROM PUBLIC;
@@ -259,6 +278,9 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
         IF glue._remote_cron() IS NOT NULL THEN
+            IF wanted THEN
+                PERFORM glue._cron_user(t.owner, 'trigger');
+            END IF;
             PERFORM glue._wake_at_commit();             -- it syncs the pg_cron database
             RETURN;
         END IF;

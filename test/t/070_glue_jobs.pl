@@ -432,6 +432,17 @@ is(sql(qq{SELECT schedule || ' | ' || username || ' | ' || command FROM cron.job
 	qq{0-59/15 * * * * | regress_cron_user | SELECT glue._fire_trigger('$evil_sql')},
 	'the remote job: translated schedule, the owner as user, the name quoted in the command');
 is(sql(q{SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_cron_user'}), 'f', 'and no role became superuser');
+# pg_cron runs jobs only as roles that can log in: a trigger of another
+# role is refused at once rather than breaking every sync of the database
+sql(q{CREATE ROLE regress_nologin});
+($rc, $out, $err) = $node->psql('other', q{
+	SET ROLE regress_nologin;
+	SELECT glue.create_job('nl', script => 'SELECT 1');
+	SELECT glue.create_trigger('nl', 'SCHEDULED', '[{"job_name": "nl"}]', schedule => '* * * * *',
+	       start_on_creation => true);
+});
+like($err, qr/AccessDeniedException: trigger owner regress_nologin cannot log in/,
+	'a role that cannot log in gets no pg_cron job');
 $other->(qq{SELECT glue.delete_trigger('$evil_sql'), glue.delete_trigger('plain_on_demand'), glue.delete_job('mine')});
 
 $other->(q{SELECT glue.delete_trigger('remote_minutely')});
