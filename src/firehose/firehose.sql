@@ -482,6 +482,14 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     PERFORM firehose._check_config(d);
+    PERFORM firehose._check_buffering((d.buffering_size_bytes / 1048576)::integer, d.buffering_interval);
+    IF d.buffering_size_bytes % 1048576 <> 0
+       OR d.destination_type IS DISTINCT FROM firehose._destination_type(d.destination_table, d.destination_directory,
+                                                                         d.destination_program)
+       OR d.delivery_stream_type IS NULL OR d.delivery_stream_type NOT IN ('DirectPut', 'KinesisStreamAsSource') THEN
+        RAISE EXCEPTION 'InvalidArgumentException: inconsistent settings for delivery stream "%"', d.delivery_stream_name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
     IF d.consumer_name IS DISTINCT FROM 'firehose-' || d.delivery_stream_name
        OR (d.delivery_stream_type = 'DirectPut') <> (d.source_stream IS NOT DISTINCT FROM 'firehose-' || d.delivery_stream_name)
        OR NOT EXISTS (SELECT 1 FROM kinesis.consumers c JOIN kinesis.streams s USING (stream_id)
