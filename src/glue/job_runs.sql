@@ -131,6 +131,12 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Start runs with glue.start_job_run() or glue.run_job().';
     END IF;
     SELECT * INTO j FROM glue.jobs x WHERE x.job_id = r.job_id;
+    -- re-validated before acting: the worker runs the job as its owner, no other role
+    IF current_user::regrole IS DISTINCT FROM j.owner THEN
+        RAISE EXCEPTION 'AccessDeniedException: run % of job "%" must execute as its owner %, not %',
+                        r.run_id, j.job_name, j.owner, current_user
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     PERFORM set_config('glue_job.run_id', r.run_id::text, true);
     PERFORM set_config('glue_job.job_name', j.job_name, true);
     -- the script sees the owner's usual search path (or --search_path)
