@@ -25,6 +25,7 @@ COMPONENT_SQL = src/common/common.sql \
 	src/glue/catalog.sql \
 	src/glue/partitions.sql \
 	src/glue/relations.sql \
+	src/glue/cron.sql \
 	src/glue/crawlers.sql \
 	src/glue/crawl.sql \
 	src/glue/crawl_catalog.sql \

@@ -16,6 +16,7 @@
 
 #include "common/kg_catalog.h"
 #include "common/kg_guc.h"
+#include "common/kg_owner_call.h"
 #include "common/kg_shmem.h"
 #include "firehose/firehose.h"
 #include "streams/on_demand.h"
@@ -173,6 +174,7 @@ _PG_init(void)
 {
 	kg_define_settings();
 	kg_catalog_init_backend();
+	kg_owner_call_init();
 	kg_streams_init_backend();
 	kg_firehose_init_backend();
 	kg_video_init_backend();

@@ -11,5 +11,6 @@
 #define KG_JSON_H
 
 extern bool kg_json_is_valid(const char *s, int len);
+extern int	kg_json_depth(const char *s, int len);
 
 #endif							/* KG_JSON_H */

@@ -99,27 +99,29 @@ CREATE TABLE firehose.delivered_objects (
 );
 
 -- Row-level security: everybody may see the delivery streams (like
--- pg_class); only an owner (or a member of its role) changes one or sees
--- its error output and objects.  The functions are SECURITY INVOKER; the
--- worker runs deliveries as the owner, so no path widens a role's rights.
+-- pg_class); only an owner (or a member of its role) sees its error output
+-- and objects.  PUBLIC may only read: the rows are written by the
+-- run-as-owner functions below (README "Catalogs"), which check the
+-- caller's rights; the worker runs deliveries as the owner, and the
+-- delivery functions record their outcome through those writers.
 ALTER TABLE firehose.delivery_streams ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON firehose.delivery_streams FOR SELECT USING (true);
 CREATE POLICY owned ON firehose.delivery_streams FOR ALL
     USING (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'))
     WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'));
-GRANT SELECT, INSERT, UPDATE, DELETE ON firehose.delivery_streams TO PUBLIC;
+GRANT SELECT ON firehose.delivery_streams TO PUBLIC;   -- written only through the functions (README "Catalogs")
 ALTER TABLE firehose.delivery_errors ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owned ON firehose.delivery_errors FOR ALL
     USING (EXISTS (SELECT 1 FROM firehose.delivery_streams d
                     WHERE d.delivery_stream_id OPERATOR(pg_catalog.=) delivery_errors.delivery_stream_id
                       AND pg_catalog.pg_has_role(CURRENT_USER, d.owner, 'USAGE')));
-GRANT SELECT, INSERT ON firehose.delivery_errors TO PUBLIC;
+GRANT SELECT ON firehose.delivery_errors TO PUBLIC;
 ALTER TABLE firehose.delivered_objects ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owned ON firehose.delivered_objects FOR ALL
     USING (EXISTS (SELECT 1 FROM firehose.delivery_streams d
                     WHERE d.delivery_stream_id OPERATOR(pg_catalog.=) delivered_objects.delivery_stream_id
                       AND pg_catalog.pg_has_role(CURRENT_USER, d.owner, 'USAGE')));
-GRANT SELECT, INSERT ON firehose.delivered_objects TO PUBLIC;
+GRANT SELECT ON firehose.delivered_objects TO PUBLIC;
 
 CREATE TYPE firehose.transformed_record AS (record_id bigint, result text, data bytea);
 
@@ -171,7 +173,7 @@ BEGIN
         RAISE EXCEPTION 'ResourceNotFoundException: delivery stream "%" does not exist', name
             USING ERRCODE = 'undefined_object', HINT = 'List them with firehose.list_delivery_streams().';
     END IF;
-    IF must_own AND NOT pg_has_role(current_user, d.owner, 'USAGE') THEN
+    IF must_own AND NOT pg_has_role(kinesis_glue.caller(), d.owner, 'USAGE') THEN
         RAISE EXCEPTION 'AccessDeniedException: must be owner of delivery stream "%"', name
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -395,7 +397,7 @@ BEGIN
     END IF;
     PERFORM firehose._check_buffering(buffering_size_mib, buffering_interval);
     d.delivery_stream_name := delivery_stream_name;
-    d.owner := current_user::regrole;
+    d.owner := kinesis_glue.caller()::regrole;
     d.destination_type := firehose._destination_type(destination_table, destination_directory, destination_program);
     IF d.destination_type = 'table' THEN
         d.destination_table := destination_table;
@@ -442,17 +444,9 @@ BEGIN
                 delivery_stream_type USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    INSERT INTO firehose.delivery_streams (delivery_stream_name, delivery_stream_type, source_stream,
-            consumer_name, owner, destination_type, destination_table, record_format, data_column,
-            destination_directory, destination_program, file_format, file_columns, file_header, compression,
-            prefix, partition_keys, file_extension, buffering_size_bytes, buffering_interval,
-            transform_function, transform_retries, retry_duration, backup_mode, backup_table)
-    VALUES (d.delivery_stream_name, delivery_stream_type, d.source_stream, cons, d.owner,
-            d.destination_type, d.destination_table, d.record_format, d.data_column,
-            d.destination_directory, d.destination_program, d.file_format, d.file_columns, d.file_header,
-            d.compression, d.prefix, d.partition_keys, d.file_extension, d.buffering_size_bytes,
-            d.buffering_interval, d.transform_function, d.transform_retries, d.retry_duration,
-            d.backup_mode, d.backup_table);
+    d.delivery_stream_type := delivery_stream_type;
+    d.consumer_name := cons;
+    PERFORM firehose._insert_delivery_stream(d);
     PERFORM kinesis_glue.wake_worker();
 END
 $$;
@@ -461,14 +455,75 @@ CREATE FUNCTION firehose.delete_delivery_stream(delivery_stream_name text) RETUR
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    d firehose.delivery_streams := firehose._get(delivery_stream_name, true, true);
+    d firehose.delivery_streams := firehose._delete_delivery_stream(delivery_stream_name);
 BEGIN
+    -- its source stream and consumer belong to the caller: removed as the caller
     IF d.delivery_stream_type = 'DirectPut' THEN
         PERFORM kinesis.delete_stream(d.source_stream, enforce_consumer_deletion => true);
     ELSIF EXISTS (SELECT 1 FROM kinesis.list_streams() s WHERE s.stream_name = d.source_stream) THEN
         PERFORM kinesis.deregister_stream_consumer(d.source_stream, d.consumer_name);
     END IF;
+END
+$$;
+
+-- Writers (run as the extension owner; anyone may call them, so each checks
+-- the caller's rights and its arguments) ---------------------------------------
+
+-- Insert the delivery stream d that create_delivery_stream prepared: the
+-- caller owns it, its configuration passes the checks again, and its
+-- source consumer is the caller's.
+CREATE FUNCTION firehose._insert_delivery_stream(d firehose.delivery_streams) RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
+$$
+BEGIN
+    PERFORM firehose._check_name(d.delivery_stream_name);
+    IF d.owner IS DISTINCT FROM kinesis_glue.caller() THEN
+        RAISE EXCEPTION 'AccessDeniedException: a delivery stream belongs to the role that creates it'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    PERFORM firehose._check_config(d);
+    PERFORM firehose._check_buffering((d.buffering_size_bytes / 1048576)::integer, d.buffering_interval);
+    IF d.buffering_size_bytes % 1048576 <> 0
+       OR d.destination_type IS DISTINCT FROM firehose._destination_type(d.destination_table, d.destination_directory,
+                                                                         d.destination_program)
+       OR d.delivery_stream_type IS NULL OR d.delivery_stream_type NOT IN ('DirectPut', 'KinesisStreamAsSource') THEN
+        RAISE EXCEPTION 'InvalidArgumentException: inconsistent settings for delivery stream "%"', d.delivery_stream_name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF d.consumer_name IS DISTINCT FROM 'firehose-' || d.delivery_stream_name
+       OR (d.delivery_stream_type = 'DirectPut') <> (d.source_stream IS NOT DISTINCT FROM 'firehose-' || d.delivery_stream_name)
+       OR NOT EXISTS (SELECT 1 FROM kinesis.consumers c JOIN kinesis.streams s USING (stream_id)
+                       WHERE s.stream_name = d.source_stream AND c.consumer_name = d.consumer_name
+                         AND pg_has_role(kinesis_glue.caller(), c.registered_by, 'USAGE')) THEN
+        RAISE EXCEPTION 'InvalidArgumentException: the source of delivery stream "%" is not the caller''s consumer', d.delivery_stream_name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO firehose.delivery_streams (delivery_stream_name, delivery_stream_type, source_stream,
+            consumer_name, owner, destination_type, destination_table, record_format, data_column,
+            destination_directory, destination_program, file_format, file_columns, file_header, compression,
+            prefix, partition_keys, file_extension, buffering_size_bytes, buffering_interval,
+            transform_function, transform_retries, retry_duration, backup_mode, backup_table)
+    VALUES (d.delivery_stream_name, d.delivery_stream_type, d.source_stream, d.consumer_name, d.owner,
+            d.destination_type, d.destination_table, d.record_format, d.data_column,
+            d.destination_directory, d.destination_program, d.file_format, d.file_columns, d.file_header,
+            d.compression, d.prefix, d.partition_keys, d.file_extension, d.buffering_size_bytes,
+            d.buffering_interval, d.transform_function, d.transform_retries, d.retry_duration,
+            d.backup_mode, d.backup_table);
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'ResourceInUseException: delivery stream "%" already exists', d.delivery_stream_name
+        USING ERRCODE = 'object_in_use';
+END
+$$;
+
+-- Delete a delivery stream's row (members of its owner); returns it.
+CREATE FUNCTION firehose._delete_delivery_stream(name text) RETURNS firehose.delivery_streams
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
+$$
+DECLARE
+    d firehose.delivery_streams := firehose._get(name, true, true);
+BEGIN
     DELETE FROM firehose.delivery_streams WHERE delivery_stream_id = d.delivery_stream_id;
+    RETURN d;
 END
 $$;
 
@@ -517,7 +572,7 @@ CREATE FUNCTION firehose.update_destination(delivery_stream_name text, current_v
         compression text DEFAULT NULL, prefix text DEFAULT NULL, partition_keys jsonb DEFAULT NULL,
         file_extension text DEFAULT NULL, retry_duration interval DEFAULT NULL,
         backup_mode text DEFAULT NULL, backup_table regclass DEFAULT NULL)
-    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     d firehose.delivery_streams := firehose._get(delivery_stream_name, true, true);
@@ -583,7 +638,7 @@ $$;
 
 -- Start or stop delivering (owners only).
 CREATE FUNCTION firehose._set_enabled(delivery_stream_name text, enabled boolean) RETURNS void
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     d firehose.delivery_streams := firehose._get($1, true);

@@ -30,11 +30,7 @@ BEGIN
     IF coalesce(cardinality(recs), 0) = 0 THEN
         RETURN 0;
     END IF;
-    INSERT INTO firehose.delivery_errors (delivery_stream_id, shard_id, sequence_number, error_code,
-            error_message, raw_data, approximate_arrival_timestamp, attempts_made)
-    SELECT d.delivery_stream_id, r.shard_id, r.sequence_number, code, message, r.data,
-           r.approximate_arrival_timestamp, attempts
-      FROM unnest(recs) r;
+    PERFORM firehose._add_errors(d.delivery_stream_id, recs, code, message, attempts);
     IF d.backup_mode = 'FailedDataOnly' THEN
         PERFORM firehose._backup(d, recs, code, message);
     END IF;
@@ -341,9 +337,7 @@ BEGIN
                || g.first_seq || '-' || g.last_seq || ext;
         path := firehose._write_object(d.destination_directory, key, d.delivery_stream_id, d.file_format,
                                        d.file_columns, d.file_header, d.compression = 'GZIP', g.datas);
-        INSERT INTO firehose.delivered_objects (delivery_stream_id, object_path, first_sequence_number,
-                last_sequence_number, records, bytes)
-        VALUES (d.delivery_stream_id, path, g.first_seq, g.last_seq, g.n, g.bytes);
+        PERFORM firehose._add_object(d.delivery_stream_id, path, g.first_seq, g.last_seq, g.n, g.bytes);
         delivered := delivered + g.n;
         delivered_bytes := delivered_bytes + g.bytes;
         objects := objects + 1;
@@ -373,11 +367,9 @@ BEGIN
                            'SELECT count(*), sum(octet_length(c.data)) FROM c',
                            d.source_stream, d.consumer_name, firehose._table_insert_sql(d, 'c'))
                INTO n, in_bytes;
-            UPDATE firehose.delivery_streams SET
-                   incoming_records = incoming_records + n, incoming_bytes = incoming_bytes + coalesce(in_bytes, 0),
-                   records_delivered = records_delivered + n, bytes_delivered = bytes_delivered + coalesce(in_bytes, 0),
-                   last_delivery_at = CASE WHEN n > 0 THEN clock_timestamp() ELSE last_delivery_at END
-             WHERE delivery_stream_id = d.delivery_stream_id;
+            PERFORM firehose._count_delivery(d.delivery_stream_id, jsonb_build_object(
+                        'incoming_records', n, 'incoming_bytes', coalesce(in_bytes, 0),
+                        'records_delivered', n, 'bytes_delivered', coalesce(in_bytes, 0)), n > 0, false);
             RETURN n;
         EXCEPTION WHEN data_exception OR integrity_constraint_violation OR raise_exception THEN
             NULL;               -- a row was rejected: the general path finds it
@@ -406,27 +398,16 @@ BEGIN
     ELSE
         out := firehose._to_program(d, t.delivered);
     END IF;
-    UPDATE firehose.delivery_streams SET
-           incoming_records = incoming_records + cardinality(recs),
-           incoming_bytes = incoming_bytes + in_bytes,
-           records_delivered = records_delivered + out.delivered,
-           bytes_delivered = bytes_delivered + out.delivered_bytes,
-           objects_delivered = objects_delivered + objs,
-           records_dropped = records_dropped + t.dropped,
-           processing_failed = processing_failed + t.failed,
-           delivery_failed = delivery_failed + CASE WHEN d.destination_type = 'table' THEN out.failed ELSE 0 END,
-           format_failed = format_failed + CASE WHEN d.destination_type = 'table' THEN 0 ELSE out.failed END,
-           partitioning_failed = partitioning_failed + part_failed,
-           records_backed_up = records_backed_up + backed
-               + CASE WHEN d.backup_mode = 'FailedDataOnly' THEN t.failed + out.failed + part_failed ELSE 0 END,
-           last_delivery_at = clock_timestamp(),
-           last_error = CASE WHEN t.failed + out.failed + part_failed = 0 THEN last_error
-                             ELSE (SELECT e.error_message FROM firehose.delivery_errors e
-                                    WHERE e.delivery_stream_id = d.delivery_stream_id
-                                    ORDER BY e.error_id DESC LIMIT 1) END,
-           last_error_at = CASE WHEN t.failed + out.failed + part_failed = 0 THEN last_error_at
-                                ELSE clock_timestamp() END
-     WHERE delivery_stream_id = d.delivery_stream_id;
+    PERFORM firehose._count_delivery(d.delivery_stream_id, jsonb_build_object(
+                'incoming_records', cardinality(recs), 'incoming_bytes', in_bytes,
+                'records_delivered', out.delivered, 'bytes_delivered', out.delivered_bytes,
+                'objects_delivered', objs, 'records_dropped', t.dropped, 'processing_failed', t.failed,
+                'delivery_failed', CASE WHEN d.destination_type = 'table' THEN out.failed ELSE 0 END,
+                'format_failed', CASE WHEN d.destination_type = 'table' THEN 0 ELSE out.failed END,
+                'partitioning_failed', part_failed,
+                'records_backed_up', backed + CASE WHEN d.backup_mode = 'FailedDataOnly'
+                                                   THEN t.failed + out.failed + part_failed ELSE 0 END),
+            true, t.failed + out.failed + part_failed > 0);
     RETURN cardinality(recs);
 END
 $$;
@@ -453,7 +434,7 @@ BEGIN
     IF NOT FOUND OR (NOT d.enabled AND NOT force) THEN
         RETURN 0;
     END IF;
-    IF NOT pg_has_role(current_user, d.owner, 'USAGE') THEN
+    IF NOT pg_has_role(kinesis_glue.caller(), d.owner, 'USAGE') THEN
         RAISE EXCEPTION 'AccessDeniedException: must be owner of delivery stream "%"', d.delivery_stream_name
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -470,13 +451,12 @@ BEGIN
         END IF;
     END IF;
     -- one batch at a time per delivery stream, under one configuration
-    SELECT * INTO d FROM firehose.delivery_streams WHERE delivery_stream_id = id FOR UPDATE;
+    d := firehose._lock_delivery(id);
 
     BEGIN
         n := firehose._attempt(d);
         IF d.failing_since IS NOT NULL THEN
-            UPDATE firehose.delivery_streams SET failing_since = NULL, failed_attempts = 0, next_attempt_at = NULL
-             WHERE delivery_stream_id = id;
+            PERFORM firehose._retry_state(id, 'recovered', NULL, NULL);
         END IF;
         RETURN n;
     EXCEPTION WHEN OTHERS THEN
@@ -489,13 +469,13 @@ BEGIN
         BEGIN
             recs := ARRAY(SELECT c FROM kinesis.consume(d.source_stream, d.consumer_name, 10000) c);
             n := firehose._fail(d, recs, 'DestinationFailed', err, attempts);
-            UPDATE firehose.delivery_streams SET failing_since = NULL, failed_attempts = 0, next_attempt_at = NULL,
-                   incoming_records = incoming_records + n,
-                   incoming_bytes = incoming_bytes + coalesce((SELECT sum(octet_length(r.data)) FROM unnest(recs) r), 0),
-                   destination_failed = destination_failed + n, failed_attempts_total = failed_attempts_total + 1,
-                   records_backed_up = records_backed_up + CASE WHEN backup_mode = 'FailedDataOnly' THEN n ELSE 0 END,
-                   last_error = err, last_error_at = clock_timestamp()
-             WHERE delivery_stream_id = id;
+            PERFORM firehose._retry_state(id, 'recovered', NULL, NULL);
+            PERFORM firehose._count_delivery(id, jsonb_build_object(
+                        'incoming_records', n,
+                        'incoming_bytes', coalesce((SELECT sum(octet_length(r.data)) FROM unnest(recs) r), 0),
+                        'destination_failed', n, 'failed_attempts_total', 1,
+                        'records_backed_up', CASE WHEN d.backup_mode = 'FailedDataOnly' THEN n ELSE 0 END),
+                    false, true, err);
             RAISE WARNING 'DeliveryFailed: delivery stream "%" gave up on % record(s) after % attempt(s): %',
                     d.delivery_stream_name, n, attempts, err
                 USING HINT = 'The records are in firehose.delivery_errors with error code DestinationFailed.';
@@ -506,11 +486,8 @@ BEGIN
     END IF;
     -- exponential backoff: 1 s doubling to at most 2 min, +/- 15 % jitter
     backoff := least(power(2, least(attempts - 1, 10)), 120) * (0.85 + 0.3 * random()) * interval '1 s';
-    UPDATE firehose.delivery_streams SET failing_since = coalesce(failing_since, clock_timestamp()),
-           failed_attempts = attempts, next_attempt_at = clock_timestamp() + backoff,
-           failed_attempts_total = failed_attempts_total + 1,
-           last_error = err, last_error_at = clock_timestamp()
-     WHERE delivery_stream_id = id;
+    PERFORM firehose._retry_state(id, 'failing', attempts, backoff);
+    PERFORM firehose._count_delivery(id, '{"failed_attempts_total": 1}', false, true, err);
     RAISE WARNING 'DeliveryFailed: delivery stream "%" failed (attempt %), will retry: %',
             d.delivery_stream_name, attempts, err
         USING HINT = format('Records wait until the destination works again, for at most retry_duration (%s); '
@@ -551,5 +528,127 @@ BEGIN
     END IF;
     PERFORM firehose._check_server_role(d.owner, 'pg_write_server_files', 'write server files');
     RETURN firehose._recover_objects(d.delivery_stream_id, d.destination_directory);
+END
+$$;
+
+-- Writers of the delivery's outcome (run as the extension owner).  The
+-- delivery runs as the delivery stream's owner (its transform, table and
+-- backup are that role's); it records its outcome through these, which let
+-- only members of that owner change that delivery stream's rows.
+
+-- The delivery stream row of id, locked FOR UPDATE, for a member of its owner.
+CREATE FUNCTION firehose._lock_delivery(id integer) RETURNS firehose.delivery_streams
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
+$$
+DECLARE
+    d firehose.delivery_streams;
+BEGIN
+    SELECT * INTO d FROM firehose.delivery_streams x WHERE x.delivery_stream_id = id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'ResourceNotFoundException: delivery stream % does not exist', id
+            USING ERRCODE = 'undefined_object';
+    ELSIF NOT pg_has_role(kinesis_glue.caller(), d.owner, 'USAGE') THEN
+        RAISE EXCEPTION 'AccessDeniedException: must be owner of delivery stream "%"', d.delivery_stream_name
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN d;
+END
+$$;
+
+-- Add counts (non-negative; names of the counter columns) to delivery
+-- stream id; delivered: stamp last_delivery_at; failed: set last_error
+-- (error, else the newest error output) and last_error_at.
+CREATE FUNCTION firehose._count_delivery(id integer, counts jsonb, delivered boolean, failed boolean,
+        error text DEFAULT NULL) RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
+$$
+DECLARE
+    d firehose.delivery_streams := firehose._lock_delivery(id);
+    k text;
+BEGIN
+    FOR k IN SELECT jsonb_object_keys(counts) LOOP
+        IF k NOT IN ('incoming_records', 'incoming_bytes', 'records_delivered', 'bytes_delivered', 'objects_delivered',
+                     'records_dropped', 'processing_failed', 'delivery_failed', 'format_failed', 'partitioning_failed',
+                     'records_backed_up', 'destination_failed', 'failed_attempts_total')
+           OR jsonb_typeof(counts -> k) NOT IN ('number', 'null') OR coalesce((counts ->> k)::numeric, 0) < 0 THEN
+            RAISE EXCEPTION 'invalid delivery count "%"', k USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END LOOP;
+    UPDATE firehose.delivery_streams x SET
+           incoming_records = x.incoming_records + coalesce((counts ->> 'incoming_records')::bigint, 0),
+           incoming_bytes = x.incoming_bytes + coalesce((counts ->> 'incoming_bytes')::bigint, 0),
+           records_delivered = x.records_delivered + coalesce((counts ->> 'records_delivered')::bigint, 0),
+           bytes_delivered = x.bytes_delivered + coalesce((counts ->> 'bytes_delivered')::bigint, 0),
+           objects_delivered = x.objects_delivered + coalesce((counts ->> 'objects_delivered')::bigint, 0),
+           records_dropped = x.records_dropped + coalesce((counts ->> 'records_dropped')::bigint, 0),
+           processing_failed = x.processing_failed + coalesce((counts ->> 'processing_failed')::bigint, 0),
+           delivery_failed = x.delivery_failed + coalesce((counts ->> 'delivery_failed')::bigint, 0),
+           format_failed = x.format_failed + coalesce((counts ->> 'format_failed')::bigint, 0),
+           partitioning_failed = x.partitioning_failed + coalesce((counts ->> 'partitioning_failed')::bigint, 0),
+           records_backed_up = x.records_backed_up + coalesce((counts ->> 'records_backed_up')::bigint, 0),
+           destination_failed = x.destination_failed + coalesce((counts ->> 'destination_failed')::bigint, 0),
+           failed_attempts_total = x.failed_attempts_total + coalesce((counts ->> 'failed_attempts_total')::bigint, 0),
+           last_delivery_at = CASE WHEN delivered THEN clock_timestamp() ELSE x.last_delivery_at END,
+           last_error = CASE WHEN NOT failed THEN x.last_error
+                             ELSE coalesce(error, (SELECT e.error_message FROM firehose.delivery_errors e
+                                                    WHERE e.delivery_stream_id = id
+                                                    ORDER BY e.error_id DESC LIMIT 1)) END,
+           last_error_at = CASE WHEN failed THEN clock_timestamp() ELSE x.last_error_at END
+     WHERE x.delivery_stream_id = d.delivery_stream_id;
+END
+$$;
+
+-- The retry state of delivery stream id: 'recovered' clears it, 'failing'
+-- records attempts and the next attempt after backoff.
+CREATE FUNCTION firehose._retry_state(id integer, state text, attempts integer, backoff interval) RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
+$$
+DECLARE
+    d firehose.delivery_streams := firehose._lock_delivery(id);
+BEGIN
+    IF state = 'recovered' THEN
+        UPDATE firehose.delivery_streams x SET failing_since = NULL, failed_attempts = 0, next_attempt_at = NULL
+         WHERE x.delivery_stream_id = d.delivery_stream_id;
+    ELSIF state = 'failing' AND attempts >= 1 AND backoff BETWEEN interval '0' AND interval '1 hour' THEN
+        UPDATE firehose.delivery_streams x SET failing_since = coalesce(x.failing_since, clock_timestamp()),
+               failed_attempts = attempts, next_attempt_at = clock_timestamp() + backoff
+         WHERE x.delivery_stream_id = d.delivery_stream_id;
+    ELSE
+        RAISE EXCEPTION 'invalid retry state' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+END
+$$;
+
+-- Records of delivery stream id to its error output.
+CREATE FUNCTION firehose._add_errors(id integer, recs kinesis.record[], code text, message text, attempts integer)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
+$$
+DECLARE
+    d firehose.delivery_streams := firehose._lock_delivery(id);
+BEGIN
+    INSERT INTO firehose.delivery_errors (delivery_stream_id, shard_id, sequence_number, error_code,
+            error_message, raw_data, approximate_arrival_timestamp, attempts_made)
+    SELECT d.delivery_stream_id, r.shard_id, r.sequence_number, code, message, r.data,
+           r.approximate_arrival_timestamp, attempts
+      FROM unnest(recs) r;
+END
+$$;
+
+-- An object delivered for delivery stream id (the manifest).
+CREATE FUNCTION firehose._add_object(id integer, path text, first_seq bigint, last_seq bigint, n bigint, bytes bigint)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
+$$
+DECLARE
+    d firehose.delivery_streams := firehose._lock_delivery(id);
+BEGIN
+    IF d.destination_type <> 'files' OR path IS NULL OR left(path, length(d.destination_directory) + 1) <> d.destination_directory || '/' THEN
+        RAISE EXCEPTION 'invalid object path "%" for delivery stream "%"', path, d.delivery_stream_name
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO firehose.delivered_objects (delivery_stream_id, object_path, first_sequence_number,
+            last_sequence_number, records, bytes)
+    VALUES (d.delivery_stream_id, path, first_seq, last_seq, n, bytes);
 END
 $$;

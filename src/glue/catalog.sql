@@ -71,8 +71,7 @@ CREATE POLICY visible ON glue.databases FOR SELECT USING (true);
 CREATE POLICY owned ON glue.databases FOR ALL
     USING (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'))
     WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'));
-GRANT SELECT, INSERT, DELETE ON glue.databases TO PUBLIC;
-GRANT UPDATE (description, location_uri, parameters) ON glue.databases TO PUBLIC;
+GRANT SELECT ON glue.databases TO PUBLIC;   -- written only through the functions (README "Catalogs")
 
 ALTER TABLE glue.tables ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON glue.tables FOR SELECT USING (true);
@@ -86,9 +85,7 @@ CREATE POLICY change_owned ON glue.tables FOR UPDATE
     WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'));
 CREATE POLICY delete_owned ON glue.tables FOR DELETE
     USING (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'));
-GRANT SELECT, INSERT, DELETE ON glue.tables TO PUBLIC;
-GRANT UPDATE (description, table_type, location, parameters, columns, partition_keys, version_id, update_time)
-    ON glue.tables TO PUBLIC;
+GRANT SELECT ON glue.tables TO PUBLIC;   -- written only through the functions (README "Catalogs")
 
 ALTER TABLE glue.table_versions ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON glue.table_versions FOR SELECT USING (true);
@@ -99,8 +96,7 @@ CREATE POLICY owned ON glue.table_versions FOR ALL
     WITH CHECK (EXISTS (SELECT 1 FROM glue.tables t
                          WHERE t.table_id OPERATOR(pg_catalog.=) table_versions.table_id
                            AND pg_catalog.pg_has_role(CURRENT_USER, t.owner, 'USAGE')));
-GRANT SELECT, INSERT, DELETE ON glue.table_versions TO PUBLIC;
-GRANT UPDATE (definition, archive_time) ON glue.table_versions TO PUBLIC;
+GRANT SELECT ON glue.table_versions TO PUBLIC;   -- written only through the functions (README "Catalogs")
 
 -- What get_database(s) return.
 CREATE TYPE glue.database_definition AS (name text, description text, location_uri text,
@@ -394,7 +390,7 @@ BEGIN
         RAISE EXCEPTION 'EntityNotFoundException: database "%" does not exist', n
             USING ERRCODE = 'undefined_object', HINT = 'List them with glue.get_databases().';
     END IF;
-    IF must_own AND NOT pg_has_role(current_user, d.owner, 'USAGE') THEN
+    IF must_own AND NOT pg_has_role(kinesis_glue.caller(), d.owner, 'USAGE') THEN
         RAISE EXCEPTION 'AccessDeniedException: must be a member of role "%" to change database "%"',
                 d.owner, d.database_name
             USING ERRCODE = 'insufficient_privilege';
@@ -406,7 +402,7 @@ $$;
 -- Create a Glue database owned by the caller.  Any role may.
 CREATE FUNCTION glue.create_database(name text, description text DEFAULT NULL, location_uri text DEFAULT NULL,
         parameters jsonb DEFAULT '{}')
-    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     n text := glue._name('database', name);
@@ -415,7 +411,7 @@ BEGIN
     PERFORM glue._check_length('location_uri', location_uri, 1024);
     PERFORM glue._check_map('parameters', parameters);
     INSERT INTO glue.databases (database_name, description, location_uri, parameters, owner)
-    VALUES (n, nullif(description, ''), nullif(location_uri, ''), parameters, current_user::regrole);
+    VALUES (n, nullif(description, ''), nullif(location_uri, ''), parameters, kinesis_glue.caller()::regrole);
 EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'AlreadyExistsException: database "%" already exists', n
         USING ERRCODE = 'duplicate_object';
@@ -442,7 +438,7 @@ $$;
 -- description or location_uri; parameters replaces the whole map.
 CREATE FUNCTION glue.update_database(name text, description text DEFAULT NULL, location_uri text DEFAULT NULL,
         parameters jsonb DEFAULT NULL)
-    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     d glue.databases := glue._database(name, true);
@@ -463,7 +459,7 @@ $$;
 -- Delete a database with its tables, their versions and partitions (owners
 -- of the database only; the tables may belong to other roles).
 CREATE FUNCTION glue.delete_database(name text) RETURNS void
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     d glue.databases := glue._database(name, true);
@@ -490,7 +486,7 @@ BEGIN
         RAISE EXCEPTION 'EntityNotFoundException: table "%" does not exist in database "%"', n, d.database_name
             USING ERRCODE = 'undefined_object', HINT = 'List them with glue.get_tables(database_name).';
     END IF;
-    IF must_own AND NOT pg_has_role(current_user, t.owner, 'USAGE') THEN
+    IF must_own AND NOT pg_has_role(kinesis_glue.caller(), t.owner, 'USAGE') THEN
         RAISE EXCEPTION 'AccessDeniedException: must be a member of role "%" to change table "%.%"',
                 t.owner, d.database_name, t.table_name
             USING ERRCODE = 'insufficient_privilege';
@@ -540,13 +536,13 @@ $$;
 CREATE FUNCTION glue.create_table(database_name text, table_name text, columns jsonb,
         partition_keys jsonb DEFAULT '[]', location text DEFAULT NULL, classification text DEFAULT NULL,
         table_type text DEFAULT 'EXTERNAL_TABLE', parameters jsonb DEFAULT '{}', description text DEFAULT NULL)
-    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     d glue.databases := glue._database(database_name, false);
     t glue.tables;
 BEGIN
-    IF NOT pg_has_role(current_user, d.owner, 'USAGE') THEN
+    IF NOT pg_has_role(kinesis_glue.caller(), d.owner, 'USAGE') THEN
         RAISE EXCEPTION 'AccessDeniedException: must be a member of role "%" to create tables in database "%"',
                 d.owner, d.database_name
             USING ERRCODE = 'insufficient_privilege';
@@ -571,7 +567,7 @@ BEGIN
     BEGIN
         INSERT INTO glue.tables (database_id, table_name, description, owner, table_type, location, parameters,
                                  columns, partition_keys)
-        VALUES (t.database_id, t.table_name, t.description, current_user::regrole, t.table_type, t.location,
+        VALUES (t.database_id, t.table_name, t.description, kinesis_glue.caller()::regrole, t.table_type, t.location,
                 t.parameters, t.columns, t.partition_keys)
         RETURNING * INTO t;
     EXCEPTION WHEN unique_violation THEN
@@ -627,7 +623,7 @@ $$;
 CREATE FUNCTION glue.update_table(database_name text, table_name text, columns jsonb DEFAULT NULL,
         partition_keys jsonb DEFAULT NULL, location text DEFAULT NULL, classification text DEFAULT NULL,
         parameters jsonb DEFAULT NULL, description text DEFAULT NULL, skip_archive boolean DEFAULT false)
-    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     t glue.tables := glue._table(database_name, table_name, true);
@@ -684,7 +680,7 @@ $$;
 
 -- Delete a table with its versions and partitions (members of its owner only).
 CREATE FUNCTION glue.delete_table(database_name text, table_name text) RETURNS void
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     t glue.tables := glue._table(database_name, table_name, true);
@@ -729,7 +725,7 @@ $$;
 -- Delete an archived version (members of the table's owner only).  The
 -- current version cannot be deleted.
 CREATE FUNCTION glue.delete_table_version(database_name text, table_name text, version_id integer)
-    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     t glue.tables := glue._table(database_name, table_name, true);
@@ -761,3 +757,4 @@ SELECT d.database_name, t.table_name, c.n::integer AS ordinal_position, c.col ->
           FROM pg_catalog.jsonb_array_elements(t.partition_keys) WITH ORDINALITY e
        ) AS c(col, n, is_partition_key);
 GRANT SELECT ON glue.catalog_columns TO PUBLIC;
+

@@ -49,10 +49,16 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO c FROM glue.crawlers x WHERE x.crawler_id = w.crawler_id;
-    IF NOT pg_has_role(current_user, c.owner, 'USAGE') THEN
+    IF NOT pg_has_role(kinesis_glue.caller(), c.owner, 'USAGE') THEN
         RAISE EXCEPTION 'AccessDeniedException: must be a member of role "%" to run crawler "%"', c.owner, c.crawler_name
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    -- the crawler's rights, checked again at each step (it writes as the extension owner)
+    IF NOT pg_has_role(c.owner, (glue._database(c.database_name, false)).owner, 'USAGE') THEN
+        RAISE EXCEPTION 'AccessDeniedException: crawler owner % may no longer create tables in database "%"', c.owner, c.database_name
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    PERFORM glue._check_file_rights(c);
     IF w.state = 'CANCELLING' THEN
         UPDATE glue.crawls x SET state = 'CANCELLED', end_time = clock_timestamp() WHERE x.crawl_id = id;
         DELETE FROM glue.crawl_files f WHERE f.crawl_id = id;
@@ -73,7 +79,7 @@ $$;
 -- Step 1: list the files of the directory targets.  Returns how many will
 -- be sampled (-1: cancelled).
 CREATE FUNCTION glue._crawl_prepare(id bigint) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     s record := glue._crawl_step(id, 'LISTING');
@@ -145,7 +151,7 @@ $$;
 -- Step 2: sample the next 200 files.  Returns how many (0: all done; -1:
 -- cancelled).
 CREATE FUNCTION glue._crawl_sample(id bigint) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     s record := glue._crawl_step(id, 'SAMPLING');
@@ -221,7 +227,7 @@ BEGIN
               WHERE cl.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname LIKE t ->> 'schema'
                 AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
                 AND cl.relname LIKE ANY (pats) AND NOT cl.relname LIKE ANY (excl)
-                AND has_table_privilege(cl.oid, 'SELECT')
+                AND has_table_privilege(c.owner, cl.oid, 'SELECT')
               ORDER BY n.nspname, cl.relname LOOP
         IF r.cols IS NULL OR (SELECT count(DISTINCT e ->> 'name') FROM jsonb_array_elements(r.cols) e) <> jsonb_array_length(r.cols) THEN
             PERFORM glue._crawl_log(crawl_id, jsonb_build_object('event', 'skipped', 'path', format('%I.%I', r.nspname, r.relname),
@@ -239,7 +245,7 @@ END
 $$;
 
 -- A kinesis target: up to stream_sample_records records (from the oldest)
--- of the stream's shards, read as the owner, parsed as JSON.
+-- of the stream's shards, read when the crawler's owner may, parsed as JSON.
 CREATE FUNCTION glue._crawl_stream_target(crawl_id bigint, c glue.crawlers, t jsonb)
     RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
@@ -250,6 +256,12 @@ DECLARE
     info jsonb;
 BEGIN
     BEGIN
+        -- the crawl runs as the extension owner: the crawler's owner must be able to read the stream
+        IF NOT EXISTS (SELECT 1 FROM kinesis.streams s WHERE s.stream_name = stream
+                          AND has_table_privilege(c.owner, s.record_table, 'SELECT')) THEN
+            RAISE EXCEPTION 'AccessDeniedException: crawler owner % may not read stream "%"', c.owner, stream
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
         SELECT array_agg(r.data) INTO records
           FROM (SELECT r.data FROM kinesis.list_shards(stream) s
                  CROSS JOIN LATERAL kinesis.read_shard(stream, s.shard_id, NULL, n) r
@@ -281,7 +293,7 @@ $$;
 
 -- Step 3: write the catalog.  Returns 0 (-1: cancelled).
 CREATE FUNCTION glue._crawl_finish(id bigint) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     s record := glue._crawl_step(id, 'CATALOGING');
@@ -342,7 +354,7 @@ BEGIN
                                  WHERE x.location = ft OR x.location LIKE ft || '/%'
                                     OR ft = 'kinesis:' || (x.parameters ->> 'streamName'))
               ORDER BY x.table_name LOOP
-        IF NOT pg_has_role(current_user, r.owner, 'USAGE') THEN
+        IF NOT pg_has_role(kinesis_glue.caller(), r.owner, 'USAGE') THEN
             CONTINUE;
         ELSIF c.delete_behavior = 'DELETE_FROM_DATABASE' THEN
             PERFORM glue.delete_table(c.database_name, r.table_name);

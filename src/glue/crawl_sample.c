@@ -49,6 +49,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "common/kg_json.h"
 #include "glue/crawler.h"
 
 PG_FUNCTION_INFO_V1(kg_glue_sample_file);
@@ -165,37 +166,7 @@ kg_json_scalar(void *state, char *token, JsonTokenType tokentype)
 	kg_json_attach((KgJsonBuild *) state, kg_type_new(kind));
 }
 
-/*
- * Nesting depth of a JSON text (brackets outside strings); used to refuse
- * deeply nested input before the recursive parser sees it.
- */
-static int
-kg_json_depth(const char *s, int len)
-{
-	int			depth = 0,
-				max = 0;
-	bool		in_string = false;
-
-	for (int i = 0; i < len; i++)
-	{
-		char		c = s[i];
-
-		if (in_string)
-		{
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = false;
-		}
-		else if (c == '"')
-			in_string = true;
-		else if (c == '{' || c == '[')
-			max = Max(max, ++depth);
-		else if (c == '}' || c == ']')
-			depth--;
-	}
-	return max;
-}
+/* kg_json_depth (src/common/kg_json.c) refuses deeply nested input first. */
 
 /*
  * Infer the type of one JSON record (len bytes at s, valid UTF-8); merge it

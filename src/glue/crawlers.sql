@@ -112,9 +112,7 @@ CREATE POLICY visible ON glue.crawlers FOR SELECT USING (true);
 CREATE POLICY owned ON glue.crawlers FOR ALL
     USING (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'))
     WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'));
-GRANT SELECT, INSERT, DELETE ON glue.crawlers TO PUBLIC;
-GRANT UPDATE (database_name, description, targets, schedule, table_prefix, update_behavior, delete_behavior,
-              recrawl_behavior, configuration, version, last_updated) ON glue.crawlers TO PUBLIC;
+GRANT SELECT ON glue.crawlers TO PUBLIC;   -- written only through the functions (README "Catalogs")
 ALTER TABLE glue.crawls ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON glue.crawls FOR SELECT USING (true);
 CREATE POLICY owned ON glue.crawls FOR ALL
@@ -122,24 +120,19 @@ CREATE POLICY owned ON glue.crawls FOR ALL
                       AND pg_catalog.pg_has_role(CURRENT_USER, c.owner, 'USAGE')))
     WITH CHECK (EXISTS (SELECT 1 FROM glue.crawlers c WHERE c.crawler_id OPERATOR(pg_catalog.=) crawls.crawler_id
                       AND pg_catalog.pg_has_role(CURRENT_USER, c.owner, 'USAGE')));
-GRANT SELECT, INSERT ON glue.crawls TO PUBLIC;
-GRANT UPDATE (state, end_time, phase, error_message, files_total, files_done, files_scanned, tables_created,
-              tables_updated, tables_deleted, tables_deprecated, partitions_created, partitions_deleted,
-              bad_utf8_lines, ragged_rows, invalid_json_records, unreadable_files, log, log_dropped,
-              tables_seen, failed_targets)
-    ON glue.crawls TO PUBLIC;
+GRANT SELECT ON glue.crawls TO PUBLIC;   -- written only through the functions (README "Catalogs")
 ALTER TABLE glue.crawl_files ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owned ON glue.crawl_files FOR ALL
     USING (EXISTS (SELECT 1 FROM glue.crawls w JOIN glue.crawlers c USING (crawler_id)
                     WHERE w.crawl_id OPERATOR(pg_catalog.=) crawl_files.crawl_id
                       AND pg_catalog.pg_has_role(CURRENT_USER, c.owner, 'USAGE')));
-GRANT SELECT, INSERT, UPDATE, DELETE ON glue.crawl_files TO PUBLIC;
+GRANT SELECT ON glue.crawl_files TO PUBLIC;   -- written only through the functions (README "Catalogs")
 ALTER TABLE glue.crawler_folders ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON glue.crawler_folders FOR SELECT USING (true);
 CREATE POLICY owned ON glue.crawler_folders FOR ALL
     USING (EXISTS (SELECT 1 FROM glue.crawlers c WHERE c.crawler_id OPERATOR(pg_catalog.=) crawler_folders.crawler_id
                       AND pg_catalog.pg_has_role(CURRENT_USER, c.owner, 'USAGE')));
-GRANT SELECT, INSERT, DELETE ON glue.crawler_folders TO PUBLIC;
+GRANT SELECT ON glue.crawler_folders TO PUBLIC;   -- written only through the functions (README "Catalogs")
 
 -- What get_crawler(s) return.
 CREATE TYPE glue.crawler_definition AS (name text, database_name text, owner regrole, description text,
@@ -216,7 +209,7 @@ BEGIN
         RAISE EXCEPTION 'EntityNotFoundException: crawler "%" does not exist', name
             USING ERRCODE = 'undefined_object', HINT = 'List them with glue.list_crawlers().';
     END IF;
-    IF must_own AND NOT pg_has_role(current_user, c.owner, 'USAGE') THEN
+    IF must_own AND NOT pg_has_role(kinesis_glue.caller(), c.owner, 'USAGE') THEN
         RAISE EXCEPTION 'AccessDeniedException: must be a member of role "%" to change crawler "%"', c.owner, name
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -276,6 +269,9 @@ DECLARE
     n integer := 0;
 BEGIN
     c.database_name := d.database_name;
+    IF c.schedule IS NOT NULL THEN
+        PERFORM glue._cron_expression(c.schedule);     -- the strict parser (cron.sql)
+    END IF;
     IF NOT pg_has_role(c.owner, d.owner, 'USAGE') THEN
         RAISE EXCEPTION 'AccessDeniedException: crawler owner % may not create tables in database "%"', c.owner, d.database_name
             USING ERRCODE = 'insufficient_privilege', HINT = format('Tables of database "%s" are created by members of role %s.', d.database_name, d.owner);
@@ -383,40 +379,18 @@ $$;
 
 -- Schedules (pg_cron) ----------------------------------------------------------
 
--- A Glue schedule "cron(m h dom mon dow year)" as a pg_cron expression;
--- other text is passed to pg_cron as it is (5 fields or @daily etc.).
-CREATE FUNCTION glue._cron_expression(schedule text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS
-$$
-DECLARE
-    f text[];
-BEGIN
-    IF schedule ~* '^\s*cron\(.*\)\s*$' THEN
-        f := regexp_split_to_array(btrim(substring(schedule FROM '\((.*)\)')), '\s+');
-        IF array_length(f, 1) <> 6 OR f[6] NOT IN ('*', '?') THEN
-            PERFORM glue._invalid(format('schedule "%s" is not cron(minutes hours day-of-month month day-of-week year) with year *', schedule),
-                                  'For example cron(15 12 * * ? *) runs daily at 12:15.');
-        END IF;
-        RETURN array_to_string(ARRAY[f[1], f[2], replace(f[3], '?', '*'), f[4], replace(f[5], '?', '*')], ' ');
-    END IF;
-    RETURN btrim(schedule);
-END
-$$;
+-- glue._cron_expression (the strict schedule parser) is in cron.sql.
 
 -- Create, change or remove the pg_cron job of crawler c (named "glue
 -- crawler: <name>"), as the crawler's owner, who then runs it.
 CREATE FUNCTION glue._set_schedule(c glue.crawlers, had_schedule boolean) RETURNS void
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
-DECLARE
-    job text := 'glue crawler: ' || c.crawler_name;
-    prev_role text := current_setting('role');
-    has_cron boolean := EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron');
 BEGIN
     IF c.schedule IS NULL AND NOT had_schedule THEN
         RETURN;
     END IF;
-    IF NOT has_cron THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
         IF c.schedule IS NULL THEN
             RETURN;                                     -- nothing left to remove
         END IF;
@@ -425,30 +399,11 @@ BEGIN
                   HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to this database, '
                          'run CREATE EXTENSION pg_cron, and grant USAGE ON SCHEMA cron to the crawler''s owner.';
     END IF;
-    IF current_user <> pg_get_userbyid(c.owner) THEN
-        PERFORM set_config('role', pg_get_userbyid(c.owner), true);
-    END IF;
-    BEGIN
-        IF c.schedule IS NULL THEN
-            IF EXISTS (SELECT 1 FROM cron.job j WHERE j.jobname = job AND j.username = pg_get_userbyid(c.owner)) THEN
-                EXECUTE 'SELECT cron.unschedule($1)' USING job;
-            END IF;
-        ELSE
-            EXECUTE 'SELECT cron.schedule($1, $2, $3)'
-                USING job, glue._cron_expression(c.schedule), format('SELECT glue.start_crawler(%L)', c.crawler_name);
-        END IF;
-    EXCEPTION WHEN insufficient_privilege THEN
-        RAISE EXCEPTION 'AccessDeniedException: crawler owner % may not schedule jobs with pg_cron', c.owner
-            USING ERRCODE = 'insufficient_privilege', DETAIL = SQLERRM,
-                  HINT = format('GRANT USAGE ON SCHEMA cron TO %s.', c.owner);
-    WHEN invalid_parameter_value OR data_exception OR internal_error THEN
-        RAISE EXCEPTION 'InvalidInputException: schedule "%" is not a valid cron expression', c.schedule
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = SQLERRM,
-                  HINT = 'Use five cron fields ("15 3 * * *") or Glue''s cron(15 3 * * ? *).';
-    END;
-    PERFORM set_config('role', prev_role, true);
+    PERFORM glue._cron_job('glue crawler: ' || c.crawler_name, c.schedule,
+                           format('SELECT glue.start_crawler(%L)', c.crawler_name), c.owner, 'crawler');
 END
 $$;
+REVOKE ALL ON FUNCTION glue._set_schedule(glue.crawlers, boolean) FROM PUBLIC;
 
 -- API ----------------------------------------------------------------------
 
@@ -475,14 +430,14 @@ CREATE FUNCTION glue.create_crawler(name text, database_name text, targets jsonb
         table_prefix text DEFAULT '', schema_change_policy jsonb DEFAULT NULL,
         recrawl_policy text DEFAULT 'CRAWL_EVERYTHING', configuration jsonb DEFAULT '{}',
         description text DEFAULT NULL)
-    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     c glue.crawlers;
 BEGIN
     c.crawler_name := glue._crawler_name(name);
     c.database_name := database_name;
-    c.owner := current_user::regrole;
+    c.owner := kinesis_glue.caller()::regrole;
     c.targets := targets;
     c.schedule := nullif(btrim(schedule), '');
     c.table_prefix := table_prefix;
@@ -529,7 +484,7 @@ $$;
 CREATE FUNCTION glue.update_crawler(name text, database_name text DEFAULT NULL, targets jsonb DEFAULT NULL,
         schedule text DEFAULT NULL, table_prefix text DEFAULT NULL, schema_change_policy jsonb DEFAULT NULL,
         recrawl_policy text DEFAULT NULL, configuration jsonb DEFAULT NULL, description text DEFAULT NULL)
-    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     c glue.crawlers := glue._crawler(name, true, true);
@@ -570,7 +525,7 @@ $$;
 -- Delete a crawler that is not running, with its schedule and history.
 -- The tables it created stay in the catalog.
 CREATE FUNCTION glue.delete_crawler(name text) RETURNS void
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     c glue.crawlers := glue._crawler(name, true, true);
@@ -589,7 +544,7 @@ $$;
 -- Start a crawl; the database's kinesis_glue worker runs it in a
 -- background worker as the crawler's owner.  Returns the crawl id.
 CREATE FUNCTION glue.start_crawler(name text) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     c glue.crawlers := glue._crawler(name, true, true);
@@ -609,7 +564,7 @@ $$;
 
 -- Ask a running crawl to stop; it ends as CANCELLED at its next step.
 CREATE FUNCTION glue.stop_crawler(name text) RETURNS void
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     c glue.crawlers := glue._crawler(name, true, true);
@@ -683,3 +638,4 @@ SELECT c.crawler_name, w.crawl_id, w.state, w.phase, w.files_done, w.files_total
   FROM glue.crawls w JOIN glue.crawlers c ON c.crawler_id OPERATOR(pg_catalog.=) w.crawler_id
  WHERE w.state IN ('RUNNING', 'CANCELLING');
 GRANT SELECT ON glue.crawler_progress TO PUBLIC;
+

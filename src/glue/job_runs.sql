@@ -38,7 +38,7 @@ CREATE POLICY owned ON glue.job_bookmarks FOR ALL
                       AND pg_catalog.pg_has_role(CURRENT_USER, j.owner, 'USAGE')))
     WITH CHECK (EXISTS (SELECT 1 FROM glue.jobs j WHERE j.job_id OPERATOR(pg_catalog.=) job_bookmarks.job_id
                       AND pg_catalog.pg_has_role(CURRENT_USER, j.owner, 'USAGE')));
-GRANT SELECT, INSERT, UPDATE, DELETE ON glue.job_bookmarks TO PUBLIC;
+GRANT SELECT ON glue.job_bookmarks TO PUBLIC;   -- written only through the functions (README "Catalogs")
 
 -- The run executing in this session (set by glue._job_run_body), checked
 -- to be this backend's own RUNNING run.
@@ -131,6 +131,12 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value', HINT = 'Start runs with glue.start_job_run() or glue.run_job().';
     END IF;
     SELECT * INTO j FROM glue.jobs x WHERE x.job_id = r.job_id;
+    -- re-validated before acting: the worker runs the job as its owner, no other role
+    IF current_user::regrole IS DISTINCT FROM j.owner THEN
+        RAISE EXCEPTION 'AccessDeniedException: run % of job "%" must execute as its owner %, not %',
+                        r.run_id, j.job_name, j.owner, current_user
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     PERFORM set_config('glue_job.run_id', r.run_id::text, true);
     PERFORM set_config('glue_job.job_name', j.job_name, true);
     -- the script sees the owner's usual search path (or --search_path)
@@ -147,10 +153,26 @@ BEGIN
                        (SELECT p.proname FROM pg_proc p WHERE p.oid = j.procedure));
     END IF;
     PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+    PERFORM glue._job_run_succeeded(r.run_id, n);
+    RETURN n;
+END
+$$;
+
+-- The run's script or procedure returned: record SUCCEEDED.  Runs as the
+-- extension owner; only the job worker executing the run, as a member of
+-- the job's owner, gets here.
+CREATE FUNCTION glue._job_run_succeeded(run_id bigint, n bigint) RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
+$$
+BEGIN
     UPDATE glue.job_runs x SET state = 'SUCCEEDED', completed_on = clock_timestamp(), last_modified_on = clock_timestamp(),
            rows_affected = n
-     WHERE x.run_id = r.run_id;
-    RETURN n;
+     WHERE x.run_id = _job_run_succeeded.run_id AND x.worker_pid = pg_backend_pid() AND x.state IN ('RUNNING', 'STOPPING')
+       AND pg_has_role(kinesis_glue.caller(), (SELECT j.owner FROM glue.jobs j WHERE j.job_id = x.job_id), 'USAGE');
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'InvalidInputException: run % is not executing in this session', run_id
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
 END
 $$;
 
@@ -241,7 +263,10 @@ BEGIN
         SELECT 'cancel', x.run_id, x.worker_pid FROM glue.job_runs x
          WHERE x.worker_pid IS NOT NULL
            AND (x.state = 'STOPPING' OR (x.state = 'RUNNING' AND clock_timestamp() > x.running_on + x.timeout + interval '1 second'))
-           AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = x.worker_pid AND a.backend_type = 'kinesis_glue job')
+           -- only a job worker of this database that claimed the run (job_runs is written only by the extension)
+           AND x.running_on IS NOT NULL
+           AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = x.worker_pid AND a.backend_type = 'kinesis_glue job'
+                          AND a.datname = current_database())
         UNION ALL
         SELECT * FROM (SELECT 'launch', x.run_id, NULL::integer FROM glue.job_runs x
                         WHERE x.state = 'STARTING' AND x.worker_pid IS NULL ORDER BY x.run_id) l;
@@ -283,6 +308,69 @@ BEGIN
 END
 $$;
 
+-- Writers of bookmarks (run as the extension owner: README "Catalogs").
+-- Only the job worker executing a run (glue._current_run: this backend's
+-- RUNNING run), as a member of the job's owner, reads and moves that job's
+-- bookmarks.
+
+-- The run executing here, checked to be the caller's.
+CREATE FUNCTION glue._bookmark_run() RETURNS glue.job_runs
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    r glue.job_runs := glue._current_run();
+BEGIN
+    IF NOT pg_has_role(kinesis_glue.caller(), (SELECT j.owner FROM glue.jobs j WHERE j.job_id = r.job_id), 'USAGE') THEN
+        RAISE EXCEPTION 'AccessDeniedException: bookmarks belong to the job''s owner'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN r;
+END
+$$;
+
+-- The bookmark of source src of the running job, locked to the run's end
+-- (a NULL row when there is none yet).
+CREATE FUNCTION glue._bookmark_lock(src text) RETURNS glue.job_bookmarks
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
+$$
+DECLARE
+    r glue.job_runs := glue._bookmark_run();
+    b glue.job_bookmarks;
+BEGIN
+    SELECT * INTO b FROM glue.job_bookmarks x WHERE x.job_id = r.job_id AND x.source = src FOR UPDATE;
+    RETURN b;
+END
+$$;
+
+-- Record that the running job read source src (kind stream, table or
+-- files) up to high_water (after previous_high_water).  A stream's
+-- position is its consumer's checkpoint: only the run is noted, and only
+-- with job-bookmark-enable (as for the others' high water).
+CREATE FUNCTION glue._bookmark_save(src text, kind text, high_water text, previous_high_water text) RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
+$$
+DECLARE
+    r glue.job_runs := glue._bookmark_run();
+    enable boolean := glue._bookmark_option(r) = 'job-bookmark-enable';
+BEGIN
+    IF kind IS NULL OR kind NOT IN ('stream', 'table', 'files') OR src NOT LIKE kind || ':%' THEN
+        PERFORM glue._invalid(format('bookmark source "%s" is not of kind %s', src, kind));
+    END IF;
+    IF kind = 'stream' THEN
+        INSERT INTO glue.job_bookmarks AS b (job_id, source, kind, run_id)
+        VALUES (r.job_id, src, kind, r.run_id)
+        ON CONFLICT (job_id, source) DO UPDATE SET run_id = CASE WHEN enable THEN r.run_id ELSE b.run_id END,
+                                                  updated_on = CASE WHEN enable THEN clock_timestamp() ELSE b.updated_on END;
+    ELSIF enable THEN
+        INSERT INTO glue.job_bookmarks AS b (job_id, source, kind, high_water, previous_high_water, run_id)
+        VALUES (r.job_id, src, kind, _bookmark_save.high_water, _bookmark_save.previous_high_water, r.run_id)
+        ON CONFLICT (job_id, source) DO UPDATE SET high_water = excluded.high_water,
+                                                  previous_high_water = excluded.previous_high_water,
+                                                  run_id = r.run_id, updated_on = clock_timestamp();
+    END IF;
+END
+$$;
+
 -- Records of a stream for this run.  With job-bookmark-enable, the records
 -- after the job's checkpoint, which moves in the run's transaction (so a
 -- run that fails or is stopped leaves it where it was); with
@@ -309,10 +397,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM kinesis.list_stream_consumers(stream_name) c WHERE c.consumer_name = consumer) THEN
         PERFORM kinesis.register_stream_consumer(stream_name, consumer, 'TRIM_HORIZON');
     END IF;
-    INSERT INTO glue.job_bookmarks AS b (job_id, source, kind, run_id)
-    VALUES (r.job_id, 'stream:' || stream_name, 'stream', r.run_id)
-    ON CONFLICT (job_id, source) DO UPDATE SET run_id = CASE WHEN opt = 'job-bookmark-enable' THEN r.run_id ELSE b.run_id END,
-                                              updated_on = CASE WHEN opt = 'job-bookmark-enable' THEN clock_timestamp() ELSE b.updated_on END;
+    PERFORM glue._bookmark_save('stream:' || stream_name, 'stream', NULL, NULL);
     IF opt = 'job-bookmark-pause' THEN
         FOR s IN SELECT p.shard_id, p.checkpoint_sequence_number FROM kinesis.consumer_positions p
                   WHERE p.stream_name = bookmark_records.stream_name AND p.consumer_name = consumer ORDER BY p.shard_id LOOP
@@ -357,8 +442,8 @@ BEGIN
                       AND a.attnum > 0 AND NOT a.attisdropped) THEN
         PERFORM glue._invalid(format('table %s has no column "%s"', source, key_column));
     END IF;
-    SELECT * INTO b FROM glue.job_bookmarks x WHERE x.job_id = r.job_id AND x.source = src FOR UPDATE;
-    IF FOUND AND b.run_id = r.run_id THEN               -- asked before in this run
+    b := glue._bookmark_lock(src);
+    IF b.run_id = r.run_id THEN               -- asked before in this run
         lo := b.previous_high_water;
         hi := b.high_water;
     ELSE
@@ -372,10 +457,7 @@ BEGIN
         END IF;
         hi := coalesce(hi, lo);
         IF opt = 'job-bookmark-enable' THEN
-            INSERT INTO glue.job_bookmarks AS x (job_id, source, kind, high_water, previous_high_water, run_id)
-            VALUES (r.job_id, src, 'table', hi, lo, r.run_id)
-            ON CONFLICT (job_id, source) DO UPDATE SET high_water = hi, previous_high_water = lo, run_id = r.run_id,
-                                                      updated_on = clock_timestamp();
+            PERFORM glue._bookmark_save(src, 'table', hi, lo);
         END IF;
     END IF;
     EXECUTE format('SELECT $1::%s, $2::%s', pg_typeof(typ), pg_typeof(typ)) INTO after_value, up_to_value USING lo, hi;
@@ -408,14 +490,14 @@ BEGIN
         PERFORM glue._invalid(format('table "%s" of database "%s" is not a file table (its location is not a server directory)',
                                      table_name, database_name));
     END IF;
-    IF NOT pg_has_role(current_user, 'pg_read_server_files', 'USAGE') THEN
+    IF NOT pg_has_role(kinesis_glue.caller(), 'pg_read_server_files', 'USAGE') THEN
         RAISE EXCEPTION 'AccessDeniedException: permission denied to read server files'
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = format('The job''s owner %s lacks the privileges of the pg_read_server_files role.', current_user),
-                  HINT = format('GRANT pg_read_server_files TO %s.', current_user);
+                  DETAIL = format('The job''s owner %s lacks the privileges of the pg_read_server_files role.', kinesis_glue.caller()),
+                  HINT = format('GRANT pg_read_server_files TO %s.', kinesis_glue.caller());
     END IF;
-    SELECT * INTO b FROM glue.job_bookmarks x WHERE x.job_id = r.job_id AND x.source = src FOR UPDATE;
-    IF FOUND AND b.run_id = r.run_id THEN               -- asked before in this run
+    b := glue._bookmark_lock(src);
+    IF b.run_id = r.run_id THEN               -- asked before in this run
         lo := b.previous_high_water::timestamptz;
         cutoff := b.high_water::timestamptz;
     ELSE
@@ -431,10 +513,7 @@ BEGIN
         RETURN NEXT;
     END LOOP;
     IF opt = 'job-bookmark-enable' AND (b.run_id IS DISTINCT FROM r.run_id) THEN
-        INSERT INTO glue.job_bookmarks AS x (job_id, source, kind, high_water, previous_high_water, run_id)
-        VALUES (r.job_id, src, 'files', coalesce(hi, lo)::text, lo::text, r.run_id)
-        ON CONFLICT (job_id, source) DO UPDATE SET high_water = coalesce(hi, lo)::text, previous_high_water = lo::text,
-                                                  run_id = r.run_id, updated_on = clock_timestamp();
+        PERFORM glue._bookmark_save(src, 'files', coalesce(hi, lo)::text, lo::text);
     END IF;
 END
 $$;
@@ -458,7 +537,7 @@ $$;
 
 -- Forget a job's bookmarks: the next run reads every source from the start.
 CREATE FUNCTION glue.reset_job_bookmark(job_name text) RETURNS void
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     j glue.jobs := glue._job(job_name, true);

@@ -79,17 +79,14 @@ ALTER TABLE glue.jobs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owned ON glue.jobs FOR ALL
     USING (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'))
     WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'));
-GRANT SELECT, INSERT, DELETE ON glue.jobs TO PUBLIC;
-GRANT UPDATE (description, script, procedure, default_arguments, non_overridable_arguments, max_concurrent_runs,
-              job_run_queuing, timeout, max_retries, version, last_modified_on) ON glue.jobs TO PUBLIC;
+GRANT SELECT ON glue.jobs TO PUBLIC;   -- written only through the functions (README "Catalogs")
 ALTER TABLE glue.job_runs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owned ON glue.job_runs FOR ALL
     USING (EXISTS (SELECT 1 FROM glue.jobs j WHERE j.job_id OPERATOR(pg_catalog.=) job_runs.job_id
                       AND pg_catalog.pg_has_role(CURRENT_USER, j.owner, 'USAGE')))
     WITH CHECK (EXISTS (SELECT 1 FROM glue.jobs j WHERE j.job_id OPERATOR(pg_catalog.=) job_runs.job_id
                       AND pg_catalog.pg_has_role(CURRENT_USER, j.owner, 'USAGE')));
-GRANT SELECT, INSERT ON glue.job_runs TO PUBLIC;
-GRANT UPDATE (state, completed_on, last_modified_on, rows_affected, error_message) ON glue.job_runs TO PUBLIC;
+GRANT SELECT ON glue.job_runs TO PUBLIC;   -- written only through the functions (README "Catalogs")
 
 CREATE FUNCTION glue._wake_at_commit() RETURNS void
     LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'kg_glue_wake_at_commit';
@@ -126,9 +123,11 @@ DECLARE
     j glue.jobs;
 BEGIN
     IF lock THEN
-        SELECT * INTO j FROM glue.jobs x WHERE x.job_name = name FOR NO KEY UPDATE;
+        SELECT * INTO j FROM glue.jobs x WHERE x.job_name = name
+           AND pg_has_role(kinesis_glue.caller(), x.owner, 'USAGE') FOR NO KEY UPDATE;
     ELSE
-        SELECT * INTO j FROM glue.jobs x WHERE x.job_name = name;
+        SELECT * INTO j FROM glue.jobs x WHERE x.job_name = name
+           AND pg_has_role(kinesis_glue.caller(), x.owner, 'USAGE');
     END IF;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'EntityNotFoundException: job "%" does not exist', name
@@ -236,13 +235,13 @@ CREATE FUNCTION glue.create_job(name text, script text DEFAULT NULL, procedure r
         default_arguments jsonb DEFAULT '{}', non_overridable_arguments jsonb DEFAULT '{}',
         max_concurrent_runs integer DEFAULT 1, job_run_queuing boolean DEFAULT false,
         timeout interval DEFAULT '48 hours', max_retries integer DEFAULT 0, description text DEFAULT NULL)
-    RETURNS text LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS text LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     j glue.jobs;
 BEGIN
     j.job_name := glue._job_name(name);
-    j.owner := current_user::regrole;
+    j.owner := kinesis_glue.caller()::regrole;
     j.script := script;
     j.procedure := procedure;
     j.default_arguments := default_arguments;
@@ -291,7 +290,7 @@ CREATE FUNCTION glue.update_job(name text, script text DEFAULT NULL, procedure r
         default_arguments jsonb DEFAULT NULL, non_overridable_arguments jsonb DEFAULT NULL,
         max_concurrent_runs integer DEFAULT NULL, job_run_queuing boolean DEFAULT NULL,
         timeout interval DEFAULT NULL, max_retries integer DEFAULT NULL, description text DEFAULT NULL)
-    RETURNS text LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS text LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     j glue.jobs := glue._job(name, true);
@@ -327,12 +326,14 @@ $$;
 -- Deleting a job that does not exist succeeds, as Glue's DeleteJob does
 -- (delete-then-create scripts rely on it).
 CREATE FUNCTION glue.delete_job(name text) RETURNS text
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     j glue.jobs;
 BEGIN
-    SELECT * INTO j FROM glue.jobs x WHERE x.job_name = name FOR NO KEY UPDATE;
+    -- another role's job is as good as missing (the caller cannot see it)
+    SELECT * INTO j FROM glue.jobs x WHERE x.job_name = name
+       AND pg_has_role(kinesis_glue.caller(), x.owner, 'USAGE') FOR NO KEY UPDATE;
     IF NOT FOUND THEN
         RETURN name;
     END IF;
@@ -381,12 +382,13 @@ BEGIN
     RETURN id;
 END
 $$;
+REVOKE ALL ON FUNCTION glue._start_run(glue.jobs, jsonb, interval, text, bigint, integer, bigint) FROM PUBLIC;
 
 -- Start a run; returns its id at once.  job_run_id retries that earlier
 -- run (same arguments unless new ones are given, attempt + 1).
 CREATE FUNCTION glue.start_job_run(job_name text, arguments jsonb DEFAULT '{}', timeout interval DEFAULT NULL,
         job_run_id bigint DEFAULT NULL)
-    RETURNS bigint LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS bigint LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     j glue.jobs := glue._job(job_name, true);
@@ -410,7 +412,7 @@ $$;
 -- back, bookmarks stay where they were).
 CREATE FUNCTION glue.batch_stop_job_run(job_name text, job_run_ids bigint[])
     RETURNS TABLE (run_id bigint, state text, error_message text)
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     j glue.jobs := glue._job(job_name, true);

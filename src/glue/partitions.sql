@@ -41,8 +41,7 @@ CREATE POLICY owned ON glue.partitions FOR ALL
     WITH CHECK (EXISTS (SELECT 1 FROM glue.tables t
                          WHERE t.table_id OPERATOR(pg_catalog.=) partitions.table_id
                            AND pg_catalog.pg_has_role(CURRENT_USER, t.owner, 'USAGE')));
-GRANT SELECT, INSERT, DELETE ON glue.partitions TO PUBLIC;
-GRANT UPDATE (partition_values, location, parameters, last_update_time) ON glue.partitions TO PUBLIC;
+GRANT SELECT ON glue.partitions TO PUBLIC;   -- written only through the functions (README "Catalogs")
 
 -- What get_partition(s) return.
 CREATE TYPE glue.partition_definition AS (database_name text, table_name text, "values" text[], location text,
@@ -124,9 +123,15 @@ $$;
 
 -- Insert one partition of table t (already owned and locked).
 CREATE FUNCTION glue._insert_partition(t glue.tables, vals text[], location text, parameters jsonb)
-    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 BEGIN
+    -- anyone may call this: trust only the catalog's row, and the caller's rights in it
+    SELECT * INTO t FROM glue.tables x WHERE x.table_id = t.table_id FOR KEY SHARE;
+    IF NOT FOUND OR NOT pg_has_role(kinesis_glue.caller(), t.owner, 'USAGE') THEN
+        RAISE EXCEPTION 'AccessDeniedException: must be a member of the owner of the table to create its partitions'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
     PERFORM glue._check_values(t, vals);
     PERFORM glue._check_length('location', location, 2056);
     PERFORM glue._check_map('parameters', parameters);
@@ -157,7 +162,7 @@ $$;
 -- Create one partition (members of the table's owner only).
 CREATE FUNCTION glue.create_partition(database_name text, table_name text, "values" text[],
         location text DEFAULT NULL, parameters jsonb DEFAULT '{}')
-    RETURNS void LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS void LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
     SELECT glue._insert_partition(glue._partition_table($1, $2), $3, $4, $5)
 $$;
@@ -170,7 +175,7 @@ $$;
 -- not an array of 1 to 100) raise.
 CREATE FUNCTION glue.batch_create_partition(database_name text, table_name text, partitions jsonb)
     RETURNS TABLE (partition_values text[], error_code text, error_message text)
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     t glue.tables := glue._partition_table(database_name, table_name);
@@ -225,7 +230,7 @@ $$;
 -- location).
 CREATE FUNCTION glue.update_partition(database_name text, table_name text, "values" text[],
         new_values text[] DEFAULT NULL, location text DEFAULT NULL, parameters jsonb DEFAULT NULL)
-    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     t glue.tables := glue._partition_table(database_name, table_name);
@@ -251,7 +256,7 @@ $$;
 
 -- Delete one partition (members of the table's owner only).
 CREATE FUNCTION glue.delete_partition(database_name text, table_name text, "values" text[])
-    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS void LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     t glue.tables := glue._partition_table(database_name, table_name);
@@ -265,7 +270,7 @@ $$;
 -- {"values": [...]}.  One row per entry that failed (not found, invalid).
 CREATE FUNCTION glue.batch_delete_partition(database_name text, table_name text, partitions_to_delete jsonb)
     RETURNS TABLE (partition_values text[], error_code text, error_message text)
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     t glue.tables := glue._partition_table(database_name, table_name);

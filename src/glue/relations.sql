@@ -18,26 +18,34 @@
 -- Any other table has no relation.  Names longer than 63 bytes are cut and
 -- get a hash suffix.
 --
--- Rights: the catalog functions run as their caller, a member of the
--- catalog table's owner, who creates the view and owns it, so the view
--- reads tables and streams with that role's privileges, and
--- glue.read_files checks that the querying role holds
--- pg_read_server_files.  Everybody may create in glue_tables (as in the
--- public schema of old); a name taken by somebody else's relation makes the
--- table not queryable, with a warning, and never widens anybody's rights.
--- Nothing about the relation ever fails a catalog change: what cannot be
--- done is a warning.  A view is replaced in place when its columns allow,
--- so grants on it and views over it stay.
+-- Rights: only the extension creates relations in glue_tables (PUBLIC has
+-- USAGE, not CREATE).  The catalog functions run as the extension owner
+-- (README "Catalogs"); they create the view and give it to the catalog
+-- table's owner, so the view reads tables and streams with that role's
+-- privileges, the owner GRANTs SELECT on it, and glue.read_files checks
+-- that the querying role holds pg_read_server_files.  The views the
+-- extension made are registered in glue.table_relations (by oid); a
+-- relation of the same name that is not registered for that catalog table
+-- is never reused, replaced or dropped: the table is not queryable, with a
+-- warning.  Nothing about the relation ever fails a catalog change: what
+-- cannot be done is a warning.  A view is replaced in place when its
+-- columns allow, so grants on it and views over it stay.
 -- The view is built only from the catalog row: every name is quoted and
--- every value a literal.  A relation that is not the view of that same
--- catalog table (marked by its comment) is never dropped.
+-- every value a literal.
 --
 -- Locking: the callers hold the catalog table's row lock; DROP/CREATE VIEW
 -- take the view's AccessExclusiveLock, so a running query on the view
 -- delays a catalog change until it ends.
 
 CREATE SCHEMA glue_tables;
-GRANT USAGE, CREATE ON SCHEMA glue_tables TO PUBLIC;
+GRANT USAGE ON SCHEMA glue_tables TO PUBLIC;
+
+-- The view the extension made for a catalog table.
+CREATE TABLE glue.table_relations (
+    table_id integer PRIMARY KEY REFERENCES glue.tables ON DELETE CASCADE,
+    relation oid NOT NULL
+);
+GRANT SELECT ON glue.table_relations TO PUBLIC;
 
 CREATE FUNCTION glue.read_files(location text, file_format text, columns text[], partition_keys text[],
         header boolean DEFAULT false, delimiter text DEFAULT ',')
@@ -55,13 +63,15 @@ $$
            END
 $$;
 
--- The comment that marks the view of catalog table id.
-CREATE FUNCTION glue._relation_mark(table_id integer) RETURNS text
-    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS
-$$ SELECT 'kinesis_glue catalog table ' || table_id $$;
+-- Is relation oid the view the extension made for catalog table id?
+CREATE FUNCTION glue._is_our_view(oid regclass, table_id integer) RETURNS boolean
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT EXISTS (SELECT 1 FROM glue.table_relations r WHERE r.table_id = $2 AND r.relation = $1::oid)
+$$;
 
--- Drop the view named rel if it is the view of catalog table id; ERROR if
--- a relation of that name is something else.
+-- Drop the view named rel if it is the view the extension made for catalog
+-- table id; a relation of that name that is something else is left alone.
 CREATE FUNCTION glue._drop_view(rel text, table_id integer) RETURNS void
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
@@ -71,12 +81,11 @@ BEGIN
     IF oid IS NULL THEN
         RETURN;
     END IF;
-    IF obj_description(oid, 'pg_class') IS DISTINCT FROM glue._relation_mark(table_id) THEN
-        RAISE EXCEPTION 'AlreadyExistsException: relation glue_tables.% belongs to something else', quote_ident(rel)
-            USING ERRCODE = 'duplicate_object',
-                  HINT = 'Two catalog tables whose names join to the same relation name cannot both be queryable; rename one.';
+    IF NOT glue._is_our_view(oid, table_id) THEN
+        RETURN;                                         -- not ours: never dropped
     END IF;
     EXECUTE format('DROP VIEW glue_tables.%I', rel);
+    DELETE FROM glue.table_relations r WHERE r.table_id = _drop_view.table_id;
 END
 $$;
 
@@ -123,7 +132,7 @@ BEGIN
     SELECT d.database_name INTO db FROM glue.databases d WHERE d.database_id = t.database_id;
     rel := glue._relation_name(db, t.table_name);
     existing := to_regclass(format('glue_tables.%I', rel));
-    IF existing IS NOT NULL AND obj_description(existing, 'pg_class') IS DISTINCT FROM glue._relation_mark(t.table_id) THEN
+    IF existing IS NOT NULL AND NOT glue._is_our_view(existing, t.table_id) THEN
         RAISE WARNING 'catalog table "%"."%" has no relation: glue_tables.% belongs to something else',
                 db, t.table_name, quote_ident(rel)
             USING HINT = 'Two catalog tables whose names join to the same relation name cannot both be queryable; rename one.';
@@ -195,7 +204,11 @@ BEGIN
                 EXECUTE format('CREATE VIEW glue_tables.%I AS %s', rel, src);
             END;
         END IF;
-        EXECUTE format('COMMENT ON VIEW glue_tables.%I IS %L', rel, glue._relation_mark(t.table_id));
+        -- the table's owner owns the view: it reads with that role's rights, and that role GRANTs it
+        EXECUTE format('ALTER VIEW glue_tables.%I OWNER TO %s', rel, t.owner);
+        INSERT INTO glue.table_relations AS r (table_id, relation)
+        VALUES (t.table_id, format('glue_tables.%I', rel)::regclass)
+        ON CONFLICT ON CONSTRAINT table_relations_pkey DO UPDATE SET relation = excluded.relation;
     EXCEPTION WHEN OTHERS THEN
         -- the catalog change stands; only the relation is missing or stale
         RAISE WARNING 'catalog table "%"."%" has no up-to-date relation: %', db, t.table_name, SQLERRM
@@ -224,11 +237,13 @@ BEGIN
 END
 $$;
 
--- The relation of a catalog table, for users: its name, or NULL.
+-- The relation of a catalog table, for users: the view the extension made
+-- for it, or NULL.
 CREATE FUNCTION glue.table_relation(database_name text, table_name text) RETURNS regclass
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
 $$
-    SELECT to_regclass('glue_tables.' || quote_ident(glue._relation_name(d.database_name, t.table_name)))
+    SELECT c.oid::regclass
       FROM glue.tables t JOIN glue.databases d USING (database_id)
+      JOIN glue.table_relations r USING (table_id) JOIN pg_class c ON c.oid = r.relation
      WHERE d.database_name = lower($1) AND t.table_name = lower($2)
 $$;

@@ -16,9 +16,16 @@
  * wanted ones with cron.schedule_in_database(..., database, username), so
  * pg_cron runs glue._fire_trigger here as the trigger's owner.
  *
- * The wanted lines travel in a DSM segment (handle in bgw_main_arg); the
- * worker writes its outcome into it.  A failed sync is retried the next
- * round.
+ * The wanted jobs travel in a DSM segment (handle in bgw_main_arg) as
+ * structured values, never as text to split: per job a fixed entry with
+ * the owner's role oid and the lengths of the trigger name and of the
+ * schedule, then those bytes.  The schedule was rendered by the strict
+ * parser (glue._cron_expression) from the catalog row just read, and the
+ * sync worker checks it again (only digits, "*", "-", "/", "," and four
+ * single spaces), resolves the role by oid, and builds the job name and the
+ * command itself (the name quoted as a literal); every value reaches
+ * pg_cron as a bound parameter.  The worker writes its outcome into the
+ * segment.  A failed sync is retried the next round.
  *
  * Locking: none; the DSM segment has one writer at a time (the sync worker
  * writes only the outcome flag, after the supervisor stopped writing).
@@ -28,8 +35,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include <ctype.h>
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -51,9 +60,18 @@ typedef struct KgCronSync
 	char		cron_db[NAMEDATALEN];
 	char		our_db[NAMEDATALEN];
 	volatile int outcome;		/* 0 running, 1 done, -1 failed */
-	int			len;
-	char		lines[FLEXIBLE_ARRAY_MEMBER];	/* "name\tschedule\tcommand\tuser\n"... */
+	int			njobs;
+	int			len;			/* bytes used in jobs[] */
+	char		jobs[FLEXIBLE_ARRAY_MEMBER];	/* KgCronJob entries, each followed by its bytes */
 } KgCronSync;
+
+/* One wanted job in KgCronSync.jobs: name_len + schedule_len bytes follow. */
+typedef struct KgCronJob
+{
+	Oid			owner;			/* the trigger's owner: pg_cron's username */
+	int32		name_len;		/* the trigger's name */
+	int32		schedule_len;	/* pg_cron schedule from the strict parser */
+} KgCronJob;
 
 static uint32 applied_hash = 0;
 static bool applied = false;
@@ -66,7 +84,8 @@ typedef struct KgCronWanted
 {
 	char	   *cron_db;		/* NULL: nothing to do here */
 	char	   *our_db;
-	char	   *lines;
+	int			njobs;
+	StringInfo	jobs;			/* KgCronJob entries and their bytes */
 } KgCronWanted;
 
 static void
@@ -76,9 +95,11 @@ kg_cron_wanted_txn(void *arg)
 	KgCatalogContext cc;
 	bool		isnull;
 	Datum		d;
+	MemoryContext old;
+	int			n;
 
 	kg_catalog_enter(&cc, false);
-	if (kg_spi_exec("SELECT glue._remote_cron(), pg_catalog.current_database()::text, glue._cron_wanted()",
+	if (kg_spi_exec("SELECT glue._remote_cron(), pg_catalog.current_database()::text",
 					0, NULL, NULL, NULL, true) == 1)
 	{
 		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
@@ -87,18 +108,67 @@ kg_cron_wanted_txn(void *arg)
 			w->cron_db = MemoryContextStrdup(TopMemoryContext, TextDatumGetCString(d));
 			w->our_db = MemoryContextStrdup(TopMemoryContext,
 											SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull);
-			w->lines = MemoryContextStrdup(TopMemoryContext, isnull ? "" : TextDatumGetCString(d));
+		}
+	}
+	if (w->cron_db != NULL)
+	{
+		n = kg_spi_exec("SELECT trigger_name, schedule, owner FROM glue._cron_wanted()",
+						0, NULL, NULL, NULL, true);
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		w->jobs = makeStringInfo();
+		MemoryContextSwitchTo(old);
+		for (int i = 0; i < n; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			char	   *name = TextDatumGetCString(SPI_getbinval(tup, desc, 1, &isnull));
+			char	   *schedule = TextDatumGetCString(SPI_getbinval(tup, desc, 2, &isnull));
+			KgCronJob	job;
+
+			job.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+			job.name_len = strlen(name);
+			job.schedule_len = strlen(schedule);
+			old = MemoryContextSwitchTo(TopMemoryContext);
+			appendBinaryStringInfo(w->jobs, (char *) &job, sizeof(job));
+			appendBinaryStringInfo(w->jobs, name, job.name_len);
+			appendBinaryStringInfo(w->jobs, schedule, job.schedule_len);
+			MemoryContextSwitchTo(old);
+			w->njobs++;
 		}
 	}
 	kg_catalog_exit(&cc);
+}
+
+/*
+ * Is s what the strict schedule parser produces: five fields of digits,
+ * "*", "-", "/" and ",", separated by single spaces?
+ */
+static bool
+kg_cron_schedule_ok(const char *s, int len)
+{
+	int			spaces = 0;
+
+	if (len == 0 || len > 256 || s[0] == ' ' || s[len - 1] == ' ')
+		return false;
+	for (int i = 0; i < len; i++)
+	{
+		if (s[i] == ' ')
+		{
+			if (s[i - 1] == ' ')
+				return false;
+			spaces++;
+		}
+		else if (!isdigit((unsigned char) s[i]) && strchr("*-/,", s[i]) == NULL)
+			return false;
+	}
+	return spaces == 4;
 }
 
 /* Worker task: reconcile the remote pg_cron jobs of this database's triggers. */
 void
 kg_glue_cron_sync(void)
 {
-	KgCronWanted w = {NULL, NULL, NULL};
+	KgCronWanted w = {NULL, NULL, 0, NULL};
 	uint32		h;
 	BackgroundWorker worker;
 	KgCronSync *s;
@@ -126,14 +196,14 @@ kg_glue_cron_sync(void)
 	if (!kg_run_in_transaction("kinesis_glue: wanted trigger schedules", kg_cron_wanted_txn, &w) ||
 		w.cron_db == NULL)
 		return;
-	h = hash_bytes((const unsigned char *) w.lines, strlen(w.lines));
+	h = hash_bytes((const unsigned char *) w.jobs->data, w.jobs->len);
 	if (applied && h == applied_hash)
 		goto done;
 	/* after a failed sync (logged by the sync worker), wait before the next */
 	if (!TimestampDifferenceExceeds(last_failure, GetCurrentTimestamp(), 30 * 1000))
 		goto done;
 
-	sync_seg = dsm_create(offsetof(KgCronSync, lines) + strlen(w.lines) + 1, DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	sync_seg = dsm_create(offsetof(KgCronSync, jobs) + w.jobs->len + 1, DSM_CREATE_NULL_IF_MAXSEGMENTS);
 	if (sync_seg == NULL)
 		goto done;
 	dsm_pin_mapping(sync_seg);
@@ -141,8 +211,9 @@ kg_glue_cron_sync(void)
 	strlcpy(s->cron_db, w.cron_db, NAMEDATALEN);
 	strlcpy(s->our_db, w.our_db, NAMEDATALEN);
 	s->outcome = 0;
-	s->len = strlen(w.lines);
-	memcpy(s->lines, w.lines, s->len + 1);
+	s->njobs = w.njobs;
+	s->len = w.jobs->len;
+	memcpy(s->jobs, w.jobs->data, s->len);
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
@@ -171,7 +242,8 @@ kg_glue_cron_sync(void)
 done:
 	pfree(w.cron_db);
 	pfree(w.our_db);
-	pfree(w.lines);
+	pfree(w.jobs->data);
+	pfree(w.jobs);
 }
 
 /*
@@ -183,9 +255,6 @@ kg_glue_cron_sync_main(Datum main_arg)
 {
 	dsm_segment *seg;
 	KgCronSync *s;
-	char	   *lines;
-	char	   *line;
-	char	   *save;
 
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
@@ -197,7 +266,6 @@ kg_glue_cron_sync_main(Datum main_arg)
 	BackgroundWorkerInitializeConnection(s->cron_db, NULL, 0);
 	pgstat_report_appname("kinesis_glue cron sync");
 
-	lines = pstrdup(s->lines);
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
@@ -208,32 +276,45 @@ kg_glue_cron_sync_main(Datum main_arg)
 							  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(s->our_db)},
 							  NULL, false, 0) < 0)
 		elog(ERROR, "could not remove the pg_cron jobs of database \"%s\"", s->our_db);
-	for (line = strtok_r(lines, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save))
+	for (int i = 0, off = 0; i < s->njobs; i++)
 	{
-		char	   *f[4];
-		char	   *p = line;
+		KgCronJob	job;
+		char	   *name;
+		char	   *schedule;
+		char	   *user;
 		Datum		v[5];
 
-		for (int i = 0; i < 4; i++)
+		if (off + (int) sizeof(job) > s->len)
+			elog(ERROR, "malformed list of wanted pg_cron jobs");
+		memcpy(&job, s->jobs + off, sizeof(job));
+		off += sizeof(job);
+		if (job.name_len < 1 || job.schedule_len < 1 ||
+			job.name_len > s->len - off || job.schedule_len > s->len - off - job.name_len)
+			elog(ERROR, "malformed list of wanted pg_cron jobs");
+		name = pnstrdup(s->jobs + off, job.name_len);
+		off += job.name_len;
+		schedule = pnstrdup(s->jobs + off, job.schedule_len);
+		off += job.schedule_len;
+		/* re-validated before it is acted on */
+		if (strlen(name) != job.name_len || !kg_cron_schedule_ok(schedule, job.schedule_len))
 		{
-			f[i] = p;
-			p = (i < 3) ? strchr(p, '\t') : NULL;
-			if (i < 3)
-			{
-				if (p == NULL)
-					elog(ERROR, "malformed trigger schedule line");
-				*p++ = '\0';
-			}
+			ereport(WARNING,
+					(errmsg("kinesis_glue: trigger \"%s\" is not scheduled: invalid schedule \"%s\"",
+							name, schedule)));
+			continue;
 		}
-		v[0] = CStringGetTextDatum(f[0]);
-		v[1] = CStringGetTextDatum(f[1]);
-		v[2] = CStringGetTextDatum(f[2]);
+		user = GetUserNameFromId(job.owner, true);
+		if (user == NULL)
+			continue;			/* the owner is gone: no job */
+		v[0] = CStringGetTextDatum(psprintf("glue trigger: %s", name));
+		v[1] = CStringGetTextDatum(schedule);
+		v[2] = CStringGetTextDatum(psprintf("SELECT glue._fire_trigger(%s)", quote_literal_cstr(name)));
 		v[3] = CStringGetTextDatum(s->our_db);
-		v[4] = CStringGetTextDatum(f[3]);
+		v[4] = CStringGetTextDatum(user);
 		if (SPI_execute_with_args("SELECT cron.schedule_in_database($1, $2, $3, $4, $5)",
 								  5, (Oid[]) {TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID}, v,
 								  NULL, false, 0) < 0)
-			elog(ERROR, "could not schedule \"%s\" with pg_cron", f[0]);
+			elog(ERROR, "could not schedule trigger \"%s\" with pg_cron", name);
 	}
 	SPI_finish();
 	PopActiveSnapshot();

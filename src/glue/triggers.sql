@@ -48,9 +48,7 @@ ALTER TABLE glue.triggers ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owned ON glue.triggers FOR ALL
     USING (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'))
     WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'));
-GRANT SELECT, INSERT, DELETE ON glue.triggers TO PUBLIC;
-GRANT UPDATE (state, schedule, predicate, event_batching_condition, actions, description, last_fired, activated_on)
-    ON glue.triggers TO PUBLIC;
+GRANT SELECT ON glue.triggers TO PUBLIC;   -- written only through the functions (README "Catalogs")
 
 CREATE TYPE glue.trigger_definition AS (name text, workflow_name text, trigger_type text, state text,
         owner regrole, schedule text, predicate jsonb, event_batching_condition jsonb, actions jsonb,
@@ -63,9 +61,11 @@ DECLARE
     t glue.triggers;
 BEGIN
     IF lock THEN
-        SELECT * INTO t FROM glue.triggers x WHERE x.trigger_name = name FOR UPDATE;
+        SELECT * INTO t FROM glue.triggers x WHERE x.trigger_name = name
+           AND pg_has_role(kinesis_glue.caller(), x.owner, 'USAGE') FOR UPDATE;
     ELSE
-        SELECT * INTO t FROM glue.triggers x WHERE x.trigger_name = name;
+        SELECT * INTO t FROM glue.triggers x WHERE x.trigger_name = name
+           AND pg_has_role(kinesis_glue.caller(), x.owner, 'USAGE');
     END IF;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'EntityNotFoundException: trigger "%" does not exist', name
@@ -138,7 +138,8 @@ BEGIN
     END IF;
     FOR a IN SELECT x FROM jsonb_array_elements(t.actions) x LOOP
         IF a ? 'job_name' AND NOT a ? 'crawler_name' THEN
-            SELECT j.owner INTO o FROM glue.jobs j WHERE j.job_name = a ->> 'job_name';
+            SELECT j.owner INTO o FROM glue.jobs j WHERE j.job_name = a ->> 'job_name'
+               AND pg_has_role(kinesis_glue.caller(), j.owner, 'USAGE');   -- jobs are private
             PERFORM glue._check_arguments('action arguments', a -> 'arguments');
             IF a ? 'timeout' THEN
                 PERFORM (a ->> 'timeout')::interval;
@@ -182,43 +183,106 @@ $$;
 -- The database pg_cron lives in, when it is not this one (pg_cron loaded,
 -- cron.database_name naming another database); NULL otherwise.
 CREATE FUNCTION glue._remote_cron() RETURNS text
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
     SELECT d FROM (SELECT nullif(current_setting('cron.database_name', true), '') AS d) x
      WHERE d <> current_database() AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron')
 $$;
 
--- The pg_cron jobs wanted in that database, one line each:
--- jobname TAB schedule TAB command TAB username (src/glue/trigger_cron.c).
-CREATE FUNCTION glue._cron_wanted() RETURNS text
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
+-- The pg_cron jobs wanted in that database, one row each, as separate
+-- values (src/glue/trigger_cron.c): the trigger's name, its schedule as
+-- the strict parser (cron.sql) renders it, and its owner.  The sync worker
+-- builds the job name and the command itself, and runs the job as that
+-- owner.  A row whose schedule no longer parses is left out (with a
+-- warning): what a catalog holds is checked again before it is acted on.
+CREATE FUNCTION glue._cron_wanted(OUT trigger_name text, OUT schedule text, OUT owner oid) RETURNS SETOF record
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
 $$
-    SELECT coalesce(string_agg(format(E'%s\t%s\t%s\t%s\n', 'glue trigger: ' || t.trigger_name,
-                                      glue._cron_expression(t.schedule),
-                                      format('SELECT glue._fire_trigger(%L)', t.trigger_name),
-                                      (SELECT r.rolname FROM pg_roles r WHERE r.oid = t.owner)),
-                               '' ORDER BY t.trigger_name), '')
-      FROM glue.triggers t
-     WHERE t.trigger_type = 'SCHEDULED' AND t.state = 'ACTIVATED'
-       AND t.trigger_name !~ '[\t\n]'                -- cannot travel in a line
+DECLARE
+    t glue.triggers;
+BEGIN
+    FOR t IN SELECT * FROM glue.triggers x WHERE x.trigger_type = 'SCHEDULED' AND x.state = 'ACTIVATED'
+              ORDER BY x.trigger_name COLLATE "C" LOOP
+        BEGIN
+            schedule := glue._cron_expression(t.schedule);
+            PERFORM glue._cron_user(t.owner, 'trigger');
+        EXCEPTION WHEN invalid_parameter_value OR insufficient_privilege THEN
+            RAISE WARNING 'trigger "%" is not scheduled: %', t.trigger_name, SQLERRM;
+            CONTINUE;
+        END;
+        trigger_name := t.trigger_name;
+        owner := t.owner;
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION glue._cron_wanted() FROM PUBLIC;
+
+-- pg_cron runs jobs only as roles that can log in: the owner's name, or
+-- AccessDeniedException.
+CREATE FUNCTION glue._cron_user(owner regrole, kind text) RETURNS name
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    r pg_roles;
+BEGIN
+    SELECT * INTO r FROM pg_roles x WHERE x.oid = owner;
+    IF NOT FOUND OR NOT r.rolcanlogin THEN
+        RAISE EXCEPTION 'AccessDeniedException: % owner % cannot log in, and pg_cron runs jobs only as roles that can', kind, owner
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('Create the %s as a role with LOGIN, or ALTER ROLE %s LOGIN.', kind, owner);
+    END IF;
+    RETURN r.rolname;
+END
 $$;
 
--- Create, change or remove the pg_cron job of a SCHEDULED trigger (as its
--- owner).  Active only while the trigger is ACTIVATED.  With pg_cron in
+-- Schedule (or unschedule) command as pg_cron job "job" run by role owner,
+-- in this database, when pg_cron is installed here.  Runs inside the
+-- run-as-owner API functions (as the extension owner, who may name the
+-- job's user): the values go to pg_cron as separate parameters, the
+-- schedule through the strict parser, and the user is always the owner of
+-- the trigger or crawler.  The owner needs USAGE on schema cron, as if it
+-- scheduled the job itself.
+CREATE FUNCTION glue._cron_job(job text, schedule text, command text, owner regrole, kind text) RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    id bigint;
+BEGIN
+    FOR id IN SELECT j.jobid FROM cron.job j WHERE j.jobname = job AND j.database = current_database() LOOP
+        PERFORM cron.unschedule(id);
+    END LOOP;
+    IF schedule IS NULL THEN
+        RETURN;
+    END IF;
+    IF NOT has_schema_privilege(owner, 'cron', 'USAGE') THEN
+        RAISE EXCEPTION 'AccessDeniedException: % owner % may not schedule jobs with pg_cron', kind, owner
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('GRANT USAGE ON SCHEMA cron TO %s.', owner);   -- regrole: quoted as SQL needs
+    END IF;
+    PERFORM cron.schedule_in_database(job, glue._cron_expression(schedule), command, current_database(),
+                                      glue._cron_user(owner, kind), true);
+END
+$$;
+REVOKE ALL ON FUNCTION glue._cron_job(text, text, text, regrole, text) FROM PUBLIC;
+
+-- Create, change or remove the pg_cron job of a SCHEDULED trigger (run by
+-- its owner).  Active only while the trigger is ACTIVATED.  With pg_cron in
 -- another database, the database worker applies the change after commit.
+-- Triggers of other types never touch pg_cron.
 CREATE FUNCTION glue._set_trigger_schedule(t glue.triggers) RETURNS void
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    job text := 'glue trigger: ' || t.trigger_name;
-    prev_role text := current_setting('role');
     wanted boolean := t.schedule IS NOT NULL AND t.state = 'ACTIVATED';
-    owner_name text := (SELECT r.rolname FROM pg_roles r WHERE r.oid = t.owner);   -- unquoted
 BEGIN
+    IF t.trigger_type <> 'SCHEDULED' THEN
+        RETURN;
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') THEN
         IF glue._remote_cron() IS NOT NULL THEN
-            IF t.trigger_name ~ '[\t\n]' AND wanted THEN
-                PERFORM glue._invalid('a scheduled trigger name cannot contain tabs or newlines');
+            IF wanted THEN
+                PERFORM glue._cron_user(t.owner, 'trigger');
             END IF;
             PERFORM glue._wake_at_commit();             -- it syncs the pg_cron database
             RETURN;
@@ -233,30 +297,11 @@ BEGIN
                          'cron.database_name (this one, or another); grant USAGE ON SCHEMA cron to the trigger''s owner '
                          'when pg_cron is in this database.';
     END IF;
-    IF current_user <> owner_name THEN
-        PERFORM set_config('role', owner_name, true);
-    END IF;
-    BEGIN
-        IF NOT wanted THEN
-            IF EXISTS (SELECT 1 FROM cron.job j WHERE j.jobname = job AND j.username = owner_name) THEN
-                EXECUTE 'SELECT cron.unschedule($1)' USING job;
-            END IF;
-        ELSE
-            EXECUTE 'SELECT cron.schedule($1, $2, $3)'
-                USING job, glue._cron_expression(t.schedule), format('SELECT glue._fire_trigger(%L)', t.trigger_name);
-        END IF;
-    EXCEPTION WHEN insufficient_privilege THEN
-        RAISE EXCEPTION 'AccessDeniedException: trigger owner % may not schedule jobs with pg_cron', t.owner
-            USING ERRCODE = 'insufficient_privilege', DETAIL = SQLERRM,
-                  HINT = format('GRANT USAGE ON SCHEMA cron TO %s.', t.owner);   -- regrole: quoted as SQL needs
-    WHEN invalid_parameter_value OR data_exception OR internal_error THEN
-        RAISE EXCEPTION 'InvalidInputException: schedule "%" is not a valid cron expression', t.schedule
-            USING ERRCODE = 'invalid_parameter_value', DETAIL = SQLERRM,
-                  HINT = 'Use five cron fields ("*/5 * * * *") or Glue''s cron(0/5 * * * ? *).';
-    END;
-    PERFORM set_config('role', prev_role, true);
+    PERFORM glue._cron_job('glue trigger: ' || t.trigger_name, CASE WHEN wanted THEN t.schedule END,
+                           format('SELECT glue._fire_trigger(%L)', t.trigger_name), t.owner, 'trigger');
 END
 $$;
+REVOKE ALL ON FUNCTION glue._set_trigger_schedule(glue.triggers) FROM PUBLIC;
 
 -- Start the actions of trigger t: job runs (with the action's arguments and
 -- timeout) and crawls.  An action that cannot start is reported as a
@@ -304,10 +349,11 @@ BEGIN
     RETURN n;
 END
 $$;
+REVOKE ALL ON FUNCTION glue._run_actions(glue.triggers, bigint) FROM PUBLIC;
 
 -- What pg_cron runs for a SCHEDULED trigger (as its owner).
 CREATE FUNCTION glue._fire_trigger(name text) RETURNS integer
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     t glue.triggers := glue._trigger(name, true);
@@ -326,13 +372,13 @@ $$;
 CREATE FUNCTION glue.create_trigger(name text, trigger_type text, actions jsonb, schedule text DEFAULT NULL,
         predicate jsonb DEFAULT NULL, event_batching_condition jsonb DEFAULT NULL, workflow_name text DEFAULT NULL,
         start_on_creation boolean DEFAULT false, description text DEFAULT NULL)
-    RETURNS text LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS text LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     t glue.triggers;
 BEGIN
     t.trigger_name := name;
-    t.owner := current_user::regrole;
+    t.owner := kinesis_glue.caller()::regrole;
     t.trigger_type := upper(trigger_type);
     t.actions := actions;
     t.schedule := nullif(btrim(schedule), '');
@@ -386,7 +432,7 @@ $$;
 -- Change a trigger (NULL leaves a setting).
 CREATE FUNCTION glue.update_trigger(name text, actions jsonb DEFAULT NULL, schedule text DEFAULT NULL,
         predicate jsonb DEFAULT NULL, event_batching_condition jsonb DEFAULT NULL, description text DEFAULT NULL)
-    RETURNS text LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS text LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     t glue.triggers := glue._trigger(name, true);
@@ -408,12 +454,14 @@ $$;
 -- Deleting a trigger that does not exist succeeds, as Glue's DeleteTrigger
 -- does (delete-then-create scripts rely on it).
 CREATE FUNCTION glue.delete_trigger(name text) RETURNS text
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     t glue.triggers;
 BEGIN
-    SELECT * INTO t FROM glue.triggers x WHERE x.trigger_name = name FOR UPDATE;
+    -- another role's trigger is as good as missing (the caller cannot see it)
+    SELECT * INTO t FROM glue.triggers x WHERE x.trigger_name = name
+       AND pg_has_role(kinesis_glue.caller(), x.owner, 'USAGE') FOR UPDATE;
     IF NOT FOUND THEN
         RETURN name;
     END IF;
@@ -427,7 +475,7 @@ $$;
 -- ON_DEMAND: fire now (returns the actions started).  Other types:
 -- activate (returns 0).
 CREATE FUNCTION glue.start_trigger(name text) RETURNS integer
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     t glue.triggers := glue._trigger(name, true);
@@ -444,7 +492,7 @@ END
 $$;
 
 CREATE FUNCTION glue.stop_trigger(name text) RETURNS text
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     t glue.triggers := glue._trigger(name, true);

@@ -46,22 +46,20 @@ ALTER TABLE glue.workflows ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owned ON glue.workflows FOR ALL
     USING (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'))
     WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'));
-GRANT SELECT, INSERT, DELETE ON glue.workflows TO PUBLIC;
-GRANT UPDATE (description, default_run_properties, max_concurrent_runs, last_modified_on) ON glue.workflows TO PUBLIC;
+GRANT SELECT ON glue.workflows TO PUBLIC;   -- written only through the functions (README "Catalogs")
 ALTER TABLE glue.workflow_runs ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owned ON glue.workflow_runs FOR ALL
     USING (EXISTS (SELECT 1 FROM glue.workflows w WHERE w.workflow_id OPERATOR(pg_catalog.=) workflow_runs.workflow_id
                       AND pg_catalog.pg_has_role(CURRENT_USER, w.owner, 'USAGE')))
     WITH CHECK (EXISTS (SELECT 1 FROM glue.workflows w WHERE w.workflow_id OPERATOR(pg_catalog.=) workflow_runs.workflow_id
                       AND pg_catalog.pg_has_role(CURRENT_USER, w.owner, 'USAGE')));
-GRANT SELECT, INSERT ON glue.workflow_runs TO PUBLIC;
-GRANT UPDATE (status, run_properties, completed_on) ON glue.workflow_runs TO PUBLIC;
+GRANT SELECT ON glue.workflow_runs TO PUBLIC;   -- written only through the functions (README "Catalogs")
 ALTER TABLE glue.workflow_crawls ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owned ON glue.workflow_crawls FOR ALL
     USING (EXISTS (SELECT 1 FROM glue.workflow_runs r JOIN glue.workflows w USING (workflow_id)
                     WHERE r.workflow_run_id OPERATOR(pg_catalog.=) workflow_crawls.workflow_run_id
                       AND pg_catalog.pg_has_role(CURRENT_USER, w.owner, 'USAGE')));
-GRANT SELECT, INSERT ON glue.workflow_crawls TO PUBLIC;
+GRANT SELECT ON glue.workflow_crawls TO PUBLIC;   -- written only through the functions (README "Catalogs")
 
 CREATE FUNCTION glue._workflow(name text, lock boolean DEFAULT false) RETURNS glue.workflows
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
@@ -70,9 +68,11 @@ DECLARE
     w glue.workflows;
 BEGIN
     IF lock THEN
-        SELECT * INTO w FROM glue.workflows x WHERE x.workflow_name = name FOR NO KEY UPDATE;
+        SELECT * INTO w FROM glue.workflows x WHERE x.workflow_name = name
+           AND pg_has_role(kinesis_glue.caller(), x.owner, 'USAGE') FOR NO KEY UPDATE;
     ELSE
-        SELECT * INTO w FROM glue.workflows x WHERE x.workflow_name = name;
+        SELECT * INTO w FROM glue.workflows x WHERE x.workflow_name = name
+           AND pg_has_role(kinesis_glue.caller(), x.owner, 'USAGE');
     END IF;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'EntityNotFoundException: workflow "%" does not exist', name
@@ -112,7 +112,7 @@ $$;
 
 CREATE FUNCTION glue.create_workflow(name text, description text DEFAULT NULL,
         default_run_properties jsonb DEFAULT '{}', max_concurrent_runs integer DEFAULT NULL)
-    RETURNS text LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS text LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 BEGIN
     IF name IS NULL OR length(name) NOT BETWEEN 1 AND 255 OR name ~ '[[:cntrl:]]' THEN
@@ -124,7 +124,7 @@ BEGIN
     END IF;
     PERFORM glue._check_length('description', description, 2048);
     INSERT INTO glue.workflows (workflow_name, owner, description, default_run_properties, max_concurrent_runs)
-    VALUES (name, current_user::regrole, nullif(description, ''), coalesce(default_run_properties, '{}'), max_concurrent_runs);
+    VALUES (name, kinesis_glue.caller()::regrole, nullif(description, ''), coalesce(default_run_properties, '{}'), max_concurrent_runs);
     RETURN name;
 EXCEPTION WHEN unique_violation THEN
     RAISE EXCEPTION 'AlreadyExistsException: workflow "%" already exists', name USING ERRCODE = 'duplicate_object';
@@ -175,7 +175,7 @@ $$;
 
 CREATE FUNCTION glue.update_workflow(name text, description text DEFAULT NULL,
         default_run_properties jsonb DEFAULT NULL, max_concurrent_runs integer DEFAULT NULL)
-    RETURNS text LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    RETURNS text LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     w glue.workflows := glue._workflow(name, true);
@@ -194,7 +194,7 @@ $$;
 -- Delete a workflow, its triggers and its run history (the jobs and
 -- crawlers stay).
 CREATE FUNCTION glue.delete_workflow(name text) RETURNS text
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     w glue.workflows := glue._workflow(name, true);
@@ -231,6 +231,7 @@ BEGIN
     RETURN id;
 END
 $$;
+REVOKE ALL ON FUNCTION glue._new_workflow_run(text, jsonb, bigint) FROM PUBLIC;
 
 CREATE FUNCTION glue._in_workflow_run(t glue.triggers, workflow_run_id bigint) RETURNS boolean
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
@@ -241,7 +242,7 @@ $$;
 
 -- Start a run: fire the workflow's start trigger.  Returns the run id.
 CREATE FUNCTION glue.start_workflow_run(name text, run_properties jsonb DEFAULT NULL) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     w glue.workflows := glue._workflow(name, true);
@@ -313,7 +314,7 @@ $$;
 -- Add or replace properties of a run (jobs of the run pass
 -- glue.job_argument('WORKFLOW_RUN_ID')); later nodes see them.
 CREATE FUNCTION glue.put_workflow_run_properties(name text, run_id bigint, run_properties jsonb) RETURNS void
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     r glue.workflow_runs := glue._workflow_run(glue._workflow(name), run_id);
@@ -325,7 +326,7 @@ END
 $$;
 
 CREATE FUNCTION glue.stop_workflow_run(name text, run_id bigint) RETURNS void
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     w glue.workflows := glue._workflow(name, true);
@@ -349,7 +350,7 @@ $$;
 -- starts the given job nodes again (default: those whose last state was
 -- FAILED, TIMEOUT or STOPPED); what follows them runs as usual.
 CREATE FUNCTION glue.resume_workflow_run(name text, run_id bigint, node_ids text[] DEFAULT NULL) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     w glue.workflows := glue._workflow(name, true);

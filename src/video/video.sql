@@ -61,23 +61,23 @@ CREATE TABLE kinesis_video.segments (
 CREATE INDEX ON kinesis_video.segments (stream_id, range_start);
 GRANT SELECT ON kinesis_video.segments TO PUBLIC;
 
--- Does the current user have the privileges of this stream owner?
--- (Superusers always do, even when the role no longer exists.)
+-- Does the caller (kinesis_glue.caller(): the role that called the
+-- run-as-owner function, or the current user) have the privileges of this
+-- stream owner?  (Superusers always do, even when the role no longer exists.)
 CREATE FUNCTION kinesis_video._owns(owner regrole) RETURNS boolean
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
 $$
-    SELECT pg_has_role(current_user, owner, 'USAGE')
+    SELECT pg_has_role(kinesis_glue.caller(), owner, 'USAGE')
 $$;
 
--- Everybody sees the streams (like pg_class); only an owner changes the
--- retention (the other writes are done by the C functions as the
--- extension owner, after their checks).
+-- Everybody sees the streams (like pg_class); PUBLIC may only read: the
+-- writes are done as the extension owner, after their checks, by the C
+-- functions and by update_data_retention (README "Catalogs").
 ALTER TABLE kinesis_video.streams ENABLE ROW LEVEL SECURITY;
 CREATE POLICY visible ON kinesis_video.streams FOR SELECT USING (true);
 CREATE POLICY owned ON kinesis_video.streams FOR UPDATE
     USING (kinesis_video._owns(owner)) WITH CHECK (kinesis_video._owns(owner));
 GRANT SELECT ON kinesis_video.streams TO PUBLIC;
-GRANT UPDATE (data_retention_in_hours, version, trim_before) ON kinesis_video.streams TO PUBLIC;
 
 -- What readers and processors receive.
 CREATE TYPE kinesis_video.fragment AS (
@@ -213,7 +213,7 @@ $$;
 CREATE FUNCTION kinesis_video.update_data_retention(stream_name text, current_version integer,
         operation text, data_retention_change_in_hours integer)
     RETURNS void
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     s kinesis_video.streams;

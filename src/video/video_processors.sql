@@ -58,13 +58,13 @@ CREATE POLICY visible ON kinesis_video.stream_processors FOR SELECT USING (true)
 CREATE POLICY owned ON kinesis_video.stream_processors FOR ALL
     USING (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'))
     WITH CHECK (pg_catalog.pg_has_role(CURRENT_USER, owner, 'USAGE'));
-GRANT SELECT, INSERT, UPDATE, DELETE ON kinesis_video.stream_processors TO PUBLIC;
+GRANT SELECT ON kinesis_video.stream_processors TO PUBLIC;   -- written only through the functions (README "Catalogs")
 ALTER TABLE kinesis_video.stream_processor_failures ENABLE ROW LEVEL SECURITY;
 CREATE POLICY owned ON kinesis_video.stream_processor_failures FOR ALL
     USING (EXISTS (SELECT 1 FROM kinesis_video.stream_processors p
                     WHERE p.processor_id OPERATOR(pg_catalog.=) stream_processor_failures.processor_id
                       AND pg_catalog.pg_has_role(CURRENT_USER, p.owner, 'USAGE')));
-GRANT SELECT, INSERT ON kinesis_video.stream_processor_failures TO PUBLIC;
+GRANT SELECT ON kinesis_video.stream_processor_failures TO PUBLIC;
 
 -- The processor row (ResourceNotFoundException when absent), checked to be
 -- the caller's with must_own, locked with lock.
@@ -80,7 +80,7 @@ BEGIN
         RAISE EXCEPTION 'ResourceNotFoundException: stream processor "%" does not exist', name
             USING ERRCODE = 'undefined_object', HINT = 'List them with kinesis_video.list_stream_processors().';
     END IF;
-    IF must_own AND NOT pg_has_role(current_user, p.owner, 'USAGE') THEN
+    IF must_own AND NOT pg_has_role(kinesis_glue.caller(), p.owner, 'USAGE') THEN
         RAISE EXCEPTION 'AccessDeniedException: must be owner of stream processor "%"', name
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -143,17 +143,14 @@ BEGIN
     IF starting_position = 'NOW' THEN
         EXECUTE format('SELECT coalesce(max(fragment_number), 0) FROM %s', s.media_table) INTO pos;
     END IF;
-    INSERT INTO kinesis_video.stream_processors (name, stream_id, function_name, output_stream, owner, status,
-                                                 last_fragment_number, maximum_retry_attempts)
-         VALUES (name, s.stream_id, function_name, output_data_stream, current_user::regrole,
-                 CASE WHEN start THEN 'RUNNING' ELSE 'STOPPED' END, pos, maximum_retry_attempts)
-      RETURNING processor_id INTO id;
+    id := kinesis_video._insert_processor(name, s.stream_id, function_name, output_data_stream, start, pos,
+                                          maximum_retry_attempts);
     RETURN id;
 END
 $$;
 
 CREATE FUNCTION kinesis_video._set_processor_status(name text, new_status text) RETURNS void
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     p kinesis_video.stream_processors := kinesis_video._get_processor(name, true, true);
@@ -173,7 +170,7 @@ CREATE FUNCTION kinesis_video.stop_stream_processor(name text) RETURNS void
     AS $$ SELECT kinesis_video._set_processor_status(name, 'STOPPED') $$;
 
 CREATE FUNCTION kinesis_video.delete_stream_processor(name text) RETURNS void
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
 $$
 DECLARE
     p kinesis_video.stream_processors := kinesis_video._get_processor(name, true, true);
@@ -240,8 +237,8 @@ DECLARE
     attempts integer;
     msg text;
 BEGIN
-    SELECT * INTO p FROM kinesis_video.stream_processors WHERE processor_id = id FOR UPDATE SKIP LOCKED;
-    IF NOT FOUND OR p.status <> 'RUNNING' OR p.next_attempt_at > clock_timestamp() THEN
+    p := kinesis_video._claim_processor(id);
+    IF p.processor_id IS NULL OR p.status <> 'RUNNING' OR p.next_attempt_at > clock_timestamp() THEN
         RETURN 0;
     END IF;
     SELECT * INTO s FROM kinesis_video.streams WHERE stream_id = p.stream_id;
@@ -263,10 +260,7 @@ BEGIN
                                                             f.server_timestamp, ev)::text, 'UTF8'));
                 k := k + 1;
             END LOOP;
-            UPDATE kinesis_video.stream_processors
-               SET last_fragment_number = f.fragment_number, fragments_processed = fragments_processed + 1,
-                   events_emitted = events_emitted + k, failed_attempts = 0, next_attempt_at = NULL
-             WHERE processor_id = id;
+            PERFORM kinesis_video._processor_outcome(id, 'processed', f.fragment_number, k, 0, NULL);
             attempts := 0;
             n := n + 1;
         EXCEPTION WHEN OTHERS OR query_canceled THEN     -- (query_canceled: kinesis_glue.mapping_timeout)
@@ -274,24 +268,107 @@ BEGIN
             attempts := attempts + 1;
             IF p.maximum_retry_attempts >= 0 AND attempts > p.maximum_retry_attempts THEN
                 -- out of retries: record the fragment and go on with the next
-                INSERT INTO kinesis_video.stream_processor_failures (processor_id, fragment_number, error_message, attempts)
-                     VALUES (id, f.fragment_number, msg, attempts);
-                UPDATE kinesis_video.stream_processors
-                   SET last_fragment_number = f.fragment_number, fragments_failed = fragments_failed + 1,
-                       failed_attempts = 0, next_attempt_at = NULL, last_error = msg, last_error_at = clock_timestamp()
-                 WHERE processor_id = id;
+                PERFORM kinesis_video._processor_outcome(id, 'failed', f.fragment_number, 0, attempts, msg);
                 attempts := 0;
                 n := n + 1;
             ELSE
-                UPDATE kinesis_video.stream_processors
-                   SET failed_attempts = attempts, last_error = msg, last_error_at = clock_timestamp(),
-                       next_attempt_at = clock_timestamp()
-                           + least(interval '1 second' * power(2, attempts - 1), interval '5 minutes')
-                 WHERE processor_id = id;
+                PERFORM kinesis_video._processor_outcome(id, 'retry', f.fragment_number, 0, attempts, msg);
                 RETURN n;
             END IF;
         END;
     END LOOP;
     RETURN n;
+END
+$$;
+
+-- Writers (run as the extension owner; anyone may call them, so each checks
+-- the caller's rights and its arguments: README "Catalogs") ------------------
+
+-- Insert a processor for the caller, who must still read the video stream,
+-- put to the output data stream and execute the function.
+CREATE FUNCTION kinesis_video._insert_processor(name text, stream_id integer, function_name regproc,
+        output_stream text, start boolean, pos bigint, maximum_retry_attempts integer) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
+$$
+DECLARE
+    who regrole := kinesis_glue.caller();
+    id bigint;
+BEGIN
+    IF name IS NULL OR name !~ '^[a-zA-Z0-9_.\-]{1,128}$' OR maximum_retry_attempts NOT BETWEEN -1 AND 10000
+       OR pos IS NULL OR pos < 0 THEN
+        RAISE EXCEPTION 'InvalidArgumentException: invalid stream processor settings' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM kinesis_video.streams s WHERE s.stream_id = _insert_processor.stream_id
+                      AND has_table_privilege(who, s.media_table, 'SELECT'))
+       OR NOT EXISTS (SELECT 1 FROM kinesis.streams s WHERE s.stream_name = output_stream
+                         AND has_table_privilege(who, s.record_table, 'INSERT'))
+       OR NOT has_function_privilege(who, function_name, 'EXECUTE') THEN
+        RAISE EXCEPTION 'AccessDeniedException: % may not read the video stream, put to data stream "%" or execute %',
+                who, output_stream, function_name
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    INSERT INTO kinesis_video.stream_processors (name, stream_id, function_name, output_stream, owner, status,
+                                                 last_fragment_number, maximum_retry_attempts)
+         VALUES (name, stream_id, function_name, output_stream, who,
+                 CASE WHEN start THEN 'RUNNING' ELSE 'STOPPED' END, pos, maximum_retry_attempts)
+      RETURNING processor_id INTO id;
+    RETURN id;
+EXCEPTION WHEN unique_violation THEN
+    RAISE EXCEPTION 'ResourceInUseException: stream processor "%" already exists', name
+        USING ERRCODE = 'object_in_use';
+END
+$$;
+
+-- Lock processor id for a batch (NULL row when another session holds it),
+-- for a member of its owner.
+CREATE FUNCTION kinesis_video._claim_processor(id bigint) RETURNS kinesis_video.stream_processors
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
+$$
+DECLARE
+    p kinesis_video.stream_processors;
+BEGIN
+    SELECT * INTO p FROM kinesis_video.stream_processors x WHERE x.processor_id = id FOR UPDATE SKIP LOCKED;
+    IF FOUND AND NOT pg_has_role(kinesis_glue.caller(), p.owner, 'USAGE') THEN
+        RAISE EXCEPTION 'AccessDeniedException: must be owner of stream processor "%"', p.name
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN p;
+END
+$$;
+
+-- The outcome of one fragment of processor id: 'processed' (k events),
+-- 'failed' (out of retries: recorded, skipped) or 'retry' (attempts so far,
+-- back off).  Only forward from the processor's position.
+CREATE FUNCTION kinesis_video._processor_outcome(id bigint, outcome text, fragment_number bigint, k integer,
+        attempts integer, msg text) RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET kinesis_glue.run_as_owner = on AS
+$$
+DECLARE
+    p kinesis_video.stream_processors := kinesis_video._claim_processor(id);
+BEGIN
+    IF p.processor_id IS NULL OR fragment_number <= p.last_fragment_number OR k < 0 OR attempts < 0 THEN
+        RAISE EXCEPTION 'invalid outcome for stream processor %', id USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF outcome = 'processed' THEN
+        UPDATE kinesis_video.stream_processors x
+           SET last_fragment_number = fragment_number, fragments_processed = x.fragments_processed + 1,
+               events_emitted = x.events_emitted + k, failed_attempts = 0, next_attempt_at = NULL
+         WHERE x.processor_id = id;
+    ELSIF outcome = 'failed' THEN
+        INSERT INTO kinesis_video.stream_processor_failures (processor_id, fragment_number, error_message, attempts)
+             VALUES (id, fragment_number, msg, attempts);
+        UPDATE kinesis_video.stream_processors x
+           SET last_fragment_number = fragment_number, fragments_failed = x.fragments_failed + 1,
+               failed_attempts = 0, next_attempt_at = NULL, last_error = msg, last_error_at = clock_timestamp()
+         WHERE x.processor_id = id;
+    ELSIF outcome = 'retry' THEN
+        UPDATE kinesis_video.stream_processors x
+           SET failed_attempts = attempts, last_error = msg, last_error_at = clock_timestamp(),
+               next_attempt_at = clock_timestamp()
+                   + least(interval '1 second' * power(2, attempts - 1), interval '5 minutes')
+         WHERE x.processor_id = id;
+    ELSE
+        RAISE EXCEPTION 'invalid outcome "%"', outcome USING ERRCODE = 'invalid_parameter_value';
+    END IF;
 END
 $$;

@@ -363,6 +363,32 @@ sql("SELECT glue.start_trigger('every_minute')");
 sql("SELECT glue.delete_trigger('every_minute')");
 is(sql(q{SELECT count(*) FROM cron.job}), '0', 'deleting the trigger removes the pg_cron job');
 
+# pg_cron here, a role without special attributes: ON_DEMAND triggers do not
+# touch pg_cron; a SCHEDULED one needs USAGE on schema cron, and then its
+# job runs as that role
+sql(q{CREATE ROLE regress_local_user LOGIN; GRANT USAGE ON SCHEMA glue, kinesis_glue TO regress_local_user});
+my $as_user = sub {
+	my ($stmt) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres', "SET ROLE regress_local_user; $stmt");
+	return $rc == 0 ? 'ok' : $err;
+};
+is($as_user->(q{SELECT glue.create_job('local_job', script => 'SELECT 1');
+                 SELECT glue.create_trigger('local_now', 'ON_DEMAND', '[{"job_name": "local_job"}]');
+                 SELECT glue.start_trigger('local_now')}), 'ok',
+	'an ON_DEMAND trigger works for a role without rights on schema cron');
+like($as_user->(q{SELECT glue.create_trigger('local_sched', 'SCHEDULED', '[{"job_name": "local_job"}]',
+                   schedule => 'cron(0/5 * * * ? *)', start_on_creation => true)}),
+	qr/AccessDeniedException: trigger owner regress_local_user may not schedule jobs with pg_cron/,
+	'a SCHEDULED one needs USAGE on schema cron');
+sql(q{GRANT USAGE ON SCHEMA cron TO regress_local_user});
+is($as_user->(q{SELECT glue.create_trigger('local_sched', 'SCHEDULED', '[{"job_name": "local_job"}]',
+                 schedule => 'cron(0/5 * * * ? *)', start_on_creation => true)}), 'ok',
+	"the README's cron(0/5 * * * ? *) is accepted");
+is(sql(q{SELECT schedule || ' | ' || username FROM cron.job WHERE jobname = 'glue trigger: local_sched'}),
+	'0-59/5 * * * * | regress_local_user', 'the job runs as the trigger owner, on the translated schedule');
+is($as_user->(q{SELECT glue.delete_trigger('local_sched'), glue.delete_trigger('local_now')}), 'ok', 'deleted');
+is(sql(q{SELECT count(*) FROM cron.job}), '0', 'deleting the trigger removes its job');
+
 # pg_cron in another database (cron.database_name): the worker keeps the
 # remote pg_cron jobs in step with the triggers
 sql('CREATE DATABASE other');
@@ -383,6 +409,42 @@ while (time() < $deadline && !$fired)
 	usleep(200_000) unless $fired;
 }
 ok($fired, 'a scheduled trigger fires through pg_cron living in another database');
+
+# structured values: a role without special attributes (it cannot read the
+# superuser-only cron.database_name) schedules a trigger whose name would
+# break a text protocol; the job runs as that role, its command quotes the
+# name, and Glue's cron form is translated
+sql(q{CREATE ROLE regress_cron_user LOGIN});
+$other->(q{GRANT USAGE ON SCHEMA glue, kinesis_glue TO regress_cron_user});
+my $evil = q{x'); ALTER ROLE regress_cron_user SUPERUSER; --};
+(my $evil_sql = $evil) =~ s/'/''/g;
+my ($rc, $out, $err) = $node->psql('other', qq{
+	SET ROLE regress_cron_user;
+	SELECT glue.create_job('mine', script => 'SELECT 1');
+	SELECT glue.create_trigger('$evil_sql', 'SCHEDULED', '[{"job_name": "mine"}]',
+	       schedule => 'cron(0/15 * * * ? *)', start_on_creation => true);
+	SELECT glue.create_trigger('plain_on_demand', 'ON_DEMAND', '[{"job_name": "mine"}]');
+});
+is($rc, 0, 'a role without special attributes schedules a trigger with pg_cron in another database') or diag($err);
+wait_for(qq{SELECT count(*) = 1 FROM cron.job WHERE jobname = 'glue trigger: $evil_sql' AND database = 'other'},
+	'the structured pg_cron job');
+is(sql(qq{SELECT schedule || ' | ' || username || ' | ' || command FROM cron.job WHERE jobname = 'glue trigger: $evil_sql'}),
+	qq{0-59/15 * * * * | regress_cron_user | SELECT glue._fire_trigger('$evil_sql')},
+	'the remote job: translated schedule, the owner as user, the name quoted in the command');
+is(sql(q{SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_cron_user'}), 'f', 'and no role became superuser');
+# pg_cron runs jobs only as roles that can log in: a trigger of another
+# role is refused at once rather than breaking every sync of the database
+sql(q{CREATE ROLE regress_nologin});
+($rc, $out, $err) = $node->psql('other', q{
+	SET ROLE regress_nologin;
+	SELECT glue.create_job('nl', script => 'SELECT 1');
+	SELECT glue.create_trigger('nl', 'SCHEDULED', '[{"job_name": "nl"}]', schedule => '* * * * *',
+	       start_on_creation => true);
+});
+like($err, qr/AccessDeniedException: trigger owner regress_nologin cannot log in/,
+	'a role that cannot log in gets no pg_cron job');
+$other->(qq{SELECT glue.delete_trigger('$evil_sql'), glue.delete_trigger('plain_on_demand'), glue.delete_job('mine')});
+
 $other->(q{SELECT glue.delete_trigger('remote_minutely')});
 wait_for(q{SELECT count(*) = 0 FROM cron.job WHERE database = 'other'}, 'the remote pg_cron job removed');
 pass('deleting the trigger removes the pg_cron job in the cron database');
