@@ -182,6 +182,13 @@ SELECT s AS schedule, kg_try(format('SELECT glue._cron_expression(%L)', s)) AS o
         'cron(0/0 * * * ? *)', 'cron(0 0 ? * FUNDAY *)', '0 0 ? * *', '@daily', '* * * *',
         E'* * * * *\tSELECT 1', E'* * * * *\n* * * * *', '* * * * * *']) s;
 
+-- deleting another role's trigger or job succeeds, as for a missing one, and deletes nothing
+SET ROLE regress_sec_mallory;
+SELECT glue.delete_trigger('sec_now') AS other_trigger, glue.delete_job('sec_job') AS other_job;
+RESET ROLE;
+SELECT (SELECT count(*) FROM glue.triggers WHERE trigger_name = 'sec_now') AS trigger_kept,
+       (SELECT count(*) FROM glue.jobs WHERE job_name = 'sec_job') AS job_kept;
+
 SET ROLE regress_sec_alice;
 SELECT glue.delete_trigger('sec_now'), glue.delete_job('sec_job');
 SELECT glue.delete_database('sec_db');
