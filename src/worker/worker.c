@@ -41,6 +41,7 @@
 
 #include "common/kg_guc.h"
 #include "common/kg_shmem.h"
+#include "worker/kg_runner.h"
 #include "worker/kg_worker.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -380,6 +381,9 @@ kg_stop_worker_for_drop(const char *dbname, bool stopping)
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
+	/* then its runners (the worker, gone, launches no more; dropdb waits for them) */
+	if (stopping)
+		kg_runner_terminate_database(dboid);
 	if (!stopping)
 		kg_wake_launcher();
 	return dboid;
@@ -398,6 +402,7 @@ kg_forget_database(Oid dboid)
 	if (slot && slot->worker_pid == 0)
 		memset(slot, 0, sizeof(KgDatabaseSlot));
 	LWLockRelease(KgShared->lock);
+	kg_runner_forget_database(dboid);
 }
 
 /* Is relid a stream's record table or segment, or a video stream's fragment table or segment? */
