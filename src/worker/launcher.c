@@ -79,14 +79,21 @@ kg_launcher_detach(int code, Datum arg)
 
 /*
  * Mark every connectable, non-template database as wanted, so that a worker
- * probes it.  Runs in its own short transaction.
+ * probes it.  Runs in its own short transaction; the database OIDs are
+ * collected first, so the shared lock is not held across the catalog scan.
+ * When the registry is full it warns (once a minute) and asks for another
+ * scan, so that a database whose slot frees up later still gets its probe.
  */
 static void
 kg_probe_all_databases(void)
 {
+	static TimestampTz last_full_warning = 0;
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
+	List	   *dbs = NIL;
+	ListCell   *lc;
+	int			missed = 0;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -94,27 +101,42 @@ kg_probe_all_databases(void)
 
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
-	LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
-		KgDatabaseSlot *slot;
 
-		if (!db->datallowconn || db->datistemplate)
-			continue;
-		slot = kg_find_database_slot(db->oid, true);
-		if (slot == NULL)
-			break;				/* registry full; reported on launch */
-		if (!slot->stopping)
-			slot->wanted = true;
+		if (db->datallowconn && !db->datistemplate)
+			dbs = lappend_oid(dbs, db->oid);
 	}
-	KgShared->rescan_databases = false;
-	LWLockRelease(KgShared->lock);
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
 
+	LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
+	foreach(lc, dbs)
+	{
+		KgDatabaseSlot *slot = kg_find_database_slot(lfirst_oid(lc), true);
+
+		if (slot == NULL)
+			missed++;
+		else if (!slot->stopping)
+			slot->wanted = true;
+	}
+	KgShared->rescan_databases = missed > 0;
+	LWLockRelease(KgShared->lock);
+	list_free(dbs);
+
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+
+	if (missed > 0 && TimestampDifferenceExceeds(last_full_warning, GetCurrentTimestamp(), 60 * 1000))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("kinesis_glue cannot watch %d databases: all %d database slots are in use",
+						missed, KgShared->ndatabases),
+				 errhint("Raise \"kinesis_glue.max_databases\" and restart the server.")));
+		last_full_warning = GetCurrentTimestamp();
+	}
 }
 
 /* Start the worker of the database in slot i; false when no slot is free. */
