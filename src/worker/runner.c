@@ -42,8 +42,8 @@
 #include "utils/timestamp.h"
 
 #include "common/kg_shmem.h"
-#include "worker/kg_runner.h"
 #include "worker/kg_worker.h"
+#include "worker/runner_registry.h"
 
 #define KG_LAUNCH_TIMEOUT_MS 10000
 #define KG_RESTART_BACKOFF_MAX_MS 60000
@@ -53,36 +53,9 @@ int			kg_max_runners_per_role = 8;
 int			kg_reserved_worker_processes = 2;
 int			kg_runner_grace_ms = 10000;
 
-typedef struct KgRunnerSlot
-{
-	KgRunnerState state;
-	KgRunnerInfo info;
-	char		reason[KG_RUNNER_REASON_LEN];	/* why it waits, or was stopped */
-	pid_t		pid;			/* set while RUNNING or STOPPING */
-	pid_t		supervisor_pid; /* the worker that launched it */
-	bool		seen;			/* wanted in the current round */
-	TimestampTz since;			/* entered its state */
-	TimestampTz wanted_at;		/* last wanted by its supervisor */
-	TimestampTz started_at;		/* attached */
-	TimestampTz deadline;		/* of its current call; 0: none */
-	TimestampTz cancel_at;		/* cancel sent; 0: not */
-	int			restarts;		/* quick exits in a row (backoff) */
-} KgRunnerSlot;
-
-typedef struct KgRunnerRegistry
-{
-	LWLock	   *lock;
-	uint64		next_token;
-	int			nslots;
-	KgRunnerSlot slots[FLEXIBLE_ARRAY_MEMBER];
-} KgRunnerRegistry;
-
-static KgRunnerRegistry *Registry = NULL;
+KgRunnerRegistry *Registry = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-/* this process, when it is a runner: its entry */
-static int	my_slot = -1;
 
 /* supervisor side: handles of the runners this process launched */
 typedef struct KgLocalHandle
@@ -93,9 +66,6 @@ typedef struct KgLocalHandle
 static List *local_handles = NIL;
 static TimestampTz last_full_warning = 0;
 
-static const char *const state_names[] = {
-	"free", "waiting", "starting", "running", "stopping", "exited", "idle"
-};
 
 static int
 kg_registry_slots(void)
@@ -169,21 +139,8 @@ kg_runner_init_hooks(void)
 	shmem_startup_hook = kg_runner_shmem_startup;
 }
 
-static bool
-kg_slot_is(KgRunnerSlot *s, const char *kind, Oid dboid, int64 id, int32 part)
-{
-	return s->state != KG_RUNNER_FREE && s->info.dboid == dboid && s->info.id == id &&
-		s->info.part == part && strcmp(s->info.kind, kind) == 0;
-}
-
-static bool
-kg_slot_active(KgRunnerSlot *s)
-{
-	return s->state == KG_RUNNER_LAUNCHING || s->state == KG_RUNNER_RUNNING || s->state == KG_RUNNER_STOPPING;
-}
-
 /* Send sig to an entry's runner; caller holds the lock. */
-static void
+void
 kg_slot_signal(KgRunnerSlot *s, int sig)
 {
 	if (s->pid != 0 && kill(s->pid, sig) != 0 && errno != ESRCH)
@@ -613,113 +570,6 @@ kg_runner_stop(const KgRunnerKind *kind, int64 id, int32 part, const char *reaso
 	LWLockRelease(Registry->lock);
 }
 
-/* before_shmem_exit of a runner: mark its entry EXITED and wake its supervisor. */
-static void
-kg_runner_detach(int code, Datum arg)
-{
-	KgRunnerSlot *s = &Registry->slots[my_slot];
-	Oid			dboid = InvalidOid;
-
-	LWLockAcquire(Registry->lock, LW_EXCLUSIVE);
-	if (s->pid == MyProcPid)
-	{
-		s->state = KG_RUNNER_EXITED;
-		s->pid = 0;
-		s->since = GetCurrentTimestamp();
-		dboid = s->info.dboid;
-	}
-	LWLockRelease(Registry->lock);
-	my_slot = -1;
-	if (OidIsValid(dboid))
-		kg_wake_worker(dboid);
-}
-
-/*
- * Runner: claim the entry this worker was launched for (its bgw_extra).
- * Returns false, and the runner must exit without doing anything, unless
- * the entry is still the one of this launch: that is what guarantees at
- * most one runner per key whatever restarts.  *info receives the entry.
- */
-bool
-kg_runner_attach(KgRunnerInfo *info)
-{
-	KgRunnerInfo mine;
-
-	memcpy(&mine, MyBgworkerEntry->bgw_extra, sizeof(mine));
-	if (Registry == NULL)
-		return false;
-	LWLockAcquire(Registry->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < Registry->nslots; i++)
-	{
-		KgRunnerSlot *s = &Registry->slots[i];
-
-		if (kg_slot_is(s, mine.kind, mine.dboid, mine.id, mine.part) &&
-			s->state == KG_RUNNER_LAUNCHING && s->info.token == mine.token && s->pid == 0)
-		{
-			s->state = KG_RUNNER_RUNNING;
-			s->pid = MyProcPid;
-			s->started_at = GetCurrentTimestamp();
-			s->info.attached = true;
-			*info = s->info;
-			my_slot = i;
-			break;
-		}
-	}
-	LWLockRelease(Registry->lock);
-	if (my_slot < 0)
-	{
-		ereport(LOG,
-				(errmsg("kinesis_glue %s runner %lld/%d not started: another runner holds its key, or its launch was given up",
-						mine.kind, (long long) mine.id, mine.part)));
-		return false;
-	}
-	before_shmem_exit(kg_runner_detach, (Datum) 0);
-	return true;
-}
-
-/*
- * Runner entry: install the signal handlers (SIGHUP reloads, SIGINT
- * cancels the current statement, SIGTERM ends the runner), attach to the
- * registry entry of this launch (or exit at once, see kg_runner_attach),
- * connect to its database and report the runner's type as application
- * name.  *info receives the entry.
- */
-void
-kg_runner_start(KgRunnerInfo *info)
-{
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	pqsignal(SIGINT, StatementCancelHandler);
-	BackgroundWorkerUnblockSignals();
-	if (!kg_runner_attach(info))
-		proc_exit(0);
-	BackgroundWorkerInitializeConnectionByOid(info->dboid, InvalidOid, 0);
-	pgstat_report_appname(MyBgworkerEntry->bgw_type);
-}
-
-/*
- * Runner: the call it starts now must end within timeout_ms (<= 0: no
- * deadline, the call ended).  Past the deadline the supervisor cancels it,
- * and terminates it after the grace period.
- */
-void
-kg_runner_set_deadline(int64 timeout_ms)
-{
-	KgRunnerSlot *s;
-
-	if (my_slot < 0)
-		return;
-	s = &Registry->slots[my_slot];
-	LWLockAcquire(Registry->lock, LW_EXCLUSIVE);
-	if (s->pid == MyProcPid)
-	{
-		s->deadline = timeout_ms > 0 ? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms) : 0;
-		if (s->state == KG_RUNNER_RUNNING)
-			s->cancel_at = 0;	/* a cancel it obeyed is over */
-	}
-	LWLockRelease(Registry->lock);
-}
-
 /* Runners of kind in this database that hold (or are about to hold) a worker. */
 int
 kg_runner_count(const KgRunnerKind *kind)
@@ -759,85 +609,3 @@ kg_runner_want_state(const KgRunnerKind *kind, int64 id, int32 part)
 	return st;
 }
 
-/*
- * Terminate every runner of a database about to be dropped (DROP DATABASE
- * refuses while any session is connected).  Called by the backend running
- * the drop, after the database's worker has been told to stop, so nothing
- * launches new runners meanwhile.
- */
-void
-kg_runner_terminate_database(Oid dboid)
-{
-	if (Registry == NULL)
-		return;
-	LWLockAcquire(Registry->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < Registry->nslots; i++)
-	{
-		KgRunnerSlot *s = &Registry->slots[i];
-
-		if (s->state == KG_RUNNER_FREE || s->info.dboid != dboid || s->pid == 0)
-			continue;
-		s->state = KG_RUNNER_STOPPING;
-		snprintf(s->reason, sizeof(s->reason), "stopped: the database is being dropped");
-		kg_slot_signal(s, SIGTERM);
-	}
-	LWLockRelease(Registry->lock);
-}
-
-/* Free the entries of a dropped database (its runners are gone). */
-void
-kg_runner_forget_database(Oid dboid)
-{
-	if (Registry == NULL)
-		return;
-	LWLockAcquire(Registry->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < Registry->nslots; i++)
-	{
-		KgRunnerSlot *s = &Registry->slots[i];
-
-		if (s->state != KG_RUNNER_FREE && s->info.dboid == dboid && s->pid == 0)
-			s->state = KG_RUNNER_FREE;
-	}
-	LWLockRelease(Registry->lock);
-}
-
-PG_FUNCTION_INFO_V1(kg_runners_sql);
-
-/*
- * kinesis_glue._runners(): the registry, one row per entry:
- * (kind, datid, id, part, generation, owner, state, pid, since, reason).
- */
-Datum
-kg_runners_sql(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-
-	InitMaterializedSRF(fcinfo, 0);
-	if (Registry == NULL)
-		return (Datum) 0;
-	LWLockAcquire(Registry->lock, LW_SHARED);
-	for (int i = 0; i < Registry->nslots; i++)
-	{
-		KgRunnerSlot *s = &Registry->slots[i];
-		Datum		values[10];
-		bool		nulls[10] = {0};
-
-		if (s->state == KG_RUNNER_FREE)
-			continue;
-		values[0] = CStringGetTextDatum(s->info.kind);
-		values[1] = ObjectIdGetDatum(s->info.dboid);
-		values[2] = Int64GetDatum(s->info.id);
-		values[3] = Int32GetDatum(s->info.part);
-		values[4] = Int32GetDatum(s->info.generation);
-		values[5] = ObjectIdGetDatum(s->info.owner);
-		values[6] = CStringGetTextDatum(state_names[s->state]);
-		values[7] = Int32GetDatum(s->pid);
-		nulls[7] = s->pid == 0;
-		values[8] = TimestampTzGetDatum(s->since);
-		values[9] = CStringGetTextDatum(s->reason);
-		nulls[9] = s->reason[0] == '\0';
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	LWLockRelease(Registry->lock);
-	return (Datum) 0;
-}
