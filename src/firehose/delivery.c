@@ -38,6 +38,9 @@ static const KgRunnerKind delivery_runner = {
 	.bgw_type = "kinesis_glue delivery",
 	.restart = true,
 	.reap = NULL,
+	/* a transform, destination or program ignored the cancel at its timeout */
+	.terminated_sql = "UPDATE firehose.delivery_streams SET last_error = $2, "
+	"last_error_at = pg_catalog.clock_timestamp() WHERE delivery_stream_id OPERATOR(pg_catalog.=) $1",
 };
 
 static int

@@ -28,14 +28,15 @@
 #include "worker/kg_runner.h"
 #include "worker/kg_worker.h"
 
-static void kg_reap_mapping_runner(const KgRunnerInfo *info, const char *reason);
-
 static const KgRunnerKind kg_mapping_runner = {
 	.name = "mapping",
 	.function_name = "kg_esm_runner_main",
 	.bgw_type = "kinesis_glue mapping runner",
 	.restart = true,
-	.reap = kg_reap_mapping_runner,
+	.reap = NULL,
+	/* its function ignored the cancel at kinesis_glue.mapping_timeout */
+	.terminated_sql = "UPDATE kinesis.event_source_mappings SET last_processing_result = 'PROBLEM: runner terminated', "
+	"last_error = $2, last_error_at = pg_catalog.clock_timestamp() WHERE mapping_id OPERATOR(pg_catalog.=) $1",
 };
 
 typedef struct KgWanted
@@ -70,29 +71,6 @@ kg_list_enabled_mappings(void *arg)
 		*out = lappend(*out, w);
 		MemoryContextSwitchTo(old);
 	}
-	kg_catalog_exit(&cc);
-}
-
-/*
- * Reap callback (in a transaction): a runner the supervisor terminated
- * (its function ignored the cancel at kinesis_glue.mapping_timeout) leaves
- * the reason in the mapping's status.
- */
-static void
-kg_reap_mapping_runner(const KgRunnerInfo *info, const char *reason)
-{
-	KgCatalogContext cc;
-
-	if (!info->terminated)
-		return;
-	kg_catalog_enter(&cc, false);
-	kg_spi_exec("UPDATE kinesis.event_source_mappings SET last_processing_result = 'PROBLEM: runner terminated', "
-				"last_error = $2, last_error_at = pg_catalog.clock_timestamp() "
-				"WHERE mapping_id OPERATOR(pg_catalog.=) $1",
-				2, (Oid[]) {INT8OID, TEXTOID},
-				(Datum[]) {Int64GetDatum(info->id),
-						   CStringGetTextDatum(psprintf("slot %d: %s", info->part, reason))},
-				NULL, false);
 	kg_catalog_exit(&cc);
 }
 

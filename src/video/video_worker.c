@@ -29,6 +29,7 @@
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
@@ -112,6 +113,9 @@ static const KgRunnerKind processor_runner = {
 	.bgw_type = "kinesis_glue video processor",
 	.restart = true,
 	.reap = NULL,
+	/* its function ignored the cancel at its timeout */
+	.terminated_sql = "UPDATE kinesis_video.stream_processors SET last_error = $2, "
+	"last_error_at = pg_catalog.clock_timestamp() WHERE processor_id OPERATOR(pg_catalog.=) $1",
 };
 
 static int

@@ -74,6 +74,13 @@ typedef struct KgRunnerKind
 	 * supervisor stopped it ("" if it did not); may be NULL
 	 */
 	void		(*reap) (const KgRunnerInfo *info, const char *reason);
+
+	/*
+	 * run (as the extension owner, in the reap's transaction) when the
+	 * supervisor terminated a runner: $1 = id (int8), $2 = the reason
+	 * (text); records it in the object's status.  May be NULL.
+	 */
+	const char *terminated_sql;
 } KgRunnerKind;
 
 /* runtime setup (postmaster) */

@@ -41,6 +41,8 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "catalog/pg_type.h"
+#include "common/kg_catalog.h"
 #include "common/kg_shmem.h"
 #include "worker/kg_worker.h"
 #include "worker/runner_registry.h"
@@ -184,7 +186,17 @@ kg_reap_txn(void *arg)
 {
 	KgReapArg  *r = (KgReapArg *) arg;
 
-	r->kind->reap(&r->info, r->reason);
+	if (r->kind->reap)
+		r->kind->reap(&r->info, r->reason);
+	if (r->kind->terminated_sql && r->info.terminated)
+	{
+		KgCatalogContext cc;
+
+		kg_catalog_enter(&cc, false);
+		kg_spi_exec(r->kind->terminated_sql, 2, (Oid[]) {INT8OID, TEXTOID},
+					(Datum[]) {Int64GetDatum(r->info.id), CStringGetTextDatum(r->reason)}, NULL, false);
+		kg_catalog_exit(&cc);
+	}
 }
 
 /*
@@ -281,7 +293,7 @@ kg_runner_round_begin(const KgRunnerKind *kind)
 	{
 		KgReapArg  *r = lfirst(lc);
 
-		if (kind->reap)
+		if (kind->reap || (kind->terminated_sql && r->info.terminated))
 			(void) kg_run_in_transaction("kinesis_glue: reap a runner", kg_reap_txn, r);
 	}
 	list_free_deep(reaped);
@@ -385,7 +397,6 @@ kg_runner_want(const KgRunnerKind *kind, int64 id, int32 part, int32 generation,
 	KgRunnerInfo info;
 	TimestampTz now = GetCurrentTimestamp();
 	int			ndatabases;
-	BackgroundWorker worker;
 	BackgroundWorkerHandle *handle;
 	bool		ok;
 
@@ -473,29 +484,18 @@ kg_runner_want(const KgRunnerKind *kind, int64 id, int32 part, int32 generation,
 	info = s->info;
 	LWLockRelease(Registry->lock);
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "kinesis_glue");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", kind->function_name);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "kinesis_glue %s %lld/%d", kind->name, (long long) id, part);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", kind->bgw_type);
-	worker.bgw_notify_pid = MyProcPid;
 	StaticAssertStmt(sizeof(KgRunnerInfo) <= BGW_EXTRALEN, "runner info must fit in bgw_extra");
-	memcpy(worker.bgw_extra, &info, sizeof(info));
+	ok = kg_launch_dynamic_worker(kind->function_name, kind->bgw_type,
+								  psprintf("kinesis_glue %s %lld/%d", kind->name, (long long) id, part),
+								  &info, sizeof(info), &handle);
+	if (ok)
 	{
+		KgLocalHandle *h = MemoryContextAlloc(TopMemoryContext, sizeof(KgLocalHandle));
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-		ok = RegisterDynamicBackgroundWorker(&worker, &handle);
-		if (ok)
-		{
-			KgLocalHandle *h = palloc(sizeof(KgLocalHandle));
-
-			h->token = info.token;
-			h->handle = handle;
-			local_handles = lappend(local_handles, h);
-		}
+		h->token = info.token;
+		h->handle = handle;
+		local_handles = lappend(local_handles, h);
 		MemoryContextSwitchTo(old);
 	}
 	if (ok)

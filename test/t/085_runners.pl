@@ -14,7 +14,11 @@
 #      query_canceled and loop forever are terminated after their timeout
 #      plus kinesis_glue.runner_grace, with the reason in their status;
 #   d. rights at use: a revoked SELECT on the stream stops a mapping with
-#      AccessDeniedException in its status; granting it again resumes it.
+#      AccessDeniedException in its status; granting it again resumes it;
+#   e. a Firehose transform that hangs (catching query_canceled) holds up
+#      its own delivery stream only: puts to another stream keep succeeding
+#      across segment boundaries (segments are the database worker's job),
+#      and its runner is terminated with the reason in last_error.
 
 use strict;
 use warnings;
@@ -35,6 +39,7 @@ max_worker_processes = 16
 kinesis_glue.worker_naptime = 200ms
 kinesis_glue.launcher_naptime = 200ms
 kinesis_glue.mapping_timeout = 1s
+kinesis_glue.delivery_timeout = 1s
 kinesis_glue.runner_grace = 1s
 kinesis_glue.max_runners_per_role = 4
 kinesis_glue.max_runners_per_database = 12
@@ -254,6 +259,45 @@ is($sql->("SELECT count(*) FROM got"), 1, 'the record put after the REVOKE was n
 $sql->("GRANT SELECT ON kinesis_records.priv TO reader");
 ok($wait_for->("SELECT count(*) FROM got", 2), 'granting it again resumes the mapping');
 note(sprintf("d: %.1f s", time() - $t_start));
+
+# ------------------------------------------------------------------------
+# e. a hanging Firehose transform
+# ------------------------------------------------------------------------
+$sql->(q{
+CREATE FUNCTION sleepy(recs kinesis.record[]) RETURNS SETOF firehose.transformed_record LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM public.stubborn();   -- the transform runs with a pinned search_path
+END
+$$;
+CREATE TABLE fh_dest (id int);
+SELECT firehose.create_delivery_stream('stuckfh', 'fh_dest', buffering_interval => '0 s',
+                                       transform_function => 'sleepy');
+SELECT count(*) FROM firehose.put_record_batch('stuckfh', ARRAY['{"id": 1}']::text[]::bytea[]);
+SET kinesis_glue.segment_records = 1024;
+SELECT kinesis.create_stream('small', 1);
+});
+ok( $wait_for->(
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue delivery' AND wait_event = 'PgSleep'",
+		1),
+	'the transform hangs in its delivery runner');
+my $put_errors = 0;
+for my $i (1 .. 16)
+{
+	my ($rc, $out, $err) = $node->psql('postgres',
+		"SET kinesis_glue.segment_wait = '2s'; SELECT count(*) FROM kinesis.put_records('small', "
+		  . "ARRAY(SELECT 'k' || g FROM generate_series(1, 500) g), "
+		  . "ARRAY(SELECT 'x'::bytea FROM generate_series(1, 500)))");
+	$put_errors++ if $rc != 0 || $out ne '500';
+	diag($err) if $rc != 0;
+	usleep(200_000);
+}
+is($put_errors, 0, 'puts to another stream succeed across 7 segment boundaries meanwhile');
+ok( $wait_for->(
+		"SELECT last_error ~ 'terminated' FROM firehose.delivery_streams WHERE delivery_stream_name = 'stuckfh'",
+		't', 30),
+	'the delivery runner is terminated after its timeout, with the reason in last_error');
+is($sql->("SELECT count(*) FROM fh_dest"), 0, 'nothing was delivered past the hanging transform');
+note(sprintf("e: %.1f s", time() - $t_start));
 
 $node->stop;
 done_testing();
