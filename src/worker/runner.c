@@ -13,9 +13,11 @@
  * twice, never runs beside another) and to EXITED when it leaves.  A
  * restarted per-database worker therefore adopts what it finds: a RUNNING
  * entry is left alone, a LAUNCHING entry whose launch it cannot follow is
- * given up after kKgLaunchTimeout (the late runner then refuses to run).
+ * given up after KG_LAUNCH_TIMEOUT_MS (the late runner then refuses to run).
+ * The one other signaller is the backend running DROP DATABASE, which
+ * terminates the database's runners once its worker is gone.
  *
- * Locking: RunnerRegistry->lock guards every entry.  It is held for scans
+ * Locking: Registry->lock guards every entry.  It is held for scans
  * of the array and for kill(2) of an entry's PID (the PID is cleared under
  * the lock before the runner exits, so it cannot be reused meanwhile);
  * never across a transaction, latch wait or worker registration.  It may

@@ -122,8 +122,9 @@ kg_runner_start(KgRunnerInfo *info)
 
 /*
  * Runner: the call it starts now must end within timeout_ms (<= 0: no
- * deadline, the call ended).  Past the deadline the supervisor cancels it,
- * and terminates it after the grace period.
+ * deadline, the call ended).  The runner's own statement timeout cancels
+ * the call at the deadline; if it is still running a grace period later
+ * (kinesis_glue.runner_grace), the supervisor terminates the runner.
  */
 void
 kg_runner_set_deadline(int64 timeout_ms)
