@@ -93,7 +93,12 @@ kg_list_pending_crawls(void *arg)
 				"(c.start_time OPERATOR(pg_catalog.<) pg_catalog.pg_postmaster_start_time() OR "
 				" (c.worker_pid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a "
 				"   WHERE a.pid OPERATOR(pg_catalog.=) c.worker_pid "
-				"     AND a.backend_type OPERATOR(pg_catalog.=) 'kinesis_glue crawler')))",
+				"     AND a.backend_type OPERATOR(pg_catalog.=) 'kinesis_glue crawler') "
+				"   AND NOT EXISTS (SELECT 1 FROM kinesis_glue._runners() w "
+				"     WHERE w.kind OPERATOR(pg_catalog.=) 'crawl' AND w.id OPERATOR(pg_catalog.=) c.crawl_id "
+				"       AND w.state OPERATOR(pg_catalog.<>) 'idle' AND w.datid OPERATOR(pg_catalog.=) "
+				"       (SELECT d.oid FROM pg_catalog.pg_database d "
+				"         WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()))))",
 				0, NULL, NULL, NULL, false);
 	/* the file lists of crawls that ended without cleaning up */
 	kg_spi_exec("DELETE FROM glue.crawl_files f USING glue.crawls c "

@@ -215,6 +215,10 @@ BEGIN
            AND (x.running_on < pg_postmaster_start_time()
                 OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = x.worker_pid
                                   AND a.backend_type = 'kinesis_glue job'))
+           -- a runner the registry still holds is reaped by the supervisor, with its reason
+           AND NOT EXISTS (SELECT 1 FROM kinesis_glue._runners() w
+                            WHERE w.kind = 'job run' AND w.id = x.run_id AND w.state <> 'idle'
+                              AND w.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database()))
          ORDER BY x.run_id FOR UPDATE SKIP LOCKED
     LOOP
         r.state := CASE r.state WHEN 'STOPPING' THEN 'STOPPED' ELSE 'FAILED' END;

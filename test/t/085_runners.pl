@@ -15,10 +15,11 @@
 #      plus kinesis_glue.runner_grace, with the reason in their status;
 #   d. rights at use: a revoked SELECT on the stream stops a mapping with
 #      AccessDeniedException in its status; granting it again resumes it;
-#   e. a Firehose transform that hangs (catching query_canceled) holds up
-#      its own delivery stream only: puts to another stream keep succeeding
-#      across segment boundaries (segments are the database worker's job),
-#      and its runner is terminated with the reason in last_error.
+#   e. a Firehose transform and a video stream processor that hang
+#      (catching query_canceled) hold up their own object only: puts to
+#      another stream keep succeeding across segment boundaries (segments
+#      are the database worker's job), and their runners are terminated with
+#      the reason in last_error.
 
 use strict;
 use warnings;
@@ -273,6 +274,15 @@ CREATE TABLE fh_dest (id int);
 SELECT firehose.create_delivery_stream('stuckfh', 'fh_dest', buffering_interval => '0 s',
                                        transform_function => 'sleepy');
 SELECT count(*) FROM firehose.put_record_batch('stuckfh', ARRAY['{"id": 1}']::text[]::bytea[]);
+SELECT kinesis_video.create_stream('cam', 'video/h264', 24);
+SELECT kinesis.create_stream('cam-events');
+CREATE FUNCTION stuck_detect(f kinesis_video.fragment) RETURNS SETOF jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM public.stubborn();
+END
+$$;
+SELECT kinesis_video.create_stream_processor('stuckproc', 'cam', 'stuck_detect', 'cam-events');
+SELECT count(*) FROM kinesis_video.put_media('cam', 'f1', clock_timestamp(), 2000);
 SET kinesis_glue.segment_records = 1024;
 SELECT kinesis.create_stream('small', 1);
 });
@@ -280,6 +290,10 @@ ok( $wait_for->(
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue delivery' AND wait_event = 'PgSleep'",
 		1),
 	'the transform hangs in its delivery runner');
+ok( $wait_for->(
+		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue video processor' AND wait_event = 'PgSleep'",
+		1),
+	'the processor function hangs in its runner');
 my $put_errors = 0;
 for my $i (1 .. 16)
 {
@@ -297,6 +311,10 @@ ok( $wait_for->(
 		't', 30),
 	'the delivery runner is terminated after its timeout, with the reason in last_error');
 is($sql->("SELECT count(*) FROM fh_dest"), 0, 'nothing was delivered past the hanging transform');
+ok( $wait_for->(
+		"SELECT last_error ~ 'terminated' FROM kinesis_video.stream_processors WHERE name = 'stuckproc'",
+		't', 30),
+	'the processor runner is terminated after its timeout, with the reason in last_error');
 note(sprintf("e: %.1f s", time() - $t_start));
 
 $node->stop;
