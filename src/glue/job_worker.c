@@ -156,6 +156,8 @@ kg_glue_job_supervise(void)
 	if (!kg_run_in_transaction("kinesis_glue: supervise job runs", kg_job_supervise_txn, &res))
 	{
 		kg_runner_round_end(&job_runner, false);
+		list_free_deep(res.launch);	/* what the failed round got so far */
+		list_free_deep(res.stop);
 		return;
 	}
 	foreach(lc, res.stop)

@@ -88,6 +88,7 @@ kg_esm_supervise(void)
 	if (!kg_run_in_transaction("kinesis_glue: list event source mappings", kg_list_enabled_mappings, &wanted))
 	{
 		/* keep what runs: a failed listing is no reason to stop runners */
+		list_free_deep(wanted);	/* what the failed listing got so far */
 		return;
 	}
 	foreach(lc, wanted)

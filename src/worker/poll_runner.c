@@ -202,7 +202,10 @@ kg_poll_supervise(const KgPollRunner *spec)
 
 	kg_runner_round_begin(spec->kind);
 	if (!kg_run_in_transaction("kinesis_glue: list polled objects", kg_poll_list, &l))
+	{
+		list_free_deep(l.rows);	/* what the failed listing got so far */
 		return;
+	}
 	foreach(lc, l.rows)
 	{
 		int64	   *row = lfirst(lc);
