@@ -22,6 +22,7 @@
 #include "streams/on_demand.h"
 #include "streams/stream_state.h"
 #include "video/video.h"
+#include "worker/kg_runner.h"
 #include "worker/kg_worker.h"
 
 PG_MODULE_MAGIC;
@@ -39,6 +40,7 @@ int			kg_retention_clock_offset_s = 0;
 bool		kg_throughput_quotas = false;
 int			kg_lease_timeout_ms = 10000;
 int			kg_mapping_timeout_ms = 60000;
+int			kg_delivery_timeout_ms = 300000;
 int			kg_on_demand_interval_s = 60;
 int			kg_on_demand_split_records = 500;
 int			kg_on_demand_split_bytes = 512 * 1024;
@@ -100,6 +102,10 @@ kg_define_settings(void)
 	DefineCustomIntVariable("kinesis_glue.mapping_timeout",
 							"Longest run of one event source mapping function call (0: no limit).",
 							NULL, &kg_mapping_timeout_ms, 60000, 0, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.delivery_timeout",
+							"Longest run of one Firehose delivery batch (transform, destination, program; 0: no limit).",
+							NULL, &kg_delivery_timeout_ms, 300000, 0, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("kinesis_glue.lease_timeout",
 							"How long a consumer session keeps its shards after its last consume.",
@@ -172,6 +178,7 @@ kg_define_settings(void)
 void
 _PG_init(void)
 {
+	kg_runner_init_hooks();		/* defines its settings: before the prefix is reserved */
 	kg_define_settings();
 	kg_catalog_init_backend();
 	kg_owner_call_init();

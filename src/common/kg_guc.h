@@ -21,6 +21,7 @@ extern int	kg_segment_interval_s;	/* PGC_SIGHUP: time after which a segment is c
 extern int	kg_segments_ahead;		/* PGC_SIGHUP */
 extern int	kg_segment_wait_ms;		/* PGC_SUSET */
 extern int	kg_mapping_timeout_ms;	/* PGC_SIGHUP */
+extern int	kg_delivery_timeout_ms;	/* PGC_SIGHUP */
 extern int	kg_lease_timeout_ms;	/* PGC_SIGHUP */
 extern bool kg_throughput_quotas;	/* PGC_SIGHUP */
 extern int	kg_on_demand_interval_s;	/* PGC_SIGHUP */

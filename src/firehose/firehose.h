@@ -26,6 +26,7 @@ typedef enum KgFileFormat
 
 /* delivery.c */
 extern void kg_firehose_delivery(void);
+extern PGDLLEXPORT void kg_firehose_delivery_main(Datum main_arg);
 
 /* record_format.c */
 extern KgFileFormat kg_file_format_from_name(const char *name);

@@ -58,10 +58,4 @@ extern char *kg_column_name(const char *raw, int len);
 extern void kg_glue_crawler_supervise(void);
 extern PGDLLEXPORT void kg_glue_crawler_main(Datum main_arg);
 
-typedef struct KgCrawlerArgs
-{
-	Oid			dboid;
-	int64		crawl_id;
-} KgCrawlerArgs;
-
 #endif							/* KG_GLUE_CRAWLER_H */

@@ -26,8 +26,10 @@
  * last step's single transaction, so an interrupted crawl leaves the
  * catalog as it was.
  *
- * Locking: none of its own; the crawl row is the state.  The supervisor's
- * handles live in its memory only.
+ * The crawler workers are runners of the shared registry
+ * (worker/kg_runner.h), so a restarted database worker adopts them.
+ *
+ * Locking: none of its own; the crawl row is the state.
  *
  *-------------------------------------------------------------------------
  */
@@ -49,16 +51,24 @@
 
 #include "common/kg_catalog.h"
 #include "glue/crawler.h"
+#include "worker/kg_runner.h"
 #include "worker/kg_worker.h"
 
-typedef struct KgCrawlEntry
+static void kg_reap_crawler(const KgRunnerInfo *info, const char *reason);
+
+static const KgRunnerKind crawl_runner = {
+	.name = "crawl",
+	.function_name = "kg_glue_crawler_main",
+	.bgw_type = "kinesis_glue crawler",
+	.restart = false,
+	.reap = kg_reap_crawler,
+};
+
+typedef struct KgCrawlWanted
 {
 	int64		crawl_id;
-	BackgroundWorkerHandle *handle;
-} KgCrawlEntry;
-
-static HTAB *Crawls = NULL;
-static TimestampTz last_slot_warning = 0;
+	Oid			owner;
+} KgCrawlWanted;
 
 /* ------------------------------------------------------------------------
  * Supervisor (in the database worker)
@@ -66,8 +76,8 @@ static TimestampTz last_slot_warning = 0;
 
 /*
  * Transaction body: fail crawls whose worker is gone, drop the file lists
- * of ended crawls, and list the crawls
- * waiting for a worker into *(List **) arg (int64s in TopMemoryContext).
+ * of ended crawls, and list the crawls waiting for a worker into
+ * *(List **) arg (KgCrawlWanted in TopMemoryContext).
  */
 static void
 kg_list_pending_crawls(void *arg)
@@ -83,135 +93,76 @@ kg_list_pending_crawls(void *arg)
 				"(c.start_time OPERATOR(pg_catalog.<) pg_catalog.pg_postmaster_start_time() OR "
 				" (c.worker_pid IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a "
 				"   WHERE a.pid OPERATOR(pg_catalog.=) c.worker_pid "
-				"     AND a.backend_type OPERATOR(pg_catalog.=) 'kinesis_glue crawler')))",
+				"     AND a.backend_type OPERATOR(pg_catalog.=) 'kinesis_glue crawler') "
+				"   AND NOT EXISTS (SELECT 1 FROM kinesis_glue._runners() w "
+				"     WHERE w.kind OPERATOR(pg_catalog.=) 'crawl' AND w.id OPERATOR(pg_catalog.=) c.crawl_id "
+				"       AND w.state OPERATOR(pg_catalog.<>) 'idle' AND w.datid OPERATOR(pg_catalog.=) "
+				"       (SELECT d.oid FROM pg_catalog.pg_database d "
+				"         WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()))))",
 				0, NULL, NULL, NULL, false);
 	/* the file lists of crawls that ended without cleaning up */
 	kg_spi_exec("DELETE FROM glue.crawl_files f USING glue.crawls c "
 				"WHERE f.crawl_id OPERATOR(pg_catalog.=) c.crawl_id "
 				"AND c.state NOT IN ('RUNNING', 'CANCELLING')", 0, NULL, NULL, NULL, false);
-	n = kg_spi_exec("SELECT crawl_id FROM glue.crawls WHERE state IN ('RUNNING', 'CANCELLING') "
-					"AND worker_pid IS NULL ORDER BY crawl_id", 0, NULL, NULL, NULL, true);
+	n = kg_spi_exec("SELECT c.crawl_id, r.owner::oid FROM glue.crawls c JOIN glue.crawlers r "
+					"ON r.crawler_id OPERATOR(pg_catalog.=) c.crawler_id "
+					"WHERE c.state IN ('RUNNING', 'CANCELLING') AND c.worker_pid IS NULL ORDER BY c.crawl_id",
+					0, NULL, NULL, NULL, true);
 	for (int i = 0; i < n; i++)
 	{
 		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		int64	   *p = palloc(sizeof(int64));
+		KgCrawlWanted *w = palloc(sizeof(KgCrawlWanted));
 
-		*p = id;
-		*out = lappend(*out, p);
+		w->crawl_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		w->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		*out = lappend(*out, w);
 		MemoryContextSwitchTo(old);
 	}
 	kg_catalog_exit(&cc);
 }
 
-/* Transaction body: a crawl whose worker exited before taking it failed. */
+/*
+ * Reap callback (in a transaction): a crawl whose worker exited before it
+ * took the crawl failed.
+ */
 static void
-kg_fail_unstarted_crawl(void *arg)
+kg_reap_crawler(const KgRunnerInfo *info, const char *reason)
 {
 	KgCatalogContext cc;
 
 	kg_catalog_enter(&cc, false);
 	kg_spi_exec("UPDATE glue.crawls SET state = 'FAILED', end_time = pg_catalog.clock_timestamp(), "
-				"error_message = 'the crawler worker exited before it started the crawl' "
-				"WHERE crawl_id OPERATOR(pg_catalog.=) $1 AND worker_pid IS NULL "
+				"error_message = coalesce($2, 'the crawler worker exited before it started the crawl') "
+				"WHERE crawl_id OPERATOR(pg_catalog.=) $1 AND (worker_pid IS NULL OR $2 IS NOT NULL) "
 				"AND state IN ('RUNNING', 'CANCELLING')",
-				1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(*(int64 *) arg)}, NULL, false);
+				2, (Oid[]) {INT8OID, TEXTOID},
+				(Datum[]) {Int64GetDatum(info->id), info->terminated ? CStringGetTextDatum(reason) : (Datum) 0},
+				info->terminated ? "  " : " n", false);
 	kg_catalog_exit(&cc);
 }
 
-static bool
-kg_launch_crawler(KgCrawlEntry *e)
-{
-	KgCrawlerArgs args;
-
-	args.dboid = MyDatabaseId;
-	args.crawl_id = e->crawl_id;
-	return kg_launch_dynamic_worker("kg_glue_crawler_main", "kinesis_glue crawler",
-									psprintf("kinesis_glue crawl %lld", (long long) e->crawl_id),
-									&args, sizeof(args), &e->handle);
-}
-
 /*
- * Worker task: fail interrupted crawls and start a crawler worker for each
- * crawl that waits for one.
+ * Worker task: reap exited crawler workers, fail interrupted crawls and
+ * want a crawler worker for each crawl that waits for one.
  */
 void
 kg_glue_crawler_supervise(void)
 {
 	List	   *pending = NIL;
 	ListCell   *lc;
-	HASH_SEQ_STATUS hs;
-	KgCrawlEntry *e;
 
-	if (Crawls == NULL)
+	kg_runner_round_begin(&crawl_runner);
+	if (kg_run_in_transaction("kinesis_glue: list pending crawls", kg_list_pending_crawls, &pending))
 	{
-		HASHCTL		ctl;
-
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(KgCrawlEntry);
-		ctl.hcxt = TopMemoryContext;
-		Crawls = hash_create("kinesis_glue crawler workers", 16, &ctl,
-							 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-
-	/*
-	 * Forget workers that exited; a crawl they never took has failed.  The
-	 * transactions run after the scan (a transaction end checks for
-	 * unfinished hash scans).
-	 */
-	{
-		List	   *gone = NIL;
-
-		hash_seq_init(&hs, Crawls);
-		while ((e = hash_seq_search(&hs)) != NULL)
+		foreach(lc, pending)
 		{
-			pid_t		pid;
+			KgCrawlWanted *w = lfirst(lc);
 
-			if (e->handle && GetBackgroundWorkerPid(e->handle, &pid) != BGWH_STOPPED)
-				continue;
-			gone = lappend(gone, e);
-		}
-		foreach(lc, gone)
-		{
-			int64		id;
-
-			e = lfirst(lc);
-			id = e->crawl_id;
-			if (e->handle)
-				pfree(e->handle);
-			hash_search(Crawls, &id, HASH_REMOVE, NULL);
-			(void) kg_run_in_transaction("kinesis_glue: fail an unstarted crawl", kg_fail_unstarted_crawl, &id);
-		}
-		list_free(gone);
-	}
-
-	if (!kg_run_in_transaction("kinesis_glue: list pending crawls", kg_list_pending_crawls, &pending))
-		return;
-	foreach(lc, pending)
-	{
-		int64		id = *(int64 *) lfirst(lc);
-		bool		found;
-		TimestampTz now = GetCurrentTimestamp();
-
-		e = hash_search(Crawls, &id, HASH_ENTER, &found);
-		if (found)
-			continue;			/* launched, not yet connected */
-		if (!kg_launch_crawler(e))
-		{
-			hash_search(Crawls, &id, HASH_REMOVE, NULL);
-			if (TimestampDifferenceExceeds(last_slot_warning, now, 60 * 1000))
-			{
-				ereport(WARNING,
-						(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-						 errmsg("could not start a worker for crawl %lld: no free background worker slot",
-								(long long) id),
-						 errhint("Raise \"max_worker_processes\"; every running crawl needs one.")));
-				last_slot_warning = now;
-			}
+			(void) kg_runner_want(&crawl_runner, w->crawl_id, 0, 0, w->owner);
 		}
 	}
+	kg_runner_round_end(&crawl_runner, false);
 	list_free_deep(pending);
 }
 
@@ -248,6 +199,18 @@ kg_take_crawl(KgCrawlStep *step)
 	kg_catalog_exit(&cc);
 }
 
+/* on_result of a step: its one int8 */
+static void
+kg_step_result(void *arg)
+{
+	KgCrawlStep *step = (KgCrawlStep *) arg;
+	bool		isnull;
+
+	if (SPI_processed != 1)
+		elog(ERROR, "crawl step did not return a row: %s", step->sql);
+	step->result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 /*
  * Run one step in its own transaction as the owner, security-restricted.
  * Returns false, with step->error set, when it raised an error (its work
@@ -256,49 +219,20 @@ kg_take_crawl(KgCrawlStep *step)
 static bool
 kg_run_step(KgCrawlStep *step)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	volatile bool ok = true;
+	KgOwnerCall call = {0};
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	pgstat_report_activity(STATE_RUNNING, step->sql);
-	PG_TRY();
-	{
-		Oid			save_user;
-		int			save_sec;
-		bool		isnull;
-
-		PushActiveSnapshot(GetTransactionSnapshot());
-		GetUserIdAndSecContext(&save_user, &save_sec);
-		SetUserIdAndSecContext(step->owner,
-							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "could not connect to the SPI manager");
-		if (SPI_execute_with_args(step->sql, 1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(step->crawl_id)},
-								  NULL, false, 1) != SPI_OK_SELECT || SPI_processed != 1)
-			elog(ERROR, "crawl step did not return a row: %s", step->sql);
-		step->result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		SPI_finish();
-		SetUserIdAndSecContext(save_user, save_sec);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		AbortCurrentTransaction();
-		step->error = MemoryContextStrdup(TopMemoryContext, edata->message);
-		FreeErrorData(edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return ok;
+	call.owner = step->owner;
+	call.sql = step->sql;
+	call.nargs = 1;
+	call.argtypes = (Oid[]) {INT8OID};
+	call.args = (Datum[]) {Int64GetDatum(step->crawl_id)};
+	call.own_transaction = true;
+	call.on_result = kg_step_result;
+	call.arg = step;
+	if (kg_run_as_owner(&call))
+		return true;
+	step->error = MemoryContextStrdup(TopMemoryContext, call.error);
+	return false;
 }
 
 /* Transaction body: end the crawl as FAILED with step->error. */
@@ -327,31 +261,26 @@ kg_take_crawl_txn(void *arg)
 
 /*
  * Entry point of a crawler worker: run one crawl (bgw_extra holds a
- * KgCrawlerArgs) and exit.  SIGTERM ends it at once; the supervisor then
+ * KgRunnerInfo) and exit.  SIGTERM ends it at once; the supervisor then
  * marks the crawl FAILED.
  */
 void
 kg_glue_crawler_main(Datum main_arg)
 {
-	KgCrawlerArgs args;
+	KgRunnerInfo args;
 	KgCrawlStep step;
 	MemoryContext cxt;
 
-	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
-	pgstat_report_appname("kinesis_glue crawler");
+	kg_runner_start(&args);
 	cxt = AllocSetContextCreate(TopMemoryContext, "kinesis_glue crawler", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(cxt);
 
 	memset(&step, 0, sizeof(step));
-	step.crawl_id = args.crawl_id;
+	step.crawl_id = args.id;
 	if (!kg_run_in_transaction("kinesis_glue: take crawl", kg_take_crawl_txn, &step) ||
 		!OidIsValid(step.owner))
 		proc_exit(0);			/* taken by another worker, or gone */
-	ereport(DEBUG1, (errmsg_internal("kinesis_glue crawl %lld started", (long long) args.crawl_id)));
+	ereport(DEBUG1, (errmsg_internal("kinesis_glue crawl %lld started", (long long) args.id)));
 
 	step.sql = "SELECT glue._crawl_prepare($1)";
 	if (kg_run_step(&step) && step.result >= 0)
@@ -378,7 +307,7 @@ kg_glue_crawler_main(Datum main_arg)
 	if (step.error != NULL)
 	{
 		ereport(LOG,
-				(errmsg("kinesis_glue crawl %lld failed", (long long) args.crawl_id),
+				(errmsg("kinesis_glue crawl %lld failed", (long long) args.id),
 				 errdetail("%s", step.error)));
 		(void) kg_run_in_transaction("kinesis_glue: fail crawl", kg_fail_crawl, &step);
 	}

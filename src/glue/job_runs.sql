@@ -237,6 +237,10 @@ BEGIN
            AND (x.running_on < pg_postmaster_start_time()
                 OR NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = x.worker_pid
                                   AND a.backend_type = 'kinesis_glue job'))
+           -- a runner the registry still holds is reaped by the supervisor, with its reason
+           AND NOT EXISTS (SELECT 1 FROM kinesis_glue._runners() w
+                            WHERE w.kind = 'job run' AND w.id = x.run_id AND w.state <> 'idle'
+                              AND w.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database()))
          ORDER BY x.run_id FOR UPDATE SKIP LOCKED
     LOOP
         r.state := CASE r.state WHEN 'STOPPING' THEN 'STOPPED' ELSE 'FAILED' END;
@@ -260,18 +264,26 @@ BEGIN
        AND x.completed_on < clock_timestamp() - make_interval(secs => retention_seconds);
     PERFORM glue._evaluate_conditions();
     RETURN QUERY
-        SELECT 'cancel', x.run_id, x.worker_pid FROM glue.job_runs x
+        -- runs to cancel: the supervisor signals the runner its registry
+        -- holds for the run, never a PID read from this table
+        SELECT CASE x.state WHEN 'STOPPING' THEN 'stop' ELSE 'timeout' END, x.run_id, NULL::integer
+          FROM glue.job_runs x
          WHERE x.worker_pid IS NOT NULL
            AND (x.state = 'STOPPING' OR (x.state = 'RUNNING' AND clock_timestamp() > x.running_on + x.timeout + interval '1 second'))
-           -- only a job worker of this database that claimed the run (job_runs is written only by the extension)
-           AND x.running_on IS NOT NULL
-           AND EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = x.worker_pid AND a.backend_type = 'kinesis_glue job'
-                          AND a.datname = current_database())
         UNION ALL
         SELECT * FROM (SELECT 'launch', x.run_id, NULL::integer FROM glue.job_runs x
                         WHERE x.state = 'STARTING' AND x.worker_pid IS NULL ORDER BY x.run_id) l;
 END
 $$;
+
+-- Add why the supervisor terminated a run's worker to the run's message.
+CREATE FUNCTION glue._job_run_note(run_id bigint, note text) RETURNS void
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+    UPDATE glue.job_runs x SET error_message = coalesce(x.error_message || ' (' || note || ')', note)
+     WHERE x.run_id = _job_run_note.run_id
+$$;
+REVOKE ALL ON FUNCTION glue._job_run_note(bigint, text) FROM PUBLIC;
 
 -- Placeholder until conditional triggers (triggers.sql) replace it: mark
 -- ended runs as evaluated.

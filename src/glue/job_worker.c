@@ -21,8 +21,15 @@
  * raises (error, cancel on stop, timeout) everything rolls back and
  * glue._job_run_end records STOPPED, TIMEOUT or FAILED (and a retry).
  *
- * Locking: none of its own; the run row is the state.  The supervisor's
- * worker handles live in its memory only.
+ * The job workers are runners of the shared registry (worker/kg_runner.h):
+ * a restarted database worker adopts them, a stop or a timeout cancels the
+ * run through the registry entry (never a PID read from the run row), and
+ * a script that ignores the cancel is terminated after
+ * kinesis_glue.runner_grace, the run ending as STOPPED or TIMEOUT with the
+ * reason.
+ *
+ * Locking: none of its own; the run row is the state, the registry the
+ * truth about workers.
  *
  *-------------------------------------------------------------------------
  */
@@ -50,22 +57,31 @@
 #include "common/kg_guc.h"
 #include "common/kg_shmem.h"
 #include "glue/jobs.h"
+#include "worker/kg_runner.h"
 #include "worker/kg_worker.h"
-
-typedef struct KgRunEntry
-{
-	int64		run_id;
-	BackgroundWorkerHandle *handle;
-} KgRunEntry;
-
-static HTAB *Runs = NULL;
-static TimestampTz last_slot_warning = 0;
 
 typedef struct KgSuperviseResult
 {
-	List	   *launch;			/* int64 * */
-	List	   *cancel;			/* int (pid) */
+	List	   *launch;			/* KgRunWanted * */
+	List	   *stop;			/* KgRunWanted *: runs to cancel */
 } KgSuperviseResult;
+
+typedef struct KgRunWanted
+{
+	int64		run_id;
+	Oid			owner;
+	bool		timeout;		/* stop: past its timeout (else a stop request) */
+} KgRunWanted;
+
+static void kg_reap_job_runner(const KgRunnerInfo *info, const char *reason);
+
+static const KgRunnerKind job_runner = {
+	.name = "job run",
+	.function_name = "kg_glue_job_main",
+	.bgw_type = "kinesis_glue job",
+	.restart = false,
+	.reap = kg_reap_job_runner,
+};
 
 /* ------------------------------------------------------------------------
  * Supervisor (in the database worker)
@@ -79,33 +95,35 @@ kg_job_supervise_txn(void *arg)
 	int			n;
 
 	kg_catalog_enter(&cc, false);
-	n = kg_spi_exec("SELECT action, run_id, pid FROM glue._job_supervise($1)",
+	n = kg_spi_exec("SELECT s.action, s.run_id, j.owner::oid FROM glue._job_supervise($1) s "
+					"JOIN glue.job_runs r USING (run_id) JOIN glue.jobs j ON j.job_id OPERATOR(pg_catalog.=) r.job_id",
 					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(kg_job_run_retention_s)}, NULL, false);
 	for (int i = 0; i < n; i++)
 	{
 		bool		isnull;
 		char	   *action = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-		Datum		pid = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull);
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		KgRunWanted *w = palloc0(sizeof(KgRunWanted));
 
+		w->run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		w->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
+		w->timeout = strcmp(action, "timeout") == 0;
 		if (strcmp(action, "launch") == 0)
-		{
-			int64	   *p = palloc(sizeof(int64));
-
-			*p = id;
-			res->launch = lappend(res->launch, p);
-		}
-		else if (!isnull)
-			res->cancel = lappend_int(res->cancel, DatumGetInt32(pid));
+			res->launch = lappend(res->launch, w);
+		else
+			res->stop = lappend(res->stop, w);
 		MemoryContextSwitchTo(old);
 	}
 	kg_catalog_exit(&cc);
 }
 
-/* Transaction body: a run whose worker exited before taking it failed. */
+/*
+ * Reap callback (in a transaction): a run whose worker exited before taking
+ * it failed; a run whose worker the supervisor terminated (it ignored the
+ * cancel of its stop or timeout) ends as STOPPED or TIMEOUT with the reason.
+ */
 static void
-kg_fail_unstarted_run(void *arg)
+kg_reap_job_runner(const KgRunnerInfo *info, const char *reason)
 {
 	KgCatalogContext cc;
 
@@ -114,112 +132,55 @@ kg_fail_unstarted_run(void *arg)
 				"last_modified_on = pg_catalog.clock_timestamp(), "
 				"error_message = 'the job worker exited before it started the run' "
 				"WHERE run_id OPERATOR(pg_catalog.=) $1 AND worker_pid IS NULL AND state = 'STARTING'",
-				1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(*(int64 *) arg)}, NULL, false);
+				1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(info->id)}, NULL, false);
+	if (info->terminated)
+		kg_spi_exec("SELECT glue._job_run_end($1, true, $2), glue._job_run_note($1, $2)",
+					2, (Oid[]) {INT8OID, TEXTOID},
+					(Datum[]) {Int64GetDatum(info->id), CStringGetTextDatum(reason)}, NULL, false);
 	kg_catalog_exit(&cc);
 }
 
-static bool
-kg_launch_job_worker(KgRunEntry *e)
-{
-	KgJobArgs	args;
-
-	args.dboid = MyDatabaseId;
-	args.run_id = e->run_id;
-	return kg_launch_dynamic_worker("kg_glue_job_main", "kinesis_glue job",
-									psprintf("kinesis_glue job run %lld", (long long) e->run_id),
-									&args, sizeof(args), &e->handle);
-}
-
 /*
- * Worker task: forget exited job workers, run the supervisor's round, cancel
- * runs to stop and start a worker for each run that waits, up to
- * kinesis_glue.max_job_runs.
+ * Worker task: reap exited job workers, run the supervisor's round, cancel
+ * runs to stop (terminating those that ignore it), and want a runner for
+ * each run that waits; the registry starts them within
+ * kinesis_glue.max_job_runs and the runner caps.
  */
 void
 kg_glue_job_supervise(void)
 {
 	KgSuperviseResult res = {NIL, NIL};
 	ListCell   *lc;
-	HASH_SEQ_STATUS hs;
-	KgRunEntry *e;
-	List	   *gone = NIL;
-	long		active;
 
-	if (Runs == NULL)
-	{
-		HASHCTL		ctl;
-
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(KgRunEntry);
-		ctl.hcxt = TopMemoryContext;
-		Runs = hash_create("kinesis_glue job workers", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
-
-	hash_seq_init(&hs, Runs);
-	while ((e = hash_seq_search(&hs)) != NULL)
-	{
-		pid_t		pid;
-
-		if (e->handle && GetBackgroundWorkerPid(e->handle, &pid) != BGWH_STOPPED)
-			continue;
-		gone = lappend(gone, e);
-	}
-	foreach(lc, gone)
-	{
-		int64		id;
-
-		e = lfirst(lc);
-		id = e->run_id;
-		if (e->handle)
-			pfree(e->handle);
-		hash_search(Runs, &id, HASH_REMOVE, NULL);
-		(void) kg_run_in_transaction("kinesis_glue: fail an unstarted job run", kg_fail_unstarted_run, &id);
-	}
-	list_free(gone);
-
+	kg_runner_round_begin(&job_runner);
 	if (!kg_run_in_transaction("kinesis_glue: supervise job runs", kg_job_supervise_txn, &res))
-		return;
-
-	foreach(lc, res.cancel)
 	{
-		int			pid = lfirst_int(lc);
-
-		/* the SQL checked that the PID is one of our job workers */
-		if (pid > 0 && kill(pid, SIGINT) != 0 && errno != ESRCH)
-			ereport(WARNING, (errmsg("could not cancel job worker %d: %m", pid)));
+		kg_runner_round_end(&job_runner, false);
+		list_free_deep(res.launch);	/* what the failed round got so far */
+		list_free_deep(res.stop);
+		return;
 	}
+	foreach(lc, res.stop)
+	{
+		KgRunWanted *w = lfirst(lc);
 
-	active = hash_get_num_entries(Runs);
+		kg_runner_stop(&job_runner, w->run_id, 0,
+					   w->timeout ? "cancelled: the run passed its timeout" : "cancelled: a stop was requested");
+	}
 	foreach(lc, res.launch)
 	{
-		int64		id = *(int64 *) lfirst(lc);
-		bool		found;
-		TimestampTz now = GetCurrentTimestamp();
+		KgRunWanted *w = lfirst(lc);
+		KgRunnerState st = kg_runner_want_state(&job_runner, w->run_id, 0);
 
-		if (hash_search(Runs, &id, HASH_FIND, NULL) != NULL)
-			continue;			/* launched, not yet connected */
-		if (active >= kg_max_job_runs)
+		/* one already starting is wanted again, so that it stays registered */
+		if (st != KG_RUNNER_LAUNCHING && st != KG_RUNNER_RUNNING && st != KG_RUNNER_STOPPING &&
+			kg_runner_count(&job_runner) >= kg_max_job_runs)
 			break;				/* the others wait in STARTING */
-		e = hash_search(Runs, &id, HASH_ENTER, &found);
-		if (!kg_launch_job_worker(e))
-		{
-			hash_search(Runs, &id, HASH_REMOVE, NULL);
-			if (TimestampDifferenceExceeds(last_slot_warning, now, 60 * 1000))
-			{
-				ereport(WARNING,
-						(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-						 errmsg("could not start a worker for job run %lld: no free background worker slot",
-								(long long) id),
-						 errhint("Raise \"max_worker_processes\"; every running job run needs one.")));
-				last_slot_warning = now;
-			}
-			break;
-		}
-		active++;
+		(void) kg_runner_want(&job_runner, w->run_id, 0, 0, w->owner);
 	}
+	kg_runner_round_end(&job_runner, false);
 	list_free_deep(res.launch);
-	list_free(res.cancel);
+	list_free_deep(res.stop);
 }
 
 /* ------------------------------------------------------------------------
@@ -306,52 +267,20 @@ kg_take_run(void *arg)
 static bool
 kg_execute_run(KgJobRun *run)
 {
-	MemoryContext oldcxt = CurrentMemoryContext;
-	volatile bool ok = true;
+	KgOwnerCall call = {0};
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	pgstat_report_activity(STATE_RUNNING, "glue job run");
-	PG_TRY();
-	{
-		Oid			save_user;
-		int			save_sec;
-
-		PushActiveSnapshot(GetTransactionSnapshot());
-		GetUserIdAndSecContext(&save_user, &save_sec);
-		SetUserIdAndSecContext(run->owner,
-							   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-		enable_timeout_after(STATEMENT_TIMEOUT, (int) Min(Max(run->timeout_ms, 1), INT_MAX));
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "could not connect to the SPI manager");
-		if (SPI_execute_with_args("SELECT glue._job_run_body($1)", 1, (Oid[]) {INT8OID},
-								  (Datum[]) {Int64GetDatum(run->run_id)}, NULL, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "glue job run %lld did not execute", (long long) run->run_id);
-		SPI_finish();
-		disable_timeout(STATEMENT_TIMEOUT, false);
-		SetUserIdAndSecContext(save_user, save_sec);
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		disable_timeout(STATEMENT_TIMEOUT, false);
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		QueryCancelPending = false;
-		AbortCurrentTransaction();
-		run->cancelled = (edata->sqlerrcode == ERRCODE_QUERY_CANCELED);
-		run->error = MemoryContextStrdup(TopMemoryContext, edata->message);
-		FreeErrorData(edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(oldcxt);
-	pgstat_report_activity(STATE_IDLE, NULL);
-	return ok;
+	call.owner = run->owner;
+	call.sql = "SELECT glue._job_run_body($1)";
+	call.nargs = 1;
+	call.argtypes = (Oid[]) {INT8OID};
+	call.args = (Datum[]) {Int64GetDatum(run->run_id)};
+	call.timeout_ms = Max(run->timeout_ms, 1);
+	call.own_transaction = true;
+	if (kg_run_as_owner(&call))
+		return true;
+	run->cancelled = (call.sqlerrcode == ERRCODE_QUERY_CANCELED);
+	run->error = MemoryContextStrdup(TopMemoryContext, call.error);
+	return false;
 }
 
 /* Transaction body: record how a run that raised ended. */
@@ -369,26 +298,20 @@ kg_end_run(void *arg)
 }
 
 /*
- * Entry point of a job worker: execute one run (bgw_extra holds a
- * KgJobArgs) and exit.  SIGINT cancels the run (stop, timeout); SIGTERM
+ * Entry point of a job worker: execute one run (bgw_extra holds its
+ * KgRunnerInfo) and exit.  SIGINT cancels the run (stop, timeout); SIGTERM
  * ends the worker at once, and the supervisor then marks the run FAILED.
  */
 void
 kg_glue_job_main(Datum main_arg)
 {
-	KgJobArgs	args;
+	KgRunnerInfo info;
 	KgJobRun	run;
 
-	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	pqsignal(SIGINT, StatementCancelHandler);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
-	pgstat_report_appname("kinesis_glue job");
+	kg_runner_start(&info);
 
 	memset(&run, 0, sizeof(run));
-	run.run_id = args.run_id;
+	run.run_id = info.id;
 	if (!kg_run_in_transaction("kinesis_glue: take job run", kg_take_run, &run) || !OidIsValid(run.owner))
 		proc_exit(0);			/* stopped before it started, or gone */
 	ereport(DEBUG1, (errmsg_internal("kinesis_glue job run %lld started", (long long) run.run_id)));

@@ -18,10 +18,4 @@ extern PGDLLEXPORT void kg_glue_job_main(Datum main_arg);
 extern void kg_glue_cron_sync(void);
 extern PGDLLEXPORT void kg_glue_cron_sync_main(Datum main_arg);
 
-typedef struct KgJobArgs
-{
-	Oid			dboid;
-	int64		run_id;
-} KgJobArgs;
-
 #endif							/* KG_GLUE_JOBS_H */

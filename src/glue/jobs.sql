@@ -226,7 +226,14 @@ $$
            ($1).started_on, ($1).completed_on, ($1).last_modified_on,
            CASE WHEN ($1).running_on IS NOT NULL
                 THEN date_trunc('milliseconds', coalesce(($1).completed_on, clock_timestamp()) - ($1).running_on) END,
-           ($1).timeout, ($1).rows_affected, ($1).error_message
+           ($1).timeout, ($1).rows_affected,
+           -- a run that waits for a runner slot says so (kinesis_glue.runners)
+           coalesce(($1).error_message,
+                    CASE WHEN ($1).state = 'STARTING' THEN
+                        (SELECT w.reason FROM kinesis_glue._runners() w
+                          WHERE w.kind = 'job run' AND w.id = ($1).run_id AND w.state = 'waiting'
+                            AND w.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database()))
+                    END)
 $$;
 
 -- API: jobs -------------------------------------------------------------------

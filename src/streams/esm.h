@@ -16,15 +16,6 @@
 extern Oid	kg_record_array_type(void);
 extern char *kg_check_failure_destination(const char *dest);
 
-/* what the supervisor hands a runner (bgw_extra) */
-typedef struct KgRunnerArgs
-{
-	Oid			dboid;
-	int64		mapping_id;
-	int32		slot;
-	int32		generation;
-} KgRunnerArgs;
-
 /* worker side */
 extern void kg_esm_supervise(void);
 extern PGDLLEXPORT void kg_esm_runner_main(Datum main_arg);

@@ -3,7 +3,9 @@
  * esm_runner.c
  *		Event source mapping runners: one dynamic background worker per
  *		enabled mapping and parallelization slot, started and stopped by the
- *		database worker's supervisor task (kg_esm_supervise).
+ *		database worker's supervisor task (kg_esm_supervise) through the
+ *		shared runner registry; a runner attaches to its registry entry
+ *		first and refuses to run when another runner holds its slot.
  *
  * A runner serves one slot: the records whose partition key hashes to it,
  * so records of one key stay in order while the slots of a shard run at
@@ -20,9 +22,18 @@
  * bisect_batch_on_function_error is on; records older than
  * maximum_record_age and batches out of retries go to the failure
  * destination with the error, and processing moves on.  A slow or failing
- * function only holds up its own mapping.
+ * function only holds up its own mapping; one that ignores the cancel at
+ * its timeout is terminated by the supervisor after kinesis_glue.runner_grace.
  *
- * Locking: the runner holds no lock or snapshot while it sleeps; it waits
+ * Each batch is claimed by locking the slot's checkpoint row (FOR UPDATE)
+ * and reading the position from that locked row, so a batch is applied once
+ * even if two runners of one slot ever met.  Rights are checked at use:
+ * before each batch, the owner must still have SELECT on the stream's
+ * records and EXECUTE on the function, or the slot stops with
+ * AccessDeniedException in the mapping's status until they are granted.
+ *
+ * Locking: the checkpoint row is locked from the claim to the commit of
+ * the batch.  The runner holds no lock or snapshot while it sleeps; it waits
  * on the stream's condition variable, which producers broadcast at commit.
  *
  *-------------------------------------------------------------------------
@@ -31,6 +42,9 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/namespace.h"
+#include "utils/acl.h"
+#include "utils/regproc.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -55,10 +69,20 @@
 #include "streams/esm.h"
 #include "streams/read.h"
 #include "streams/stream_cache.h"
+#include "worker/kg_runner.h"
 #include "worker/kg_worker.h"
 
 
 static MemoryContext RunnerLoopContext = NULL;	/* reset every round */
+
+/* what this runner serves (from its registry entry) */
+typedef struct KgRunnerArgs
+{
+	Oid			dboid;
+	int64		mapping_id;
+	int32		slot;
+	int32		generation;
+} KgRunnerArgs;
 
 /* A mapping's settings, as the runner read them. */
 typedef struct KgMapping
@@ -193,14 +217,18 @@ kg_batch_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
 	return true;
 }
 
-/* Send a failed batch's details to the mapping's failure destination (as the owner). */
+/*
+ * Send a failed batch's details to the mapping's failure destination, as
+ * the owner (security-restricted, in a subtransaction, under
+ * kinesis_glue.mapping_timeout); raises when that fails.
+ */
 static void
 kg_send_failure(KgMapping *m, KgShard *sh, int64 first_seq, int64 last_seq, int count,
 				int attempts, const char *reason, const char *error)
 {
 	char	   *details;
-	int			save_sec;
-	Oid			save_user;
+	const char *dest = m->destination;
+	KgOwnerCall call = {0};
 
 	ereport(LOG,
 			(errmsg("kinesis_glue event source mapping %lld gave up on %d records of shard %s (%s)",
@@ -213,109 +241,77 @@ kg_send_failure(KgMapping *m, KgShard *sh, int64 first_seq, int64 last_seq, int 
 					   "'shard_id', $3::text, 'slot', $4::int4, 'start_sequence_number', $5::int8, "
 					   "'end_sequence_number', $6::int8, 'batch_size', $7::int4, 'attempts', $8::int4, "
 					   "'reason', $9::text, 'error', $10::text, 'failed_at', pg_catalog.clock_timestamp())");
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(m->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "could not connect to the SPI manager");
-	{
-		char	   *insert;
-		const char *dest = m->destination;
+	if (strncmp(dest, "stream:", 7) == 0)
+		call.sql = psprintf("SELECT pg_catalog.count(*) FROM kinesis.put_record(%s, %s, "
+							"pg_catalog.convert_to((%s)::text, 'UTF8'))",
+							quote_literal_cstr(dest + 7),
+							quote_literal_cstr(psprintf("mapping-%lld", (long long) m->id)), details);
+	else
+		call.sql = psprintf("INSERT INTO %s SELECT (pg_catalog.jsonb_populate_record(NULL::%s, "
+							"d OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details', d))).* "
+							"FROM (%s) AS x(d)", dest + 6, dest + 6, details);
+	call.owner = m->owner;
+	call.nargs = 10;
+	call.argtypes = (Oid[]) {INT8OID, OIDOID, TEXTOID, INT4OID, INT8OID, INT8OID, INT4OID, INT4OID, TEXTOID, TEXTOID};
+	call.args = (Datum[]) {Int64GetDatum(m->id), ObjectIdGetDatum(m->function),
+						   CStringGetTextDatum(kg_shard_id_string(sh->shard_index)), Int32GetDatum(0),
+						   Int64GetDatum(first_seq), Int64GetDatum(last_seq), Int32GetDatum(count),
+						   Int32GetDatum(attempts), CStringGetTextDatum(reason),
+						   error ? CStringGetTextDatum(error) : (Datum) 0};
+	call.nulls = error ? "          " : "         n";
+	call.timeout_ms = kg_mapping_timeout_ms;
+	/* the batch moves on only once its failure is recorded */
+	if (!kg_run_as_owner(&call))
+		ereport(ERROR,
+				(errcode(call.sqlerrcode),
+				 errmsg("event source mapping %lld could not send a failed batch to %s: %s",
+						(long long) m->id, dest, call.error)));
+}
 
-		if (strncmp(dest, "stream:", 7) == 0)
-			insert = psprintf("SELECT pg_catalog.count(*) FROM kinesis.put_record(%s, %s, "
-							  "pg_catalog.convert_to((%s)::text, 'UTF8'))",
-							  quote_literal_cstr(dest + 7),
-							  quote_literal_cstr(psprintf("mapping-%lld", (long long) m->id)), details);
-		else
-			insert = psprintf("INSERT INTO %s SELECT (pg_catalog.jsonb_populate_record(NULL::%s, "
-							  "d OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('details', d))).* "
-							  "FROM (%s) AS x(d)", dest + 6, dest + 6, details);
-		kg_spi_exec(insert, 10,
-					(Oid[]) {INT8OID, OIDOID, TEXTOID, INT4OID, INT8OID, INT8OID, INT4OID, INT4OID, TEXTOID, TEXTOID},
-					(Datum[]) {Int64GetDatum(m->id), ObjectIdGetDatum(m->function),
-							   CStringGetTextDatum(kg_shard_id_string(sh->shard_index)), Int32GetDatum(0),
-							   Int64GetDatum(first_seq), Int64GetDatum(last_seq), Int32GetDatum(count),
-							   Int32GetDatum(attempts), CStringGetTextDatum(reason),
-							   error ? CStringGetTextDatum(error) : (Datum) 0},
-					error ? "          " : "         n", false);
+/* on_result of the mapping call: the first failed sequence number, if returned */
+static void
+kg_call_result(void *arg)
+{
+	int64	   *failed_seq = (int64 *) arg;
+
+	if (SPI_processed == 1 && SPI_tuptable->tupdesc->natts == 1 &&
+		TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid == INT8OID)
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			*failed_seq = DatumGetInt64(d);
 	}
-	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
 }
 
 /*
  * Call the mapping's function with a batch, as its owner, in a
- * subtransaction.  Returns true on success, with *failed_seq the sequence
- * number the function reported as the first failure (or -1); false with
- * *error set when the call failed (its effects are rolled back).
+ * subtransaction, under kinesis_glue.mapping_timeout.  Returns true on
+ * success, with *failed_seq the sequence number the function reported as
+ * the first failure (or -1); false with *error set when the call failed
+ * (its effects are rolled back).
  */
 static bool
 kg_call_function(KgMapping *m, Datum batch, int64 *failed_seq, char **error)
 {
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	Oid			save_user;
-	int			save_sec;
-	volatile bool ok = true;
-	char	   *call;
+	KgOwnerCall call = {0};
 
 	*failed_seq = -1;
-	*error = NULL;
-	call = psprintf("SELECT %s($1)",
-					quote_qualified_identifier(get_namespace_name(get_func_namespace(m->function)),
-											   get_func_name(m->function)));
-
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		int			rc;
-
-		SetUserIdAndSecContext(m->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-		if (kg_mapping_timeout_ms > 0)
-			enable_timeout_after(STATEMENT_TIMEOUT, kg_mapping_timeout_ms);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "could not connect to the SPI manager");
-		rc = SPI_execute_with_args(call, 1, (Oid[]) {kg_record_array_type()}, &batch, NULL, false, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "calling the mapping function failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed == 1 && SPI_tuptable->tupdesc->natts == 1 &&
-			TupleDescAttr(SPI_tuptable->tupdesc, 0)->atttypid == INT8OID)
-		{
-			bool		isnull;
-			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-			if (!isnull)
-				*failed_seq = DatumGetInt64(d);
-		}
-		SPI_finish();
-		if (kg_mapping_timeout_ms > 0)
-			disable_timeout(STATEMENT_TIMEOUT, false);
-		SetUserIdAndSecContext(save_user, save_sec);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		if (kg_mapping_timeout_ms > 0)
-			disable_timeout(STATEMENT_TIMEOUT, false);
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		SetUserIdAndSecContext(save_user, save_sec);
-		*error = pstrdup(edata->message);
-		FreeErrorData(edata);
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
+	call.owner = m->owner;
+	call.sql = psprintf("SELECT %s($1)",
+						quote_qualified_identifier(get_namespace_name(get_func_namespace(m->function)),
+												   get_func_name(m->function)));
+	call.nargs = 1;
+	call.argtypes = (Oid[]) {kg_record_array_type()};
+	call.args = &batch;
+	call.timeout_ms = kg_mapping_timeout_ms;
+	call.on_result = kg_call_result;
+	call.arg = failed_seq;
+	if (kg_run_as_owner(&call))
+		return true;
+	*error = call.error;
+	return false;
 }
 
 /* Store a slot's checkpoint and attempt count (in the current transaction). */
@@ -363,8 +359,34 @@ typedef struct KgSlotState
 } KgSlotState;
 
 /*
+ * Rights at use: may the mapping's owner, now, read the stream's records
+ * and execute the function?  False with *error (AccessDeniedException ...)
+ * when not.
+ */
+static bool
+kg_mapping_rights(KgMapping *m, KgStream *s, char **error)
+{
+	const char *role = GetUserNameFromId(m->owner, true);
+	Oid			nsp = get_func_namespace(m->function);
+
+	if (role == NULL)
+		role = "?";
+	if (pg_class_aclcheck(s->record_table, m->owner, ACL_SELECT) != ACLCHECK_OK)
+		*error = psprintf("AccessDeniedException: role \"%s\" may no longer read stream \"%s\" "
+						  "(SELECT on its records was revoked)", role, s->name);
+	else if (!OidIsValid(nsp) || pg_namespace_aclcheck(nsp, m->owner, ACL_USAGE) != ACLCHECK_OK ||
+			 pg_proc_aclcheck(m->function, m->owner, ACL_EXECUTE) != ACLCHECK_OK)
+		*error = psprintf("AccessDeniedException: role \"%s\" may no longer execute function %s",
+						  role, format_procedure(m->function));
+	else
+		return true;
+	return false;
+}
+
+/*
  * One batch of one shard for this runner's slot, in the current
- * transaction.
+ * transaction, after the checkpoint the caller read from the slot's locked
+ * row.
  */
 static KgBatchOutcome
 kg_esm_batch(KgMapping *m, KgStream *s, KgShard *sh, int slot, int64 checkpoint, int attempts,
@@ -380,6 +402,14 @@ kg_esm_batch(KgMapping *m, KgStream *s, KgShard *sh, int slot, int64 checkpoint,
 	char		typalign;
 	Oid			elemtype = get_element_type(kg_record_array_type());
 
+	if (!kg_mapping_rights(m, s, &error))
+	{
+		/* stopped until the right is granted again; nothing is read */
+		kg_esm_store(m, sh->shard_index, slot, checkpoint, false, attempts,
+					 "PROBLEM: AccessDeniedException", error);
+		ss->retry_after = GetCurrentTimestamp() + 5 * USECS_PER_SEC;
+		return KG_BATCH_RETRY;
+	}
 	memset(&b, 0, sizeof(b));
 	b.slot = slot;
 	b.parallel = m->parallel;
@@ -456,6 +486,37 @@ kg_esm_batch(KgMapping *m, KgStream *s, KgShard *sh, int slot, int64 checkpoint,
 	return KG_BATCH_RETRY;
 }
 
+/*
+ * Lock the checkpoint row of (shard, slot) for the rest of the transaction
+ * and read the position and attempt count from it.  False when the row is
+ * gone or the slot of that shard is finished.
+ */
+static bool
+kg_claim_slot(KgMapping *m, int32 shard_index, int slot, int64 *checkpoint, int *attempts)
+{
+	KgCatalogContext cc;
+	bool		ok = false;
+
+	kg_catalog_enter(&cc, false);
+	if (kg_spi_exec("SELECT finished, checkpoint, attempts FROM kinesis.event_source_mapping_shards "
+					"WHERE mapping_id OPERATOR(pg_catalog.=) $1 AND shard_index OPERATOR(pg_catalog.=) $2 "
+					"AND slot OPERATOR(pg_catalog.=) $3 FOR UPDATE",
+					3, (Oid[]) {INT8OID, INT4OID, INT4OID},
+					(Datum[]) {Int64GetDatum(m->id), Int32GetDatum(shard_index), Int32GetDatum(slot)},
+					NULL, false) == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+
+		ok = !DatumGetBool(SPI_getbinval(tup, desc, 1, &isnull));
+		*checkpoint = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+		*attempts = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+	}
+	kg_catalog_exit(&cc);
+	return ok;
+}
+
 static int
 kg_slot_state_index(KgSlotState **states, int *nstates, int32 shard_index, int batch_size)
 {
@@ -476,16 +537,18 @@ kg_slot_state_index(KgSlotState **states, int *nstates, int32 shard_index, int b
 void
 kg_esm_runner_main(Datum main_arg)
 {
+	KgRunnerInfo info;
 	KgRunnerArgs args;
 	KgSlotState *states;
 	int			nstates = 0;
 	MemoryContext loop_cxt;
 
-	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
+	/* at most one runner per mapping slot: refuse unless the registry says we are it */
+	kg_runner_start(&info);
+	args.dboid = info.dboid;
+	args.mapping_id = info.id;
+	args.slot = info.part;
+	args.generation = info.generation;
 
 	states = MemoryContextAlloc(TopMemoryContext, sizeof(KgSlotState));
 	loop_cxt = AllocSetContextCreate(TopMemoryContext, "kinesis_glue mapping runner", ALLOCSET_DEFAULT_SIZES);
@@ -519,13 +582,20 @@ kg_esm_runner_main(Datum main_arg)
 			CommitTransactionCommand();
 			proc_exit(0);
 		}
-		cv = &s->state->commit_cv;
 		PopActiveSnapshot();
 		CommitTransactionCommand();
 		MemoryContextSwitchTo(loop_cxt);
 
-		/* arm the wakeup before looking, so a commit in between is not lost */
-		ConditionVariablePrepareToSleep(cv);
+		/*
+		 * Arm the wakeup before looking, so a commit in between is not lost.
+		 * No pointer into the shared stream hash is kept from the
+		 * transaction above: the entry is looked up again under its lock,
+		 * and a deletion broadcasts before it frees the entry, which ends
+		 * the sleep and takes us off its list.
+		 */
+		cv = kg_stream_prepare_to_wait(m.stream_id);
+		if (cv == NULL)
+			proc_exit(0);		/* the stream is being deleted */
 
 		{
 			List	   *rows = NIL;
@@ -540,7 +610,12 @@ kg_esm_runner_main(Datum main_arg)
 			PushActiveSnapshot(GetTransactionSnapshot());
 			s = kg_stream_get_by_id(m.stream_id, true);
 			if (s == NULL)
+			{
+				/* the stream was deleted: end the transaction, then leave */
+				PopActiveSnapshot();
+				CommitTransactionCommand();
 				proc_exit(0);
+			}
 			kg_catalog_enter(&cc, false);
 			kg_spi_exec("INSERT INTO kinesis.event_source_mapping_shards (mapping_id, shard_index, slot, checkpoint) "
 						"SELECT $1, sh.shard_index, g, sh.starting_sequence_number OPERATOR(pg_catalog.-) 1 "
@@ -593,6 +668,8 @@ kg_esm_runner_main(Datum main_arg)
 				int			si;
 				KgBatchOutcome outcome;
 				int64		defer_ms = 0;
+				int64		checkpoint;
+				int			attempts;
 				KgShard    *sh;
 
 				/* our slot of this shard already finished? */
@@ -625,34 +702,22 @@ kg_esm_runner_main(Datum main_arg)
 						sleep_ms = Min(sleep_ms, Max(1, (states[si].retry_after - GetCurrentTimestamp()) / 1000));
 					continue;
 				}
-				/* skip a slot already finished */
+				/*
+				 * Claim the batch: lock the slot's checkpoint row and take
+				 * the position and attempts from the locked row, then read
+				 * with a snapshot taken after the lock.
+				 */
+				if (!kg_claim_slot(&m, idx, args.slot, &checkpoint, &attempts))
 				{
-					KgCatalogContext cc2;
-					bool		fin = false;
-
-					kg_catalog_enter(&cc2, false);
-					if (kg_spi_exec("SELECT finished FROM kinesis.event_source_mapping_shards "
-									"WHERE mapping_id OPERATOR(pg_catalog.=) $1 AND shard_index OPERATOR(pg_catalog.=) $2 "
-									"AND slot OPERATOR(pg_catalog.=) $3 FOR UPDATE",
-									3, (Oid[]) {INT8OID, INT4OID, INT4OID},
-									(Datum[]) {Int64GetDatum(m.id), Int32GetDatum(idx), Int32GetDatum(args.slot)},
-									NULL, false) > 0)
-					{
-						bool		isnull;
-
-						fin = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-					}
-					kg_catalog_exit(&cc2);
-					if (fin)
-					{
-						PopActiveSnapshot();
-						CommitTransactionCommand();
-						MemoryContextSwitchTo(loop_cxt);
-						continue;
-					}
+					PopActiveSnapshot();
+					CommitTransactionCommand();
+					MemoryContextSwitchTo(loop_cxt);
+					continue;
 				}
+				PopActiveSnapshot();
+				PushActiveSnapshot(GetTransactionSnapshot());
 				pgstat_report_activity(STATE_RUNNING, "kinesis_glue: event source mapping batch");
-				outcome = kg_esm_batch(&m, s, sh, args.slot, row[1], (int) row[2], &states[si], &defer_ms);
+				outcome = kg_esm_batch(&m, s, sh, args.slot, checkpoint, attempts, &states[si], &defer_ms);
 				PopActiveSnapshot();
 				CommitTransactionCommand();
 				MemoryContextSwitchTo(loop_cxt);

@@ -70,6 +70,15 @@ CREATE VIEW kinesis.event_source_mapping_status AS
            m.batch_size, m.maximum_batching_window, m.parallelization_factor,
            m.maximum_retry_attempts, m.maximum_record_age, m.bisect_batch_on_function_error,
            m.on_failure_destination, m.last_processing_result, m.last_processed_at,
-           m.last_error, m.last_error_at
-      FROM kinesis.event_source_mappings m JOIN kinesis.streams s USING (stream_id);
+           m.last_error, m.last_error_at,
+           r.running_slots, r.waiting_reason
+      FROM kinesis.event_source_mappings m JOIN kinesis.streams s USING (stream_id)
+      -- the runner registry: slots with a runner, and why one waits (caps)
+      LEFT JOIN LATERAL (
+           SELECT pg_catalog.count(*) FILTER (WHERE x.state OPERATOR(pg_catalog.=) 'running')::integer AS running_slots,
+                  pg_catalog.min(x.reason) FILTER (WHERE x.state OPERATOR(pg_catalog.=) 'waiting') AS waiting_reason
+             FROM kinesis_glue._runners() x
+            WHERE x.kind OPERATOR(pg_catalog.=) 'mapping' AND x.id OPERATOR(pg_catalog.=) m.mapping_id
+              AND x.datid OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d
+                                                   WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())) r ON true;
 GRANT SELECT ON kinesis.event_source_mapping_status TO PUBLIC;

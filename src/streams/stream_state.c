@@ -592,6 +592,46 @@ kg_stream_changed_in_xact(int32 stream_id)
 	return false;
 }
 
+/*
+ * Prepare to wait for the next commit of a put to a stream of this
+ * database (ConditionVariableTimedSleep on the result, then
+ * ConditionVariableCancelSleep).  NULL when the stream is gone or being
+ * deleted.  The entry is looked up, and the sleep registered, under
+ * streams_lock: a deletion later broadcasts the condition variable before
+ * it removes the entry, so a waiter is never left on the list of a freed
+ * entry, and a caller need not keep a pointer into the hash across
+ * transactions.
+ */
+ConditionVariable *
+kg_stream_prepare_to_wait(int32 stream_id)
+{
+	KgStreamKey key;
+	KgStreamState *st;
+	ConditionVariable *cv = NULL;
+
+	kg_require_shmem();
+	memset(&key, 0, sizeof(key));
+	key.dboid = MyDatabaseId;
+	key.stream_id = stream_id;
+	LWLockAcquire(KgShared->streams_lock, LW_SHARED);
+	st = hash_search(StreamHash, &key, HASH_FIND, NULL);
+	if (st != NULL)
+	{
+		bool		dropped;
+
+		SpinLockAcquire(&st->mutex);
+		dropped = st->dropped;
+		SpinLockRelease(&st->mutex);
+		if (!dropped)
+		{
+			cv = &st->commit_cv;
+			ConditionVariablePrepareToSleep(cv);
+		}
+	}
+	LWLockRelease(KgShared->streams_lock);
+	return cv;
+}
+
 static void
 kg_publish_changes(void)
 {

@@ -96,5 +96,6 @@ typedef struct KgStreamStability
 	bool		loaded;
 } KgStreamStability;
 extern bool kg_stream_stability(int32 stream_id, KgStreamStability *out);
+extern ConditionVariable *kg_stream_prepare_to_wait(int32 stream_id);
 
 #endif							/* KG_STREAM_STATE_H */

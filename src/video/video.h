@@ -41,6 +41,7 @@ extern void kg_video_lock_stream(int32 stream_id);
 /* video_worker.c */
 extern void kg_video_segment_upkeep(void);
 extern void kg_video_processors(void);
+extern PGDLLEXPORT void kg_video_processor_main(Datum main_arg);
 
 /* settings (kinesis_glue.c) */
 extern int	kg_video_segment_interval_s;

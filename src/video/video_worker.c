@@ -7,14 +7,18 @@
  *
  * Segment upkeep runs kinesis_video._upkeep(stream_id, true) as the
  * extension owner, one transaction per stream; it never waits for a lock
- * (a busy stream is retried next round).  Processors run
+ * (a busy stream is retried next round).  Each running
+ * processor has a runner worker ("kinesis_glue video processor", through
+ * the shared runner registry, worker/kg_runner.h) that runs
  * kinesis_video._process(processor_id) as the processor's owner in a
  * security-restricted context, one transaction per batch of fragments, so
  * the function's events, their puts to the output data stream and the
  * processor's position commit together.  A failing processor records its
  * error and backs off (in SQL); the others go on.  A batch may run for
  * kinesis_glue.mapping_timeout; a function that runs longer is cancelled
- * and counts as a failed attempt.
+ * and counts as a failed attempt, and one that ignores the cancel is
+ * terminated after kinesis_glue.runner_grace.  The per-database worker
+ * never waits on a processor.
  *
  * Locking: none of its own; see video.sql and video_processors.sql.
  *
@@ -25,6 +29,7 @@
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
@@ -32,10 +37,10 @@
 #include "common/kg_catalog.h"
 #include "common/kg_guc.h"
 #include "video/video.h"
+#include "worker/kg_runner.h"
 #include "worker/kg_worker.h"
 
 #define KG_VIDEO_BATCHES_PER_ROUND 20
-#define KG_VIDEO_ROUND_BUDGET_MS 1000	/* per processor and round, after its first batch */
 
 typedef struct KgVideoItem
 {
@@ -102,77 +107,47 @@ kg_video_segment_upkeep(void)
 	list_free_deep(l.items);
 }
 
-/* Transaction body: one batch of one stream processor, as its owner. */
-static void
-kg_video_process_batch(void *arg)
+static const KgRunnerKind processor_runner = {
+	.name = "processor",
+	.function_name = "kg_video_processor_main",
+	.bgw_type = "kinesis_glue video processor",
+	.restart = true,
+	.reap = NULL,
+	/* its function ignored the cancel at its timeout */
+	.terminated_sql = "UPDATE kinesis_video.stream_processors SET last_error = $2, "
+	"last_error_at = pg_catalog.clock_timestamp() WHERE processor_id OPERATOR(pg_catalog.=) $1",
+};
+
+static int
+kg_processor_timeout(void)
 {
-	KgVideoItem *it = (KgVideoItem *) arg;
-	Oid			save_user;
-	int			save_sec;
-
-	it->taken = 0;
-	GetUserIdAndSecContext(&save_user, &save_sec);
-	SetUserIdAndSecContext(it->owner, save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "could not connect to the SPI manager");
-
-	/*
-	 * A function that hangs must not hold up the worker's other tasks: the
-	 * batch gets kinesis_glue.mapping_timeout, and _process records the
-	 * cancellation as a failed attempt (with backoff) like any other error.
-	 */
-	if (kg_mapping_timeout_ms > 0)
-		enable_timeout_after(STATEMENT_TIMEOUT, kg_mapping_timeout_ms);
-	PG_TRY();
-	{
-		if (kg_spi_exec("SELECT kinesis_video._process($1)", 1, (Oid[]) {INT8OID},
-						(Datum[]) {Int64GetDatum(it->id)}, NULL, false) == 1)
-		{
-			bool		isnull;
-			Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-			it->taken = isnull ? 0 : DatumGetInt32(v);
-		}
-	}
-	PG_FINALLY();
-	{
-		if (kg_mapping_timeout_ms > 0)
-			disable_timeout(STATEMENT_TIMEOUT, false);
-	}
-	PG_END_TRY();
-	SPI_finish();
-	SetUserIdAndSecContext(save_user, save_sec);
+	return kg_mapping_timeout_ms;
 }
 
-/* Worker task: hand new fragments to every running stream processor. */
+static const KgPollRunner processor = {
+	.kind = &processor_runner,
+	.list_sql = "SELECT processor_id::int8, owner::oid FROM kinesis_video.stream_processors "
+	"WHERE status OPERATOR(pg_catalog.=) 'RUNNING' ORDER BY processor_id",
+	.check_sql = "SELECT owner::oid, (next_attempt_at IS NULL "
+	"OR next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()) "
+	"FROM kinesis_video.stream_processors WHERE processor_id OPERATOR(pg_catalog.=) $1 "
+	"AND status OPERATOR(pg_catalog.=) 'RUNNING'",
+	.start_sql = NULL,
+	.batch_sql = "SELECT kinesis_video._process($1)",
+	.timeout_ms = kg_processor_timeout,
+	.max_batches = KG_VIDEO_BATCHES_PER_ROUND,
+};
+
+/* Worker task: one runner per running stream processor. */
 void
 kg_video_processors(void)
 {
-	KgVideoList l = {"SELECT processor_id, owner::oid FROM kinesis_video.stream_processors "
-		"WHERE status OPERATOR(pg_catalog.=) 'RUNNING' AND (next_attempt_at IS NULL "
-		"OR next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp()) ORDER BY processor_id", NIL};
-	ListCell   *lc;
+	kg_poll_supervise(&processor);
+}
 
-	if (!kg_run_in_transaction("kinesis_glue: list stream processors", kg_video_list, &l))
-		return;
-	foreach(lc, l.items)
-	{
-		KgVideoItem *it = lfirst(lc);
-		TimestampTz started = GetCurrentTimestamp();
-
-		/*
-		 * A processor gets more batches in this round only while it is
-		 * quick: a slow function yields to the worker's other tasks after
-		 * one batch (the rest waits for the next round).
-		 */
-		for (int i = 0; i < KG_VIDEO_BATCHES_PER_ROUND; i++)
-		{
-			if (!kg_run_in_transaction("kinesis_glue: stream processor", kg_video_process_batch, it) ||
-				it->taken == 0 ||
-				TimestampDifferenceExceeds(started, GetCurrentTimestamp(), KG_VIDEO_ROUND_BUDGET_MS))
-				break;
-			CHECK_FOR_INTERRUPTS();
-		}
-	}
-	list_free_deep(l.items);
+/* Entry point of a stream processor runner (bgw_extra holds its KgRunnerInfo). */
+void
+kg_video_processor_main(Datum main_arg)
+{
+	kg_poll_runner_main(&processor);
 }

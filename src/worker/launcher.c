@@ -99,22 +99,28 @@ kg_was_eligible(Oid dboid)
 
 /*
  * Mark connectable, non-template databases as wanted, so that a worker
- * probes them: every one when all is true (at start, or when asked), else
- * only those that were not eligible at the previous scan (new databases,
- * copies made with CREATE DATABASE ... TEMPLATE, databases that stopped
- * being templates).  Runs in its own short transaction; the launcher calls
- * it every round, so a copy that already holds the extension gets its
- * worker within about kinesis_glue.launcher_naptime.
+ * probes them: every one when all is true (at start, when asked, or after
+ * the registry was full), else only those that were not eligible at the
+ * previous scan (new databases, copies made with CREATE DATABASE ...
+ * TEMPLATE, databases that stopped being templates).  Runs in its own short
+ * transaction; the database OIDs are collected first, so the shared lock is
+ * not held across the catalog scan.  The launcher calls it every round, so
+ * a copy that already holds the extension gets its worker within about
+ * kinesis_glue.launcher_naptime.  When the registry is full it warns (once
+ * a minute) and asks for a full scan again, so that a database whose slot
+ * frees up later still gets its probe.
  */
 static void
 kg_probe_databases(bool all)
 {
+	static TimestampTz last_full_warning = 0;
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
 	Oid		   *now_eligible;
 	int			n_now = 0;
 	int			cap = 64;
+	int			missed = 0;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -126,7 +132,6 @@ kg_probe_databases(bool all)
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
 		Form_pg_database db = (Form_pg_database) GETSTRUCT(tup);
-		KgDatabaseSlot *slot;
 
 		if (!db->datallowconn || db->datistemplate)
 			continue;
@@ -136,23 +141,26 @@ kg_probe_databases(bool all)
 			now_eligible = repalloc(now_eligible, sizeof(Oid) * cap);
 		}
 		now_eligible[n_now++] = db->oid;
-		if (!all && kg_was_eligible(db->oid))
-			continue;
-		LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
-		slot = kg_find_database_slot(db->oid, true);
-		if (slot != NULL && !slot->stopping)
-			slot->wanted = true;
-		LWLockRelease(KgShared->lock);
-		/* slot == NULL: registry full; reported on launch */
-	}
-	if (all)
-	{
-		LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
-		KgShared->rescan_databases = false;
-		LWLockRelease(KgShared->lock);
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
+
+	LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
+	for (int i = 0; i < n_now; i++)
+	{
+		KgDatabaseSlot *slot;
+
+		if (!all && kg_was_eligible(now_eligible[i]))
+			continue;
+		slot = kg_find_database_slot(now_eligible[i], true);
+		if (slot == NULL)
+			missed++;
+		else if (!slot->stopping)
+			slot->wanted = true;
+	}
+	if (all || missed > 0)
+		KgShared->rescan_databases = missed > 0;
+	LWLockRelease(KgShared->lock);
 
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -161,6 +169,16 @@ kg_probe_databases(bool all)
 		pfree(eligible_dbs);
 	eligible_dbs = now_eligible;
 	n_eligible = n_now;
+
+	if (missed > 0 && TimestampDifferenceExceeds(last_full_warning, GetCurrentTimestamp(), 60 * 1000))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("kinesis_glue cannot watch %d databases: all %d database slots are in use",
+						missed, KgShared->ndatabases),
+				 errhint("Raise \"kinesis_glue.max_databases\" and restart the server.")));
+		last_full_warning = GetCurrentTimestamp();
+	}
 }
 
 /* Start the worker of the database in slot i; false when no slot is free. */

@@ -51,6 +51,8 @@
 static const char *const kg_stepping_aside_types[] = {
 	"kinesis_glue worker",
 	"kinesis_glue mapping runner",
+	"kinesis_glue delivery",
+	"kinesis_glue video processor",
 };
 
 /* Is pid a background worker of one of the types above? */

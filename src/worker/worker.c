@@ -44,6 +44,7 @@
 
 #include "common/kg_guc.h"
 #include "common/kg_shmem.h"
+#include "worker/kg_runner.h"
 #include "worker/kg_worker.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -412,7 +413,10 @@ kg_stop_worker_for_drop(const char *dbname, bool stopping)
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
-	/* its mapping runners too: nobody restarts them while it is stopped */
+	/*
+	 * its runners too: nobody restarts them while it is stopped (a DROP
+	 * DATABASE also ends its job runs and crawls: kg_ProcessUtility)
+	 */
 	if (stopping)
 		kg_stop_database_workers(dboid);
 	if (!stopping)
@@ -433,6 +437,7 @@ kg_forget_database(Oid dboid)
 	if (slot && slot->worker_pid == 0)
 		memset(slot, 0, sizeof(KgDatabaseSlot));
 	LWLockRelease(KgShared->lock);
+	kg_runner_forget_database(dboid);
 }
 
 /*
@@ -491,6 +496,9 @@ kg_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 
 	if (dropped_db)
 		dropped_oid = kg_stop_worker_for_drop(dropped_db, true);
+	/* a dropped database takes its job runs and crawls with it */
+	if (IsA(parsetree, DropdbStmt) && OidIsValid(dropped_oid))
+		kg_runner_terminate_database(dropped_oid);
 
 	PG_TRY();
 	{
