@@ -61,6 +61,15 @@ SELECT count(*) AS records,
 -- a multibyte key hashes its UTF-8 bytes
 SELECT k, pg_temp.hash_of(k) AS hash_key, r.shard_id = pg_temp.shard_of(pg_temp.hash_of(k), 3) AS routed_by_md5
   FROM unnest(ARRAY['é', '日本語', '😀']) k, LATERAL kinesis.put_record('dp.route', k, 'x') r;
+-- keys of every length from 1 to 256 characters (1 to 6 MD5 blocks of
+-- UTF-8 bytes, across every padding boundary) land where MD5 says
+SELECT kinesis.create_stream('dp.md5', 3);
+SELECT count(*) AS keys,
+       count(*) FILTER (WHERE r.shard_id <> pg_temp.shard_of(pg_temp.hash_of(k.k), 3)) AS misrouted
+  FROM (SELECT i, left(repeat(CASE WHEN i % 3 = 0 THEN 'é' ELSE 'k' END || i, 256), i) AS k
+          FROM generate_series(1, 256) i) k,
+       LATERAL kinesis.put_record('dp.md5', k.k, 'x') r;
+SELECT kinesis.delete_stream('dp.md5');
 
 --
 -- explicit hash keys: boundaries of the 3-shard layout, override of the key

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * kg_hashkey.c
- *		Partition-key hashing (PostgreSQL's own MD5 over the key's UTF-8
+ *		Partition-key hashing (MD5, computed here, over the key's UTF-8
  *		bytes, read as a big-endian unsigned 128-bit integer) and uint128
  *		conversions to and from numeric.
  *
@@ -11,9 +11,8 @@
  */
 #include "postgres.h"
 
-#include "common/cryptohash.h"
-#include "common/md5.h"
-#include "utils/resowner.h"
+#include <math.h>
+
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
@@ -21,32 +20,108 @@
 #include "common/kg_hashkey.h"
 
 /*
- * One MD5 context per backend, reused for every key: creating and freeing
- * a context per key (pg_md5_binary) cost more than hashing a short key.  It
- * is remembered by a resource owner of its own, which lives as long as the
- * backend, so transaction ends do not free it.
+ * MD5 (RFC 1321) computed here rather than through pg_cryptohash: with
+ * OpenSSL every key paid for an EVP init and finalisation, several times
+ * the cost of hashing a short key, on every put.  The constants are the
+ * RFC's: K[i] = floor(abs(sin(i + 1)) * 2^32), computed once (the
+ * regression tests check digests against md5()).
  */
-static pg_cryptohash_ctx *md5_ctx = NULL;
+static uint32 md5_k[64];
+static bool md5_k_ready = false;
 
-static pg_cryptohash_ctx *
-kg_md5_context(void)
+static const uint8 md5_r[64] = {
+	7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22,
+	5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
+	4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
+	6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21
+};
+
+#define KG_ROTL32(x, c) (((x) << (c)) | ((x) >> (32 - (c))))
+
+/* One 64-byte block into the state h[4]. */
+static void
+kg_md5_block(uint32 *h, const uint8 *p)
 {
-	if (md5_ctx == NULL)
-	{
-		static ResourceOwner md5_owner = NULL;
-		ResourceOwner save = CurrentResourceOwner;
+	uint32		w[16];
+	uint32		a = h[0],
+				b = h[1],
+				c = h[2],
+				d = h[3];
 
-		if (md5_owner == NULL)
-			md5_owner = ResourceOwnerCreate(NULL, "kinesis_glue md5");
-		CurrentResourceOwner = md5_owner;
-		md5_ctx = pg_cryptohash_create(PG_MD5);
-		CurrentResourceOwner = save;
-		if (md5_ctx == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory")));
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32) p[i * 4] | ((uint32) p[i * 4 + 1] << 8) |
+			((uint32) p[i * 4 + 2] << 16) | ((uint32) p[i * 4 + 3] << 24);
+	for (int i = 0; i < 64; i++)
+	{
+		uint32		f;
+		int			g;
+		uint32		t;
+
+		if (i < 16)
+		{
+			f = (b & c) | (~b & d);
+			g = i;
+		}
+		else if (i < 32)
+		{
+			f = (d & b) | (~d & c);
+			g = (5 * i + 1) % 16;
+		}
+		else if (i < 48)
+		{
+			f = b ^ c ^ d;
+			g = (3 * i + 5) % 16;
+		}
+		else
+		{
+			f = c ^ (b | ~d);
+			g = (7 * i) % 16;
+		}
+		t = d;
+		d = c;
+		c = b;
+		f = f + a + md5_k[i] + w[g];
+		b = b + KG_ROTL32(f, md5_r[i]);
+		a = t;
 	}
-	return md5_ctx;
+	h[0] += a;
+	h[1] += b;
+	h[2] += c;
+	h[3] += d;
+}
+
+/* MD5 digest of len bytes. */
+static void
+kg_md5(const uint8 *data, size_t len, uint8 *digest)
+{
+	uint32		h[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+	uint8		tail[128];
+	size_t		full = len & ~(size_t) 63;
+	size_t		rest = len - full;
+	size_t		tlen;
+	uint64		bits = (uint64) len * 8;
+
+	if (!md5_k_ready)
+	{
+		for (int i = 0; i < 64; i++)
+			md5_k[i] = (uint32) floor(fabs(sin((double) (i + 1))) * 4294967296.0);
+		md5_k_ready = true;
+	}
+	for (size_t off = 0; off < full; off += 64)
+		kg_md5_block(h, data + off);
+	/* padding: 0x80, zeros, the length in bits (little-endian) */
+	memcpy(tail, data + full, rest);
+	tail[rest] = 0x80;
+	tlen = rest + 1 + 8 <= 64 ? 64 : 128;
+	memset(tail + rest + 1, 0, tlen - rest - 1 - 8);
+	for (int i = 0; i < 8; i++)
+		tail[tlen - 8 + i] = (uint8) (bits >> (8 * i));
+	kg_md5_block(h, tail);
+	if (tlen == 128)
+		kg_md5_block(h, tail + 64);
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 4; j++)
+			digest[i * 4 + j] = (uint8) (h[i] >> (8 * j));
 }
 
 /* MD5 of the partition key's UTF-8 bytes as a big-endian integer. */
@@ -56,7 +131,6 @@ kg_partition_key_hash(const char *key, int len)
 	uint8		digest[16];
 	const char *utf8 = key;
 	uint128		v = 0;
-	pg_cryptohash_ctx *ctx = kg_md5_context();
 
 	if (GetDatabaseEncoding() != PG_UTF8)
 	{
@@ -65,12 +139,7 @@ kg_partition_key_hash(const char *key, int len)
 		if (utf8 != key)
 			len = strlen(utf8);
 	}
-	if (pg_cryptohash_init(ctx) < 0 ||
-		pg_cryptohash_update(ctx, (const uint8 *) utf8, len) < 0 ||
-		pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not compute MD5 of a partition key: %s", pg_cryptohash_error(ctx))));
+	kg_md5((const uint8 *) utf8, len, digest);
 	for (int i = 0; i < 16; i++)
 		v = (v << 8) | digest[i];
 	return v;

@@ -15,6 +15,7 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
@@ -273,16 +274,114 @@ kg_get_shard_iterator(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(kg_iterator_encode(&it)));
 }
 
-/* Collects records as kinesis.record composites. */
+/*
+ * Collects records as kinesis.record composites: get_records writes them
+ * straight into the result array (one copy of each record, no tuple per
+ * record to form and copy again), read_shard into its tuplestore.
+ */
 typedef struct KgRecordCollector
 {
 	TupleDesc	desc;
 	Datum		shard_id;
-	Datum	   *elems;
 	int			n;
-	int			cap;
+	char	   *buf;			/* get_records: the array being built */
+	Size		len;			/* bytes of buf used */
+	Size		cap;			/* bytes of buf allocated */
+	char		elemalign;		/* typalign of kinesis.record */
+	uint8		hoff;			/* header size of the records; 0: none yet */
+	char		header[MAXALIGN(offsetof(HeapTupleHeaderData, t_bits) + BITMAPLEN(8))];	/* first record's header */
 	Tuplestorestate *store;		/* read_shard: rows go here instead */
 } KgRecordCollector;
+
+/* Bytes before the first element of a one-dimensional array without nulls. */
+#define KG_ARRAY_HEADER ARR_OVERHEAD_NONULLS(1)
+
+/*
+ * Append one composite to the array of c, formed in place.  The first
+ * record is formed by heap_form_tuple, and its header (type, typmod and
+ * whatever else this server's heap_form_tuple stamps on a composite datum;
+ * no field is null) is the template of the others: each later record gets
+ * that header, its own length, and heap_fill_tuple's data, written once
+ * into the array where construct_array would have copied a separately
+ * formed tuple a second time.  External TOAST pointers are fetched first,
+ * as HeapTupleGetDatum would.  buf is zeroed ahead, so the padding is zero.
+ */
+static void
+kg_collect_append(KgRecordCollector *c, Datum *values, bool *nulls)
+{
+	HeapTuple	tup = NULL;
+	Size		data_len = 0;
+	Size		len;
+	Size		start;
+	Size		end;			/* with the padding after it */
+	HeapTupleHeader td;
+
+	for (int i = 3; i < 5; i++)
+		if (VARATT_IS_EXTERNAL(DatumGetPointer(values[i])))
+			values[i] = PointerGetDatum(detoast_external_attr((struct varlena *) DatumGetPointer(values[i])));
+	if (c->hoff == 0)
+	{
+		tup = heap_form_tuple(c->desc, values, nulls);
+		Assert(!HeapTupleHasExternal(tup) && !HeapTupleHasNulls(tup));
+		len = tup->t_len;
+	}
+	else
+	{
+		data_len = heap_compute_data_size(c->desc, values, nulls);
+		len = c->hoff + data_len;
+	}
+	start = att_align_nominal(c->len, c->elemalign);
+	end = att_align_nominal(start + len, c->elemalign);
+	if (end > c->cap)
+	{
+		Size		newcap = Max(c->cap * 2, end);
+
+		if (newcap > MaxAllocSize)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("get_records result exceeds the maximum allowed size (%d bytes)", (int) MaxAllocSize)));
+		c->buf = repalloc(c->buf, newcap);
+		memset(c->buf + c->cap, 0, newcap - c->cap);
+		c->cap = newcap;
+	}
+	td = (HeapTupleHeader) (c->buf + start);
+	if (tup != NULL)
+	{
+		memcpy(td, tup->t_data, len);
+		c->hoff = tup->t_data->t_hoff;
+		Assert(c->hoff <= sizeof(c->header));
+		memcpy(c->header, tup->t_data, c->hoff);
+		heap_freetuple(tup);
+	}
+	else
+	{
+		memcpy(td, c->header, c->hoff);
+		HeapTupleHeaderSetDatumLength(td, len);
+		heap_fill_tuple(c->desc, values, nulls, (char *) td + c->hoff, data_len,
+						&td->t_infomask, NULL);
+	}
+	c->len = start + len;
+	c->n++;
+}
+
+/* The array of records collected by kg_collect_append. */
+static Datum
+kg_collect_array(KgRecordCollector *c, Oid record_type)
+{
+	ArrayType  *a = (ArrayType *) c->buf;
+	Size		total = att_align_nominal(c->len, c->elemalign);
+
+	if (c->n == 0)
+		return PointerGetDatum(construct_empty_array(record_type));
+	Assert(total <= c->cap);
+	SET_VARSIZE(a, total);
+	a->ndim = 1;
+	a->dataoffset = 0;
+	a->elemtype = record_type;
+	ARR_DIMS(a)[0] = c->n;
+	ARR_LBOUND(a)[0] = 1;
+	return PointerGetDatum(a);
+}
 
 static bool
 kg_collect_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
@@ -297,16 +396,9 @@ kg_collect_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
 	values[3] = pk;
 	values[4] = data;
 	if (c->store)
-	{
 		tuplestore_putvalues(c->store, c->desc, values, nulls);
-		return true;
-	}
-	if (c->n == c->cap)
-	{
-		c->cap *= 2;
-		c->elems = repalloc(c->elems, sizeof(Datum) * c->cap);
-	}
-	c->elems[c->n++] = HeapTupleGetDatum(heap_form_tuple(c->desc, values, nulls));
+	else
+		kg_collect_append(c, values, nulls);
 	return true;
 }
 
@@ -391,10 +483,13 @@ kg_get_records_internal(FunctionCallInfo fcinfo, int64 wait_ms)
 		elog(ERROR, "return type of get_records must be composite");
 	record_type = get_element_type(TupleDescAttr(resdesc, 0)->atttypid);
 	memset(&c, 0, sizeof(c));
+	get_typlenbyvalalign(record_type, &typlen, &typbyval, &typalign);
 	c.desc = lookup_rowtype_tupdesc_copy(record_type, -1);
 	c.shard_id = CStringGetTextDatum(kg_shard_id_string(sh->shard_index));
-	c.cap = 64;
-	c.elems = palloc(sizeof(Datum) * c.cap);
+	c.elemalign = typalign;
+	c.cap = KG_ARRAY_HEADER + (Size) Min(limit, 256) * 256;
+	c.buf = palloc0(c.cap);		/* zeroed: padding between records */
+	c.len = KG_ARRAY_HEADER;
 
 	meter = kg_admit_read(s, sh);
 	{
@@ -421,8 +516,7 @@ kg_get_records_internal(FunctionCallInfo fcinfo, int64 wait_ms)
 	if (meter)
 		kg_meter_debit_read(meter, res.bytes);
 
-	get_typlenbyvalalign(record_type, &typlen, &typbyval, &typalign);
-	values[0] = PointerGetDatum(construct_array(c.elems, c.n, record_type, typlen, typbyval, typalign));
+	values[0] = kg_collect_array(&c, record_type);
 	if (res.shard_end)
 	{
 		/* closed shard read to its end: no next iterator, name the children */

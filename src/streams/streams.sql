@@ -59,6 +59,9 @@ CREATE TYPE kinesis.put_records_entry AS (partition_key text, data bytea, explic
 CREATE TYPE kinesis.record AS (shard_id text, sequence_number bigint,
                                approximate_arrival_timestamp timestamptz,
                                partition_key text, data bytea);
+-- put_record's row (a named type: the executor looks it up in the type
+-- cache, where RETURNS TABLE rebuilt the row type from pg_proc on every call)
+CREATE TYPE kinesis.put_record_result AS (shard_id text, sequence_number bigint);
 CREATE TYPE kinesis.get_records_result AS (records kinesis.record[], next_shard_iterator text,
                                            millis_behind_latest bigint, child_shards text[]);
 
@@ -147,7 +150,7 @@ GRANT SELECT ON kinesis.scaling_actions TO PUBLIC;
 CREATE FUNCTION kinesis.put_record(stream_name text, partition_key text, data bytea,
                                    explicit_hash_key numeric DEFAULT NULL,
                                    sequence_number_for_ordering bigint DEFAULT NULL)
-    RETURNS TABLE (shard_id text, sequence_number bigint)
+    RETURNS SETOF kinesis.put_record_result
     LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 1 AS 'MODULE_PATHNAME', 'kg_put_record';
 
 CREATE FUNCTION kinesis.put_records(stream_name text, records kinesis.put_records_entry[])

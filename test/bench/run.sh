@@ -14,7 +14,9 @@
 #   3. runs pgbench (-n -M prepared) for every case, kinesis side and
 #      baseline side, with a CHECKPOINT before each run;
 #   4. prints a table of ops/s, records/s, ratios and PASS/BELOW against the
-#      bars, and writes it to test/bench/results-latest.txt (not committed).
+#      bars, and writes it to test/bench/results-latest.txt, the figures to
+#      results-latest.csv and, with gnuplot, a chart to results-latest.png
+#      (none committed; test/bench/results.png is a copy for the README).
 #
 # A full run takes about 9 minutes (11 pairs of 15 s runs, 3 rounds), more
 # when it waits for other load on the machine: the ratios compare runs made
@@ -46,8 +48,11 @@
 #                    with BENCH_BUILD_DIR, install the build found there (for
 #                    A/B runs of an experimental build)
 #   BENCH_BUILD_DIR  build directory (default test/bench/tmp/build[-<hash>])
-#   BENCH_CASES      cases to run, a subset of "put_records put_records2 get put_record"
-#                    (default: all four); "consume" and "firehose" select
+#   BENCH_CASES      cases to run, a subset of "put_records put_records2 get read
+#                    put_record pgq" (default: all); "pgq" (the peer queue
+#                    PgQ: insert_event, next_batch + get_batch_events) runs
+#                    only when PgQ is installed (Debian postgresql-15-pgq3)
+#                    and is skipped with a message otherwise; "consume" and "firehose" select
 #                    consume.sh and firehose.sh, which run when it is unset;
 #                    e.g. BENCH_CASES=firehose BENCH_RETENTION=0 runs only firehose.sh
 #
@@ -62,7 +67,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 DURATION=${BENCH_DURATION:-15}
 ROUNDS=${BENCH_ROUNDS:-3}
 PORT=${BENCH_PORT:-5498}
-CASES=${BENCH_CASES:-"put_records put_records2 get put_record"}
+CASES=${BENCH_CASES:-"put_records put_records2 get read put_record"}
 RESULTS=$HERE/results-latest.txt
 [ -w "$HERE" ] || RESULTS=${BENCH_TMPDIR:-/tmp}/kg_bench-results-latest.txt
 PG_CONFIG=${PG_CONFIG:-pg_config}
@@ -230,6 +235,28 @@ check=$(q "SELECT count(*) FROM (SELECT * FROM baseline_get WHERE shard_index = 
                                   ORDER BY shard_index, sequence_number LIMIT 10000) s")
 [ "$check" = 10000 ] || die "baseline_get holds $check rows after $AFTER, not 10000"
 
+# PgQ (Debian postgresql-15-pgq3), the peer queue, when installed: a queue
+# for insert_event and a queue holding one batch of the same 10,000 records
+RUN_PGQ=0
+if [ -z "${BENCH_CASES:-}" ] || case " $CASES " in *" pgq "*) true ;; *) false ;; esac; then
+	if [ -e "$EXTDIR/pgq.control" ]; then
+		RUN_PGQ=1
+		q "CREATE EXTENSION pgq" >/dev/null
+		q "SELECT pgq.create_queue('bench_q')" >/dev/null
+		q "SELECT pgq.create_queue('bench_qr')" >/dev/null
+		q "SELECT pgq.register_consumer('bench_qr', 'bench')" >/dev/null
+		q "SELECT count(pgq.insert_event('bench_qr', partition_key, encode(data, 'hex')))
+		     FROM (SELECT * FROM baseline_get WHERE shard_index = 0 AND sequence_number > $AFTER
+		            ORDER BY shard_index, sequence_number LIMIT 10000) s" >/dev/null
+		q "SELECT pgq.force_tick('bench_qr')" >/dev/null
+		q "SELECT pgq.ticker()" >/dev/null
+		check=$(q "SELECT count(*) FROM pgq.get_batch_events(pgq.next_batch('bench_qr', 'bench'))")
+		[ "$check" = 10000 ] || die "the PgQ batch holds $check events, not 10000"
+	else
+		log "PgQ is not installed ($EXTDIR/pgq.control is missing; Debian: postgresql-15-pgq3): skipping the PgQ cases"
+	fi
+fi
+
 # --- 3. measurements ------------------------------------------------------
 mkdir -p "$PGB_LOG"; : >"$PGB_LOG/busy"
 # Other load on the machine skews a run (and so a ratio).  Runnable
@@ -328,19 +355,72 @@ if has_case get; then
 	measure get_iter 1 get_records_kinesis_iter.sql get_records_baseline.sql "-D it=$ITER" "-D after=$AFTER"
 	TPS_B[get_lite]=$( (for r in $(seq 1 "$ROUNDS"); do pgbench_tps 1 get_records_baseline_lite.sql -D after="$AFTER"; done) | median)
 fi
+if has_case read; then
+	ITER=$(q "SELECT kinesis.get_shard_iterator('bench_get', 'shardId-000000000000', 'TRIM_HORIZON')")
+	log "case 3c/3d: get_records unnested and read_shard, 10,000 records to the client, 1 client"
+	measure get_unnest 1 get_records_unnest_kinesis.sql read_scan_baseline.sql "-D it=$ITER" "-D after=$AFTER"
+	measure read_shard 1 read_shard_kinesis.sql read_scan_baseline.sql "" "-D after=$AFTER"
+fi
+if [ $RUN_PGQ = 1 ]; then
+	# each PgQ run pairs with a kinesis run of the same shape (ratio: ours / PgQ)
+	ITER=$(q "SELECT kinesis.get_shard_iterator('bench_get', 'shardId-000000000000', 'TRIM_HORIZON')")
+	log "PgQ: insert_event of 500 records per transaction against put_records, 1 client"
+	measure pgq_insert 1 put_records_kinesis.sql pgq_insert_event.sql
+	log "PgQ: next_batch + get_batch_events of 10,000 events against get_records unnested, 1 client"
+	measure pgq_read 1 get_records_unnest_kinesis.sql pgq_get_batch.sql "-D it=$ITER"
+fi
 if has_case put_record; then
 	log "case 4: put_record, one record per transaction, 1 client"
 	measure put_record 1 put_record_kinesis.sql put_record_baseline.sql
 fi
 
+# draw_chart: records/s per path, kinesis_glue against its baseline (plain
+# SQL or PgQ), log scale, into results-latest.png; needs gnuplot (Debian
+# gnuplot-nox), skipped without it.  The README shows test/bench/results.png
+# (a copy of a run's chart).
+draw_chart() {
+	local png=${RESULTS%.txt}.png cpu load
+	command -v gnuplot >/dev/null || { log "gnuplot is missing (Debian: gnuplot-nox): no chart"; return 0; }
+	[ "$(wc -l <"$CSV")" -gt 1 ] || return 0
+	cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo | tr -d "'\"")
+	load=$(awk '{ s += $1 } END { printf "other load during the runs: mean %.2f runnable processes", NR ? s / NR : 0 }' "$PGB_LOG/busy")
+	gnuplot <<-EOF || log "gnuplot failed: no chart"
+		set terminal pngcairo size 1100,560 font ",10" noenhanced
+		set output '$png'
+		set datafile separator ','
+		set title "kinesis_glue against its baseline, records/s (log scale), $(date -u '+%Y-%m-%d'), $(nproc) CPUs ($cpu)\nmedian of $ROUNDS round(s) of $DURATION s; the ratio above each pair; $load"
+		set style data histograms
+		set style histogram clustered gap 1
+		set style fill solid 0.8 border -1
+		set logscale y
+		set yrange [100:*]
+		set ylabel 'records/s'
+		set xtics rotate by -20 left
+		set key top right
+		set bmargin 5
+		set rmargin 6
+		plot '$CSV' every ::1 using 3:xtic(1) title 'kinesis_glue' lc rgb '#1f77b4', \\
+		     '' every ::1 using 4 title 'baseline: plain SQL (pgq_*: PgQ)' lc rgb '#aaaaaa', \\
+		     '' every ::1 using 0:(\$3 * 1.6):(sprintf('%.2f', \$6)) with labels notitle
+	EOF
+	[ -e "$png" ] && log "chart written to $png"
+}
+
 # --- 4. report ------------------------------------------------------------
 # row NAME LABEL RECORDS_PER_OP BAR
+# Each row also goes to $CSV (case, label, records/s of both sides, the
+# baseline's kind, ratio, bar) for the chart.
+CSV=${RESULTS%.txt}.csv
+echo "case,label,kinesis_records_per_s,baseline_records_per_s,baseline,ratio,bar" >"$CSV"
 row() {
-	local name=$1 label=$2 per=$3 bar=$4
+	local name=$1 label=$2 per=$3 bar=$4 kind=${5:-plain SQL}
 	[ -n "${TPS_K[$name]:-}" ] || return 0
 	awk -v l="$label" -v k="${TPS_K[$name]}" -v b="${TPS_B[$name]}" -v r="${RATIO[$name]}" -v per="$per" -v bar="$bar" 'BEGIN {
-		printf "%-44s %10.1f %12.0f %10.1f %12.0f %7.3f %6s  %s\n", l, k, k * per, b, b * per, r, ">=" bar, (r >= bar ? "PASS" : "BELOW")
+		printf "%-44s %10.1f %12.0f %10.1f %12.0f %7.3f %6s  %s\n", l, k, k * per, b, b * per, r, (bar == "" ? "" : ">=" bar), (bar == "" ? "(peer)" : r >= bar ? "PASS" : "BELOW")
 	}'
+	awk -v n="$name" -v l="$label" -v k="${TPS_K[$name]}" -v b="${TPS_B[$name]}" -v r="${RATIO[$name]}" -v per="$per" -v bar="$bar" -v kind="$kind" 'BEGIN {
+		gsub(/,/, ";", l); printf "%s,%s,%.0f,%.0f,%s,%.3f,%s\n", n, l, k * per, b * per, kind, r, bar
+	}' >>"$CSV"
 }
 {
 	echo "kinesis_glue benchmark, $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -360,10 +440,14 @@ row() {
 	printf "%-44s %10s %12s %10s %12s %7s %6s  %s\n" "case" "kin ops/s" "kin rec/s" "base ops/s" "base rec/s" "ratio" "bar" "verdict"
 	printf '%.0s-' $(seq 1 118); echo
 	row put_records "1. put_records 500x100B, 1 client" 500 1.0
-	row put_records2 "2. put_records 500x100B, 2 clients" 500 1.0
+	row put_records2 "2. put_records 500x100B, 2 clients" 500 1.2
 	row get "3. get_records 10,000 (with get_shard_iterator)" 10000 0.8
 	row get_iter "3b. get_records 10,000 (prefetched iterator)" 10000 0.8
-	row put_record "4. put_record, 1 record/txn, 1 client" 1 0.9
+	row get_unnest "3c. get_records 10,000 unnested to the client" 10000 0.8
+	row read_shard "3d. read_shard 10,000 to the client" 10000 0.9
+	row put_record "4. put_record, 1 record/txn, 1 client" 1 1.0
+	row pgq_insert "P1. put_records 500 against PgQ insert_event" 500 "" PgQ
+	row pgq_read "P2. get_records unnested against PgQ batch" 10000 "" PgQ
 	if [ -n "${TPS_B[get_lite]:-}" ]; then
 		echo
 		awk -v b="${TPS_B[get_lite]}" -v k="${TPS_K[get]}" -v ki="${TPS_K[get_iter]}" 'BEGIN {
@@ -375,9 +459,12 @@ row() {
 	awk '{ s += $1; if ($1 > m) m = $1 } END { printf "other load on the machine during the runs: mean %.2f, max %.2f runnable processes (%s)\n", NR ? s / NR : 0, m, (m > 0.3 ? "WARNING: the machine was busy; figures and ratios are unreliable, run again on a quiet machine" : "quiet") }' "$PGB_LOG/busy"
 	echo "baselines: 1/2 INSERT INTO baseline SELECT of the same 500 rows (unnest of the same arrays, nextval, PRIMARY KEY);"
 	echo "           3 index range scan of the same 10,000 rows returned as array_agg of whole rows;"
+	echo "           3c/3d the same index range scan, every column of the 10,000 rows returned to the client;"
 	echo "           4 one-row INSERT (nextval) per transaction.  Streams 'bench' and 'bench1' have 4 shards."
+	[ $RUN_PGQ = 0 ] || echo "peers: P1 PgQ insert_event of the same 500 records per transaction; P2 PgQ next_batch + get_batch_events of the same 10,000 records (ratio: ours / PgQ)"
 } | tee "$RESULTS"
-log "results written to $RESULTS; pgbench logs in $PGB_LOG$([ "${BENCH_KEEP:-0}" = 1 ] || echo ' (removed at exit)')"
+draw_chart
+log "results written to $RESULTS and $CSV; pgbench logs in $PGB_LOG$([ "${BENCH_KEEP:-0}" = 1 ] || echo ' (removed at exit)')"
 . "$HERE/consume.sh"  # consumers: consume throughput and waiting-consume latency (appends to the report)
 . "$HERE/firehose.sh" # Firehose: stream -> table vs INSERT ... SELECT, stream -> files (BENCH_FIREHOSE=0 skips it)
 # retention: expiring 10 million records, and size in steady state (BENCH_RETENTION=0 skips it)
