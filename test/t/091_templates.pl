@@ -57,7 +57,7 @@ sub kg_processes
 	return q_db('postgres', qq{
 		SELECT coalesce(string_agg(backend_type || ':' || n, ',' ORDER BY backend_type), '')
 		  FROM (SELECT backend_type, count(*) AS n FROM pg_stat_activity
-		         WHERE datname = '$db' AND backend_type LIKE 'kinesis_glue%' GROUP BY 1) x});
+		         WHERE datname = '$db' AND backend_type IN ('kinesis_glue worker', 'kinesis_glue mapping runner') GROUP BY 1) x});
 }
 my $running = 'kinesis_glue mapping runner:1,kinesis_glue worker:1';
 
@@ -90,8 +90,10 @@ my $src_token = q_db('src', "SELECT kinesis.get_shard_iterator('events', 'shardI
 my ($rc, $out, $err) = $node->psql('postgres', 'CREATE DATABASE copy1 TEMPLATE src');
 is($rc, 0, 'CREATE DATABASE copy1 TEMPLATE src works while src has a worker and a runner')
   or diag($err);
-ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'src' AND backend_type LIKE 'kinesis_glue%'", '2', 10),
+ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'src' AND backend_type IN ('kinesis_glue worker', 'kinesis_glue mapping runner')", '2', 10),
 	'src gets its worker and runner back');
+ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'src' AND backend_type = 'kinesis_glue delivery'", '2', 10),
+	'and the runners of its two delivery streams');
 my $t0 = time();
 ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'copy1' AND backend_type = 'kinesis_glue worker'", '1', 10),
 	'the launcher starts a worker in the copy without a restart');
@@ -106,7 +108,7 @@ ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = '
 	'a database marked IS_TEMPLATE keeps no worker and no runner');
 ($rc, $out, $err) = $node->psql('postgres', 'CREATE DATABASE copy2 TEMPLATE src');
 is($rc, 0, 'CREATE DATABASE copy2 TEMPLATE src (a template) works') or diag($err);
-ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'copy2' AND backend_type LIKE 'kinesis_glue%'", '2', 10),
+ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'copy2' AND backend_type IN ('kinesis_glue worker', 'kinesis_glue mapping runner')", '2', 10),
 	'copy2 gets its worker and its mapping runner');
 usleep(1_500_000);
 is(kg_processes('src'), '', 'the template stays without a worker');
@@ -143,7 +145,7 @@ is(q_db('copy1', 'SELECT kinesis_glue.wake_worker()'), '', 'wake_worker works in
 
 # --- IS_TEMPLATE false: src's worker comes back, and src works on its own ---
 q_db('postgres', 'ALTER DATABASE src IS_TEMPLATE false');
-ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'src' AND backend_type LIKE 'kinesis_glue%'", '2', 10),
+ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'src' AND backend_type IN ('kinesis_glue worker', 'kinesis_glue mapping runner')", '2', 10),
 	'clearing IS_TEMPLATE brings the worker and runner of src back');
 is(q_db('src', q{SELECT count(*) FROM kinesis.put_records('events', ARRAY['a', 'b'], ARRAY['src-x', 'src-y']::text[]::bytea[])}),
 	'2', 'src: put_records');
@@ -159,7 +161,7 @@ is(q_db('src', "SELECT delivery_stream_status FROM firehose.describe_delivery_st
 # --- a CREATE DATABASE that fails lets the worker come back ---
 ($rc, $out, $err) = $node->psql('postgres', 'CREATE DATABASE copy1 TEMPLATE src');
 like($err, qr/already exists/, 'CREATE DATABASE copy1 again fails');
-ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'src' AND backend_type LIKE 'kinesis_glue%'", '2', 10),
+ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'src' AND backend_type IN ('kinesis_glue worker', 'kinesis_glue mapping runner')", '2', 10),
 	'and src gets its worker and runner back');
 # DROP DATABASE of a database with a mapping runner
 ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE copy2');
