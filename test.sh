@@ -241,7 +241,7 @@ layer_tap() {
 	local log=$LOGDIR/tap.log rc f name
 	if ! compgen -G 'test/t/*.pl' >/dev/null; then record tap 0 0 "no tests"; return; fi
 	kg_log "tap: make tapcheck"
-	run_layer "${KG_TIMEOUT_TAP:-420}" "$log" make PG_CONFIG="$PG_CONFIG" \
+	run_layer "${KG_TIMEOUT_TAP:-600}" "$log" make PG_CONFIG="$PG_CONFIG" \
 		${KG_PROVE_FLAGS:+PROVE_FLAGS="$KG_PROVE_FLAGS"} \
 		${KG_TAP_FILES:+PROVE_TESTS="$KG_TAP_FILES"} tapcheck
 	rc=$?

@@ -668,7 +668,8 @@ BEGIN
             result.next_shard_iterator := CASE WHEN r.next_shard_iterator IS NOT NULL
                                                THEN 'n' || node || '.' || r.next_shard_iterator END;
             result.millis_behind_latest := r.millis_behind_latest;
-            result.child_shards := ARRAY(SELECT kinesis_cluster._shard_id(node, c) FROM unnest(r.child_shards) c);
+            result.child_shards := CASE WHEN r.child_shards IS NOT NULL THEN
+                ARRAY(SELECT kinesis_cluster._shard_id(node, c) FROM unnest(r.child_shards) WITH ORDINALITY AS x(c, o) ORDER BY o) END;
         ELSE
             -- a record's shard: its sequence number says which (low 16 bits: local shard index)
             sid := kinesis_cluster._shard_id(node, 'shardId-' || (r.sequence_number & 65535));

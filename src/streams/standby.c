@@ -25,8 +25,11 @@
  * never lowers it), so a standby reader never returns N+1 and later N.
  *
  * Locking: the worker is the only writer of kinesis.stream_bounds (one
- * transaction per round, rows of streams whose bound moved); readers read
- * it with a fresh snapshot before taking the snapshot of their scan.
+ * transaction per round, rows of streams whose bound moved, and removal of
+ * the rows of deleted streams); the table has no foreign key, so the worker
+ * takes no lock on kinesis.streams rows and cannot deadlock with a
+ * transaction deleting several streams.  Readers read it with a fresh
+ * snapshot before taking the snapshot of their scan.
  *
  *-------------------------------------------------------------------------
  */
@@ -72,6 +75,10 @@ kg_publish_bounds_xact(void *arg)
 	bool	   *has_old;
 
 	kg_catalog_enter(&cc, false);
+	/* rows of deleted streams (a delete that committed since the last round) */
+	kg_spi_exec("DELETE FROM kinesis.stream_bounds b WHERE NOT EXISTS "
+				"(SELECT FROM kinesis.streams s WHERE s.stream_id OPERATOR(pg_catalog.=) b.stream_id)",
+				0, NULL, NULL, NULL, false);
 	n = kg_spi_exec("SELECT s.stream_id, b.stable_counter FROM kinesis.streams s "
 					"LEFT JOIN kinesis.stream_bounds b ON b.stream_id OPERATOR(pg_catalog.=) s.stream_id "
 					"ORDER BY s.stream_id", 0, NULL, NULL, NULL, true);

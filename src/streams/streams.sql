@@ -48,9 +48,11 @@ CREATE TABLE kinesis.segments (
 -- (every kinesis_glue.standby_bound_interval, only when it moved), so that
 -- hot standbys read up to the newest bound they have replayed: the row is
 -- written after every record below it committed, so a standby that sees the
--- row sees those records.  Written only by the worker.
+-- row sees those records.  Written only by the worker, which also removes the
+-- rows of deleted streams (no foreign key: its locks would let the worker and a
+-- delete_stream of several streams deadlock).
 CREATE TABLE kinesis.stream_bounds (
-    stream_id integer PRIMARY KEY REFERENCES kinesis.streams ON DELETE CASCADE,
+    stream_id integer PRIMARY KEY,
     stable_counter bigint NOT NULL,   -- records with a lower counter belong to ended transactions
     published_at timestamptz NOT NULL
 );

@@ -189,6 +189,20 @@ is(px("SELECT string_agg(starting_hash_key::text, ',' ORDER BY starting_hash_key
         WHERE parent_shard_id = '$shards[0]'"),
 	"$lo," . px("SELECT ((${lo}::numeric + ${hi}::numeric + 1) / 2)::numeric(39,0)"),
 	'the children cover the parent range, split at the cluster key given');
+my $it0 = px("SELECT kinesis_cluster.get_shard_iterator('big', '$shards[0]', 'TRIM_HORIZON')");
+my $children;
+for (1 .. 20)
+{
+	my ($next, $kids) = split /\|/, px("SELECT next_shard_iterator, array_to_string(child_shards, ',') FROM kinesis_cluster.get_records('$it0', 10000)");
+	if (!defined $next || $next eq '')
+	{
+		$children = join(',', sort split /,/, $kids // '');
+		last;
+	}
+	$it0 = $next;
+}
+is($children, px("SELECT string_agg(shard_id, ',' ORDER BY shard_id) FROM kinesis_cluster.list_shards('big') WHERE parent_shard_id = '$shards[0]'"),
+	'reading the closed parent to its end names its children by cluster shard id');
 ($rc, $out, $err) = px_err("SELECT kinesis_cluster.merge_shards('big', '$shards[1]', '$shards[2]')");
 like($err, qr/live on different nodes/, 'merge_shards across nodes is refused');
 
