@@ -26,44 +26,38 @@ GRANT USAGE ON SCHEMA kinesis_node, kinesis_cluster TO PUBLIC;
 
 -- Results of the put_records batches this node applied, so that the proxy can send a batch
 -- again (after a call that failed on another node) without putting it twice.  Kept one hour.
+CREATE TYPE kinesis_node.put_result AS (ord integer, shard_index integer, sequence_number bigint,
+                                        error_code text, error_message text);
+
 CREATE TABLE kinesis_node.put_batches (
-    batch uuid NOT NULL,
-    ord integer NOT NULL,
+    batch uuid PRIMARY KEY,
     login name NOT NULL,
-    shard_index integer,
-    sequence_number bigint,
-    error_code text,
-    error_message text,
-    applied_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
-    PRIMARY KEY (batch, ord)
+    results kinesis_node.put_result[] NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
 CREATE INDEX ON kinesis_node.put_batches (applied_at);
 REVOKE ALL ON kinesis_node.put_batches FROM PUBLIC;
 
-CREATE TYPE kinesis_node.put_result AS (ord integer, shard_index integer, sequence_number bigint,
-                                        error_code text, error_message text);
-
 -- The stored results of a batch applied for this login (session_user: the role the proxy
--- connected as), or nothing.
-CREATE FUNCTION kinesis_node._batch_results(batch uuid) RETURNS SETOF kinesis_node.put_result
+-- connected as), or NULL.
+CREATE FUNCTION kinesis_node._batch_results(batch uuid) RETURNS kinesis_node.put_result[]
     LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
-    SELECT b.ord, b.shard_index, b.sequence_number, b.error_code, b.error_message
-      FROM kinesis_node.put_batches b
+    SELECT b.results FROM kinesis_node.put_batches b
      WHERE b.batch OPERATOR(pg_catalog.=) _batch_results.batch
        AND b.login OPERATOR(pg_catalog.=) SESSION_USER
-     ORDER BY b.ord
 $$;
 
--- Remember the results of a batch (in the caller's transaction, the one that put the records).
+-- Remember the results of a batch (in the caller's transaction, the one that put the records);
+-- forget batches older than an hour.
 CREATE FUNCTION kinesis_node._batch_remember(batch uuid, results kinesis_node.put_result[]) RETURNS void
     LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
     DELETE FROM kinesis_node.put_batches
-     WHERE applied_at OPERATOR(pg_catalog.<) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) interval '1 hour');
-    INSERT INTO kinesis_node.put_batches (batch, ord, login, shard_index, sequence_number, error_code, error_message)
-    SELECT _batch_remember.batch, r.ord, SESSION_USER, r.shard_index, r.sequence_number, r.error_code, r.error_message
-      FROM pg_catalog.unnest(results) r;
+     WHERE applied_at OPERATOR(pg_catalog.<)
+           (SELECT pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) interval '1 hour');
+    INSERT INTO kinesis_node.put_batches (batch, login, results)
+    VALUES (_batch_remember.batch, SESSION_USER, _batch_remember.results);
 $$;
 
 -- The node's part of a cluster put_records: records ord[i] with local hash keys; runs in its own
@@ -77,8 +71,9 @@ $$
 DECLARE
     res kinesis_node.put_result[];
 BEGIN
-    IF EXISTS (SELECT FROM kinesis_node._batch_results(batch)) THEN
-        RETURN QUERY SELECT * FROM kinesis_node._batch_results(batch);
+    res := kinesis_node._batch_results(batch);
+    IF res IS NOT NULL THEN
+        RETURN QUERY SELECT * FROM unnest(res);
         RETURN;
     END IF;
     SELECT array_agg(ROW(put_records.ord[r.o], substr(r.shard_id, 9)::integer, r.sequence_number,
@@ -138,25 +133,45 @@ CREATE TYPE kinesis_cluster.get_records_result AS (records kinesis_cluster.recor
                                                    millis_behind_latest bigint, child_shards text[]);
 
 -- The Kinesis hash key of a partition key: MD5 of its UTF-8 bytes as a big-endian 128-bit integer.
-CREATE FUNCTION kinesis_cluster.hash_key(partition_key text) RETURNS numeric
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS
+-- (These per-record helpers have no SET search_path, so that they stay cheap SQL functions: every
+-- operator and function in them is schema-qualified instead.)
+CREATE FUNCTION kinesis_cluster._hex128(h text) RETURNS numeric
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
 $$
-    SELECT sum(('x' || lpad(substr(m.h, 8 * i + 1, 8), 16, '0'))::bit(64)::bigint::numeric
-               * trunc(2::numeric ^ (96 - 32 * i)))::numeric(39,0)
-      FROM (SELECT md5(convert_to(partition_key, 'UTF8')) AS h) m, generate_series(0, 3) i
+    SELECT (('x' OPERATOR(pg_catalog.||) pg_catalog.lpad(pg_catalog.substr(h, 1, 8), 16, '0'))::pg_catalog.bit(64)::pg_catalog.int8::pg_catalog.numeric
+             OPERATOR(pg_catalog.*) 79228162514264337593543950336)
+           OPERATOR(pg_catalog.+)
+           (('x' OPERATOR(pg_catalog.||) pg_catalog.lpad(pg_catalog.substr(h, 9, 8), 16, '0'))::pg_catalog.bit(64)::pg_catalog.int8::pg_catalog.numeric
+             OPERATOR(pg_catalog.*) 18446744073709551616)
+           OPERATOR(pg_catalog.+)
+           (('x' OPERATOR(pg_catalog.||) pg_catalog.lpad(pg_catalog.substr(h, 17, 8), 16, '0'))::pg_catalog.bit(64)::pg_catalog.int8::pg_catalog.numeric
+             OPERATOR(pg_catalog.*) 4294967296)
+           OPERATOR(pg_catalog.+)
+           ('x' OPERATOR(pg_catalog.||) pg_catalog.lpad(pg_catalog.substr(h, 25, 8), 16, '0'))::pg_catalog.bit(64)::pg_catalog.int8::pg_catalog.numeric
 $$;
+CREATE FUNCTION kinesis_cluster.hash_key(partition_key text) RETURNS numeric
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+$$ SELECT kinesis_cluster._hex128(pg_catalog.md5(pg_catalog.convert_to(partition_key, 'UTF8'))) $$;
 
-CREATE FUNCTION kinesis_cluster._space() RETURNS numeric LANGUAGE sql IMMUTABLE AS
-$$ SELECT 340282366920938463463374607431768211456::numeric $$;
+CREATE FUNCTION kinesis_cluster._space() RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT 340282366920938463463374607431768211456::pg_catalog.numeric $$;
 
--- Cluster hash key h of node n -> the node's local hash key, and back (first / last cluster key
--- of a local key).
+-- Cluster hash key h of node n -> the node's local hash key, and back (first cluster key of a
+-- local key).
 CREATE FUNCTION kinesis_cluster._to_local(n kinesis_cluster.nodes, h numeric) RETURNS numeric
-    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS
-$$ SELECT floor((h - n.starting_hash_key) * kinesis_cluster._space() / (n.ending_hash_key - n.starting_hash_key + 1)) $$;
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+    SELECT pg_catalog.floor((h OPERATOR(pg_catalog.-) n.starting_hash_key) OPERATOR(pg_catalog.*) kinesis_cluster._space()
+                            OPERATOR(pg_catalog./)
+                            (n.ending_hash_key OPERATOR(pg_catalog.-) n.starting_hash_key OPERATOR(pg_catalog.+) 1))
+$$;
 CREATE FUNCTION kinesis_cluster._to_cluster(n kinesis_cluster.nodes, l numeric) RETURNS numeric
-    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS
-$$ SELECT n.starting_hash_key + ceil(l * (n.ending_hash_key - n.starting_hash_key + 1) / kinesis_cluster._space()) $$;
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+    SELECT n.starting_hash_key OPERATOR(pg_catalog.+)
+           pg_catalog.ceil(l OPERATOR(pg_catalog.*) (n.ending_hash_key OPERATOR(pg_catalog.-) n.starting_hash_key OPERATOR(pg_catalog.+) 1)
+                           OPERATOR(pg_catalog./) kinesis_cluster._space())
+$$;
 
 -- The node owning cluster hash key h.
 CREATE FUNCTION kinesis_cluster._node_of_key(h numeric) RETURNS kinesis_cluster.nodes
@@ -552,6 +567,7 @@ DECLARE
     ords integer[];
     local_keys numeric[];
     batch uuid := gen_random_uuid();
+    routed bigint;
     res kinesis_node.put_result[] := '{}';
     part kinesis_node.put_result[];
     nd kinesis_cluster.nodes;
@@ -564,12 +580,17 @@ BEGIN
     IF array_position(partition_keys, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'ValidationException: partition keys must not be null' USING ERRCODE = '22023';
     END IF;
-    SELECT array_agg((x.n).node_id ORDER BY x.i), array_agg(x.i ORDER BY x.i),
-           array_agg(kinesis_cluster._to_local(x.n, x.h) ORDER BY x.i)
-      INTO nodes, ords, local_keys
-      FROM (SELECT i, h, kinesis_cluster._node_of_key(h) AS n
-              FROM (SELECT i, coalesce(explicit_hash_keys[i], kinesis_cluster.hash_key(partition_keys[i])) AS h
-                      FROM generate_subscripts(partition_keys, 1) i) k) x;
+    SELECT array_agg(n.node_id ORDER BY k.i), array_agg(k.i ORDER BY k.i),
+           array_agg(kinesis_cluster._to_local(n, k.h) ORDER BY k.i), count(*)
+      INTO nodes, ords, local_keys, routed
+      FROM (SELECT i, coalesce(explicit_hash_keys[i], kinesis_cluster.hash_key(partition_keys[i])) AS h
+              FROM generate_subscripts(partition_keys, 1) i) k
+      JOIN kinesis_cluster.nodes n ON k.h BETWEEN n.starting_hash_key AND n.ending_hash_key;
+    IF routed <> cnt THEN
+        -- not configured, or an explicit hash key out of range: say which
+        PERFORM kinesis_cluster._node_of_key(coalesce(explicit_hash_keys[i], kinesis_cluster.hash_key(partition_keys[i])))
+           FROM generate_subscripts(partition_keys, 1) i;
+    END IF;
     BEGIN
         SELECT array_agg(r) INTO res
           FROM kinesis_cluster._put_split(nodes, batch, stream_name, ords, partition_keys, data, local_keys) r;

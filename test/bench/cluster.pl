@@ -61,8 +61,7 @@ $nodes[0]->safe_psql('postgres', "SELECT kinesis.create_stream('b', 4)");
 sub cpu_seconds
 {
 	my ($node) = @_;
-	my $pm = $node->safe_psql('postgres', 'SELECT pg_backend_pid()');    # a child, to find the postmaster
-	my $ppid = (split ' ', slurp_file("/proc/$pm/stat") =~ s/^.*\)\s+//r)[1];
+	my ($ppid) = split /\n/, slurp_file($node->data_dir . '/postmaster.pid');
 	my $total = 0;
 	for my $d (glob '/proc/[0-9]*')
 	{
@@ -97,14 +96,17 @@ sub run_case
 	my $cpu = join(', ', map { sprintf('%s %.1f s', $_->name, cpu_seconds($_) - $before{ $_->name }) } @servers);
 	my $line = sprintf('%-8s %9.0f records/s   CPU: %s', $name, $tps * $BATCH, $cpu);
 	diag($line);
+	append_to_file("$ENV{TESTDIR}/results.txt", "$line\n");
 	return $tps * $BATCH;
 }
 
 my $direct = run_case('direct', $nodes[0], 'postgres', 'kinesis.put_records');
 my $p1 = run_case('proxy-1', $proxies[0], 'postgres', 'kinesis_cluster.put_records');
 my $p2 = run_case('proxy-2', $proxies[1], 'postgres', 'kinesis_cluster.put_records');
-diag(sprintf('routing overhead (proxy-1 against direct): %.0f%% fewer records/s; 2 nodes against 1: x%.2f',
-		100 * (1 - $p1 / $direct), $p2 / $p1));
+my $summary = sprintf('routing overhead (proxy-1 against direct): %.0f%% fewer records/s; 2 nodes against 1: x%.2f',
+	100 * (1 - $p1 / $direct), $p2 / $p1);
+diag($summary);
+append_to_file("$ENV{TESTDIR}/results.txt", "$summary\n");
 ok($direct > 0 && $p1 > 0 && $p2 > 0, 'all cases ran');
 
 $_->stop for (@proxies, @nodes);
