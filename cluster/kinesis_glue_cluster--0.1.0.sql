@@ -584,7 +584,8 @@ BEGIN
            array_agg(kinesis_cluster._to_local(n, k.h) ORDER BY k.i), count(*)
       INTO nodes, ords, local_keys, routed
       FROM (SELECT i, coalesce(explicit_hash_keys[i], kinesis_cluster.hash_key(partition_keys[i])) AS h
-              FROM generate_subscripts(partition_keys, 1) i) k
+              FROM generate_subscripts(partition_keys, 1) i
+            OFFSET 0) k     -- each hash key computed once, not again in the join condition
       JOIN kinesis_cluster.nodes n ON k.h BETWEEN n.starting_hash_key AND n.ending_hash_key;
     IF routed <> cnt THEN
         -- not configured, or an explicit hash key out of range: say which
