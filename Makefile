@@ -39,6 +39,8 @@ COMPONENT_SQL = src/common/common.sql \
 	src/glue/workflows.sql \
 	src/glue/transforms.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+# the PL/Proxy routing layer, a second extension (cluster/, README "Scaling out")
+DATA = cluster/kinesis_glue_cluster.control cluster/kinesis_glue_cluster--0.1.0.sql
 
 # zlib for gzip-compressed Firehose objects
 SHLIB_LINK = -lz

@@ -32,6 +32,7 @@ int			kg_max_streams = 1024;
 int			kg_worker_naptime_ms = 1000;
 int			kg_launcher_naptime_ms = 1000;
 int			kg_iterator_ttl_ms = 300000;
+int			kg_standby_bound_interval_ms = 200;
 int			kg_segment_records = 1048576;
 int			kg_segment_interval_s = 3600;
 int			kg_segments_ahead = 2;
@@ -77,6 +78,10 @@ kg_define_settings(void)
 	DefineCustomIntVariable("kinesis_glue.launcher_naptime",
 							"Longest sleep of the kinesis_glue launcher between two checks of its workers.",
 							NULL, &kg_launcher_naptime_ms, 1000, 10, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.standby_bound_interval",
+							"How often the worker publishes the streams' stable bounds in WAL for hot standbys (0: never).",
+							NULL, &kg_standby_bound_interval_ms, 200, 0, 3600 * 1000,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("kinesis_glue.iterator_ttl",
 							"Lifetime of a shard iterator.",

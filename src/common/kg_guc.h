@@ -16,6 +16,7 @@ extern int	kg_max_streams;			/* PGC_POSTMASTER */
 extern int	kg_worker_naptime_ms;	/* PGC_SIGHUP */
 extern int	kg_launcher_naptime_ms; /* PGC_SIGHUP */
 extern int	kg_iterator_ttl_ms;		/* PGC_SUSET */
+extern int	kg_standby_bound_interval_ms;	/* PGC_SIGHUP: 0 publishes no bounds */
 extern int	kg_segment_records;		/* PGC_SUSET: capacity of new streams' segments */
 extern int	kg_segment_interval_s;	/* PGC_SIGHUP: time after which a segment is closed */
 extern int	kg_segments_ahead;		/* PGC_SIGHUP */

@@ -22,8 +22,9 @@
  *
  * A consumer belongs to the role that registered it (registered_by) and to
  * the stream's owner: only their members may consume as it, checkpoint it
- * or deregister it (kg_check_consumer_access).  Reads that need the last
- * stable sequence are refused on a hot standby (kg_refuse_read_in_recovery).
+ * or deregister it (kg_check_consumer_access).  consume and checkpoint
+ * write (leases, positions), so they are refused on a hot standby
+ * (kg_refuse_write_in_recovery).
  *
  * With wait > 0 and nothing to return, consume sleeps on the stream's
  * condition variable, which producers broadcast when they commit (no
@@ -54,6 +55,7 @@
 #include "common/kg_errors.h"
 #include "common/kg_guc.h"
 #include "streams/read.h"
+#include "streams/standby.h"
 #include "streams/stream_cache.h"
 
 #define KG_MAX_CONSUMERS_PER_STREAM 20
@@ -554,7 +556,7 @@ kg_consume(PG_FUNCTION_ARGS)
 					(errcode(KG_INVALID_ARGUMENT),
 					 errmsg("ValidationException: wait must be between 0 and 1 hour")));
 	}
-	kg_refuse_read_in_recovery("kinesis.consume()");
+	kg_refuse_write_in_recovery("kinesis.consume()");
 	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	kg_check_read_privilege(s);
 	consumer_id = kg_consumer_id(s, text_to_cstring(PG_GETARG_TEXT_PP(1)), false, &registered_by);
@@ -618,7 +620,7 @@ kg_checkpoint(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
 						errmsg("ValidationException: stream name, consumer name, shard id and sequence number must not be null")));
-	kg_refuse_read_in_recovery("kinesis.checkpoint()");
+	kg_refuse_write_in_recovery("kinesis.checkpoint()");
 	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	kg_check_read_privilege(s);
 	consumer_id = kg_consumer_id(s, text_to_cstring(PG_GETARG_TEXT_PP(1)), false, &registered_by);
@@ -696,9 +698,8 @@ kg_shard_lag(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be composite");
-	/* on a hot standby there is no stable bound to count up to: NULLs */
-	if (sh != NULL && pg_class_aclcheck(s->record_table, GetUserId(), ACL_SELECT) == ACLCHECK_OK &&
-		!RecoveryInProgress())
+	/* on a hot standby: counted up to the replayed bound */
+	if (sh != NULL && pg_class_aclcheck(s->record_table, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
 	{
 		KgLagCount c = {0, 0, 0};
 		int64		pos = PG_GETARG_INT64(2);

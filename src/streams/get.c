@@ -17,6 +17,7 @@
 
 #include "access/detoast.h"
 #include "access/htup_details.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -30,6 +31,7 @@
 #include "common/kg_errors.h"
 #include "streams/iterator.h"
 #include "streams/read.h"
+#include "streams/standby.h"
 #include "streams/stream_cache.h"
 #include "streams/throughput.h"
 
@@ -254,7 +256,6 @@ kg_get_shard_iterator(PG_FUNCTION_ARGS)
 		it.position = kg_trim_position(s, sh);
 	else if (strcmp(type, "LATEST") == 0)
 	{
-		kg_refuse_read_in_recovery("kinesis.get_shard_iterator() with LATEST");
 		it.position = kg_position_latest(s, sh);
 	}
 	else if (strcmp(type, "AT_SEQUENCE_NUMBER") == 0)
@@ -263,7 +264,6 @@ kg_get_shard_iterator(PG_FUNCTION_ARGS)
 		it.position = seq;
 	else
 	{
-		kg_refuse_read_in_recovery("kinesis.get_shard_iterator() with AT_TIMESTAMP");
 		it.position = kg_position_at_time(s, sh, PG_GETARG_TIMESTAMPTZ(4));
 	}
 
@@ -456,7 +456,6 @@ kg_get_records_internal(FunctionCallInfo fcinfo, int64 wait_ms)
 	bool		typbyval;
 	char		typalign;
 
-	kg_refuse_read_in_recovery("kinesis.get_records()");
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(KG_INVALID_ARGUMENT),
@@ -508,6 +507,8 @@ kg_get_records_internal(FunctionCallInfo fcinfo, int64 wait_ms)
 			remaining = (long) ((deadline - GetCurrentTimestamp()) / 1000);
 			if (remaining <= 0)
 				break;
+			if (RecoveryInProgress())	/* no wake-up on replay: poll the bound */
+				remaining = Min(remaining, kg_standby_poll_ms());
 			(void) ConditionVariableTimedSleep(&s->state->commit_cv, remaining, PG_WAIT_EXTENSION);
 		}
 		if (wait_ms > 0)
@@ -560,7 +561,6 @@ kg_read_shard(PG_FUNCTION_ARGS)
 	KgReadResult res;
 	KgShardMeter *meter;
 
-	kg_refuse_read_in_recovery("kinesis.read_shard()");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR,
 				(errcode(KG_INVALID_ARGUMENT),

@@ -44,6 +44,7 @@
 #include "common/kg_shmem.h"
 #include "streams/put.h"
 #include "streams/segments.h"
+#include "streams/standby.h"
 #include "streams/stream_cache.h"
 #include "streams/throughput.h"
 
@@ -211,7 +212,8 @@ kg_put(const char *stream_name, KgPutInput *in, int n, KgPutResult *out,
 		ereport(ERROR,
 				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
 				 errmsg("cannot put records in a read-only transaction"),
-				 RecoveryInProgress() ? errhint("This server is a hot standby: put records on the primary.") : 0));
+				 RecoveryInProgress() ? errhint("This server is a hot standby: put records on %s.",
+												kg_standby_primary()) : 0));
 
 	/* validate everything first: a bad entry rejects the whole call */
 	if (n < 1)

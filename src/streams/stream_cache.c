@@ -24,6 +24,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/xlog.h"
 #include "catalog/index.h"
 #include "nodes/execnodes.h"
 #include "access/relscan.h"
@@ -33,6 +34,7 @@
 #include "common/int.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -385,6 +387,7 @@ kg_stream_load(const char *name)
 
 	if (!st->loaded)
 		kg_restore_counter(s);
+	s->loaded_lxid = MyProc->lxid;
 	s->valid = true;
 	return s;
 }
@@ -414,6 +417,14 @@ kg_stream_is_current(KgStream *s)
 {
 	KgStreamState *st = s->state;
 	bool		ok;
+
+	/*
+	 * On a hot standby nobody bumps the shared version when the primary
+	 * changes a stream (reshard, retention, delete), so a copy serves one
+	 * transaction only and is read again in the next.
+	 */
+	if (RecoveryInProgress() && s->loaded_lxid != MyProc->lxid)
+		return false;
 
 	SpinLockAcquire(&st->mutex);
 	ok = st->key.stream_id == s->stream_id && st->key.dboid == MyDatabaseId &&

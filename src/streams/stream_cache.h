@@ -51,6 +51,7 @@ typedef struct KgStream
 	int			quotas;			/* stream setting: 1 on, 0 off, -1 follow GUC */
 	KgStreamState *state;
 	uint32		version;		/* shared version this copy was read at */
+	LocalTransactionId loaded_lxid; /* transaction that read it (standbys) */
 	MemoryContext cxt;			/* owns shards, open and segments */
 	int			nshards;
 	KgShard    *shards;			/* by shard index */

@@ -45,6 +45,7 @@
 #include "common/kg_guc.h"
 #include "common/kg_shmem.h"
 #include "streams/segments.h"
+#include "streams/standby.h"
 #include "streams/stream_cache.h"
 
 #define KG_MIN_RETENTION_US (INT64CONST(24) * USECS_PER_HOUR)
@@ -411,28 +412,34 @@ kg_list_shards(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(kg_stream_stability_sql);
 
 /*
- * kinesis._stream_stability(stream_id): one row for the stability view;
- * all NULL on a hot standby.
+ * kinesis._stream_stability(stream_id): one row for the stability view, with
+ * the bound last published for hot standbys.  On a standby only the
+ * replayed bound is known: the primary's counter and producers are NULL.
  */
 Datum
 kg_stream_stability_sql(PG_FUNCTION_ARGS)
 {
 	TupleDesc	desc;
 	KgStreamStability st;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
+	Datum		values[6];
+	bool		nulls[6] = {true, true, true, true, true, true};
+	int64		published;
+	TimestampTz published_at;
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be composite");
+	published = kg_published_bound(PG_GETARG_INT32(0), &published_at);
+	if (published_at != 0)
+	{
+		values[4] = Int64GetDatum(KG_SEQ(published, 0) - 1);
+		values[5] = TimestampTzGetDatum(published_at);
+		nulls[4] = nulls[5] = false;
+	}
 	if (RecoveryInProgress())
 	{
-		/*
-		 * A hot standby knows neither the primary's counter nor its open
-		 * producers, so it shows no figures rather than a bound it cannot
-		 * guarantee (see kg_refuse_read_in_recovery).
-		 */
-		for (int i = 0; i < 4; i++)
-			nulls[i] = true;
+		/* the standby reads up to the replayed bound; it knows nothing else */
+		values[1] = values[4];
+		nulls[1] = nulls[4];
 		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 	}
 	if (!kg_stream_stability(PG_GETARG_INT32(0), &st) || !st.loaded)
@@ -441,16 +448,13 @@ kg_stream_stability_sql(PG_FUNCTION_ARGS)
 		KgStream   *s = kg_stream_get_by_id(PG_GETARG_INT32(0), true);
 
 		if (s == NULL || !kg_stream_stability(PG_GETARG_INT32(0), &st))
-		{
-			for (int i = 0; i < 4; i++)
-				nulls[i] = true;
 			PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
-		}
 	}
 	values[0] = Int64GetDatum(KG_SEQ(st.next_counter, 0) - 1);
 	values[1] = Int64GetDatum(KG_SEQ(st.stable_bound, 0) - 1);
 	values[2] = Int32GetDatum(st.open_producers);
 	values[3] = TimestampTzGetDatum(st.oldest_producer_start);
+	nulls[0] = nulls[1] = nulls[2] = false;
 	nulls[3] = st.open_producers == 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

@@ -11,8 +11,8 @@
  * stable bound is the lowest counter still held by an open transaction, or
  * the next counter when none is.  A reader that reads the bound and then
  * takes a snapshot sees every record below the bound in its final state.
- * The marks exist on the primary only, so reads that need the bound are
- * refused on a hot standby (kg_refuse_read_in_recovery).
+ * The marks exist on the primary only; a hot standby reads up to the bound
+ * the primary's worker publishes in WAL (standby.c).
  *
  * Locking: KgShared->streams_lock for the hash layout; each entry's mutex
  * for its fields.  Producer slots: written by their own backend only;
@@ -38,6 +38,7 @@
 #include "common/kg_errors.h"
 #include "common/kg_guc.h"
 #include "common/kg_shmem.h"
+#include "streams/standby.h"
 #include "streams/stream_state.h"
 #include "streams/stream_cache.h"
 #include "streams/throughput.h"
@@ -402,31 +403,10 @@ kg_stream_advance_counter(KgStreamState *st, int64 expected_max, int64 new_count
 }
 
 /*
- * Refuse a read that needs the stable bound during recovery (a hot
- * standby).  The bound is made from the in-flight marks of producers, and
- * those live in the primary's shared memory only: a standby's counter is
- * restored past the newest segment, so a reader there would move past
- * records of primary transactions that commit late and never see them.
- * what names the function for the detail; NULL for a generic one.
- */
-void
-kg_refuse_read_in_recovery(const char *what)
-{
-	if (!RecoveryInProgress())
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
-			 errmsg("kinesis_glue: reading streams on a hot standby is not supported yet"),
-			 errdetail("%s reads up to a stream's last stable sequence, the commit-order bound that keeps a reader from skipping records of transactions that commit late; that bound is only known on the primary.",
-					   what ? what : "This read"),
-			 errhint("Read from the primary server.")));
-}
-
-/*
  * The stable bound of a stream: every record whose counter is below it
  * belongs to a transaction that has ended.  Take the snapshot for reading
  * after calling this.  The last stable sequence is KG_SEQ(bound, 0) - 1.
- * Raises an error on a hot standby (kg_refuse_read_in_recovery).
+ * On a hot standby: the newest bound replayed from the primary (standby.c).
  */
 int64
 kg_stream_stable_bound(KgStreamState *st)
@@ -434,7 +414,8 @@ kg_stream_stable_bound(KgStreamState *st)
 	int64		bound;
 	int32		n;
 
-	kg_refuse_read_in_recovery(NULL);
+	if (RecoveryInProgress())
+		return kg_published_bound(st->key.stream_id, NULL);
 	SpinLockAcquire(&st->mutex);
 	bound = st->next_counter;
 	n = st->n_inflight;

@@ -79,7 +79,6 @@ extern void kg_stream_wait_reshard(KgStreamState *st);
 extern int64 kg_stream_begin_reshard(KgStreamState *st, int64 reserve);
 extern void kg_stream_state_restore(KgStreamState *st, int64 min_next_counter);
 extern int64 kg_stream_stable_bound(KgStreamState *st);
-extern void kg_refuse_read_in_recovery(const char *what);
 extern int64 kg_stream_peek_counter(KgStreamState *st);
 extern bool kg_stream_advance_counter(KgStreamState *st, int64 expected_max, int64 new_counter);
 extern void kg_stream_changed_at_commit(int32 stream_id, bool dropped);

@@ -44,6 +44,19 @@ CREATE TABLE kinesis.segments (
     PRIMARY KEY (stream_id, segment_no)
 );
 
+-- Each stream's stable bound as the primary's worker last published it
+-- (every kinesis_glue.standby_bound_interval, only when it moved), so that
+-- hot standbys read up to the newest bound they have replayed: the row is
+-- written after every record below it committed, so a standby that sees the
+-- row sees those records.  Written only by the worker, which also removes the
+-- rows of deleted streams (no foreign key: its locks would let the worker and a
+-- delete_stream of several streams deadlock).
+CREATE TABLE kinesis.stream_bounds (
+    stream_id integer PRIMARY KEY,
+    stable_counter bigint NOT NULL,   -- records with a lower counter belong to ended transactions
+    published_at timestamptz NOT NULL
+);
+
 -- The key that signs shard iterators; survives restarts; nobody reads it.
 CREATE TABLE kinesis.iterator_secret (
     secret bytea NOT NULL CHECK (pg_catalog.length(secret) OPERATOR(pg_catalog.>=) 32)
@@ -53,7 +66,7 @@ INSERT INTO kinesis.iterator_secret
            OPERATOR(pg_catalog.||) pg_catalog.uuid_send(pg_catalog.gen_random_uuid());
 REVOKE ALL ON kinesis.iterator_secret FROM PUBLIC;
 
-GRANT SELECT ON kinesis.streams, kinesis.shards, kinesis.segments TO PUBLIC;
+GRANT SELECT ON kinesis.streams, kinesis.shards, kinesis.segments, kinesis.stream_bounds TO PUBLIC;
 
 CREATE TYPE kinesis.put_records_entry AS (partition_key text, data bytea, explicit_hash_key numeric);
 CREATE TYPE kinesis.record AS (shard_id text, sequence_number bigint,
@@ -185,15 +198,18 @@ CREATE FUNCTION kinesis.read_shard_start(stream_name text, shard_id text, checkp
 
 CREATE FUNCTION kinesis._stream_stability(stream_id integer,
         OUT current_sequence_number bigint, OUT last_stable_sequence_number bigint,
-        OUT open_producers integer, OUT oldest_producer_start timestamptz)
+        OUT open_producers integer, OUT oldest_producer_start timestamptz,
+        OUT published_stable_sequence_number bigint, OUT published_at timestamptz)
     RETURNS record LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_stream_stability_sql';
 
 CREATE VIEW kinesis.stream_stability AS
     SELECT s.stream_name, st.current_sequence_number, st.last_stable_sequence_number,
            st.open_producers,
            pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) st.oldest_producer_start
-               AS oldest_producer_age
+               AS oldest_producer_age,
+           st.published_stable_sequence_number,
+           pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) st.published_at AS published_age
       FROM kinesis.streams s, LATERAL kinesis._stream_stability(s.stream_id) st;
 GRANT SELECT ON kinesis.stream_stability TO PUBLIC;
 COMMENT ON VIEW kinesis.stream_stability IS
-    'per stream: highest sequence number handed out, last stable sequence number readers may return, open producer transactions and the age of the oldest';
+    'per stream: highest sequence number handed out, last stable sequence number readers may return, open producer transactions and the age of the oldest, and the bound last published in WAL for hot standbys and its age (on a standby: the replayed bound only)';

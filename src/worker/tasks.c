@@ -22,6 +22,7 @@
 #include "streams/esm.h"
 #include "streams/on_demand.h"
 #include "streams/segments.h"
+#include "streams/standby.h"
 #include "video/video.h"
 #include "worker/kg_worker.h"
 
@@ -33,6 +34,7 @@ kg_naptime(void)
 
 const KgTask kg_tasks[] = {
 	{"segment upkeep", kg_naptime, kg_segment_upkeep},
+	{"stable bounds for hot standbys", kg_standby_publish_interval_ms, kg_standby_publish_bounds},
 	{"on-demand scaling", kg_on_demand_interval_ms, kg_on_demand_scaling},
 	{"event source mapping runners", kg_naptime, kg_esm_supervise},
 	{"firehose delivery", kg_naptime, kg_firehose_delivery},

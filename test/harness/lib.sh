@@ -21,6 +21,7 @@ KG_PACKAGES=(
 	postgresql-server-dev-$PG_MAJOR
 	postgresql-$PG_MAJOR-cron
 	postgresql-$PG_MAJOR-pgtap
+	postgresql-$PG_MAJOR-plproxy
 	libtap-parser-sourcehandler-pgtap-perl
 	libipc-run-perl
 	prometheus-postgres-exporter

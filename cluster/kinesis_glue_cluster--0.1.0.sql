@@ -1,0 +1,743 @@
+-- kinesis_glue_cluster 0.1.0: the shards of one data stream spread over several kinesis_glue
+-- nodes, routed with PL/Proxy (see README "Scaling out").
+--
+-- Two schemas:
+--   kinesis_cluster  where applications connect (the proxy database): the placement catalog and
+--                    the Kinesis functions, each routed to the node(s) concerned.
+--   kinesis_node     on every node (next to kinesis_glue): what the proxy calls there that
+--                    kinesis.* does not offer as is (an idempotent put_records, a flat get_records).
+-- Install the extension in the proxy database and in each node's database.
+--
+-- Placement: node i of N owns the cluster hash keys [i*R, (i+1)*R - 1], R = floor(2^128 / N) (the
+-- last node up to 2^128 - 1).  A record's cluster hash key (MD5 of the partition key as in
+-- kinesis, or the explicit hash key) picks the node; on the node it is stretched onto the whole
+-- key space (local = (h - start) * 2^128 / size), so each node's local stream has ordinary shards
+-- and the cluster ranges of its shards are exact.  Cluster shard ids are
+-- shardId-<3 digits node><9 digits local shard index>; iterators are n<node>.<node's iterator>.
+\echo Use "CREATE EXTENSION kinesis_glue_cluster" to load this file. \quit
+
+CREATE SCHEMA kinesis_node;
+CREATE SCHEMA kinesis_cluster;
+GRANT USAGE ON SCHEMA kinesis_node, kinesis_cluster TO PUBLIC;
+
+------------------------------------------------------------------------------------------------
+-- Node side
+------------------------------------------------------------------------------------------------
+
+-- Results of the put_records batches this node applied, so that the proxy can send a batch
+-- again (after a call that failed on another node) without putting it twice.  Kept one hour.
+CREATE TYPE kinesis_node.put_result AS (ord integer, shard_index integer, sequence_number bigint,
+                                        error_code text, error_message text);
+
+CREATE TABLE kinesis_node.put_batches (
+    batch uuid PRIMARY KEY,
+    login name NOT NULL,
+    results kinesis_node.put_result[] NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+CREATE INDEX ON kinesis_node.put_batches (applied_at);
+REVOKE ALL ON kinesis_node.put_batches FROM PUBLIC;
+
+-- The stored results of a batch applied for this login (session_user: the role the proxy
+-- connected as), or NULL.
+CREATE FUNCTION kinesis_node._batch_results(batch uuid) RETURNS kinesis_node.put_result[]
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT b.results FROM kinesis_node.put_batches b
+     WHERE b.batch OPERATOR(pg_catalog.=) _batch_results.batch
+       AND b.login OPERATOR(pg_catalog.=) SESSION_USER
+$$;
+
+-- Remember the results of a batch (in the caller's transaction, the one that put the records);
+-- forget batches older than an hour.
+CREATE FUNCTION kinesis_node._batch_remember(batch uuid, results kinesis_node.put_result[]) RETURNS void
+    LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$
+    DELETE FROM kinesis_node.put_batches
+     WHERE applied_at OPERATOR(pg_catalog.<)
+           (SELECT pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) interval '1 hour');
+    INSERT INTO kinesis_node.put_batches (batch, login, results)
+    VALUES (_batch_remember.batch, SESSION_USER, _batch_remember.results);
+$$;
+
+-- The node's part of a cluster put_records: records ord[i] with local hash keys; runs in its own
+-- (autocommit) transaction on the node, as the connecting role (its grants apply).  A batch
+-- already applied returns its stored results instead of putting again.
+CREATE FUNCTION kinesis_node.put_records(node integer[], batch uuid, stream_name text, ord integer[],
+                                         partition_keys text[], data bytea[], hash_keys numeric[])
+    RETURNS SETOF kinesis_node.put_result
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    res kinesis_node.put_result[];
+BEGIN
+    res := kinesis_node._batch_results(batch);
+    IF res IS NOT NULL THEN
+        RETURN QUERY SELECT * FROM unnest(res);
+        RETURN;
+    END IF;
+    SELECT array_agg(ROW(put_records.ord[r.o], substr(r.shard_id, 9)::integer, r.sequence_number,
+                         r.error_code, r.error_message)::kinesis_node.put_result ORDER BY r.o)
+      INTO res
+      FROM kinesis.put_records(stream_name,
+               ARRAY(SELECT ROW(partition_keys[i], data[i], hash_keys[i])::kinesis.put_records_entry
+                       FROM generate_subscripts(partition_keys, 1) i ORDER BY i))
+           WITH ORDINALITY AS r(shard_id, sequence_number, error_code, error_message, o);
+    PERFORM kinesis_node._batch_remember(batch, res);
+    RETURN QUERY SELECT * FROM unnest(res);
+END
+$$;
+
+-- get_records flattened for the proxy: row 0 carries the next iterator, the lag and the child
+-- shards; rows 1.. the records in order.
+CREATE FUNCTION kinesis_node.get_records(shard_iterator text, "limit" integer)
+    RETURNS TABLE (ord bigint, sequence_number bigint, approximate_arrival_timestamp timestamptz,
+                   partition_key text, data bytea, next_shard_iterator text,
+                   millis_behind_latest bigint, child_shards text[])
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    g kinesis.get_records_result;
+BEGIN
+    g := kinesis.get_records(shard_iterator, "limit");
+    RETURN QUERY
+        SELECT 0::bigint, NULL::bigint, NULL::timestamptz, NULL::text, NULL::bytea,
+               g.next_shard_iterator, g.millis_behind_latest, g.child_shards
+        UNION ALL
+        SELECT r.o, r.sequence_number, r.approximate_arrival_timestamp, r.partition_key, r.data,
+               NULL, NULL, NULL
+          FROM unnest(g.records) WITH ORDINALITY AS r(shard_id, sequence_number, approximate_arrival_timestamp,
+                                                      partition_key, data, o)
+        ORDER BY 1;
+END
+$$;
+
+------------------------------------------------------------------------------------------------
+-- Proxy side: placement catalog and helpers
+------------------------------------------------------------------------------------------------
+
+-- Which node owns which part of the cluster hash key space (written by configure() only).
+-- The connection strings live in the options of the foreign server kinesis_cluster.
+CREATE TABLE kinesis_cluster.nodes (
+    node_id integer PRIMARY KEY CHECK (node_id BETWEEN 0 AND 999),
+    node_name text NOT NULL UNIQUE,
+    starting_hash_key numeric(39,0) NOT NULL,
+    ending_hash_key numeric(39,0) NOT NULL
+);
+GRANT SELECT ON kinesis_cluster.nodes TO PUBLIC;
+
+CREATE TYPE kinesis_cluster.record AS (shard_id text, sequence_number bigint,
+                                       approximate_arrival_timestamp timestamptz,
+                                       partition_key text, data bytea);
+CREATE TYPE kinesis_cluster.get_records_result AS (records kinesis_cluster.record[], next_shard_iterator text,
+                                                   millis_behind_latest bigint, child_shards text[]);
+
+-- The Kinesis hash key of a partition key: MD5 of its UTF-8 bytes as a big-endian 128-bit integer.
+-- (These per-record helpers have no SET search_path, so that they stay cheap SQL functions: every
+-- operator and function in them is schema-qualified instead.)
+CREATE FUNCTION kinesis_cluster._hex128(h text) RETURNS numeric
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+$$
+    SELECT (('x' OPERATOR(pg_catalog.||) pg_catalog.lpad(pg_catalog.substr(h, 1, 8), 16, '0'))::pg_catalog.bit(64)::pg_catalog.int8::pg_catalog.numeric
+             OPERATOR(pg_catalog.*) 79228162514264337593543950336)
+           OPERATOR(pg_catalog.+)
+           (('x' OPERATOR(pg_catalog.||) pg_catalog.lpad(pg_catalog.substr(h, 9, 8), 16, '0'))::pg_catalog.bit(64)::pg_catalog.int8::pg_catalog.numeric
+             OPERATOR(pg_catalog.*) 18446744073709551616)
+           OPERATOR(pg_catalog.+)
+           (('x' OPERATOR(pg_catalog.||) pg_catalog.lpad(pg_catalog.substr(h, 17, 8), 16, '0'))::pg_catalog.bit(64)::pg_catalog.int8::pg_catalog.numeric
+             OPERATOR(pg_catalog.*) 4294967296)
+           OPERATOR(pg_catalog.+)
+           ('x' OPERATOR(pg_catalog.||) pg_catalog.lpad(pg_catalog.substr(h, 25, 8), 16, '0'))::pg_catalog.bit(64)::pg_catalog.int8::pg_catalog.numeric
+$$;
+CREATE FUNCTION kinesis_cluster.hash_key(partition_key text) RETURNS numeric
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+$$ SELECT kinesis_cluster._hex128(pg_catalog.md5(pg_catalog.convert_to(partition_key, 'UTF8'))) $$;
+
+CREATE FUNCTION kinesis_cluster._space() RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$ SELECT 340282366920938463463374607431768211456::pg_catalog.numeric $$;
+
+-- Cluster hash key h of node n -> the node's local hash key, and back (first cluster key of a
+-- local key).
+CREATE FUNCTION kinesis_cluster._to_local(n kinesis_cluster.nodes, h numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+    SELECT pg_catalog.floor((h OPERATOR(pg_catalog.-) n.starting_hash_key) OPERATOR(pg_catalog.*) kinesis_cluster._space()
+                            OPERATOR(pg_catalog./)
+                            (n.ending_hash_key OPERATOR(pg_catalog.-) n.starting_hash_key OPERATOR(pg_catalog.+) 1))
+$$;
+CREATE FUNCTION kinesis_cluster._to_cluster(n kinesis_cluster.nodes, l numeric) RETURNS numeric
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$$
+    SELECT n.starting_hash_key OPERATOR(pg_catalog.+)
+           pg_catalog.ceil(l OPERATOR(pg_catalog.*) (n.ending_hash_key OPERATOR(pg_catalog.-) n.starting_hash_key OPERATOR(pg_catalog.+) 1)
+                           OPERATOR(pg_catalog./) kinesis_cluster._space())
+$$;
+
+-- The node owning cluster hash key h.
+CREATE FUNCTION kinesis_cluster._node_of_key(h numeric) RETURNS kinesis_cluster.nodes
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    n kinesis_cluster.nodes;
+BEGIN
+    SELECT * INTO n FROM kinesis_cluster.nodes WHERE h BETWEEN starting_hash_key AND ending_hash_key;
+    IF NOT FOUND THEN
+        IF NOT EXISTS (SELECT FROM kinesis_cluster.nodes) THEN
+            RAISE EXCEPTION 'kinesis_cluster is not configured' USING ERRCODE = '55000',
+                HINT = 'Run kinesis_cluster.configure(node_names, connection_strings) as a superuser.';
+        END IF;
+        RAISE EXCEPTION 'InvalidArgumentException: hash key % is outside [0, 2^128 - 1]', h USING ERRCODE = '22023';
+    END IF;
+    RETURN n;
+END
+$$;
+
+-- Cluster shard id <-> node and the node's own shard id.
+CREATE FUNCTION kinesis_cluster._shard_id(node integer, local_shard_id text) RETURNS text
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS
+$$ SELECT CASE WHEN local_shard_id IS NOT NULL THEN
+           'shardId-' || lpad(node::text, 3, '0') || lpad(substr(local_shard_id, 9)::bigint::text, 9, '0') END $$;
+
+CREATE FUNCTION kinesis_cluster._shard_node(stream_name text, shard_id text, OUT node kinesis_cluster.nodes,
+                                            OUT local_shard_id text)
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    IF shard_id IS NULL OR shard_id !~ '^shardId-[0-9]{12}$' THEN
+        RAISE EXCEPTION 'InvalidArgumentException: "%" is not a cluster shard id', shard_id USING ERRCODE = '22023',
+            HINT = 'Cluster shard ids are shardId- followed by 3 digits of node and 9 of shard, as kinesis_cluster.list_shards shows.';
+    END IF;
+    SELECT * INTO node FROM kinesis_cluster.nodes n WHERE n.node_id = substr(shard_id, 9, 3)::integer;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'ResourceNotFoundException: shard % of stream % not found', shard_id, stream_name
+            USING ERRCODE = '42704';
+    END IF;
+    local_shard_id := 'shardId-' || lpad(substr(shard_id, 12)::bigint::text, 12, '0');
+END
+$$;
+
+-- configure(node_names, connection_strings): set up the cluster once (superuser): the foreign
+-- server kinesis_cluster for PL/Proxy (one partition per node, modular mapping), a PUBLIC user
+-- mapping (each role connects to the nodes as itself), and the placement catalog with even
+-- hash key ranges.
+CREATE FUNCTION kinesis_cluster.configure(node_names text[], connection_strings text[]) RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    n integer := coalesce(array_length(node_names, 1), 0);
+    r numeric;
+    opts text := 'modular_mapping ''1''';
+BEGIN
+    IF n < 1 OR n > 999 OR n <> coalesce(array_length(connection_strings, 1), 0) THEN
+        RAISE EXCEPTION 'ValidationException: pass 1 to 999 node names and as many connection strings'
+            USING ERRCODE = '22023';
+    END IF;
+    IF EXISTS (SELECT FROM kinesis_cluster.nodes) THEN
+        RAISE EXCEPTION 'ResourceInUseException: kinesis_cluster is already configured' USING ERRCODE = '55006',
+            HINT = 'Placement cannot change under existing streams; adding nodes is not built yet.';
+    END IF;
+    r := floor(kinesis_cluster._space() / n);
+    FOR i IN 0 .. n - 1 LOOP
+        INSERT INTO kinesis_cluster.nodes
+            VALUES (i, node_names[i + 1], i * r,
+                    CASE WHEN i = n - 1 THEN kinesis_cluster._space() - 1 ELSE (i + 1) * r - 1 END);
+        opts := opts || format(', p%s %L', i, connection_strings[i + 1]);
+    END LOOP;
+    EXECUTE 'CREATE SERVER kinesis_cluster FOREIGN DATA WRAPPER plproxy OPTIONS (' || opts || ')';
+    CREATE USER MAPPING FOR PUBLIC SERVER kinesis_cluster;
+    GRANT USAGE ON FOREIGN SERVER kinesis_cluster TO PUBLIC;
+END
+$$;
+REVOKE ALL ON FUNCTION kinesis_cluster.configure(text[], text[]) FROM PUBLIC;
+
+------------------------------------------------------------------------------------------------
+-- Proxy side: PL/Proxy calls (one per shape of remote query)
+------------------------------------------------------------------------------------------------
+
+CREATE FUNCTION kinesis_cluster._create_stream(on_node integer, stream_name text, shard_count integer,
+                                               retention_period interval) RETURNS SETOF text
+    LANGUAGE plproxy AS
+$$
+    CLUSTER 'kinesis_cluster';
+    RUN ON on_node;
+    SELECT 'ok'::text FROM kinesis.create_stream(stream_name, shard_count, 'PROVISIONED', retention_period);
+$$;
+
+CREATE FUNCTION kinesis_cluster._delete_stream(on_node integer, stream_name text) RETURNS SETOF text
+    LANGUAGE plproxy AS
+$$
+    CLUSTER 'kinesis_cluster';
+    RUN ON on_node;
+    SELECT 'ok'::text FROM kinesis.delete_stream(stream_name, true);
+$$;
+
+CREATE FUNCTION kinesis_cluster._list_streams(on_node integer)
+    RETURNS TABLE (stream_name text, stream_status text, stream_mode text, stream_creation_timestamp timestamptz)
+    LANGUAGE plproxy AS
+$$
+    CLUSTER 'kinesis_cluster';
+    RUN ON on_node;
+    SELECT * FROM kinesis.list_streams();
+$$;
+
+CREATE FUNCTION kinesis_cluster._describe_stream_summary(on_node integer, name text)
+    RETURNS TABLE (stream_name text, stream_status text, stream_mode text, retention_period interval,
+                   open_shard_count integer, consumer_count integer, stream_creation_timestamp timestamptz)
+    LANGUAGE plproxy AS
+$$
+    CLUSTER 'kinesis_cluster';
+    RUN ON on_node;
+    SELECT * FROM kinesis.describe_stream_summary(name);
+$$;
+
+CREATE FUNCTION kinesis_cluster._list_shards(on_node integer, stream_name text)
+    RETURNS TABLE (shard_id text, parent_shard_id text, adjacent_parent_shard_id text,
+                   starting_hash_key numeric, ending_hash_key numeric,
+                   starting_sequence_number bigint, ending_sequence_number bigint)
+    LANGUAGE plproxy AS
+$$
+    CLUSTER 'kinesis_cluster';
+    RUN ON on_node;
+    SELECT * FROM kinesis.list_shards(stream_name);
+$$;
+
+-- All nodes of a put_records at once: the arrays are split by node and the parts run in parallel.
+CREATE FUNCTION kinesis_cluster._put_split(node integer[], batch uuid, stream_name text, ord integer[],
+                                           partition_keys text[], data bytea[], hash_keys numeric[])
+    RETURNS SETOF kinesis_node.put_result
+    LANGUAGE plproxy AS
+$$
+    CLUSTER 'kinesis_cluster';
+    SPLIT node, ord, partition_keys, data, hash_keys;
+    RUN ON node;
+    TARGET kinesis_node.put_records;
+$$;
+
+-- One node's part of a put_records (after a split call failed).
+CREATE FUNCTION kinesis_cluster._put_node(on_node integer, node integer[], batch uuid, stream_name text,
+                                          ord integer[], partition_keys text[], data bytea[], hash_keys numeric[])
+    RETURNS SETOF kinesis_node.put_result
+    LANGUAGE plproxy AS
+$$
+    CLUSTER 'kinesis_cluster';
+    RUN ON on_node;
+    SELECT * FROM kinesis_node.put_records(node, batch, stream_name, ord, partition_keys, data, hash_keys);
+$$;
+
+CREATE FUNCTION kinesis_cluster._get_shard_iterator(on_node integer, stream_name text, shard_id text,
+                                                    shard_iterator_type text, starting_sequence_number bigint,
+                                                    at_timestamp timestamptz) RETURNS SETOF text
+    LANGUAGE plproxy AS
+$$
+    CLUSTER 'kinesis_cluster';
+    RUN ON on_node;
+    SELECT kinesis.get_shard_iterator(stream_name, shard_id, shard_iterator_type, starting_sequence_number, at_timestamp);
+$$;
+
+CREATE FUNCTION kinesis_cluster._get_records(on_node integer, shard_iterator text, max_records integer)
+    RETURNS TABLE (ord bigint, sequence_number bigint, approximate_arrival_timestamp timestamptz,
+                   partition_key text, data bytea, next_shard_iterator text,
+                   millis_behind_latest bigint, child_shards text[])
+    LANGUAGE plproxy AS
+$$
+    CLUSTER 'kinesis_cluster';
+    RUN ON on_node;
+    SELECT * FROM kinesis_node.get_records(shard_iterator, max_records);
+$$;
+
+CREATE FUNCTION kinesis_cluster._split_shard(on_node integer, stream_name text, shard_to_split text,
+                                             new_starting_hash_key numeric) RETURNS SETOF text
+    LANGUAGE plproxy AS
+$$
+    CLUSTER 'kinesis_cluster';
+    RUN ON on_node;
+    SELECT 'ok'::text FROM kinesis.split_shard(stream_name, shard_to_split, new_starting_hash_key);
+$$;
+
+CREATE FUNCTION kinesis_cluster._merge_shards(on_node integer, stream_name text, shard_to_merge text,
+                                              adjacent_shard_to_merge text) RETURNS SETOF text
+    LANGUAGE plproxy AS
+$$
+    CLUSTER 'kinesis_cluster';
+    RUN ON on_node;
+    SELECT 'ok'::text FROM kinesis.merge_shards(stream_name, shard_to_merge, adjacent_shard_to_merge);
+$$;
+
+------------------------------------------------------------------------------------------------
+-- Proxy side: the Kinesis functions
+------------------------------------------------------------------------------------------------
+
+-- create_stream: shard_count (at least one per node) spread evenly; one stream per node, created
+-- node by node (not atomic across nodes: after a failure, delete_stream and create again).
+CREATE FUNCTION kinesis_cluster.create_stream(stream_name text, shard_count integer,
+                                              retention_period interval DEFAULT '24 hours') RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    n integer := (SELECT count(*) FROM kinesis_cluster.nodes);
+    nd kinesis_cluster.nodes;
+BEGIN
+    IF n = 0 THEN
+        PERFORM kinesis_cluster._node_of_key(0);   -- raises "not configured"
+    END IF;
+    IF shard_count IS NULL OR shard_count < n THEN
+        RAISE EXCEPTION 'InvalidArgumentException: a cluster stream needs at least one shard per node (% nodes)', n
+            USING ERRCODE = '22023';
+    END IF;
+    FOR nd IN SELECT * FROM kinesis_cluster.nodes ORDER BY node_id LOOP
+        PERFORM kinesis_cluster._create_stream(nd.node_id, stream_name,
+                                               shard_count / n + (nd.node_id < shard_count % n)::integer,
+                                               retention_period);
+    END LOOP;
+END
+$$;
+
+CREATE FUNCTION kinesis_cluster.delete_stream(stream_name text) RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    nd kinesis_cluster.nodes;
+    found_any boolean := false;
+BEGIN
+    FOR nd IN SELECT * FROM kinesis_cluster.nodes ORDER BY node_id LOOP
+        BEGIN
+            PERFORM kinesis_cluster._delete_stream(nd.node_id, stream_name);
+            found_any := true;
+        EXCEPTION WHEN undefined_object THEN
+            NULL;       -- not on this node (a create that failed half-way)
+        END;
+    END LOOP;
+    IF NOT found_any THEN
+        RAISE EXCEPTION 'ResourceNotFoundException: stream % not found', stream_name USING ERRCODE = '42704';
+    END IF;
+END
+$$;
+
+-- Did a PL/Proxy call fail because its node could not be reached (as opposed to an error the
+-- node raised)?  PL/Proxy reports connection failures with its own messages.
+CREATE FUNCTION kinesis_cluster._unreachable_error(state text, message text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT state LIKE '08%' OR state IN ('57P01', '57P02', '57P03')
+        OR message ~ '(PQconnectStart|PQconnectPoll|connect timeout to|query timeout|Lost result|Unfinished connection|server closed the connection|the database system is (starting up|shutting down))'
+$$;
+
+-- Rows of one node for a listing, or a WARNING and nothing when the node cannot be reached.
+CREATE FUNCTION kinesis_cluster._unreachable(nd kinesis_cluster.nodes, err text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    RAISE WARNING 'kinesis_cluster: node % (%) is unreachable; its shards are left out', nd.node_id, nd.node_name
+        USING DETAIL = err;
+END
+$$;
+
+CREATE FUNCTION kinesis_cluster.list_streams()
+    RETURNS TABLE (stream_name text, stream_status text, stream_mode text, stream_creation_timestamp timestamptz)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    nd kinesis_cluster.nodes;
+    names text[] := '{}';
+    statuses text[] := '{}';
+    modes text[] := '{}';
+    created timestamptz[] := '{}';
+    r record;
+BEGIN
+    FOR nd IN SELECT * FROM kinesis_cluster.nodes ORDER BY node_id LOOP
+        BEGIN
+            FOR r IN SELECT * FROM kinesis_cluster._list_streams(nd.node_id) LOOP
+                names := names || r.stream_name;
+                statuses := statuses || r.stream_status;
+                modes := modes || r.stream_mode;
+                created := created || r.stream_creation_timestamp;
+            END LOOP;
+        EXCEPTION WHEN others THEN
+            IF NOT kinesis_cluster._unreachable_error(SQLSTATE, SQLERRM) THEN
+                RAISE;
+            END IF;
+            PERFORM kinesis_cluster._unreachable(nd, SQLERRM);
+        END;
+    END LOOP;
+    RETURN QUERY
+        SELECT t.n, CASE WHEN bool_and(t.s = 'ACTIVE') THEN 'ACTIVE' ELSE min(t.s) END, min(t.m), min(t.c)
+          FROM unnest(names, statuses, modes, created) AS t(n, s, m, c)
+         GROUP BY t.n ORDER BY t.n COLLATE "C";
+END
+$$;
+
+-- describe_stream_summary: the nodes' summaries added up (plus how many nodes answered).
+CREATE FUNCTION kinesis_cluster._describe_merged(name text)
+    RETURNS TABLE (stream_name text, stream_status text, stream_mode text, retention_period interval,
+                   open_shard_count integer, consumer_count integer, stream_creation_timestamp timestamptz,
+                   node_count integer, unreachable_nodes integer)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    nd kinesis_cluster.nodes;
+    d record;
+    nodes_ok integer := 0;
+    nodes_down integer := 0;
+    shards integer := 0;
+    consumers integer := 0;
+    status text;
+    retention interval;
+    created timestamptz;
+BEGIN
+    FOR nd IN SELECT * FROM kinesis_cluster.nodes ORDER BY node_id LOOP
+        BEGIN
+            SELECT * INTO d FROM kinesis_cluster._describe_stream_summary(nd.node_id, name);
+            nodes_ok := nodes_ok + 1;
+            shards := shards + d.open_shard_count;
+            consumers := greatest(consumers, d.consumer_count);
+            status := CASE WHEN status IS NULL OR status = 'ACTIVE' THEN d.stream_status ELSE status END;
+            retention := d.retention_period;
+            created := least(created, d.stream_creation_timestamp);
+        EXCEPTION WHEN others THEN
+            IF NOT kinesis_cluster._unreachable_error(SQLSTATE, SQLERRM) THEN
+                RAISE;
+            END IF;
+            PERFORM kinesis_cluster._unreachable(nd, SQLERRM);
+            nodes_down := nodes_down + 1;
+        END;
+    END LOOP;
+    IF nodes_ok = 0 AND nodes_down = 0 THEN
+        PERFORM kinesis_cluster._node_of_key(0);   -- raises "not configured"
+    END IF;
+    RETURN QUERY SELECT name, status, 'PROVISIONED'::text, retention,
+                        shards, consumers, created, nodes_ok + nodes_down, nodes_down;
+END
+$$;
+
+CREATE FUNCTION kinesis_cluster.describe_stream_summary(stream_name text)
+    RETURNS TABLE (stream_name text, stream_status text, stream_mode text, retention_period interval,
+                   open_shard_count integer, consumer_count integer, stream_creation_timestamp timestamptz,
+                   node_count integer, unreachable_nodes integer)
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$ SELECT * FROM kinesis_cluster._describe_merged(stream_name) $$;
+
+-- list_shards: every node's shards, with cluster ids and cluster hash key ranges.
+CREATE FUNCTION kinesis_cluster.list_shards(stream_name text)
+    RETURNS TABLE (shard_id text, parent_shard_id text, adjacent_parent_shard_id text,
+                   starting_hash_key numeric, ending_hash_key numeric,
+                   starting_sequence_number bigint, ending_sequence_number bigint, node_name text)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    nd kinesis_cluster.nodes;
+    s record;
+BEGIN
+    FOR nd IN SELECT * FROM kinesis_cluster.nodes ORDER BY node_id LOOP
+        BEGIN
+            FOR s IN SELECT * FROM kinesis_cluster._list_shards(nd.node_id, list_shards.stream_name) LOOP
+                shard_id := kinesis_cluster._shard_id(nd.node_id, s.shard_id);
+                parent_shard_id := kinesis_cluster._shard_id(nd.node_id, s.parent_shard_id);
+                adjacent_parent_shard_id := kinesis_cluster._shard_id(nd.node_id, s.adjacent_parent_shard_id);
+                starting_hash_key := kinesis_cluster._to_cluster(nd, s.starting_hash_key);
+                ending_hash_key := kinesis_cluster._to_cluster(nd, s.ending_hash_key + 1) - 1;
+                starting_sequence_number := s.starting_sequence_number;
+                ending_sequence_number := s.ending_sequence_number;
+                node_name := nd.node_name;
+                RETURN NEXT;
+            END LOOP;
+        EXCEPTION WHEN others THEN
+            IF NOT kinesis_cluster._unreachable_error(SQLSTATE, SQLERRM) THEN
+                RAISE;
+            END IF;
+            PERFORM kinesis_cluster._unreachable(nd, SQLERRM);
+        END;
+    END LOOP;
+END
+$$;
+
+-- put_records: records routed by hash key to their nodes; one parallel PL/Proxy call (SPLIT)
+-- for all nodes, results in input order.  When that call fails (a node unreachable), each node's
+-- part is sent again on its own: nodes that already applied it return their stored results
+-- (kinesis_node.put_batches), so nothing is put twice; the records of an unreachable node get
+-- error_code InternalFailure.  Errors that reject the whole call on a node (unknown stream,
+-- validation, privileges) are raised.  Not one transaction with the caller: see README.
+CREATE FUNCTION kinesis_cluster.put_records(stream_name text, partition_keys text[], data bytea[],
+                                            explicit_hash_keys numeric[] DEFAULT NULL)
+    RETURNS TABLE (shard_id text, sequence_number bigint, error_code text, error_message text)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    cnt integer := coalesce(array_length(partition_keys, 1), 0);
+    nodes integer[];
+    ords integer[];
+    local_keys numeric[];
+    batch uuid := gen_random_uuid();
+    routed bigint;
+    res kinesis_node.put_result[] := '{}';
+    part kinesis_node.put_result[];
+    nd kinesis_cluster.nodes;
+BEGIN
+    IF cnt < 1 OR cnt > 500 OR cnt <> coalesce(array_length(data, 1), 0)
+       OR (explicit_hash_keys IS NOT NULL AND cnt <> coalesce(array_length(explicit_hash_keys, 1), 0)) THEN
+        RAISE EXCEPTION 'ValidationException: put_records takes 1 to 500 records, with as many partition keys as data (and explicit hash keys, when given)'
+            USING ERRCODE = '22023';
+    END IF;
+    IF array_position(partition_keys, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'ValidationException: partition keys must not be null' USING ERRCODE = '22023';
+    END IF;
+    SELECT array_agg(n.node_id ORDER BY k.i), array_agg(k.i ORDER BY k.i),
+           array_agg(kinesis_cluster._to_local(n, k.h) ORDER BY k.i), count(*)
+      INTO nodes, ords, local_keys, routed
+      FROM (SELECT i, coalesce(explicit_hash_keys[i], kinesis_cluster.hash_key(partition_keys[i])) AS h
+              FROM generate_subscripts(partition_keys, 1) i
+            OFFSET 0) k     -- each hash key computed once, not again in the join condition
+      JOIN kinesis_cluster.nodes n ON k.h BETWEEN n.starting_hash_key AND n.ending_hash_key;
+    IF routed <> cnt THEN
+        -- not configured, or an explicit hash key out of range: say which
+        PERFORM kinesis_cluster._node_of_key(coalesce(explicit_hash_keys[i], kinesis_cluster.hash_key(partition_keys[i])))
+           FROM generate_subscripts(partition_keys, 1) i;
+    END IF;
+    BEGIN
+        SELECT array_agg(r) INTO res
+          FROM kinesis_cluster._put_split(nodes, batch, stream_name, ords, partition_keys, data, local_keys) r;
+    EXCEPTION WHEN others THEN
+        IF NOT kinesis_cluster._unreachable_error(SQLSTATE, SQLERRM) THEN
+            RAISE;
+        END IF;
+        res := '{}';
+        FOR nd IN SELECT * FROM kinesis_cluster.nodes n WHERE n.node_id = ANY (nodes) ORDER BY n.node_id LOOP
+            BEGIN
+                SELECT array_agg(r) INTO part
+                  FROM kinesis_cluster._put_node(nd.node_id,
+                           ARRAY(SELECT nodes[i] FROM generate_subscripts(nodes, 1) i WHERE nodes[i] = nd.node_id ORDER BY i),
+                           batch, stream_name,
+                           ARRAY(SELECT ords[i] FROM generate_subscripts(nodes, 1) i WHERE nodes[i] = nd.node_id ORDER BY i),
+                           ARRAY(SELECT partition_keys[i] FROM generate_subscripts(nodes, 1) i WHERE nodes[i] = nd.node_id ORDER BY i),
+                           ARRAY(SELECT data[i] FROM generate_subscripts(nodes, 1) i WHERE nodes[i] = nd.node_id ORDER BY i),
+                           ARRAY(SELECT local_keys[i] FROM generate_subscripts(nodes, 1) i WHERE nodes[i] = nd.node_id ORDER BY i)) r;
+            EXCEPTION WHEN others THEN
+                IF NOT kinesis_cluster._unreachable_error(SQLSTATE, SQLERRM) THEN
+                    RAISE;
+                END IF;
+                SELECT array_agg(ROW(ords[i], NULL, NULL, 'InternalFailure',
+                                     format('node %s (%s) is unreachable: %s', nd.node_id, nd.node_name, SQLERRM))::kinesis_node.put_result)
+                  INTO part
+                  FROM generate_subscripts(nodes, 1) i WHERE nodes[i] = nd.node_id;
+            END;
+            res := res || part;
+        END LOOP;
+    END;
+    RETURN QUERY
+        SELECT kinesis_cluster._shard_id(nodes[r.ord], 'shardId-' || r.shard_index), r.sequence_number,
+               r.error_code, r.error_message
+          FROM unnest(res) r ORDER BY r.ord;
+END
+$$;
+
+CREATE FUNCTION kinesis_cluster.put_record(stream_name text, partition_key text, data bytea,
+                                           explicit_hash_key numeric DEFAULT NULL)
+    RETURNS TABLE (shard_id text, sequence_number bigint)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    r record;
+BEGIN
+    SELECT * INTO r FROM kinesis_cluster.put_records(stream_name, ARRAY[partition_key], ARRAY[data],
+                                                     CASE WHEN explicit_hash_key IS NOT NULL THEN ARRAY[explicit_hash_key] END);
+    IF r.error_code IS NOT NULL THEN
+        RAISE EXCEPTION '%: %', r.error_code, r.error_message
+            USING ERRCODE = CASE r.error_code WHEN 'ProvisionedThroughputExceededException' THEN '53400' ELSE '08006' END;
+    END IF;
+    shard_id := r.shard_id;
+    sequence_number := r.sequence_number;
+    RETURN NEXT;
+END
+$$;
+
+-- get_shard_iterator: on the node that owns the shard; the iterator names the node.
+CREATE FUNCTION kinesis_cluster.get_shard_iterator(stream_name text, shard_id text, shard_iterator_type text,
+                                                   starting_sequence_number bigint DEFAULT NULL,
+                                                   "timestamp" timestamptz DEFAULT NULL) RETURNS text
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    p record;
+BEGIN
+    p := kinesis_cluster._shard_node(stream_name, shard_id);
+    RETURN 'n' || (p.node).node_id || '.'
+           || kinesis_cluster._get_shard_iterator((p.node).node_id, stream_name, p.local_shard_id, shard_iterator_type,
+                                                  starting_sequence_number, "timestamp");
+END
+$$;
+
+-- get_records: from the node the iterator names; shard ids translated to cluster ids.
+CREATE FUNCTION kinesis_cluster.get_records(shard_iterator text, "limit" integer DEFAULT 10000)
+    RETURNS kinesis_cluster.get_records_result
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    m text[] := regexp_match(shard_iterator, '^n([0-9]{1,3})\.(.+)$');
+    node integer;
+    local_it text;
+    sid text;
+    result kinesis_cluster.get_records_result;
+    recs kinesis_cluster.record[] := '{}';
+    r record;
+BEGIN
+    IF m IS NULL OR NOT EXISTS (SELECT FROM kinesis_cluster.nodes n WHERE n.node_id = m[1]::integer) THEN
+        RAISE EXCEPTION 'InvalidArgumentException: invalid cluster shard iterator' USING ERRCODE = '22023',
+            HINT = 'Use an iterator returned by kinesis_cluster.get_shard_iterator or get_records.';
+    END IF;
+    node := m[1]::integer;
+    local_it := m[2];
+    FOR r IN SELECT * FROM kinesis_cluster._get_records(node, local_it, "limit") g ORDER BY g.ord LOOP
+        IF r.ord = 0 THEN
+            result.next_shard_iterator := CASE WHEN r.next_shard_iterator IS NOT NULL
+                                               THEN 'n' || node || '.' || r.next_shard_iterator END;
+            result.millis_behind_latest := r.millis_behind_latest;
+            result.child_shards := CASE WHEN r.child_shards IS NOT NULL THEN
+                ARRAY(SELECT kinesis_cluster._shard_id(node, c) FROM unnest(r.child_shards) WITH ORDINALITY AS x(c, o) ORDER BY o) END;
+        ELSE
+            -- a record's shard: its sequence number says which (low 16 bits: local shard index)
+            sid := kinesis_cluster._shard_id(node, 'shardId-' || (r.sequence_number & 65535));
+            recs := recs || ROW(sid, r.sequence_number, r.approximate_arrival_timestamp, r.partition_key,
+                                r.data)::kinesis_cluster.record;
+        END IF;
+    END LOOP;
+    result.records := recs;
+    RETURN result;
+END
+$$;
+
+-- split_shard: on the owning node, at the local key of the cluster key given.
+CREATE FUNCTION kinesis_cluster.split_shard(stream_name text, shard_to_split text, new_starting_hash_key numeric)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    p record;
+BEGIN
+    p := kinesis_cluster._shard_node(stream_name, shard_to_split);
+    IF new_starting_hash_key IS NULL
+       OR new_starting_hash_key NOT BETWEEN (p.node).starting_hash_key + 1 AND (p.node).ending_hash_key THEN
+        RAISE EXCEPTION 'InvalidArgumentException: new starting hash key % is not inside the range of node % (shard %)',
+            new_starting_hash_key, (p.node).node_name, shard_to_split USING ERRCODE = '22023';
+    END IF;
+    PERFORM kinesis_cluster._split_shard((p.node).node_id, stream_name, p.local_shard_id,
+                                         kinesis_cluster._to_local(p.node, new_starting_hash_key));
+END
+$$;
+
+-- merge_shards: both shards must live on the same node (adjacent there).
+CREATE FUNCTION kinesis_cluster.merge_shards(stream_name text, shard_to_merge text, adjacent_shard_to_merge text)
+    RETURNS void
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    a record;
+    b record;
+BEGIN
+    a := kinesis_cluster._shard_node(stream_name, shard_to_merge);
+    b := kinesis_cluster._shard_node(stream_name, adjacent_shard_to_merge);
+    IF (a.node).node_id <> (b.node).node_id THEN
+        RAISE EXCEPTION 'InvalidArgumentException: shards % and % live on different nodes and cannot be merged',
+            shard_to_merge, adjacent_shard_to_merge USING ERRCODE = '22023';
+    END IF;
+    PERFORM kinesis_cluster._merge_shards((a.node).node_id, stream_name, a.local_shard_id, b.local_shard_id);
+END
+$$;

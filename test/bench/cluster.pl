@@ -1,0 +1,113 @@
+
+# kinesis_glue benchmark: put_records through kinesis_cluster (PL/Proxy) with 1 and 2 nodes,
+# against calling one node's kinesis.put_records directly (issue 18, "How it is judged").
+#
+#   test/bench/cluster.sh          (sets the Perl include path and runs this)
+#
+# Private clusters on this machine: node0, node1 (kinesis_glue) and a proxy (PL/Proxy only).
+# Each case runs pgbench for BENCH_SECONDS (default 15) with BENCH_CLIENTS (default 4) clients,
+# each transaction one put_records of BENCH_BATCH (default 100) records of about 100 bytes with
+# distinct partition keys:
+#   direct   kinesis.put_records on node0 (a 4-shard stream)
+#   proxy-1  kinesis_cluster.put_records, cluster of node0 only (4 shards)
+#   proxy-2  kinesis_cluster.put_records, cluster of node0 and node1 (2 + 2 shards)
+# Reported: records/s, and per-node CPU seconds used during the case (utime + stime of every
+# process of that server, from /proc), so the share of the proxy is visible.  The nodes share
+# the machine's cores, so 2 nodes cannot be faster than the cores allow; the point is the
+# routing overhead (proxy-1 against direct) and that two nodes split the work.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+
+my $SECONDS = $ENV{BENCH_SECONDS} // 15;
+my $CLIENTS = $ENV{BENCH_CLIENTS} // 4;
+my $BATCH = $ENV{BENCH_BATCH} // 100;
+
+my @nodes;
+for my $i (0 .. 1)
+{
+	my $n = PostgreSQL::Test::Cluster->new("bench_node$i");
+	$n->init;
+	$n->append_conf('postgresql.conf', "shared_preload_libraries = 'kinesis_glue'\nmax_worker_processes = 16\n"
+		  . "synchronous_commit = off\nshared_buffers = 256MB\n");
+	$n->start;
+	$n->safe_psql('postgres', 'CREATE EXTENSION kinesis_glue; CREATE EXTENSION kinesis_glue_cluster CASCADE;');
+	push @nodes, $n;
+}
+my @proxies;
+for my $k (1, 2)
+{
+	my $p = PostgreSQL::Test::Cluster->new("bench_proxy$k");
+	$p->init;
+	$p->start;
+	$p->safe_psql('postgres', 'CREATE EXTENSION kinesis_glue_cluster CASCADE');
+	my @use = @nodes[ 0 .. $k - 1 ];
+	my $names = join(',', map { "'node$_'" } 0 .. $k - 1);
+	my $conns = join(',', map { "'host=" . $_->host . ' port=' . $_->port . " dbname=db$k'" } @use);
+	$_->safe_psql('postgres', "CREATE DATABASE db$k") for @use;
+	$_->safe_psql("db$k", 'CREATE EXTENSION kinesis_glue; CREATE EXTENSION kinesis_glue_cluster CASCADE;') for @use;
+	$p->safe_psql('postgres', "SELECT kinesis_cluster.configure(ARRAY[$names], ARRAY[$conns])");
+	$p->safe_psql('postgres', "SELECT kinesis_cluster.create_stream('b', 4)");
+	push @proxies, $p;
+}
+$nodes[0]->safe_psql('postgres', "SELECT kinesis.create_stream('b', 4)");
+
+# CPU seconds used so far by every process of a server (postmaster and children).
+sub cpu_seconds
+{
+	my ($node) = @_;
+	my ($ppid) = split /\n/, slurp_file($node->data_dir . '/postmaster.pid');
+	my $total = 0;
+	for my $d (glob '/proc/[0-9]*')
+	{
+		my $stat = eval { slurp_file("$d/stat") } // next;
+		my @f = split ' ', ($stat =~ s/^.*\)\s+//r);
+		my $pid = ($d =~ m{(\d+)$})[0];
+		next unless $pid == $ppid || $f[1] == $ppid;
+		$total += $f[11] + $f[12];    # utime, stime (clock ticks)
+		# the postmaster's reaped children (backends that ended): cutime, cstime
+		$total += $f[13] + $f[14] if $pid == $ppid;
+	}
+	return $total / 100;
+}
+
+my $script = "$PostgreSQL::Test::Utils::tmp_check/bench_put.sql";
+sub run_case
+{
+	my ($name, $node, $db, $fn) = @_;
+	my $sql = "\\set k random(1, 1000000000)\n"
+	  . "SELECT count(*) FROM $fn('b', ARRAY(SELECT 'key-' || :k || '-' || g FROM generate_series(1, $BATCH) g), "
+	  . "ARRAY(SELECT convert_to(repeat('x', 90) || g, 'UTF8') FROM generate_series(1, $BATCH) g));\n";
+	open(my $fh, '>', $script) or die $!;
+	print $fh $sql;
+	close $fh;
+	my @servers = ($node, grep { $_ != $node } @nodes);
+	my %before = map { $_->name => cpu_seconds($_) } @servers;
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'pgbench', '-n', '-h', $node->host, '-p', $node->port, '-c', $CLIENTS, '-j', $CLIENTS,
+			'-T', $SECONDS, '-f', $script, $db ], '>', \$out, '2>', \$err)
+	  or die "pgbench failed: $err";
+	my ($tps) = $out =~ /tps = ([\d.]+)/;
+	my $cpu = join(', ', map { sprintf('%s %.1f s', $_->name, cpu_seconds($_) - $before{ $_->name }) } @servers);
+	my $line = sprintf('%-8s %9.0f records/s   CPU: %s', $name, $tps * $BATCH, $cpu);
+	diag($line);
+	append_to_file("$ENV{TESTDIR}/results.txt", "$line\n");
+	return $tps * $BATCH;
+}
+
+my $direct = run_case('direct', $nodes[0], 'postgres', 'kinesis.put_records');
+my $p1 = run_case('proxy-1', $proxies[0], 'postgres', 'kinesis_cluster.put_records');
+my $p2 = run_case('proxy-2', $proxies[1], 'postgres', 'kinesis_cluster.put_records');
+my $summary = sprintf('routing overhead (proxy-1 against direct): %.0f%% fewer records/s; 2 nodes against 1: x%.2f',
+	100 * (1 - $p1 / $direct), $p2 / $p1);
+diag($summary);
+append_to_file("$ENV{TESTDIR}/results.txt", "$summary\n");
+ok($direct > 0 && $p1 > 0 && $p2 > 0, 'all cases ran');
+
+$_->stop for (@proxies, @nodes);
+done_testing();
