@@ -16,6 +16,7 @@
 #define KG_WORKER_H
 
 #include "nodes/nodes.h"
+#include "nodes/parsenodes.h"
 #include "postmaster/bgworker.h"
 
 typedef struct KgTask
@@ -36,6 +37,7 @@ extern void kg_worker_init_hooks(void);
 /* ddl_guard.c, owned.c: called by the utility hook */
 extern void kg_ddl_guard(Node *parsetree);
 extern void kg_owned_objects_done(Node *parsetree);
+extern void kg_owned_check_drop_role(DropRoleStmt *stmt);
 
 /* for tasks */
 typedef void (*KgTxnFn) (void *arg);

@@ -485,6 +485,9 @@ kg_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 	volatile Oid dropped_oid = InvalidOid;
 
 	kg_ddl_guard(parsetree);
+	/* a role that still owns kinesis_glue objects here cannot go */
+	if (IsA(parsetree, DropRoleStmt))
+		kg_owned_check_drop_role((DropRoleStmt *) parsetree);
 
 	if (IsA(parsetree, DropdbStmt))
 		dropped_db = ((DropdbStmt *) parsetree)->dbname;
