@@ -194,7 +194,10 @@ kg_drop_owned_regrole(Datum roles)
 	}
 }
 
-/* DROP OWNED BY roles: delete their Glue, Firehose and mapping objects, then their processors and streams. */
+/*
+ * DROP OWNED BY roles: delete their Glue, Firehose and mapping objects,
+ * then their processors and streams.
+ */
 static void
 kg_drop_owned(DropOwnedStmt *stmt)
 {
