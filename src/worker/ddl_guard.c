@@ -100,9 +100,11 @@ kg_extension_script_running(void)
 /*
  * Is relid storage that is not sealed yet (see the file header): the root
  * of its partition tree (of its table, for an index) lacks one of the
- * triggers forbid_direct_dml and forbid_truncate?
+ * triggers forbid_direct_dml and forbid_truncate?  A restore is then still
+ * recreating it: the stream cache and the workers leave such a stream
+ * alone (its catalog rows may be there before its segments are listed).
  */
-static bool
+bool
 kg_storage_unsealed(Oid relid)
 {
 	Oid			root = relid;

@@ -129,6 +129,13 @@ $src->safe_psql('shop', qq{
 	SELECT kinesis_video.put_media('cam', '\\x1a45dfa4', now(), 2000, '{"m": "2"}');
 });
 put_orders($src, 'shop', 1, 300);
+is($src->safe_psql('shop', q{SELECT string_agg(c.oid::regclass::text, ', ')
+	  FROM pg_depend d JOIN pg_class c ON c.oid = d.objid AND d.classid = 'pg_class'::regclass
+	  JOIN pg_extension e ON e.oid = d.refobjid AND d.deptype = 'e' AND e.extname = 'kinesis_glue'
+	 WHERE c.relkind IN ('r', 'p', 'S') AND c.oid <> ALL (e.extconfig)
+	   AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.objid = c.oid AND i.deptype = 'i')   -- identity sequences
+	   AND c.oid NOT IN ('kinesis.iterator_secret'::regclass, 'kinesis.consumer_sessions'::regclass)}), '',
+	'every catalog table is in the dump (src/common/dump.sql lists each)');
 $src->safe_psql('shop', q{SET ROLE app;
 	SELECT count(*) FROM firehose.put_record_batch('to_files', ARRAY(SELECT convert_to(jsonb_build_object('f', g)::text, 'UTF8') FROM generate_series(1, 40) g))});
 # the consumer reads 100 records and checkpoints them
