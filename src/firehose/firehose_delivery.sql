@@ -85,7 +85,7 @@ BEGIN
     FOR attempt IN 1 .. d.transform_retries + 1 LOOP
         attempts := attempt;
         BEGIN
-            EXECUTE format('SELECT array_agg(t::firehose.transformed_record) FROM %s($1) t', d.transform_function)
+            EXECUTE format('SELECT array_agg(t::firehose.transformed_record) FROM %s($1) t', d.transform_function::regprocedure::regproc)
                INTO transformed USING recs;
             err := NULL;
             EXIT;

@@ -115,7 +115,7 @@ kg_load_mapping(int64 id, int32 generation, KgMapping *m)
 	bool		ok = false;
 
 	kg_catalog_enter(&cc, false);
-	n = kg_spi_exec("SELECT stream_id, function_name::oid, owner::oid, batch_size, "
+	n = kg_spi_exec("SELECT stream_id, function_name::pg_catalog.regprocedure::oid, owner::oid, batch_size, "
 					"(extract(epoch FROM maximum_batching_window) OPERATOR(pg_catalog.*) 1000)::int8, "
 					"parallelization_factor, maximum_retry_attempts, "
 					"coalesce((extract(epoch FROM maximum_record_age) OPERATOR(pg_catalog.*) 1000000)::int8, 0), "
