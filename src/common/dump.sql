@@ -9,7 +9,11 @@
 -- Not dumped: kinesis.iterator_secret (made by this script; a restored
 -- database signs iterators with a key of its own, so iterators handed out
 -- before the dump are invalid after the restore) and kinesis.consumer_sessions
--- (leases of connected readers, which do not survive a restore).
+-- (leases of connected readers, which do not survive a restore) and
+-- kinesis_glue.installation (the OID of the database; this script writes
+-- the restored database's own).  glue.table_relations is dumped: its
+-- relation column is a regclass, restored by name after the glue_tables
+-- views it names.
 --
 -- This file runs last; ALTER EXTENSION UPDATE scripts repeat the calls for
 -- tables they add.  Every catalog table must be listed here (096_upgrade.pl
@@ -31,6 +35,7 @@ SELECT pg_catalog.pg_extension_config_dump('glue.databases', '');
 SELECT pg_catalog.pg_extension_config_dump('glue.tables', '');
 SELECT pg_catalog.pg_extension_config_dump('glue.table_versions', '');
 SELECT pg_catalog.pg_extension_config_dump('glue.partitions', '');
+SELECT pg_catalog.pg_extension_config_dump('glue.table_relations', '');
 SELECT pg_catalog.pg_extension_config_dump('glue.crawlers', '');
 SELECT pg_catalog.pg_extension_config_dump('glue.crawls', '');
 SELECT pg_catalog.pg_extension_config_dump('glue.crawl_files', '');

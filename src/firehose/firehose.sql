@@ -306,7 +306,10 @@ BEGIN
         RAISE EXCEPTION 'InvalidArgumentException: transform retries must be between 0 and 300'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF d.transform_function IS NOT NULL AND NOT has_function_privilege(d.owner, d.transform_function, 'EXECUTE') THEN
+    IF d.transform_function IS NOT NULL AND to_regprocedure(d.transform_function) IS NULL THEN
+        RAISE EXCEPTION 'ResourceNotFoundException: transform function % does not exist', d.transform_function
+            USING ERRCODE = 'undefined_function', HINT = 'Pass another transform_function to firehose.update_destination().';
+    ELSIF d.transform_function IS NOT NULL AND NOT has_function_privilege(d.owner, d.transform_function, 'EXECUTE') THEN
         RAISE EXCEPTION 'AccessDeniedException: permission denied for function %', d.transform_function
             USING ERRCODE = 'insufficient_privilege';
     END IF;

@@ -140,7 +140,11 @@ BEGIN
     END IF;
     PERFORM set_config('glue_job.run_id', r.run_id::text, true);
     PERFORM set_config('glue_job.job_name', j.job_name, true);
-    proc := j.procedure::regprocedure;                  -- resolved before the user's search path
+    proc := to_regprocedure(j.procedure);               -- resolved before the user's search path
+    IF j.procedure IS NOT NULL AND proc IS NULL THEN     -- dropped or renamed since
+        RAISE EXCEPTION 'EntityNotFoundException: procedure % of job "%" does not exist', j.procedure, j.job_name
+            USING ERRCODE = 'undefined_function', HINT = 'Point the job at an existing procedure with glue.update_job().';
+    END IF;
     -- the script sees the owner's usual search path (or --search_path)
     PERFORM set_config('search_path', coalesce(r.arguments ->> '--search_path', '"$user", public'), true);
     IF j.script IS NOT NULL THEN

@@ -250,7 +250,12 @@ BEGIN
     LOOP
         BEGIN
             k := 0;
-            FOR ev IN EXECUTE format('SELECT e::jsonb FROM %s($1) AS e', p.function_name::regprocedure::regproc)
+            IF to_regprocedure(p.function_name) IS NULL THEN     -- dropped or renamed since
+                RAISE EXCEPTION 'ResourceNotFoundException: function % of stream processor "%" does not exist',
+                        p.function_name, p.name
+                    USING ERRCODE = 'undefined_function';
+            END IF;
+            FOR ev IN EXECUTE format('SELECT e::jsonb FROM %s($1) AS e', to_regprocedure(p.function_name)::regproc)
                       USING ROW(s.stream_name, f.fragment_number, f.producer_timestamp, f.server_timestamp,
                                 f.fragment_length_in_milliseconds, f.fragment_size_in_bytes,
                                 f.fragment_metadata, f.media)::kinesis_video.fragment
@@ -310,7 +315,7 @@ BEGIN
     END IF;
     INSERT INTO kinesis_video.stream_processors (name, stream_id, function_name, output_stream, owner, status,
                                                  last_fragment_number, maximum_retry_attempts)
-         VALUES (name, stream_id, function_name, output_stream, who,
+         VALUES (name, stream_id, function_name::regprocedure::text, output_stream, who,  -- qualified signature
                  CASE WHEN start THEN 'RUNNING' ELSE 'STOPPED' END, pos, maximum_retry_attempts)
       RETURNING processor_id INTO id;
     RETURN id;

@@ -13,8 +13,10 @@
 # same sequence numbers, new puts numbered above them, new streams with new
 # ids, the consumer, the mapping, Firehose and the job bookmark resume
 # where they were (nothing twice, nothing lost), the pg_cron jobs of the
-# triggers and the crawler are there, the video fragments read back, and
-# the storage is guarded again.
+# triggers and the crawler are there, the glue_tables view is registered
+# as the extension's again, the installation records the new database's
+# OID, the video fragments read back, and the storage belongs to the
+# extension owner and is guarded again.
 
 use strict;
 use warnings;
@@ -134,7 +136,8 @@ is($src->safe_psql('shop', q{SELECT string_agg(c.oid::regclass::text, ', ')
 	  JOIN pg_extension e ON e.oid = d.refobjid AND d.deptype = 'e' AND e.extname = 'kinesis_glue'
 	 WHERE c.relkind IN ('r', 'p', 'S') AND c.oid <> ALL (e.extconfig)
 	   AND NOT EXISTS (SELECT 1 FROM pg_depend i WHERE i.objid = c.oid AND i.deptype = 'i')   -- identity sequences
-	   AND c.oid NOT IN ('kinesis.iterator_secret'::regclass, 'kinesis.consumer_sessions'::regclass)}), '',
+	   AND c.oid NOT IN ('kinesis.iterator_secret'::regclass, 'kinesis.consumer_sessions'::regclass,
+	                     'kinesis_glue.installation'::regclass)}), '',
 	'every catalog table is in the dump (src/common/dump.sql lists each)');
 $src->safe_psql('shop', q{SET ROLE app;
 	SELECT count(*) FROM firehose.put_record_batch('to_files', ARRAY(SELECT convert_to(jsonb_build_object('f', g)::text, 'UTF8') FROM generate_series(1, 40) g))});
@@ -230,6 +233,15 @@ sub check_restore
 	is($dst->safe_psql('shop', 'SELECT count(*) FROM public.out_events'), 350, "$how: nothing read twice");
 
 	is($dst->safe_psql('shop', 'SELECT count(*) FROM glue_tables.shop_orders'), 350, "$how: the glue_tables view works");
+	is($dst->safe_psql('shop', q{SELECT glue.table_relation('shop', 'orders')}), 'glue_tables.shop_orders',
+		"$how: the view is registered as the extension's again (glue.table_relations, restored by name)");
+	is($dst->safe_psql('shop', q{SELECT i.database_oid = d.oid FROM kinesis_glue.installation i, pg_database d
+		WHERE d.datname = current_database()}), 't', "$how: the installation records the restored database's OID");
+	is($dst->safe_psql('shop', q{SELECT c.relowner = e.extowner AND s.owner = 'app'::regrole
+		AND has_table_privilege('app', c.oid, 'INSERT WITH GRANT OPTION')
+		FROM kinesis.streams s JOIN pg_class c ON c.oid = s.record_table, pg_extension e
+		WHERE s.stream_name = 'orders' AND e.extname = 'kinesis_glue'}), 't',
+		"$how: the storage belongs to the extension owner; the stream's owner keeps its rights");
 	is($dst->safe_psql('shop', q{SELECT count(*) FROM glue.get_workflow('etl')}), 1, "$how: the workflow is back");
 	is($dst->safe_psql('shop', $cron_q), $cron, "$how: the pg_cron jobs of the trigger and the crawler are back");
 
