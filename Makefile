@@ -13,8 +13,13 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" kinesis_glue.
 MODULE_big = kinesis_glue
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 
-# The install script is the concatenation of the per-component SQL files, in
-# dependency order.
+# The install script of the current version is the concatenation of the
+# per-component SQL files, in dependency order.  Released versions are frozen:
+# kinesis_glue--0.1.0.sql is the 0.1.0 script as released (commit 6194b42),
+# never regenerated; kinesis_glue--<old>--<new>.sql upgrade an installed
+# extension (ALTER EXTENSION kinesis_glue UPDATE).  Every schema change to the
+# component files adds to the upgrade script of the current version and must
+# pass test/t/096_upgrade.pl (upgraded schema = fresh schema).
 COMPONENT_SQL = src/common/common.sql \
 	src/worker/worker.sql \
 	src/streams/streams.sql \
@@ -37,14 +42,17 @@ COMPONENT_SQL = src/common/common.sql \
 	src/glue/job_runs.sql \
 	src/glue/triggers.sql \
 	src/glue/workflows.sql \
-	src/glue/transforms.sql
+	src/glue/transforms.sql \
+	src/common/dump.sql
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-# the PL/Proxy routing layer, a second extension (cluster/, README "Scaling out")
-DATA = cluster/kinesis_glue_cluster.control cluster/kinesis_glue_cluster--0.1.0.sql
+# the frozen 0.1.0 release, the upgrade script, and the PL/Proxy routing layer,
+# a second extension (cluster/, README "Scaling out")
+DATA = $(EXTENSION)--0.1.0.sql $(EXTENSION)--0.1.0--0.2.0.sql \
+	cluster/kinesis_glue_cluster.control cluster/kinesis_glue_cluster--0.1.0.sql
 
 # zlib for gzip-compressed Firehose objects
 SHLIB_LINK = -lz
-PG_CPPFLAGS = -Isrc -Wall -Wextra -Wno-unused-parameter \
+PG_CPPFLAGS = -DKG_EXTVERSION='"$(EXTVERSION)"' -Isrc -Wall -Wextra -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare
 ifdef WERROR
 PG_CPPFLAGS += -Werror
@@ -77,6 +85,8 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies here: rebuild everything when a header changes.
 $(OBJS): $(wildcard src/*.h src/*/*.h)
+# the library refuses SQL objects of another version (KG_EXTVERSION)
+$(OBJS): kinesis_glue.control
 
 $(EXTENSION)--$(EXTVERSION).sql: $(COMPONENT_SQL) kinesis_glue.control
 	( echo "-- $(EXTENSION) $(EXTVERSION): generated from $(COMPONENT_SQL); do not edit"; \

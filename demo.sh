@@ -113,7 +113,7 @@ if [[ $(psql_demo -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$
 	pg createdb -h "$RUN" -p "$PORT" "$DB"
 fi
 # The demo's data is throwaway: re-create kinesis_glue so its catalog always
-# matches the freshly built library (0.1.0 has no upgrade scripts yet).
+# matches the freshly built library (also within one version).
 psql_demo -d "$DB" -q -v ON_ERROR_STOP=1 \
 	-c 'CREATE EXTENSION IF NOT EXISTS pg_cron' \
 	-c 'DROP EXTENSION IF EXISTS kinesis_glue CASCADE' \

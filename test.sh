@@ -198,6 +198,15 @@ if kg_is_root; then
 	fi
 fi
 cd "$WORKDIR" || exit 1
+
+# The released 0.1.0 sources (commit 6194b42) for test/t/096_upgrade.pl,
+# which builds them to upgrade from.
+if [[ -z ${KG_RELEASE_SRC:-} ]] && git -C "$ROOT" cat-file -e 6194b42 2>/dev/null; then
+	KG_RELEASE_SRC=$(mktemp -d /tmp/kinesis_glue-0.1.0.XXXXXX)
+	git -C "$ROOT" archive 6194b42 | tar -C "$KG_RELEASE_SRC" -xf -
+	kg_is_root && chown -R postgres:postgres "$KG_RELEASE_SRC"
+	export KG_RELEASE_SRC
+fi
 LOGDIR=$WORKDIR/tmp_check_harness
 mkdir -p "$LOGDIR"
 

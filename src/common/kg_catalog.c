@@ -133,9 +133,12 @@ kg_internal_ddl_running(void)
 	return kg_internal_ddl_depth > 0 && GetUserId() == kg_extension_owner();
 }
 
-/* Owner of the kinesis_glue extension in this database. */
+/*
+ * Owner and version (palloc'd; NULL when unknown) of the kinesis_glue
+ * extension in this database; InvalidOid when it is not installed.
+ */
 Oid
-kg_extension_owner(void)
+kg_extension_lookup(char **version)
 {
 	Relation	rel;
 	ScanKeyData key;
@@ -143,20 +146,53 @@ kg_extension_owner(void)
 	HeapTuple	tup;
 	Oid			owner = InvalidOid;
 
+	*version = NULL;
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
 				F_NAMEEQ, CStringGetDatum("kinesis_glue"));
 	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
 	tup = systable_getnext(scan);
 	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
 		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+		if (!isnull)
+			*version = TextDatumGetCString(d);
+	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+/*
+ * Owner of the kinesis_glue extension in this database.  ERROR when the
+ * extension is missing, or when its SQL objects are of another version than
+ * this library (a binary upgrade before ALTER EXTENSION ... UPDATE): every
+ * catalog write and the DDL guard pass through here, so the library never
+ * works on a catalog whose columns it does not know.  The extension's own
+ * scripts (CREATE/ALTER EXTENSION) pass.
+ */
+Oid
+kg_extension_owner(void)
+{
+	char	   *version;
+	Oid			owner = kg_extension_lookup(&version);
+
 	if (!OidIsValid(owner))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"kinesis_glue\" is not installed in this database"),
 				 errhint("Run CREATE EXTENSION kinesis_glue.")));
+	if (!creating_extension && (version == NULL || strcmp(version, KG_EXTVERSION) != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"kinesis_glue\" is installed as version %s, but the loaded library is version %s",
+						version ? version : "(null)", KG_EXTVERSION),
+				 errdetail("The library works only with the SQL objects of its own version."),
+				 errhint("Run ALTER EXTENSION kinesis_glue UPDATE as a superuser.")));
 	return owner;
 }
 

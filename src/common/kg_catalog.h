@@ -63,6 +63,7 @@ extern int	kg_internal_ddl_depth;
 extern void kg_catalog_init_backend(void);
 extern bool kg_internal_ddl_running(void);
 extern Oid	kg_extension_owner(void);
+extern Oid	kg_extension_lookup(char **version);
 extern void kg_catalog_enter(KgCatalogContext *ctx, bool latest_snapshot);
 extern void kg_catalog_exit(KgCatalogContext *ctx);
 extern void kg_grant_storage(const char *qtable, Oid role);

@@ -35,7 +35,7 @@ CREATE TABLE firehose.delivery_streams (
     -- buffering, transformation, failures
     buffering_size_bytes bigint NOT NULL,
     buffering_interval interval NOT NULL,
-    transform_function regproc,
+    transform_function text,       -- regprocedure as text: pg_upgrade refuses reg* columns (function OIDs change)
     transform_retries integer NOT NULL,
     retry_duration interval NOT NULL,
     backup_mode text NOT NULL DEFAULT 'Disabled' CHECK (backup_mode IN ('Disabled', 'AllData', 'FailedDataOnly')),
@@ -306,7 +306,10 @@ BEGIN
         RAISE EXCEPTION 'InvalidArgumentException: transform retries must be between 0 and 300'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF d.transform_function IS NOT NULL AND NOT has_function_privilege(d.owner, d.transform_function, 'EXECUTE') THEN
+    IF d.transform_function IS NOT NULL AND to_regprocedure(d.transform_function) IS NULL THEN
+        RAISE EXCEPTION 'ResourceNotFoundException: transform function % does not exist', d.transform_function
+            USING ERRCODE = 'undefined_function', HINT = 'Pass another transform_function to firehose.update_destination().';
+    ELSIF d.transform_function IS NOT NULL AND NOT has_function_privilege(d.owner, d.transform_function, 'EXECUTE') THEN
         RAISE EXCEPTION 'AccessDeniedException: permission denied for function %', d.transform_function
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -416,7 +419,7 @@ BEGIN
     d.file_extension := file_extension;
     d.buffering_size_bytes := buffering_size_mib::bigint * 1024 * 1024;
     d.buffering_interval := buffering_interval;
-    d.transform_function := transform_function;
+    d.transform_function := transform_function::regprocedure::text;
     d.transform_retries := transform_retries;
     d.retry_duration := retry_duration;
     d.backup_mode := backup_mode;
@@ -552,7 +555,7 @@ $$
            d.destination_table, d.record_format, d.destination_directory, d.destination_program,
            d.file_format, d.compression, d.prefix, d.partition_keys,
            (d.buffering_size_bytes / 1024 / 1024)::integer, d.buffering_interval,
-           d.transform_function, d.retry_duration, d.backup_mode, d.backup_table, d.version_id,
+           to_regprocedure(d.transform_function)::regproc, d.retry_duration, d.backup_mode, d.backup_table, d.version_id,
            d.records_delivered,
            d.processing_failed + d.delivery_failed + d.format_failed + d.partitioning_failed + d.destination_failed,
            d.last_delivery_at, d.last_error, d.create_timestamp, d.last_update_timestamp
@@ -615,7 +618,7 @@ BEGIN
     d.file_extension := coalesce(file_extension, d.file_extension);
     d.buffering_size_bytes := coalesce(buffering_size_mib::bigint * 1024 * 1024, d.buffering_size_bytes);
     d.buffering_interval := coalesce(buffering_interval, d.buffering_interval);
-    d.transform_function := coalesce(transform_function, d.transform_function);
+    d.transform_function := coalesce(transform_function::regprocedure::text, d.transform_function);
     d.retry_duration := coalesce(retry_duration, d.retry_duration);
     d.backup_mode := coalesce(backup_mode, d.backup_mode);
     d.backup_table := CASE WHEN d.backup_mode = 'Disabled' THEN NULL ELSE coalesce(backup_table, d.backup_table) END;

@@ -85,7 +85,13 @@ BEGIN
     FOR attempt IN 1 .. d.transform_retries + 1 LOOP
         attempts := attempt;
         BEGIN
-            EXECUTE format('SELECT array_agg(t::firehose.transformed_record) FROM %s($1) t', d.transform_function)
+            IF to_regprocedure(d.transform_function) IS NULL THEN     -- dropped or renamed since
+                RAISE EXCEPTION 'ResourceNotFoundException: transform function % of delivery stream "%" does not exist',
+                        d.transform_function, d.delivery_stream_name
+                    USING ERRCODE = 'undefined_function';
+            END IF;
+            EXECUTE format('SELECT array_agg(t::firehose.transformed_record) FROM %s($1) t',
+                           to_regprocedure(d.transform_function)::regproc)
                INTO transformed USING recs;
             err := NULL;
             EXIT;

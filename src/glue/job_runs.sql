@@ -122,6 +122,7 @@ $$
 DECLARE
     r glue.job_runs;
     j glue.jobs;
+    proc regprocedure;
     n bigint := 0;
 BEGIN
     SELECT * INTO r FROM glue.job_runs x WHERE x.run_id = _job_run_body.run_id;
@@ -139,18 +140,23 @@ BEGIN
     END IF;
     PERFORM set_config('glue_job.run_id', r.run_id::text, true);
     PERFORM set_config('glue_job.job_name', j.job_name, true);
+    proc := to_regprocedure(j.procedure);               -- resolved before the user's search path
+    IF j.procedure IS NOT NULL AND proc IS NULL THEN     -- dropped or renamed since
+        RAISE EXCEPTION 'EntityNotFoundException: procedure % of job "%" does not exist', j.procedure, j.job_name
+            USING ERRCODE = 'undefined_function', HINT = 'Point the job at an existing procedure with glue.update_job().';
+    END IF;
     -- the script sees the owner's usual search path (or --search_path)
     PERFORM set_config('search_path', coalesce(r.arguments ->> '--search_path', '"$user", public'), true);
     IF j.script IS NOT NULL THEN
         EXECUTE glue._substitute(j.script, r.arguments);
         GET DIAGNOSTICS n = ROW_COUNT;
-    ELSIF (SELECT p.pronargs FROM pg_proc p WHERE p.oid = j.procedure) = 1 THEN
-        EXECUTE format('CALL %I.%I($1)', (SELECT n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = j.procedure),
-                       (SELECT p.proname FROM pg_proc p WHERE p.oid = j.procedure))
+    ELSIF (SELECT p.pronargs FROM pg_catalog.pg_proc p WHERE p.oid = proc) = 1 THEN
+        EXECUTE format('CALL %I.%I($1)', (SELECT n.nspname FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = proc),
+                       (SELECT p.proname FROM pg_catalog.pg_proc p WHERE p.oid = proc))
             USING r.arguments;
     ELSE
-        EXECUTE format('CALL %I.%I()', (SELECT n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = j.procedure),
-                       (SELECT p.proname FROM pg_proc p WHERE p.oid = j.procedure));
+        EXECUTE format('CALL %I.%I()', (SELECT n.nspname FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = proc),
+                       (SELECT p.proname FROM pg_catalog.pg_proc p WHERE p.oid = proc));
     END IF;
     PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     PERFORM glue._job_run_succeeded(r.run_id, n);

@@ -35,7 +35,7 @@ CREATE TABLE glue.jobs (
     owner regrole NOT NULL,
     description text,
     script text,
-    procedure regprocedure,
+    procedure text,                -- regprocedure as text: pg_upgrade refuses reg* columns (function OIDs change)
     default_arguments jsonb NOT NULL DEFAULT '{}',
     non_overridable_arguments jsonb NOT NULL DEFAULT '{}',
     max_concurrent_runs integer NOT NULL DEFAULT 1 CHECK (max_concurrent_runs BETWEEN 1 AND 1000),
@@ -185,11 +185,11 @@ BEGIN
         PERFORM glue._invalid('a job script must have 1 to 1048576 characters');
     END IF;
     IF j.procedure IS NOT NULL THEN
-        SELECT * INTO p FROM pg_proc WHERE oid = j.procedure;
+        SELECT * INTO p FROM pg_proc WHERE oid = to_regprocedure(j.procedure);
         IF p.prokind <> 'p' OR p.pronargs > 1 OR (p.pronargs = 1 AND p.proargtypes[0] <> 'jsonb'::regtype) THEN
             PERFORM glue._invalid(format('%s is not a procedure taking no argument or one jsonb argument', j.procedure));
         END IF;
-        IF NOT has_function_privilege(j.owner::oid, j.procedure::oid, 'EXECUTE') THEN
+        IF NOT has_function_privilege(j.owner::oid, j.procedure::regprocedure::oid, 'EXECUTE') THEN
             RAISE EXCEPTION 'AccessDeniedException: job owner % may not execute %', j.owner, j.procedure
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
@@ -213,7 +213,7 @@ $$;
 CREATE FUNCTION glue._job_definition(j glue.jobs) RETURNS glue.job_definition
     LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
 $$
-    SELECT ($1).job_name, ($1).owner, ($1).description, ($1).script, ($1).procedure, ($1).default_arguments,
+    SELECT ($1).job_name, ($1).owner, ($1).description, ($1).script, to_regprocedure(($1).procedure), ($1).default_arguments,
            ($1).non_overridable_arguments, ($1).max_concurrent_runs, ($1).job_run_queuing, ($1).timeout,
            ($1).max_retries, ($1).version, ($1).created_on, ($1).last_modified_on
 $$;
@@ -250,7 +250,7 @@ BEGIN
     j.job_name := glue._job_name(name);
     j.owner := kinesis_glue.caller()::regrole;
     j.script := script;
-    j.procedure := procedure;
+    j.procedure := procedure::text;              -- qualified: search_path is pinned
     j.default_arguments := default_arguments;
     j.non_overridable_arguments := non_overridable_arguments;
     j.max_concurrent_runs := max_concurrent_runs;
@@ -308,7 +308,7 @@ BEGIN
         j.script := script;
         j.procedure := NULL;
     ELSIF procedure IS NOT NULL THEN
-        j.procedure := procedure;
+        j.procedure := procedure::text;
         j.script := NULL;
     END IF;
     j.default_arguments := coalesce(update_job.default_arguments, j.default_arguments);

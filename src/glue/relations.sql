@@ -43,7 +43,7 @@ GRANT USAGE ON SCHEMA glue_tables TO PUBLIC;
 -- The view the extension made for a catalog table.
 CREATE TABLE glue.table_relations (
     table_id integer PRIMARY KEY REFERENCES glue.tables ON DELETE CASCADE,
-    relation oid NOT NULL
+    relation regclass NOT NULL     -- regclass: a dump restores it by name (src/common/dump.sql)
 );
 GRANT SELECT ON glue.table_relations TO PUBLIC;
 

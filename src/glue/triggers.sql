@@ -37,9 +37,9 @@ CREATE TABLE glue.triggers (
     actions jsonb NOT NULL,
     description text,
     event_pending_since timestamptz,
-    activated_on timestamptz,      -- EVENT: records arriving since then count
     last_fired timestamptz,
-    created_on timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+    created_on timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    activated_on timestamptz       -- EVENT: records arriving since then count (last: added in 0.2.0)
 );
 -- Crawls whose end the conditional triggers have seen.
 CREATE TABLE glue.trigger_seen_crawls (crawl_id bigint PRIMARY KEY);

@@ -197,7 +197,8 @@ kg_create_event_source_mapping(PG_FUNCTION_ARGS)
 	kg_spi_exec("INSERT INTO kinesis.event_source_mappings (stream_id, function_name, owner, batch_size, "
 				"maximum_batching_window, starting_position, starting_position_timestamp, parallelization_factor, "
 				"maximum_retry_attempts, maximum_record_age, bisect_batch_on_function_error, on_failure_destination) "
-				"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING mapping_id",
+				"VALUES ($1, $2::pg_catalog.regprocedure::pg_catalog.text, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
+				"RETURNING mapping_id",
 				12, (Oid[]) {INT4OID, OIDOID, OIDOID, INT4OID, INTERVALOID, TEXTOID, TIMESTAMPTZOID, INT4OID,
 					INT4OID, INTERVALOID, BOOLOID, TEXTOID},
 				(Datum[]) {Int32GetDatum(s->stream_id), ObjectIdGetDatum(fn), ObjectIdGetDatum(cc.save_userid),
@@ -306,7 +307,7 @@ kg_update_event_source_mapping(PG_FUNCTION_ARGS)
 				 errdetail("Records are divided among slots by partition key; another factor would mix the slots' positions."),
 				 errhint("Delete the mapping and create a new one.")));
 	kg_spi_exec("UPDATE kinesis.event_source_mappings SET "
-				"function_name = coalesce($2, function_name), batch_size = coalesce($3, batch_size), "
+				"function_name = coalesce($2::pg_catalog.regprocedure::pg_catalog.text, function_name), batch_size = coalesce($3, batch_size), "
 				"maximum_batching_window = coalesce($4, maximum_batching_window), "
 				"maximum_retry_attempts = coalesce($5, maximum_retry_attempts), "
 				"maximum_record_age = coalesce($6, maximum_record_age), "

@@ -89,7 +89,8 @@ typedef struct KgMapping
 {
 	int64		id;
 	int32		stream_id;
-	Oid			function;
+	Oid			function;		/* InvalidOid: function_name no longer resolves */
+	char	   *function_name;	/* the catalog's qualified signature */
 	Oid			owner;
 	int			batch_size;
 	int64		window_ms;
@@ -115,11 +116,11 @@ kg_load_mapping(int64 id, int32 generation, KgMapping *m)
 	bool		ok = false;
 
 	kg_catalog_enter(&cc, false);
-	n = kg_spi_exec("SELECT stream_id, function_name::oid, owner::oid, batch_size, "
+	n = kg_spi_exec("SELECT stream_id, pg_catalog.to_regprocedure(function_name)::oid, owner::oid, batch_size, "
 					"(extract(epoch FROM maximum_batching_window) OPERATOR(pg_catalog.*) 1000)::int8, "
 					"parallelization_factor, maximum_retry_attempts, "
 					"coalesce((extract(epoch FROM maximum_record_age) OPERATOR(pg_catalog.*) 1000000)::int8, 0), "
-					"bisect_batch_on_function_error, on_failure_destination, enabled, generation "
+					"bisect_batch_on_function_error, on_failure_destination, enabled, generation, function_name "
 					"FROM kinesis.event_source_mappings WHERE mapping_id OPERATOR(pg_catalog.=) $1",
 					1, (Oid[]) {INT8OID}, (Datum[]) {Int64GetDatum(id)}, NULL, true);
 	if (n == 1)
@@ -132,6 +133,9 @@ kg_load_mapping(int64 id, int32 generation, KgMapping *m)
 		m->id = id;
 		m->stream_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 		m->function = DatumGetObjectId(SPI_getbinval(tup, desc, 2, &isnull));
+		if (isnull)
+			m->function = InvalidOid;
+		m->function_name = MemoryContextStrdup(RunnerLoopContext, SPI_getvalue(tup, desc, 13));
 		m->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
 		m->batch_size = DatumGetInt32(SPI_getbinval(tup, desc, 4, &isnull));
 		m->window_ms = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
@@ -402,6 +406,16 @@ kg_esm_batch(KgMapping *m, KgStream *s, KgShard *sh, int slot, int64 checkpoint,
 	char		typalign;
 	Oid			elemtype = get_element_type(kg_record_array_type());
 
+	if (!OidIsValid(m->function))
+	{
+		/* dropped (or renamed) since the mapping was made: nothing is read */
+		kg_esm_store(m, sh->shard_index, slot, checkpoint, false, attempts,
+					 "PROBLEM: Function not found",
+					 psprintf("ResourceNotFoundException: function %s of event source mapping %lld does not exist",
+							  m->function_name, (long long) m->id));
+		ss->retry_after = GetCurrentTimestamp() + 5 * USECS_PER_SEC;
+		return KG_BATCH_RETRY;
+	}
 	if (!kg_mapping_rights(m, s, &error))
 	{
 		/* stopped until the right is granted again; nothing is read */

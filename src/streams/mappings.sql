@@ -5,7 +5,7 @@
 CREATE TABLE kinesis.event_source_mappings (
     mapping_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     stream_id integer NOT NULL REFERENCES kinesis.streams ON DELETE CASCADE,
-    function_name regproc NOT NULL,
+    function_name text NOT NULL,   -- regprocedure as text: pg_upgrade refuses reg* columns (function OIDs change)
     owner regrole NOT NULL,
     batch_size integer NOT NULL CHECK (batch_size BETWEEN 1 AND 10000),
     maximum_batching_window interval NOT NULL,
@@ -65,7 +65,7 @@ CREATE FUNCTION kinesis.delete_event_source_mapping(mapping_id bigint)
     RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_delete_event_source_mapping';
 
 CREATE VIEW kinesis.event_source_mapping_status AS
-    SELECT m.mapping_id, s.stream_name, m.function_name, m.owner,
+    SELECT m.mapping_id, s.stream_name, pg_catalog.to_regprocedure(m.function_name)::pg_catalog.regproc AS function_name, m.owner,
            CASE WHEN m.enabled THEN 'Enabled' ELSE 'Disabled' END AS state,
            m.batch_size, m.maximum_batching_window, m.parallelization_factor,
            m.maximum_retry_attempts, m.maximum_record_age, m.bisect_batch_on_function_error,

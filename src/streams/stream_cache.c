@@ -49,6 +49,7 @@
 #include "common/kg_guc.h"
 #include "common/kg_shmem.h"
 #include "streams/stream_cache.h"
+#include "worker/kg_worker.h"
 
 static HTAB *StreamCache = NULL;
 
@@ -372,6 +373,20 @@ kg_stream_load(const char *name)
 		/* deleted meanwhile (or being created by an open transaction) */
 		hash_search(StreamCache, name, HASH_REMOVE, NULL);
 		return NULL;
+	}
+	if (kg_storage_unsealed(s->record_table))
+	{
+		/*
+		 * A restore (pg_dump) is still recreating the storage: the catalog
+		 * may not list every segment yet, so the counter cannot be restored
+		 * (kg_restore_counter) and nothing may touch the stream.
+		 */
+		hash_search(StreamCache, name, HASH_REMOVE, NULL);
+		ereport(ERROR,
+				(errcode(KG_RESOURCE_IN_USE),
+				 errmsg("ResourceInUseException: stream \"%s\" is being restored", name),
+				 errdetail("Its record table does not have its triggers yet."),
+				 errhint("Wait for the restore (pg_restore or psql) to finish.")));
 	}
 
 	s->cxt = AllocSetContextCreate(CacheMemoryContext, "kinesis_glue stream",

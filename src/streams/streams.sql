@@ -11,11 +11,12 @@ CREATE TABLE kinesis.streams (
     retention_period interval NOT NULL,
     stream_creation_timestamp timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     record_table regclass,         -- owned by the extension owner (see owner)
-    owner regrole NOT NULL,        -- administers the stream; holds SELECT, INSERT WITH GRANT OPTION on record_table
     segment_capacity bigint NOT NULL CHECK (segment_capacity > 0),
     next_shard_index integer NOT NULL,
     throughput_quotas boolean,     -- NULL: follow kinesis_glue.throughput_quotas
-    trim_before timestamptz        -- records older stay expired after a retention increase
+    trim_before timestamptz,       -- records older stay expired after a retention increase
+    -- added in 0.2.0 (new columns go last: an upgraded catalog matches a fresh one)
+    owner regrole NOT NULL         -- administers the stream; holds SELECT, INSERT WITH GRANT OPTION on record_table
 );
 
 CREATE TABLE kinesis.shards (

@@ -44,8 +44,9 @@ CREATE TABLE kinesis_video.streams (
     version integer NOT NULL DEFAULT 1,
     creation_time timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     media_table regclass,          -- owned by the extension owner (see owner)
-    owner regrole NOT NULL,        -- administers the stream; holds SELECT, INSERT WITH GRANT OPTION on media_table
-    trim_before timestamptz        -- fragments older stay expired after a retention increase
+    trim_before timestamptz,       -- fragments older stay expired after a retention increase
+    -- added in 0.2.0 (new columns go last: an upgraded catalog matches a fresh one)
+    owner regrole NOT NULL         -- administers the stream; holds SELECT, INSERT WITH GRANT OPTION on media_table
 );
 
 -- Time segments: segment_no of a stream holds server timestamps

@@ -27,7 +27,7 @@ CREATE TABLE kinesis_video.stream_processors (
     processor_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name text NOT NULL UNIQUE,
     stream_id integer NOT NULL REFERENCES kinesis_video.streams,
-    function_name regproc NOT NULL,
+    function_name text NOT NULL,   -- regprocedure as text: pg_upgrade refuses reg* columns (function OIDs change)
     output_stream text NOT NULL,
     owner regrole NOT NULL,
     status text NOT NULL CHECK (status IN ('STOPPED', 'RUNNING')),
@@ -180,7 +180,8 @@ END
 $$;
 
 CREATE VIEW kinesis_video.stream_processor_status AS
-    SELECT p.name, s.stream_name AS input_video_stream, p.function_name, p.output_stream, p.owner,
+    SELECT p.name, s.stream_name AS input_video_stream,
+           pg_catalog.to_regprocedure(p.function_name)::pg_catalog.regproc AS function_name, p.output_stream, p.owner,
            p.status, p.last_fragment_number, p.fragments_processed, p.events_emitted, p.fragments_failed,
            p.failed_attempts, p.next_attempt_at, p.last_error, p.last_error_at,
            p.creation_timestamp, p.last_update_timestamp
@@ -249,7 +250,12 @@ BEGIN
     LOOP
         BEGIN
             k := 0;
-            FOR ev IN EXECUTE format('SELECT e::jsonb FROM %s($1) AS e', p.function_name)
+            IF to_regprocedure(p.function_name) IS NULL THEN     -- dropped or renamed since
+                RAISE EXCEPTION 'ResourceNotFoundException: function % of stream processor "%" does not exist',
+                        p.function_name, p.name
+                    USING ERRCODE = 'undefined_function';
+            END IF;
+            FOR ev IN EXECUTE format('SELECT e::jsonb FROM %s($1) AS e', to_regprocedure(p.function_name)::regproc)
                       USING ROW(s.stream_name, f.fragment_number, f.producer_timestamp, f.server_timestamp,
                                 f.fragment_length_in_milliseconds, f.fragment_size_in_bytes,
                                 f.fragment_metadata, f.media)::kinesis_video.fragment
@@ -309,7 +315,7 @@ BEGIN
     END IF;
     INSERT INTO kinesis_video.stream_processors (name, stream_id, function_name, output_stream, owner, status,
                                                  last_fragment_number, maximum_retry_attempts)
-         VALUES (name, stream_id, function_name, output_stream, who,
+         VALUES (name, stream_id, function_name::regprocedure::text, output_stream, who,  -- qualified signature
                  CASE WHEN start THEN 'RUNNING' ELSE 'STOPPED' END, pos, maximum_retry_attempts)
       RETURNING processor_id INTO id;
     RETURN id;

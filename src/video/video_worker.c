@@ -97,7 +97,12 @@ kg_video_upkeep_stream(void *arg)
 void
 kg_video_segment_upkeep(void)
 {
-	KgVideoList l = {"SELECT stream_id::bigint, 0::oid FROM kinesis_video.streams ORDER BY stream_id", NIL};
+	/* not a stream whose storage a restore is still recreating (2 triggers: sealed) */
+	KgVideoList l = {"SELECT stream_id::bigint, 0::oid FROM kinesis_video.streams s "
+		"WHERE (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger t "
+		"       WHERE t.tgrelid OPERATOR(pg_catalog.=) s.media_table "
+		"         AND t.tgname IN ('forbid_direct_dml', 'forbid_truncate')) OPERATOR(pg_catalog.=) 2 "
+		"ORDER BY stream_id", NIL};
 	ListCell   *lc;
 
 	if (!kg_run_in_transaction("kinesis_glue: list video streams", kg_video_list, &l))

@@ -20,7 +20,22 @@
  * The extension's own DDL passes while kg_internal_ddl_running(): inside
  * kg_catalog_enter/exit, as the extension owner (kg_catalog.c restores the
  * depth counter when a subtransaction aborts, so the guard cannot stay
- * lowered after a caught error).
+ * lowered after a caught error), and while the extension's own install or
+ * update script runs (CREATE/ALTER EXTENSION kinesis_glue).
+ *
+ * Restore.  pg_dump writes the storage like any table (it is no extension
+ * member): CREATE TABLE, ALTER TABLE ... OWNER TO, SET STORAGE, ATTACH
+ * PARTITION in pre-data, the rows, then CREATE INDEX, ALTER INDEX ... ATTACH
+ * PARTITION and, last for each stream, CREATE TRIGGER forbid_direct_dml and
+ * forbid_truncate.  Storage is "sealed" once the root of its partition tree
+ * carries both triggers (create_stream makes them at once).  On unsealed storage a role
+ * with the privileges of the extension owner (the restoring superuser) may
+ * run exactly those commands, in the shapes pg_dump writes and that run no
+ * user code: OWNER TO the extension owner, SET STORAGE, ATTACH PARTITION of
+ * other unsealed storage, CREATE INDEX on plain columns (no expression,
+ * predicate, operator class, collation, INCLUDE, UNIQUE), and CREATE TRIGGER
+ * with the extension's own trigger functions.  Everything else, and every
+ * command on sealed storage, stays refused; no setting lowers the guard.
  *
  * Locking: none; relation names are resolved without locks (the command
  * itself locks what it changes).
@@ -29,11 +44,21 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/index.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_trigger.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "catalog/pg_statistic_ext.h"
 #include "nodes/makefuncs.h"
 #include "nodes/parsenodes.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -64,16 +89,87 @@ kg_is_stream_relation(Oid relid, bool *video)
 		strcmp(nspname, "kinesis_segments") == 0;
 }
 
-/* ERROR if relid is protected storage and the extension is not running the command. */
+/* Is the extension's own install or update script running? */
+static bool
+kg_extension_script_running(void)
+{
+	return creating_extension &&
+		CurrentExtensionObject == get_extension_oid("kinesis_glue", true);
+}
+
+/*
+ * Is relid storage that is not sealed yet (see the file header): the root
+ * of its partition tree (of its table, for an index) lacks one of the
+ * triggers forbid_direct_dml and forbid_truncate?  A restore is then still
+ * recreating it: the stream cache and the workers leave such a stream
+ * alone (its catalog rows may be there before its segments are listed).
+ */
+bool
+kg_storage_unsealed(Oid relid)
+{
+	Oid			root = relid;
+	List	   *ancestors;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	int			found = 0;
+
+	if (get_rel_relkind(root) == RELKIND_INDEX ||
+		get_rel_relkind(root) == RELKIND_PARTITIONED_INDEX)
+		root = IndexGetRelation(root, false);
+	ancestors = get_partition_ancestors(root);
+	if (ancestors != NIL)
+		root = llast_oid(ancestors);
+	rel = table_open(TriggerRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_trigger_tgrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(root));
+	scan = systable_beginscan(rel, TriggerRelidNameIndexId, true, NULL, 1, &key);
+	for (;;)
+	{
+		HeapTuple	tup = systable_getnext(scan);
+		const char *name;
+
+		if (!HeapTupleIsValid(tup))
+			break;
+		name = NameStr(((Form_pg_trigger) GETSTRUCT(tup))->tgname);
+		if (strcmp(name, "forbid_direct_dml") == 0 || strcmp(name, "forbid_truncate") == 0)
+			found++;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found < 2;
+}
+
+/*
+ * May the current command, which has a restore shape (the caller checked
+ * it), run on relid?  Only on unsealed storage, for a role with the
+ * privileges of the extension owner.
+ */
+static bool
+kg_restore_allowed(Oid relid)
+{
+	return OidIsValid(relid) &&
+		has_privs_of_role(GetUserId(), kg_extension_owner()) &&
+		kg_storage_unsealed(relid);
+}
+
+/*
+ * ERROR if relid is protected storage and the extension is not running the
+ * command; with restore_shape, unsealed storage being restored passes.
+ */
 static void
-kg_refuse_relid(Oid relid, const char *relname, const char *what)
+kg_refuse_relid_restore(Oid relid, const char *relname, const char *what, bool restore_shape)
 {
 	bool		video = false;
 
 	if (!kg_is_stream_relation(relid, &video))
 		return;
+	if (kg_extension_script_running())
+		return;
 	/* the owner lookup needs the extension: only ask inside kg_catalog_enter */
 	if (kg_internal_ddl_depth > 0 && kg_internal_ddl_running())
+		return;
+	if (restore_shape && kg_restore_allowed(relid))
 		return;
 	if (video)
 		ereport(ERROR,
@@ -88,13 +184,89 @@ kg_refuse_relid(Oid relid, const char *relname, const char *what)
 			 errhint("Use kinesis.delete_stream() and the other kinesis functions; GRANT and REVOKE work as usual.")));
 }
 
+/* kg_refuse_relid_restore for a command that has no restore shape */
+static void
+kg_refuse_relid(Oid relid, const char *relname, const char *what)
+{
+	kg_refuse_relid_restore(relid, relname, what, false);
+}
+
+/* kg_refuse_relid_restore for a name as written in the command (absent: nothing to guard). */
+static void
+kg_refuse_rangevar_restore(RangeVar *rv, const char *what, bool restore_shape)
+{
+	if (rv == NULL)
+		return;
+	kg_refuse_relid_restore(RangeVarGetRelid(rv, NoLock, true), rv->relname, what, restore_shape);
+}
+
 /* kg_refuse_relid for a name as written in the command (absent: nothing to guard). */
 static void
 kg_refuse_rangevar(RangeVar *rv, const char *what)
 {
-	if (rv == NULL)
-		return;
-	kg_refuse_relid(RangeVarGetRelid(rv, NoLock, true), rv->relname, what);
+	kg_refuse_rangevar_restore(rv, what, false);
+}
+
+/*
+ * Has this ALTER TABLE / INDEX the shape of a restore: only OWNER TO the
+ * extension owner, SET STORAGE and ATTACH PARTITION?
+ */
+static bool
+kg_alter_restore_shape(AlterTableStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		if (cmd->subtype == AT_ChangeOwner)
+		{
+			if (get_rolespec_oid(cmd->newowner, true) != kg_extension_owner())
+				return false;
+		}
+		else if (cmd->subtype != AT_SetStorage && cmd->subtype != AT_AttachPartition)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Has this CREATE INDEX the shape of the extension's own indexes (plain
+ * btree on columns, nothing that runs code or constrains the puts)?
+ */
+static bool
+kg_index_restore_shape(IndexStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->whereClause || stmt->indexIncludingParams || stmt->unique ||
+		stmt->primary || stmt->isconstraint || stmt->excludeOpNames ||
+		(stmt->accessMethod && strcmp(stmt->accessMethod, "btree") != 0))
+		return false;
+	foreach(lc, stmt->indexParams)
+	{
+		IndexElem  *elem = lfirst_node(IndexElem, lc);
+
+		if (elem->name == NULL || elem->expr || elem->collation || elem->opclass ||
+			elem->opclassopts)
+			return false;
+	}
+	return true;
+}
+
+/* Does this CREATE TRIGGER run one of the extension's own trigger functions? */
+static bool
+kg_trigger_restore_shape(CreateTrigStmt *stmt)
+{
+	char	   *schema;
+	char	   *name;
+
+	DeconstructQualifiedName(stmt->funcname, &schema, &name);
+	if (schema == NULL || stmt->whenClause || stmt->transitionRels)
+		return false;
+	return (strcmp(schema, "kinesis") == 0 && strcmp(name, "forbid_direct_dml") == 0) ||
+		(strcmp(schema, "kinesis_video") == 0 && strcmp(name, "_forbid_direct_dml") == 0);
 }
 
 /* DROP TABLE / INDEX / TRIGGER */
@@ -126,8 +298,9 @@ static void
 kg_guard_alter_table(AlterTableStmt *stmt)
 {
 	ListCell   *lc;
+	bool		restore = kg_alter_restore_shape(stmt);
 
-	kg_refuse_rangevar(stmt->relation, "alter");
+	kg_refuse_rangevar_restore(stmt->relation, "alter", restore);
 	foreach(lc, stmt->cmds)
 	{
 		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
@@ -136,7 +309,8 @@ kg_guard_alter_table(AlterTableStmt *stmt)
 			kg_refuse_rangevar((RangeVar *) cmd->def, "inherit from");
 		else if ((cmd->subtype == AT_AttachPartition || cmd->subtype == AT_DetachPartition) &&
 				 cmd->def)
-			kg_refuse_rangevar(((PartitionCmd *) cmd->def)->name, "attach or detach");
+			kg_refuse_rangevar_restore(((PartitionCmd *) cmd->def)->name, "attach or detach",
+									   restore && cmd->subtype == AT_AttachPartition);
 	}
 }
 
@@ -147,8 +321,10 @@ kg_guard_create_table(CreateStmt *stmt)
 	ListCell   *lc;
 
 	foreach(lc, stmt->inhRelations)
-		kg_refuse_rangevar(lfirst_node(RangeVar, lc),
-						   stmt->partbound ? "create a partition of" : "inherit from");
+		kg_refuse_rangevar_restore(lfirst_node(RangeVar, lc),
+								   stmt->partbound ? "create a partition of" : "inherit from",
+								   stmt->partbound != NULL && stmt->constraints == NIL &&
+								   stmt->tableElts == NIL);
 }
 
 /* CREATE STATISTICS ... FROM protected: its expressions would run in ANALYZE and planning */
@@ -192,6 +368,12 @@ kg_guard_alter_statistics(AlterStatsStmt *stmt)
 void
 kg_ddl_guard(Node *parsetree)
 {
+	/*
+	 * pg_upgrade's restore of the schema (the only connections a server in
+	 * binary-upgrade mode accepts) recreates the storage with its OIDs.
+	 */
+	if (IsBinaryUpgrade)
+		return;
 	switch (nodeTag(parsetree))
 	{
 		case T_DropStmt:
@@ -201,7 +383,8 @@ kg_ddl_guard(Node *parsetree)
 			kg_guard_alter_table((AlterTableStmt *) parsetree);
 			break;
 		case T_IndexStmt:
-			kg_refuse_rangevar(((IndexStmt *) parsetree)->relation, "index");
+			kg_refuse_rangevar_restore(((IndexStmt *) parsetree)->relation, "index",
+									   kg_index_restore_shape((IndexStmt *) parsetree));
 			break;
 		case T_RenameStmt:
 			{
@@ -229,7 +412,8 @@ kg_ddl_guard(Node *parsetree)
 			break;
 			/* code that would run inside a put or a read */
 		case T_CreateTrigStmt:
-			kg_refuse_rangevar(((CreateTrigStmt *) parsetree)->relation, "create a trigger on");
+			kg_refuse_rangevar_restore(((CreateTrigStmt *) parsetree)->relation, "create a trigger on",
+									   kg_trigger_restore_shape((CreateTrigStmt *) parsetree));
 			break;
 		case T_RuleStmt:
 			kg_refuse_rangevar(((RuleStmt *) parsetree)->relation, "create a rule on");

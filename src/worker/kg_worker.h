@@ -36,6 +36,7 @@ extern void kg_worker_init_hooks(void);
 
 /* ddl_guard.c, owned.c: called by the utility hook */
 extern void kg_ddl_guard(Node *parsetree);
+extern bool kg_storage_unsealed(Oid relid);
 extern void kg_owned_objects_done(Node *parsetree);
 extern void kg_owned_check_drop_role(DropRoleStmt *stmt);
 

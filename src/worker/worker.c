@@ -104,15 +104,32 @@ kg_run_in_transaction(const char *what, KgTxnFn fn, void *arg)
 	return ok;
 }
 
-/* Transaction body: does the extension still exist here? */
+/* Version of the extension's SQL objects differs from the library's (until ALTER EXTENSION UPDATE) */
+static bool worker_version_mismatch = false;
+
+/*
+ * Transaction body: does the extension still exist here?  Also notes
+ * whether its SQL objects are of this library's version (the tasks wait
+ * for ALTER EXTENSION ... UPDATE otherwise; one WARNING says so).
+ */
 static void
 kg_check_extension(void *arg)
 {
 	char	   *name = get_database_name(MyDatabaseId);
+	char	   *version;
+	bool		mismatch;
 
 	if (name)
 		strlcpy(worker_dbname, name, sizeof(worker_dbname));
-	*(bool *) arg = OidIsValid(get_extension_oid("kinesis_glue", true));
+	*(bool *) arg = OidIsValid(kg_extension_lookup(&version));
+	mismatch = *(bool *) arg && (version == NULL || strcmp(version, KG_EXTVERSION) != 0);
+	if (mismatch && !worker_version_mismatch)
+		ereport(WARNING,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("kinesis_glue worker for database \"%s\" is idle: the extension is installed as version %s, but the loaded library is version %s",
+						worker_dbname, version ? version : "(null)", KG_EXTVERSION),
+				 errhint("Run ALTER EXTENSION kinesis_glue UPDATE as a superuser.")));
+	worker_version_mismatch = mismatch;
 }
 
 /*
@@ -236,7 +253,7 @@ kg_worker_main(Datum main_arg)
 		}
 		kg_worker_leave_template();
 
-		for (int i = 0; i < kg_ntasks; i++)
+		for (int i = 0; i < kg_ntasks && !worker_version_mismatch; i++)
 		{
 			now = GetCurrentTimestamp();
 			if (now >= next_run[i])
@@ -249,7 +266,7 @@ kg_worker_main(Datum main_arg)
 		}
 
 		now = GetCurrentTimestamp();
-		for (int i = 0; i < kg_ntasks; i++)
+		for (int i = 0; i < kg_ntasks && !worker_version_mismatch; i++)
 		{
 			long		ms = (long) ((next_run[i] - now) / 1000);
 

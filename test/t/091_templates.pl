@@ -1,8 +1,8 @@
 # TAP: databases with kinesis_glue as templates (issue 20, item 2).
 #
 # A database "src" with a stream, a named consumer with progress, an event
-# source mapping (a runner always connected) and a DirectPut delivery
-# stream.  CREATE DATABASE copy1 TEMPLATE src works while src's worker and
+# source mapping (a runner always connected) and two delivery streams
+# (a runner each while enabled).  CREATE DATABASE copy1 TEMPLATE src works while src's worker and
 # runner run (they step aside and come back); the launcher starts a worker
 # in the copy within a few seconds, without a restart.  ALTER DATABASE src
 # IS_TEMPLATE true makes src's worker and runner leave; copy2 is made from
@@ -51,15 +51,19 @@ sub wait_for
 }
 
 # Our background processes connected to a database, as "type:count,...".
-sub kg_processes
+sub kg_processes_query
 {
 	my ($db) = @_;
-	return q_db('postgres', qq{
+	return qq{
 		SELECT coalesce(string_agg(backend_type || ':' || n, ',' ORDER BY backend_type), '')
 		  FROM (SELECT backend_type, count(*) AS n FROM pg_stat_activity
-		         WHERE datname = '$db' AND backend_type IN ('kinesis_glue worker', 'kinesis_glue mapping runner') GROUP BY 1) x});
+		         WHERE datname = '$db' AND backend_type LIKE 'kinesis_glue%' GROUP BY 1) x};
 }
-my $running = 'kinesis_glue mapping runner:1,kinesis_glue worker:1';
+sub kg_processes { return q_db('postgres', kg_processes_query(shift)); }
+# src: its worker, the mapping's runner and a delivery runner for each of
+# its two delivery streams; a copy stops the one with a file destination
+my $running = 'kinesis_glue delivery:2,kinesis_glue mapping runner:1,kinesis_glue worker:1';
+my $running_copy = 'kinesis_glue delivery:1,kinesis_glue mapping runner:1,kinesis_glue worker:1';
 
 q_db('postgres', 'CREATE DATABASE src');
 q_db('src', q{
@@ -83,17 +87,15 @@ my $files_dir = $node->basedir . '/fh_files';
 q_db('src', "SELECT firehose.create_delivery_stream('fhfiles', destination_directory => '$files_dir', buffering_interval => '900 s')");
 ok(wait_for('src', 'SELECT count(*) FROM applied', '10'), 'the mapping in src applies its records');
 ok(wait_for('src', 'SELECT count(*) FROM delivered', '1'), 'the delivery stream in src delivers');
-is(kg_processes('src'), $running, 'src has its worker and its mapping runner');
+ok(wait_for('postgres', kg_processes_query('src'), $running, 10), 'src has its worker, its mapping runner and its delivery runners');
 my $src_token = q_db('src', "SELECT kinesis.get_shard_iterator('events', 'shardId-000000000000', 'TRIM_HORIZON')");
 
 # --- CREATE DATABASE ... TEMPLATE while the worker and runner are connected ---
 my ($rc, $out, $err) = $node->psql('postgres', 'CREATE DATABASE copy1 TEMPLATE src');
 is($rc, 0, 'CREATE DATABASE copy1 TEMPLATE src works while src has a worker and a runner')
   or diag($err);
-ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'src' AND backend_type IN ('kinesis_glue worker', 'kinesis_glue mapping runner')", '2', 10),
+ok(wait_for('postgres', kg_processes_query('src'), $running, 10),
 	'src gets its worker and runner back');
-ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'src' AND backend_type = 'kinesis_glue delivery'", '2', 10),
-	'and the runners of its two delivery streams');
 my $t0 = time();
 ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'copy1' AND backend_type = 'kinesis_glue worker'", '1', 10),
 	'the launcher starts a worker in the copy without a restart');
@@ -108,8 +110,8 @@ ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = '
 	'a database marked IS_TEMPLATE keeps no worker and no runner');
 ($rc, $out, $err) = $node->psql('postgres', 'CREATE DATABASE copy2 TEMPLATE src');
 is($rc, 0, 'CREATE DATABASE copy2 TEMPLATE src (a template) works') or diag($err);
-ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'copy2' AND backend_type IN ('kinesis_glue worker', 'kinesis_glue mapping runner')", '2', 10),
-	'copy2 gets its worker and its mapping runner');
+ok(wait_for('postgres', kg_processes_query('copy2'), $running_copy, 10),
+	'copy2 gets its worker, its mapping runner and the runner of its one active delivery stream');
 usleep(1_500_000);
 is(kg_processes('src'), '', 'the template stays without a worker');
 
@@ -145,7 +147,7 @@ is(q_db('copy1', 'SELECT kinesis_glue.wake_worker()'), '', 'wake_worker works in
 
 # --- IS_TEMPLATE false: src's worker comes back, and src works on its own ---
 q_db('postgres', 'ALTER DATABASE src IS_TEMPLATE false');
-ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'src' AND backend_type IN ('kinesis_glue worker', 'kinesis_glue mapping runner')", '2', 10),
+ok(wait_for('postgres', kg_processes_query('src'), $running, 10),
 	'clearing IS_TEMPLATE brings the worker and runner of src back');
 is(q_db('src', q{SELECT count(*) FROM kinesis.put_records('events', ARRAY['a', 'b'], ARRAY['src-x', 'src-y']::text[]::bytea[])}),
 	'2', 'src: put_records');
@@ -161,7 +163,7 @@ is(q_db('src', "SELECT delivery_stream_status FROM firehose.describe_delivery_st
 # --- a CREATE DATABASE that fails lets the worker come back ---
 ($rc, $out, $err) = $node->psql('postgres', 'CREATE DATABASE copy1 TEMPLATE src');
 like($err, qr/already exists/, 'CREATE DATABASE copy1 again fails');
-ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'src' AND backend_type IN ('kinesis_glue worker', 'kinesis_glue mapping runner')", '2', 10),
+ok(wait_for('postgres', kg_processes_query('src'), $running, 10),
 	'and src gets its worker and runner back');
 # DROP DATABASE of a database with a mapping runner
 ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE copy2');
