@@ -4164,3 +4164,49 @@ GRANT SELECT ON firehose.delivery_stream_metrics TO PUBLIC;
 COMMENT ON VIEW firehose.delivery_stream_metrics IS
     'per delivery stream: records and bytes in and delivered, failures by kind, data freshness, last error';
 
+
+-- 7. Reads on hot standbys (scale-out) and put_record's named row type
+-- (performance), merged into 0.2.0 after 6 was written.
+
+-- The stable bound the worker publishes in WAL for hot standbys
+-- (src/streams/streams.sql).  Not dumped: the worker of a restored database
+-- publishes its own (src/common/dump.sql).
+CREATE TABLE kinesis.stream_bounds (
+    stream_id integer PRIMARY KEY,
+    stable_counter bigint NOT NULL,   -- records with a lower counter belong to ended transactions
+    published_at timestamptz NOT NULL
+);
+GRANT SELECT ON kinesis.stream_bounds TO PUBLIC;
+
+-- kinesis.stream_stability gains the published bound and its age: its
+-- function's result columns change, so both are made again.
+DROP VIEW kinesis.stream_stability;
+DROP FUNCTION kinesis._stream_stability(integer);
+CREATE FUNCTION kinesis._stream_stability(stream_id integer,
+        OUT current_sequence_number bigint, OUT last_stable_sequence_number bigint,
+        OUT open_producers integer, OUT oldest_producer_start timestamptz,
+        OUT published_stable_sequence_number bigint, OUT published_at timestamptz)
+    RETURNS record LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_stream_stability_sql';
+
+CREATE VIEW kinesis.stream_stability AS
+    SELECT s.stream_name, st.current_sequence_number, st.last_stable_sequence_number,
+           st.open_producers,
+           pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) st.oldest_producer_start
+               AS oldest_producer_age,
+           st.published_stable_sequence_number,
+           pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) st.published_at AS published_age
+      FROM kinesis.streams s, LATERAL kinesis._stream_stability(s.stream_id) st;
+GRANT SELECT ON kinesis.stream_stability TO PUBLIC;
+COMMENT ON VIEW kinesis.stream_stability IS
+    'per stream: highest sequence number handed out, last stable sequence number readers may return, open producer transactions and the age of the oldest, and the bound last published in WAL for hot standbys and its age (on a standby: the replayed bound only)';
+
+-- put_record returns a named row type with the same columns as before
+-- (RETURNS TABLE made the executor rebuild the row type on every call); a
+-- function's result type cannot change in place.
+CREATE TYPE kinesis.put_record_result AS (shard_id text, sequence_number bigint);
+DROP FUNCTION kinesis.put_record(text, text, bytea, numeric, bigint);
+CREATE FUNCTION kinesis.put_record(stream_name text, partition_key text, data bytea,
+                                   explicit_hash_key numeric DEFAULT NULL,
+                                   sequence_number_for_ordering bigint DEFAULT NULL)
+    RETURNS SETOF kinesis.put_record_result
+    LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 1 AS 'MODULE_PATHNAME', 'kg_put_record';

@@ -11,7 +11,9 @@
 -- before the dump are invalid after the restore) and kinesis.consumer_sessions
 -- (leases of connected readers, which do not survive a restore) and
 -- kinesis_glue.installation (the OID of the database; this script writes
--- the restored database's own).  glue.table_relations is dumped: its
+-- the restored database's own) and kinesis.stream_bounds (the stable bound
+-- published for hot standbys; the restored database's worker publishes its
+-- own).  glue.table_relations is dumped: its
 -- relation column is a regclass, restored by name after the glue_tables
 -- views it names.
 --
