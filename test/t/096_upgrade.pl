@@ -36,7 +36,21 @@ chomp $new_bindir;
 my $new_install = dirname($new_bindir);                         # .../lib/postgresql/15
 my $prefix = dirname(dirname(dirname($new_install)));           # the relocatable root
 my $tmp = PostgreSQL::Test::Utils::tempdir;
-system_or_bail('cp', '-a', $prefix, "$tmp/pgold");
+# Only PostgreSQL's own trees, at the same places under the copy's root, so
+# that the copy's pg_config and server find them (a relocatable installation):
+# the installation (bin, lib, pgxs), the share directory and the headers.
+# (With Debian's packages the root is /usr, which must not be copied whole.)
+my $sharedir = `pg_config --sharedir`;
+chomp $sharedir;
+my $includedir = `pg_config --pkgincludedir`;
+chomp $includedir;
+for my $tree ($new_install, $sharedir, $includedir)
+{
+	BAIL_OUT("$tree is not under $prefix") unless index($tree, "$prefix/") == 0;
+	my $to = "$tmp/pgold" . substr($tree, length($prefix));
+	system_or_bail('mkdir', '-p', dirname($to));
+	system_or_bail('cp', '-a', $tree, $to);
+}
 my $old_install = "$tmp/pgold" . substr($new_install, length($prefix));
 system_or_bail('cp', '-a', $old_src, "$tmp/src010");
 system_or_bail('make', '-s', '-C', "$tmp/src010", '-j8', "PG_CONFIG=$old_install/bin/pg_config", 'install');
