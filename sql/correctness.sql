@@ -180,3 +180,13 @@ SELECT glue.delete_trigger('cx_ev') AS deleted_trigger, glue.delete_trigger('cx_
 SELECT glue.delete_job('cx_job') AS deleted_job, glue.delete_job('cx_job') AS deleted_again;
 SELECT kinesis.delete_stream('cx.ev');
 
+-- where a read after a checkpoint starts (kinesis.read_shard_start): NULL
+-- (from the trim horizon) for a new checkpoint of any shard, else the
+-- checkpoint itself
+SELECT kinesis.create_stream('cx.start', 2);
+SELECT shard_id, kinesis.read_shard_start('cx.start', shard_id, starting_sequence_number - 1) AS new_checkpoint,
+       kinesis.read_shard_start('cx.start', shard_id, starting_sequence_number + 65536 * 5)
+         = starting_sequence_number + 65536 * 5 AS checkpoint_kept
+  FROM kinesis.list_shards('cx.start') ORDER BY shard_id;
+SELECT kg_try($$SELECT kinesis.read_shard_start('cx.start', 'shardId-000000000009', 1)$$) AS missing_shard;
+SELECT kinesis.delete_stream('cx.start');

@@ -20,6 +20,9 @@ SELECT workflow_name, description, default_run_properties, max_concurrent_runs, 
   FROM glue.get_workflow('etl');
 SELECT glue.workflow_graph('etl');
 SELECT * FROM glue.list_workflows();
+SELECT glue.update_workflow('etl', description => 'daily load, v2');
+SELECT description, max_concurrent_runs FROM glue.get_workflow('etl');
+SELECT kg_try($$SELECT glue.update_workflow('nope', description => 'x')$$) AS update_missing;
 
 -- errors
 SELECT kg_try($$SELECT glue.create_workflow('etl')$$) AS duplicate;

@@ -287,6 +287,11 @@ SELECT kg_try($$SELECT kinesis_video.create_stream_processor('p1', 'vs.cam', 'kv
 SELECT name, status FROM kinesis_video.list_stream_processors();
 SELECT name, input_video_stream, function_name, output_stream, owner, status, last_fragment_number
   FROM kinesis_video.describe_stream_processor('p1');
+-- stop and start by name (the processor was created stopped)
+SELECT kinesis_video.start_stream_processor('p1');
+SELECT kinesis_video.stop_stream_processor('p1');
+SELECT status FROM kinesis_video.describe_stream_processor('p1');
+SELECT kg_try($$SELECT kinesis_video.stop_stream_processor('p2')$$) AS stop_missing;
 SELECT kg_try($$SELECT * FROM kinesis_video.describe_stream_processor('p2')$$);
 SET ROLE regress_kv_nobody;
 SELECT kg_try($$SELECT kinesis_video.start_stream_processor('p1')$$);
