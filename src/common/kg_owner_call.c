@@ -206,7 +206,8 @@ kg_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 				owner_calls[n_owner_calls].save_sec_context = sec;
 				owner_calls[n_owner_calls].nest_level = GetCurrentTransactionNestLevel();
 				n_owner_calls++;
-				SetUserIdAndSecContext(st->owner, sec | SECURITY_LOCAL_USERID_CHANGE);
+				SetUserIdAndSecContext(st->owner, sec | SECURITY_LOCAL_USERID_CHANGE |
+									   SECURITY_RESTRICTED_OPERATION);
 			}
 			break;
 		case FHET_END:
