@@ -12,9 +12,10 @@
  * Every place that switches user (keep this list and README "Security
  * model / Functions that switch user" in step):
  *
- * 1. kg_catalog_enter: to the extension owner, search_path pinned, not
+ * 1. kg_catalog_enter: to the extension owner, search_path pinned, inside
  *	  SECURITY_RESTRICTED_OPERATION (the statements are ours and run over
- *	  the extension's own objects only).  It runs fixed SQL on the catalogs
+ *	  the extension's own objects only; the restriction is defence in
+ *	  depth, as for VACUUM).  It runs fixed SQL on the catalogs
  *	  of kinesis, kinesis_video, firehose and glue, and DDL on the storage
  *	  of data and video streams, which belongs to the extension owner so
  *	  that no user can attach code to it (indexes, statistics, triggers,

@@ -15,7 +15,8 @@
  * is entered as the extension owner through the function manager hook (the
  * mechanism sepgsql uses for trusted procedures): the user id switches at
  * FHET_START with SECURITY_LOCAL_USERID_CHANGE (so SET ROLE cannot undo it)
- * and is restored at FHET_END and FHET_ABORT.  Unlike SECURITY DEFINER, the
+ * inside SECURITY_RESTRICTED_OPERATION, and is restored at FHET_END and
+ * FHET_ABORT.  Unlike SECURITY DEFINER, the
  * role that called the function is kept: kinesis_glue.caller() returns the
  * role that called the run-as-owner function (or the current user when none
  * is active), and the function checks that role's rights explicitly.  A
@@ -80,7 +81,6 @@ typedef struct KgHookState
 	Datum		next_private;	/* private datum of the chained hook */
 } KgHookState;
 
-static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
 static fmgr_hook_type prev_fmgr_hook = NULL;
 
 /*
@@ -147,14 +147,6 @@ kg_run_as_owner_of(Oid fn_oid)
 	proowner = ((Form_pg_proc) GETSTRUCT(tup))->proowner;
 	ReleaseSysCache(tup);
 	return proowner == owner ? owner : InvalidOid;
-}
-
-static bool
-kg_needs_fmgr_hook(Oid fn_oid)
-{
-	if (prev_needs_fmgr_hook && (*prev_needs_fmgr_hook) (fn_oid))
-		return true;
-	return kg_has_marker(fn_oid);
 }
 
 /* Pop run-as-owner calls down to depth, restoring the user of the lowest. */
@@ -252,7 +244,11 @@ kg_owner_call_subxact(SubXactEvent event, SubTransactionId mySubid,
 	}
 }
 
-/* Define the marker setting and install the hooks (from _PG_init). */
+/*
+ * Define the marker setting and install the hook (from _PG_init).  No
+ * needs_fmgr_hook: a marked function has a proconfig, so the function
+ * manager already calls it through fmgr_security_definer and fmgr_hook.
+ */
 void
 kg_owner_call_init(void)
 {
@@ -262,8 +258,6 @@ kg_owner_call_init(void)
 							 &kg_run_as_owner_marker, false,
 							 PGC_USERSET, GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
 							 NULL, NULL, NULL);
-	prev_needs_fmgr_hook = needs_fmgr_hook;
-	needs_fmgr_hook = kg_needs_fmgr_hook;
 	prev_fmgr_hook = fmgr_hook;
 	fmgr_hook = kg_fmgr_hook;
 	RegisterXactCallback(kg_owner_call_xact, NULL);
