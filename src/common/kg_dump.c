@@ -32,6 +32,7 @@
 #include "utils/rel.h"
 
 #include "common/kg_catalog.h"
+#include "common/kg_owner_call.h"
 
 PG_FUNCTION_INFO_V1(kg_ids_past_rows);
 
@@ -52,6 +53,12 @@ kg_ids_past_rows(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("kinesis_glue._ids_past_rows() must be an AFTER ... FOR EACH STATEMENT trigger with one argument")));
+	/*
+	 * Rows the extension's own functions insert take their ids from the
+	 * sequence: only a restore (COPY of pg_dump's data) needs the move.
+	 */
+	if (kg_internal_ddl_running() || kg_owner_call_active())
+		return PointerGetDatum(NULL);
 	table = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(trigdata->tg_relation)),
 									   RelationGetRelationName(trigdata->tg_relation));
 	column = trigdata->tg_trigger->tgargs[0];

@@ -264,6 +264,13 @@ kg_owner_call_init(void)
 	RegisterSubXactCallback(kg_owner_call_subxact, NULL);
 }
 
+/* Is a run-as-owner function executing in this backend? */
+bool
+kg_owner_call_active(void)
+{
+	return n_owner_calls > 0;
+}
+
 /* The role that called the active run-as-owner function(s). */
 Oid
 kg_owner_call_caller(void)

@@ -17,5 +17,6 @@ extern bool kg_run_as_owner_marker;	/* the marker setting; its value is unused *
 
 extern void kg_owner_call_init(void);
 extern Oid	kg_owner_call_caller(void);
+extern bool kg_owner_call_active(void);
 
 #endif							/* KG_OWNER_CALL_H */
