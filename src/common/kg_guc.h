@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * kg_guc.h
- *		Settings of kinesis_glue (all under the reserved prefix
- *		"kinesis_glue.").  Defined in kinesis_glue.c.
+ *		The settings of the runtime and those the components share
+ *		(kg_guc.c).  Every setting is under the reserved prefix
+ *		"kinesis_glue."; each component declares its own settings in its
+ *		own header and defines them in its init function.
  *
  * Locking: none; GUC variables are backend-local copies.
  *
@@ -11,28 +13,13 @@
 #ifndef KG_GUC_H
 #define KG_GUC_H
 
+extern void kg_define_common_settings(void);
+
 extern int	kg_max_databases;		/* PGC_POSTMASTER */
-extern int	kg_max_streams;			/* PGC_POSTMASTER */
 extern int	kg_worker_naptime_ms;	/* PGC_SIGHUP */
 extern int	kg_launcher_naptime_ms; /* PGC_SIGHUP */
-extern int	kg_iterator_ttl_ms;		/* PGC_SUSET */
-extern int	kg_standby_bound_interval_ms;	/* PGC_SIGHUP: 0 publishes no bounds */
-extern int	kg_segment_records;		/* PGC_SUSET: capacity of new streams' segments */
-extern int	kg_segment_interval_s;	/* PGC_SIGHUP: time after which a segment is closed */
-extern int	kg_segments_ahead;		/* PGC_SIGHUP */
 extern int	kg_segment_wait_ms;		/* PGC_SUSET */
-extern int	kg_mapping_timeout_ms;	/* PGC_SIGHUP */
-extern int	kg_delivery_timeout_ms;	/* PGC_SIGHUP */
-extern int	kg_lease_timeout_ms;	/* PGC_SIGHUP */
-extern bool kg_throughput_quotas;	/* PGC_SIGHUP */
-extern int	kg_on_demand_interval_s;	/* PGC_SIGHUP */
-extern int	kg_on_demand_split_records;
-extern int	kg_on_demand_split_bytes;
-extern int	kg_on_demand_merge_records;
-extern int	kg_on_demand_sustain;
-extern int	kg_on_demand_cooldown_s;
-extern int	kg_max_job_runs;		/* PGC_SIGHUP: parallel Glue job runs per database */
-extern int	kg_job_run_retention_s;	/* PGC_SIGHUP: history of ended job runs */
+extern int	kg_mapping_timeout_ms;	/* PGC_SIGHUP: mapping and video processor calls */
 extern int	kg_retention_clock_offset_s;	/* PGC_SIGHUP, tests only */
 
 /* The clock retention is measured against (shifted in tests). */

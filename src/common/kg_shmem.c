@@ -7,7 +7,10 @@
  * Shared memory is requested in shmem_request_hook (PostgreSQL 15) and
  * attached in shmem_startup_hook, so the library must be listed in
  * shared_preload_libraries; kg_require_shmem() turns its absence into a
- * clear error (SQLSTATE 55000) for every SQL function that needs it.
+ * clear error (SQLSTATE 55000) for every SQL function that needs it.  The
+ * runtime and the components add their own parts with kg_shmem_register()
+ * while the library is preloaded; this file sizes and attaches them in
+ * registration order and names none of them.
  *
  * Locking: KgShared->lock guards the database slots and launcher fields.
  * Latches are set after the lock is released.  A crash resets all of this;
@@ -17,25 +20,28 @@
  */
 #include "postgres.h"
 
-#include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
+#include "miscadmin.h"
+
 #include "common/kg_guc.h"
 #include "common/kg_shmem.h"
-#include "streams/stream_state.h"
-#include "streams/throughput.h"
-#include "video/video.h"
 
 KgSharedState *KgShared = NULL;
+
+#define KG_MAX_SHMEM_PARTS 16
+
+/* the registered parts (set in _PG_init, inherited by every process) */
+static const KgShmemPart *shmem_parts[KG_MAX_SHMEM_PARTS];
+static int	nshmem_parts = 0;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 #define KG_LWLOCK_TRANCHE "kinesis_glue"
-#define KG_NUM_LWLOCKS 2
 
 /* Size of the KgSharedState struct with its database slots. */
 static Size
@@ -55,11 +61,14 @@ kg_shmem_request(void)
 		prev_shmem_request_hook();
 
 	size = kg_shared_state_size();
-	size = add_size(size, kg_stream_state_shmem_size());
-	size = add_size(size, kg_meter_shmem_size());
-	size = add_size(size, kg_video_shmem_size());
+	for (int i = 0; i < nshmem_parts; i++)
+	{
+		size = add_size(size, shmem_parts[i]->size());
+		if (shmem_parts[i]->nlwlocks > 0)
+			RequestNamedLWLockTranche(shmem_parts[i]->name, shmem_parts[i]->nlwlocks);
+	}
 	RequestAddinShmemSpace(size);
-	RequestNamedLWLockTranche(KG_LWLOCK_TRANCHE, KG_NUM_LWLOCKS);
+	RequestNamedLWLockTranche(KG_LWLOCK_TRANCHE, 1);
 }
 
 /* shmem_startup_hook: attach to (and on first use initialise) our memory. */
@@ -82,17 +91,32 @@ kg_shmem_startup(void)
 
 		memset(KgShared, 0, kg_shared_state_size());
 		KgShared->lock = &locks[0].lock;
-		KgShared->streams_lock = &locks[1].lock;
 		KgShared->ndatabases = kg_max_databases;
 		KgShared->rescan_databases = true;
 	}
-	kg_stream_state_shmem_init();
-	kg_meter_shmem_init();
-	kg_video_shmem_init();
+	for (int i = 0; i < nshmem_parts; i++)
+		shmem_parts[i]->init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
-/* Install the shared memory hooks; called from _PG_init. */
+/*
+ * Add a part of shared memory (see KgShmemPart).  Called from the init
+ * functions in _PG_init, before kg_shmem_init_hooks; ignored unless the
+ * library is being preloaded (a library loaded later gets no shared
+ * memory, and kg_require_shmem() says so).  part must stay valid: a
+ * static const.
+ */
+void
+kg_shmem_register(const KgShmemPart *part)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	if (nshmem_parts >= KG_MAX_SHMEM_PARTS)
+		elog(ERROR, "too many kinesis_glue shared memory parts");
+	shmem_parts[nshmem_parts++] = part;
+}
+
+/* Install the shared memory hooks; called from _PG_init after the parts registered. */
 void
 kg_shmem_init_hooks(void)
 {

@@ -4,9 +4,12 @@
  *		The shared-memory state of kinesis_glue.
  *
  * One KgSharedState struct holds the launcher's and the per-database
- * workers' registry.  The per-stream hot state lives in a shared hash table
- * (see streams/stream_state.h) and the per-backend producer slots in an
- * array sized by MaxBackends (see streams/inflight.c).
+ * workers' registry.  Everything else in shared memory belongs to the part
+ * that registers it with kg_shmem_register() from its init function in
+ * _PG_init: the runner registry (worker/runner.c), the per-stream hot state
+ * and producer slots (streams/stream_state.c), the throughput meters
+ * (streams/throughput.c), the video stream state (video/video_state.c).
+ * This file knows none of them.
  *
  * Locking: KgShared->lock (an LWLock of our named tranche) protects the
  * database slots and the launcher fields.  Hold it only for a few field
@@ -17,6 +20,7 @@
 #ifndef KG_SHMEM_H
 #define KG_SHMEM_H
 
+#include "datatype/timestamp.h"
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 
@@ -34,7 +38,6 @@ typedef struct KgDatabaseSlot
 typedef struct KgSharedState
 {
 	LWLock	   *lock;			/* protects everything below */
-	LWLock	   *streams_lock;	/* protects the layout of the stream hash */
 	pid_t		launcher_pid;
 	Latch	   *launcher_latch;
 	bool		rescan_databases;	/* launcher should re-probe all databases */
@@ -44,6 +47,22 @@ typedef struct KgSharedState
 
 extern KgSharedState *KgShared;
 
+/*
+ * A registered part of shared memory: size() bytes (and nlwlocks LWLocks in
+ * a tranche of its own name, when nlwlocks > 0) are requested at server
+ * start; init() runs in every process that attaches, holding
+ * AddinShmemInitLock, and calls ShmemInitStruct/ShmemInitHash itself
+ * (initialising the memory when it was not found).
+ */
+typedef struct KgShmemPart
+{
+	const char *name;			/* also the LWLock tranche name */
+	Size		(*size) (void);
+	void		(*init) (void);
+	int			nlwlocks;
+} KgShmemPart;
+
+extern void kg_shmem_register(const KgShmemPart *part);
 extern void kg_shmem_init_hooks(void);
 extern void kg_require_shmem(void);
 extern KgDatabaseSlot *kg_find_database_slot(Oid dboid, bool create);

@@ -26,7 +26,6 @@
 
 #include "fmgr.h"
 
-#include "common/kg_guc.h"
 #include "firehose/firehose.h"
 #include "worker/kg_runner.h"
 

@@ -24,6 +24,14 @@ typedef enum KgFileFormat
 	KG_FORMAT_TEXT				/* COPY's text format */
 } KgFileFormat;
 
+/* firehose_init.c */
+extern void kg_firehose_init(void);
+
+/* firehose_owners.c: for DROP/REASSIGN OWNED and DROP ROLE */
+struct KgOwnedObjects;
+extern const struct KgOwnedObjects kg_firehose_owned;
+extern int	kg_delivery_timeout_ms;	/* PGC_SIGHUP */
+
 /* delivery.c */
 extern void kg_firehose_delivery(void);
 extern PGDLLEXPORT void kg_firehose_delivery_main(Datum main_arg);

@@ -54,8 +54,8 @@
 #include "utils/timestamp.h"
 
 #include "common/kg_catalog.h"
-#include "common/kg_guc.h"
 #include "common/kg_shmem.h"
+#include "glue/glue.h"
 #include "glue/jobs.h"
 #include "worker/kg_runner.h"
 #include "worker/kg_worker.h"

@@ -53,7 +53,7 @@
 #include "common/kg_catalog.h"
 #include "common/kg_compat.h"
 #include "common/kg_errors.h"
-#include "common/kg_guc.h"
+#include "streams/streams.h"
 #include "streams/read.h"
 #include "streams/standby.h"
 #include "streams/stream_cache.h"

@@ -25,7 +25,7 @@
 
 #include "common/kg_catalog.h"
 #include "common/kg_errors.h"
-#include "common/kg_guc.h"
+#include "streams/streams.h"
 #include "streams/iterator.h"
 
 #define KG_ITER_VERSION 1

@@ -25,7 +25,7 @@
 #include "utils/timestamp.h"
 
 #include "common/kg_catalog.h"
-#include "common/kg_guc.h"
+#include "streams/streams.h"
 #include "streams/on_demand.h"
 #include "streams/reshard.h"
 #include "streams/segments.h"

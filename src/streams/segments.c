@@ -34,6 +34,7 @@
 #include "common/kg_catalog.h"
 #include "common/kg_errors.h"
 #include "common/kg_guc.h"
+#include "streams/streams.h"
 #include "common/kg_shmem.h"
 #include "streams/segments.h"
 #include "worker/kg_worker.h"

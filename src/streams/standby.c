@@ -47,6 +47,7 @@
 
 #include "common/kg_catalog.h"
 #include "common/kg_guc.h"
+#include "streams/streams.h"
 #include "streams/standby.h"
 #include "streams/stream_cache.h"
 #include "streams/stream_state.h"

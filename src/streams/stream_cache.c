@@ -47,6 +47,7 @@
 #include "common/kg_catalog.h"
 #include "common/kg_errors.h"
 #include "common/kg_guc.h"
+#include "streams/streams.h"
 #include "common/kg_shmem.h"
 #include "streams/stream_cache.h"
 #include "worker/kg_worker.h"

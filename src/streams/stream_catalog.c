@@ -42,7 +42,7 @@
 #include "common/kg_catalog.h"
 #include "common/kg_compat.h"
 #include "common/kg_errors.h"
-#include "common/kg_guc.h"
+#include "streams/streams.h"
 #include "common/kg_shmem.h"
 #include "streams/segments.h"
 #include "streams/standby.h"

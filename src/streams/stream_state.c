@@ -14,7 +14,7 @@
  * The marks exist on the primary only; a hot standby reads up to the bound
  * the primary's worker publishes in WAL (standby.c).
  *
- * Locking: KgShared->streams_lock for the hash layout; each entry's mutex
+ * Locking: KgStreamsLock for the hash layout; each entry's mutex
  * for its fields.  Producer slots: written by their own backend only;
  * read without lock by readers, with barriers (see kg_stream_stable_bound).
  *
@@ -36,7 +36,7 @@
 
 #include "common/kg_catalog.h"
 #include "common/kg_errors.h"
-#include "common/kg_guc.h"
+#include "streams/streams.h"
 #include "common/kg_shmem.h"
 #include "streams/standby.h"
 #include "streams/stream_state.h"
@@ -56,6 +56,7 @@ typedef struct KgProducerSlot
 	KgProducerMark marks[KG_MAX_STREAMS_PER_XACT];
 } KgProducerSlot;
 
+LWLock	   *KgStreamsLock = NULL;
 static HTAB *StreamHash = NULL;
 static KgProducerSlot *ProducerSlots = NULL;
 static int	NumProducerSlots = 0;
@@ -96,6 +97,7 @@ kg_stream_state_shmem_init(void)
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(KgStreamKey);
 	info.entrysize = sizeof(KgStreamState);
+	KgStreamsLock = &(GetNamedLWLockTranche(KG_STREAMS_SHMEM))[0].lock;
 	StreamHash = ShmemInitHash("kinesis_glue streams", kg_max_streams,
 							   kg_max_streams, &info, HASH_ELEM | HASH_BLOBS);
 	NumProducerSlots = kg_num_producer_slots();
@@ -130,13 +132,13 @@ kg_stream_state_attach(int32 stream_id)
 	key.dboid = MyDatabaseId;
 	key.stream_id = stream_id;
 
-	LWLockAcquire(KgShared->streams_lock, LW_SHARED);
+	LWLockAcquire(KgStreamsLock, LW_SHARED);
 	st = hash_search(StreamHash, &key, HASH_FIND, NULL);
-	LWLockRelease(KgShared->streams_lock);
+	LWLockRelease(KgStreamsLock);
 	if (st)
 		return st;
 
-	LWLockAcquire(KgShared->streams_lock, LW_EXCLUSIVE);
+	LWLockAcquire(KgStreamsLock, LW_EXCLUSIVE);
 	st = hash_search(StreamHash, &key, HASH_ENTER_NULL, &found);
 	if (st && !found)
 	{
@@ -150,7 +152,7 @@ kg_stream_state_attach(int32 stream_id)
 		ConditionVariableInit(&st->commit_cv);
 		pg_atomic_init_u64(&st->puts, 0);
 	}
-	LWLockRelease(KgShared->streams_lock);
+	LWLockRelease(KgStreamsLock);
 	if (st == NULL)
 		ereport(ERROR,
 				(errcode(KG_LIMIT_EXCEEDED),
@@ -461,9 +463,9 @@ kg_stream_stability(int32 stream_id, KgStreamStability *out)
 	memset(&key, 0, sizeof(key));
 	key.dboid = MyDatabaseId;
 	key.stream_id = stream_id;
-	LWLockAcquire(KgShared->streams_lock, LW_SHARED);
+	LWLockAcquire(KgStreamsLock, LW_SHARED);
 	st = hash_search(StreamHash, &key, HASH_FIND, NULL);
-	LWLockRelease(KgShared->streams_lock);
+	LWLockRelease(KgStreamsLock);
 	if (st == NULL)
 		return false;
 
@@ -529,11 +531,11 @@ kg_clear_marks(void)
 			/* last producer of a deleted stream: free its entry */
 			KgStreamKey key = st->key;
 
-			LWLockAcquire(KgShared->streams_lock, LW_EXCLUSIVE);
+			LWLockAcquire(KgStreamsLock, LW_EXCLUSIVE);
 			st = hash_search(StreamHash, &key, HASH_FIND, NULL);
 			if (st && st->dropped && st->n_inflight == 0)
 				hash_search(StreamHash, &key, HASH_REMOVE, NULL);
-			LWLockRelease(KgShared->streams_lock);
+			LWLockRelease(KgStreamsLock);
 		}
 	}
 	slot->nmarks = 0;
@@ -594,7 +596,7 @@ kg_stream_prepare_to_wait(int32 stream_id)
 	memset(&key, 0, sizeof(key));
 	key.dboid = MyDatabaseId;
 	key.stream_id = stream_id;
-	LWLockAcquire(KgShared->streams_lock, LW_SHARED);
+	LWLockAcquire(KgStreamsLock, LW_SHARED);
 	st = hash_search(StreamHash, &key, HASH_FIND, NULL);
 	if (st != NULL)
 	{
@@ -609,7 +611,7 @@ kg_stream_prepare_to_wait(int32 stream_id)
 			ConditionVariablePrepareToSleep(cv);
 		}
 	}
-	LWLockRelease(KgShared->streams_lock);
+	LWLockRelease(KgStreamsLock);
 	return cv;
 }
 
@@ -627,7 +629,7 @@ kg_publish_changes(void)
 		memset(&key, 0, sizeof(key));
 		key.dboid = MyDatabaseId;
 		key.stream_id = c->stream_id;
-		LWLockAcquire(KgShared->streams_lock, LW_EXCLUSIVE);
+		LWLockAcquire(KgStreamsLock, LW_EXCLUSIVE);
 		st = hash_search(StreamHash, &key, HASH_FIND, NULL);
 		if (st)
 		{
@@ -640,7 +642,7 @@ kg_publish_changes(void)
 			if (c->dropped && st->n_inflight == 0)
 				hash_search(StreamHash, &key, HASH_REMOVE, NULL);
 		}
-		LWLockRelease(KgShared->streams_lock);
+		LWLockRelease(KgStreamsLock);
 		if (c->dropped)
 			kg_meter_forget_stream(MyDatabaseId, c->stream_id);
 	}

@@ -12,7 +12,7 @@
  * which runs after ProcArrayEndTransaction, so a snapshot taken after a
  * reader saw the mark gone sees the transaction's outcome.
  *
- * Locking: KgShared->streams_lock (LWLock) protects the layout of the
+ * Locking: KgStreamsLock (LWLock) protects the layout of the
  * stream hash (insert, delete); shared to look up.  Each entry's mutex
  * (spinlock) protects its counter, in-flight count, version and flags and
  * is held for a few instructions only.  A backend's producer slot is
@@ -25,6 +25,7 @@
 
 #include "port/atomics.h"
 #include "storage/condition_variable.h"
+#include "storage/lwlock.h"
 #include "storage/spin.h"
 #include "datatype/timestamp.h"
 
@@ -60,6 +61,10 @@ typedef struct KgStreamState
 	ConditionVariable commit_cv;	/* broadcast when a producer ends */
 	pg_atomic_uint64 puts;		/* records put since startup */
 } KgStreamState;
+
+/* the shared memory part (kg_shmem_register) and its one LWLock */
+#define KG_STREAMS_SHMEM "kinesis_glue streams"
+extern LWLock *KgStreamsLock;	/* the layout of the stream and meter hashes */
 
 extern Size kg_stream_state_shmem_size(void);
 extern void kg_stream_state_shmem_init(void);

@@ -10,7 +10,7 @@
  * ON_DEMAND streams and streams with quotas, for the on-demand scaler.
  * When the meter hash is full, shards go unmetered (never refused).
  *
- * Locking: KgShared->streams_lock (shared to find, exclusive to add or
+ * Locking: KgStreamsLock (shared to find, exclusive to add or
  * remove meters); the meter's spinlock around a few arithmetic steps.
  *
  *-------------------------------------------------------------------------
@@ -22,8 +22,9 @@
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
 
-#include "common/kg_guc.h"
 #include "common/kg_shmem.h"
+#include "streams/stream_state.h"
+#include "streams/streams.h"
 #include "streams/throughput.h"
 
 static HTAB *MeterHash = NULL;
@@ -65,12 +66,12 @@ kg_meter_get(int32 stream_id, int32 shard_index)
 	key.dboid = MyDatabaseId;
 	key.stream_id = stream_id;
 	key.shard_index = shard_index;
-	LWLockAcquire(KgShared->streams_lock, LW_SHARED);
+	LWLockAcquire(KgStreamsLock, LW_SHARED);
 	m = hash_search(MeterHash, &key, HASH_FIND, NULL);
-	LWLockRelease(KgShared->streams_lock);
+	LWLockRelease(KgStreamsLock);
 	if (m)
 		return m;
-	LWLockAcquire(KgShared->streams_lock, LW_EXCLUSIVE);
+	LWLockAcquire(KgStreamsLock, LW_EXCLUSIVE);
 	m = hash_search(MeterHash, &key, HASH_ENTER_NULL, &found);
 	if (m && !found)
 	{
@@ -83,7 +84,7 @@ kg_meter_get(int32 stream_id, int32 shard_index)
 		m->records_in = 0;
 		m->bytes_in = 0;
 	}
-	LWLockRelease(KgShared->streams_lock);
+	LWLockRelease(KgStreamsLock);
 	return m;
 }
 
@@ -175,10 +176,10 @@ kg_meter_forget_stream(Oid dboid, int32 stream_id)
 	HASH_SEQ_STATUS hs;
 	KgShardMeter *m;
 
-	LWLockAcquire(KgShared->streams_lock, LW_EXCLUSIVE);
+	LWLockAcquire(KgStreamsLock, LW_EXCLUSIVE);
 	hash_seq_init(&hs, MeterHash);
 	while ((m = hash_seq_search(&hs)) != NULL)
 		if (m->key.dboid == dboid && m->key.stream_id == stream_id)
 			hash_search(MeterHash, &m->key, HASH_REMOVE, NULL);
-	LWLockRelease(KgShared->streams_lock);
+	LWLockRelease(KgStreamsLock);
 }

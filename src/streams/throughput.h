@@ -5,7 +5,7 @@
  *		throughput quotas and cumulative write counters for the on-demand
  *		scaler (throughput.c).
  *
- * Locking: KgShared->streams_lock for the meter hash layout; each meter's
+ * Locking: KgStreamsLock for the meter hash layout; each meter's
  * spinlock for its fields.
  *
  *-------------------------------------------------------------------------

@@ -43,7 +43,12 @@ extern void kg_video_segment_upkeep(void);
 extern void kg_video_processors(void);
 extern PGDLLEXPORT void kg_video_processor_main(Datum main_arg);
 
-/* settings (kinesis_glue.c) */
+/* video_init.c: registration and settings */
+extern void kg_video_init(void);
+
+/* video_owners.c: for DROP/REASSIGN OWNED and DROP ROLE */
+struct KgOwnedObjects;
+extern const struct KgOwnedObjects kg_video_owned;
 extern int	kg_video_segment_interval_s;
 extern int	kg_video_buffer_retention_s;
 

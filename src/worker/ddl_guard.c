@@ -5,10 +5,12 @@
  *		change, or attach code or structure to, the storage of a data
  *		stream or video stream, unless the extension itself runs it.
  *
- * The storage (kinesis_records.*, kinesis_segments.*,
- * kinesis_video_media.*, kinesis_video_segments.*) belongs to the
- * extension owner, so PostgreSQL already refuses such DDL to everybody
- * else (it needs ownership).  The guard is the defence in depth on top of
+ * The components register their kinds of storage with
+ * kg_guard_protect_storage() (data streams: kinesis_records.*,
+ * kinesis_segments.*; video streams: kinesis_video_media.*,
+ * kinesis_video_segments.*).  The storage belongs to the extension
+ * owner, so PostgreSQL already refuses such DDL to everybody else (it
+ * needs ownership).  The guard is the defence in depth on top of
  * that: it also refuses superusers and roles that became members of the
  * extension owner, with an error that names the stream functions to use.
  * Guarded are: DROP (table, index, trigger), ALTER TABLE/INDEX (including
@@ -65,28 +67,48 @@
 #include "common/kg_catalog.h"
 #include "worker/kg_worker.h"
 
+#define KG_MAX_PROTECTED 8
+
+/* the registered kinds of storage (set in _PG_init, read-only afterwards) */
+static const KgProtectedStorage *protected_storage[KG_MAX_PROTECTED];
+static int	nprotected_storage = 0;
+
 /*
- * Is relid a stream's record table or segment, or a video stream's
- * fragment table or segment (or an index of one)?  Sets *video.
+ * Add a kind of storage to the guard: every relation in one of its schemas
+ * is protected.  Called from a component's init function in _PG_init;
+ * storage must stay valid (a static const).
  */
-static bool
-kg_is_stream_relation(Oid relid, bool *video)
+void
+kg_guard_protect_storage(const KgProtectedStorage *storage)
+{
+	if (nprotected_storage >= KG_MAX_PROTECTED)
+		elog(ERROR, "too many kinds of kinesis_glue storage");
+	protected_storage[nprotected_storage++] = storage;
+}
+
+/*
+ * The kind of protected storage relid (a table or index) belongs to, or
+ * NULL when it is not protected.
+ */
+static const KgProtectedStorage *
+kg_protected_storage_of(Oid relid)
 {
 	Oid			nsp;
 	char	   *nspname;
 
 	if (!OidIsValid(relid))
-		return false;
+		return NULL;
 	nsp = get_rel_namespace(relid);
 	if (!OidIsValid(nsp))
-		return false;
+		return NULL;
 	nspname = get_namespace_name(nsp);
 	if (nspname == NULL)
-		return false;
-	*video = strcmp(nspname, "kinesis_video_media") == 0 ||
-		strcmp(nspname, "kinesis_video_segments") == 0;
-	return *video || strcmp(nspname, "kinesis_records") == 0 ||
-		strcmp(nspname, "kinesis_segments") == 0;
+		return NULL;
+	for (int i = 0; i < nprotected_storage; i++)
+		for (const char *const *schema = protected_storage[i]->schemas; *schema; schema++)
+			if (strcmp(nspname, *schema) == 0)
+				return protected_storage[i];
+	return NULL;
 }
 
 /* Is the extension's own install or update script running? */
@@ -160,9 +182,9 @@ kg_restore_allowed(Oid relid)
 static void
 kg_refuse_relid_restore(Oid relid, const char *relname, const char *what, bool restore_shape)
 {
-	bool		video = false;
+	const KgProtectedStorage *storage = kg_protected_storage_of(relid);
 
-	if (!kg_is_stream_relation(relid, &video))
+	if (storage == NULL)
 		return;
 	if (kg_extension_script_running())
 		return;
@@ -171,17 +193,12 @@ kg_refuse_relid_restore(Oid relid, const char *relname, const char *what, bool r
 		return;
 	if (restore_shape && kg_restore_allowed(relid))
 		return;
-	if (video)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("AccessDeniedException: cannot %s the fragment storage of a video stream", what),
-				 errdetail("Relation \"%s\" belongs to a kinesis_glue video stream.", relname),
-				 errhint("Use kinesis_video.delete_stream() and the other kinesis_video functions; GRANT and REVOKE work as usual.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("AccessDeniedException: cannot %s the record storage of a data stream", what),
-			 errdetail("Relation \"%s\" belongs to a kinesis_glue data stream.", relname),
-			 errhint("Use kinesis.delete_stream() and the other kinesis functions; GRANT and REVOKE work as usual.")));
+			 errmsg("AccessDeniedException: cannot %s the %s of a %s", what,
+					storage->storage_noun, storage->object_noun),
+			 errdetail("Relation \"%s\" belongs to a kinesis_glue %s.", relname, storage->object_noun),
+			 errhint("%s", storage->hint)));
 }
 
 /* kg_refuse_relid_restore for a command that has no restore shape */
@@ -265,8 +282,11 @@ kg_trigger_restore_shape(CreateTrigStmt *stmt)
 	DeconstructQualifiedName(stmt->funcname, &schema, &name);
 	if (schema == NULL || stmt->whenClause || stmt->transitionRels)
 		return false;
-	return (strcmp(schema, "kinesis") == 0 && strcmp(name, "forbid_direct_dml") == 0) ||
-		(strcmp(schema, "kinesis_video") == 0 && strcmp(name, "_forbid_direct_dml") == 0);
+	for (int i = 0; i < nprotected_storage; i++)
+		if (strcmp(schema, protected_storage[i]->trigger_schema) == 0 &&
+			strcmp(name, protected_storage[i]->trigger_function) == 0)
+			return true;
+	return false;
 }
 
 /* DROP TABLE / INDEX / TRIGGER */

@@ -58,8 +58,6 @@ int			kg_reserved_worker_processes = 2;
 int			kg_runner_grace_ms = 10000;
 
 KgRunnerRegistry *Registry = NULL;
-static shmem_request_hook_type prev_shmem_request_hook = NULL;
-static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* supervisor side: handles of the runners this process launched */
 typedef struct KgLocalHandle
@@ -84,23 +82,12 @@ kg_registry_size(void)
 					mul_size(kg_registry_slots(), sizeof(KgRunnerSlot)));
 }
 
+/* kg_shmem_register init: attach to (on first use, initialise) the registry. */
 static void
-kg_runner_shmem_request(void)
-{
-	if (prev_shmem_request_hook)
-		prev_shmem_request_hook();
-	RequestAddinShmemSpace(kg_registry_size());
-	RequestNamedLWLockTranche("kinesis_glue runners", 1);
-}
-
-static void
-kg_runner_shmem_startup(void)
+kg_runner_shmem_init(void)
 {
 	bool		found;
 
-	if (prev_shmem_startup_hook)
-		prev_shmem_startup_hook();
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	Registry = ShmemInitStruct("kinesis_glue runners", kg_registry_size(), &found);
 	if (!found)
 	{
@@ -109,12 +96,15 @@ kg_runner_shmem_startup(void)
 		Registry->nslots = kg_registry_slots();
 		Registry->next_token = 1;
 	}
-	LWLockRelease(AddinShmemInitLock);
 }
 
+static const KgShmemPart kg_runner_shmem = {
+	"kinesis_glue runners", kg_registry_size, kg_runner_shmem_init, 1
+};
+
 /*
- * Define the settings and install the shared memory hooks (called from
- * _PG_init; the hooks only under shared_preload_libraries).
+ * Define the settings and register the registry's shared memory (called
+ * from _PG_init).
  */
 void
 kg_runner_init_hooks(void)
@@ -135,12 +125,7 @@ kg_runner_init_hooks(void)
 							"How long a runner that ignores a cancel (a stop or its timeout) has before it is terminated.",
 							NULL, &kg_runner_grace_ms, 10000, 0, INT_MAX,
 							PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
-	if (!process_shared_preload_libraries_in_progress)
-		return;
-	prev_shmem_request_hook = shmem_request_hook;
-	shmem_request_hook = kg_runner_shmem_request;
-	prev_shmem_startup_hook = shmem_startup_hook;
-	shmem_startup_hook = kg_runner_shmem_startup;
+	kg_shmem_register(&kg_runner_shmem);
 }
 
 /* Send sig to an entry's runner; caller holds the lock. */

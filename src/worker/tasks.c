@@ -3,46 +3,59 @@
  * tasks.c
  *		The registry of periodic tasks run by every per-database worker.
  *
- * To add work to the worker, write a function that runs one round outside
- * a transaction (opening one transaction per unit of work with
- * kg_run_in_transaction) and add a line below.  SQL callers that need a
- * round now call kg_wake_worker(MyDatabaseId); tasks marked true in the
- * last field then run at once, the others when their interval is up.
+ * A component adds work to the worker from its init function in _PG_init:
+ * it writes a function that runs one round outside a transaction (opening
+ * one transaction per unit of work with kg_run_in_transaction) and
+ * registers it with kg_worker_register_task().  Tasks run in registration
+ * order.  SQL callers that need a round now call kg_wake_worker(MyDatabaseId);
+ * tasks with run_when_woken then run at once, the others when their
+ * interval is up.  The runtime names no task of its own here.
  *
- * Locking: none here; each task documents its own.
+ * Locking: none; the registry is written only in _PG_init (the postmaster,
+ * or each process that loads the library) and read-only afterwards.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "common/kg_guc.h"
-#include "firehose/firehose.h"
-#include "glue/crawler.h"
-#include "glue/jobs.h"
-#include "streams/esm.h"
-#include "streams/on_demand.h"
-#include "streams/segments.h"
-#include "streams/standby.h"
-#include "video/video.h"
 #include "worker/kg_worker.h"
 
-static int
-kg_naptime(void)
+#define KG_MAX_TASKS 32
+
+static const KgTask *tasks[KG_MAX_TASKS];
+static int	ntasks = 0;
+
+/*
+ * Add a task to every per-database worker.  task must stay valid (a static
+ * const); its interval_ms may be NULL for kinesis_glue.worker_naptime.
+ */
+void
+kg_worker_register_task(const KgTask *task)
 {
-	return kg_worker_naptime_ms;
+	if (ntasks >= KG_MAX_TASKS)
+		elog(ERROR, "too many kinesis_glue worker tasks");
+	tasks[ntasks++] = task;
 }
 
-const KgTask kg_tasks[] = {
-	{"segment upkeep", kg_naptime, kg_segment_upkeep},
-	{"stable bounds for hot standbys", kg_standby_publish_interval_ms, kg_standby_publish_bounds},
-	{"on-demand scaling", kg_on_demand_interval_ms, kg_on_demand_scaling},
-	{"event source mapping runners", kg_naptime, kg_esm_supervise},
-	{"firehose delivery", kg_naptime, kg_firehose_delivery},
-	{"glue crawlers", kg_naptime, kg_glue_crawler_supervise},
-	{"glue jobs", kg_naptime, kg_glue_job_supervise, true},
-	{"glue trigger schedules in the pg_cron database", kg_naptime, kg_glue_cron_sync},
-	{"video segment upkeep", kg_naptime, kg_video_segment_upkeep},
-	{"video stream processors", kg_naptime, kg_video_processors},
-};
+/* The number of registered tasks. */
+int
+kg_worker_ntasks(void)
+{
+	return ntasks;
+}
 
-const int	kg_ntasks = lengthof(kg_tasks);
+/* The i-th registered task (0 <= i < kg_worker_ntasks()). */
+const KgTask *
+kg_worker_task(int i)
+{
+	Assert(i >= 0 && i < ntasks);
+	return tasks[i];
+}
+
+/* How long the worker may wait before task runs again, in milliseconds. */
+int
+kg_worker_task_interval(const KgTask *task)
+{
+	return task->interval_ms ? task->interval_ms() : kg_worker_naptime_ms;
+}

@@ -226,7 +226,7 @@ kg_worker_main(Datum main_arg)
 	/* before any task: a copy of another database stops shared destinations */
 	(void) kg_run_in_transaction("kinesis_glue: adopt a copied database", kg_adopt_copy, NULL);
 
-	next_run = MemoryContextAllocZero(TopMemoryContext, sizeof(TimestampTz) * Max(kg_ntasks, 1));
+	next_run = MemoryContextAllocZero(TopMemoryContext, sizeof(TimestampTz) * Max(kg_worker_ntasks(), 1));
 
 	for (;;)
 	{
@@ -253,20 +253,22 @@ kg_worker_main(Datum main_arg)
 		}
 		kg_worker_leave_template();
 
-		for (int i = 0; i < kg_ntasks && !worker_version_mismatch; i++)
+		for (int i = 0; i < kg_worker_ntasks() && !worker_version_mismatch; i++)
 		{
+			const KgTask *task = kg_worker_task(i);
+
 			now = GetCurrentTimestamp();
 			if (now >= next_run[i])
 			{
-				kg_tasks[i].run();
+				task->run();
 				CHECK_FOR_INTERRUPTS();
 				next_run[i] = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-														  kg_tasks[i].interval_ms());
+														  kg_worker_task_interval(task));
 			}
 		}
 
 		now = GetCurrentTimestamp();
-		for (int i = 0; i < kg_ntasks && !worker_version_mismatch; i++)
+		for (int i = 0; i < kg_worker_ntasks() && !worker_version_mismatch; i++)
 		{
 			long		ms = (long) ((next_run[i] - now) / 1000);
 
@@ -278,8 +280,8 @@ kg_worker_main(Datum main_arg)
 					  sleep_ms, PG_WAIT_EXTENSION) & WL_LATCH_SET)
 		{
 			/* woken (kg_wake_worker): the tasks that asked for it run now */
-			for (int i = 0; i < kg_ntasks; i++)
-				if (kg_tasks[i].run_when_woken)
+			for (int i = 0; i < kg_worker_ntasks(); i++)
+				if (kg_worker_task(i)->run_when_woken)
 					next_run[i] = 0;
 		}
 		ResetLatch(MyLatch);

@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ *
+ * streams.h
+ *		The Data Streams component: its registration with the runtime and
+ *		its settings (streams_init.c).
+ *
+ * Locking: none; GUC variables are backend-local copies.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KG_STREAMS_H
+#define KG_STREAMS_H
+
+extern void kg_streams_init(void);
+
+/* stream_owners.c: for DROP/REASSIGN OWNED and DROP ROLE */
+struct KgOwnedObjects;
+extern const struct KgOwnedObjects kg_streams_owned;
+
+extern int	kg_max_streams;			/* PGC_POSTMASTER */
+extern int	kg_iterator_ttl_ms;		/* PGC_SUSET */
+extern int	kg_standby_bound_interval_ms;	/* PGC_SIGHUP: 0 publishes no bounds */
+extern int	kg_segment_records;		/* PGC_SUSET: capacity of new streams' segments */
+extern int	kg_segment_interval_s;	/* PGC_SIGHUP: time after which a segment is closed */
+extern int	kg_segments_ahead;		/* PGC_SIGHUP */
+extern int	kg_lease_timeout_ms;	/* PGC_SIGHUP */
+extern bool kg_throughput_quotas;	/* PGC_SIGHUP */
+extern int	kg_on_demand_interval_s;	/* PGC_SIGHUP */
+extern int	kg_on_demand_split_records;
+extern int	kg_on_demand_split_bytes;
+extern int	kg_on_demand_merge_records;
+extern int	kg_on_demand_sustain;
+extern int	kg_on_demand_cooldown_s;
+
+#endif							/* KG_STREAMS_H */
