@@ -246,16 +246,27 @@ $$
                   'ORDER BY %1$I, fragment_number DESC', ts_col, ($1).media_table)
 $$;
 
+-- The media of the fragments range_sql selects (kinesis_video._range_sql,
+-- with get_clip's parameters $1..$3), in fragment-number order, in one
+-- buffer of total_bytes (video_clip.c).  Internal to get_clip; it runs the
+-- query as its caller, so it gives nobody more than a query of their own.
+CREATE FUNCTION kinesis_video._clip_media(range_sql text, horizon timestamptz,
+        start_timestamp timestamptz, end_timestamp timestamptz, total_bytes bigint)
+    RETURNS bytea LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_video_clip_media';
+
 -- GetClip: the media of the fragments that start in [start_timestamp,
 -- end_timestamp] (inclusive at both ends, as the ON_DEMAND playlist)
 -- concatenated in order, as the producer sent them (no MP4 repackaging).
 -- Limits: a range of at most 24 hours, at most 200 fragments and 100 MB.
 -- Fragments with the same start timestamp count once (the newest wins).
+-- The clip is built in memory once, in a buffer of its exact size; work_mem
+-- is raised for the call so that the one-row result (at most 100 MB) stays
+-- in memory instead of being written to a temporary file and read back.
 CREATE FUNCTION kinesis_video.get_clip(stream_name text, fragment_selector_type text,
         start_timestamp timestamptz, end_timestamp timestamptz)
     RETURNS TABLE (content_type text, payload bytea, fragment_count integer,
                    first_fragment_number bigint, last_fragment_number bigint)
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET work_mem = '128MB' AS
 $$
 DECLARE
     s kinesis_video.streams := kinesis_video._get_readable(get_clip.stream_name);
@@ -263,6 +274,9 @@ DECLARE
     sel text;
     n integer;
     bytes bigint;
+    first_number bigint;
+    last_number bigint;
+    horizon timestamptz;
 BEGIN
     PERFORM kinesis_video._require_retention(s);
     IF start_timestamp IS NULL OR end_timestamp IS NULL OR end_timestamp <= start_timestamp
@@ -271,8 +285,11 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     sel := kinesis_video._range_sql(s, ts_col);
-    EXECUTE format('SELECT count(*), sum(fragment_size_in_bytes) FROM (%s) c', sel)
-       INTO n, bytes USING kinesis_video._horizon(s), start_timestamp, end_timestamp;
+    horizon := kinesis_video._horizon(s);
+    EXECUTE format('SELECT count(*), sum(fragment_size_in_bytes), min(fragment_number), max(fragment_number) '
+                   'FROM (%s) c', sel)
+       INTO n, bytes, first_number, last_number
+       USING horizon, start_timestamp, end_timestamp;
     IF n = 0 THEN
         RAISE EXCEPTION 'ResourceNotFoundException: no fragments of video stream "%" in the requested range', s.stream_name
             USING ERRCODE = 'undefined_object';
@@ -283,10 +300,8 @@ BEGIN
                   DETAIL = 'A clip has at most 200 fragments and 100 MB.',
                   HINT = 'Ask for a shorter time range.';
     END IF;
-    RETURN QUERY EXECUTE format(
-        'SELECT $4, string_agg(media, ''''::bytea ORDER BY fragment_number), count(*)::integer, '
-        'min(fragment_number), max(fragment_number) FROM (%s) c', sel)
-        USING kinesis_video._horizon(s), start_timestamp, end_timestamp,
-              coalesce(s.media_type, 'application/octet-stream');
+    RETURN QUERY SELECT coalesce(s.media_type, 'application/octet-stream'),
+        kinesis_video._clip_media(sel, horizon, start_timestamp, end_timestamp, bytes),
+        n, first_number, last_number;
 END
 $$;
