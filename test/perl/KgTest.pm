@@ -9,6 +9,7 @@
 #                      the common settings, started, the extension created
 #   kg_sql             safe_psql, in a database, as a role
 #   kg_wait            poll_query_until with a name for what is awaited
+#   kg_poll            wait for a Perl condition (files, sockets, ...)
 #   kg_wait_worker     wait for a database's kinesis_glue worker
 #   kg_job_run_end     wait for a Glue job run to end; its state
 #   kg_set_conf        ALTER SYSTEM SET (or RESET) and reload
@@ -33,7 +34,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
 
-our @EXPORT = qw(kg_node kg_sql kg_wait kg_wait_worker kg_job_run_end kg_set_conf
+our @EXPORT = qw(kg_node kg_sql kg_wait kg_poll kg_wait_worker kg_job_run_end kg_set_conf
   kg_kill9 kg_pgbench kg_psql_bg kg_finish kg_transactions
   kg_put_orders kg_orders_digest kg_read_count);
 
@@ -96,6 +97,21 @@ sub kg_wait
 	{
 		diag(sprintf('timed out after %.0f s waiting for %s', $took, $what));
 	}
+	fail("timed out waiting for $what") if !$ok && !defined wantarray;
+	return $ok;
+}
+
+sub kg_poll
+{
+	my ($cond, $what, %opts) = @_;
+	my $secs = $opts{within} // $PostgreSQL::Test::Utils::timeout_default;
+	my $t0 = time();
+	my $ok;
+	until (($ok = $cond->()) || time() - $t0 > $secs)
+	{
+		usleep(100_000);
+	}
+	diag(sprintf('timed out after %.0f s waiting for %s', time() - $t0, $what)) unless $ok;
 	fail("timed out waiting for $what") if !$ok && !defined wantarray;
 	return $ok;
 }
@@ -289,6 +305,13 @@ seconds, or C<within> seconds, which then also bounds the time it took.
 Returns true on success; on a timeout it says, with diag, what it waited for
 and how long; called in void context it then also fails a test (so that a
 wait that is a step, not an assertion, does not go unnoticed).
+
+=item kg_poll($cond, $what, %opts)
+
+Calls $cond every 0.1 s until it returns true, for at most timeout_default
+seconds, or C<within> seconds; for what SQL cannot see (files, sockets,
+notifications).  Returns $cond's last value; on a timeout it says what it
+waited for, and in void context also fails a test, as kg_wait does.
 
 =item kg_wait_worker($node, %opts)
 
