@@ -191,7 +191,7 @@ sub start_run
 {
 	my ($name, $cmd, $secs) = @_;
 	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start($cmd, '>', \$out, '2>', \$err, IPC::Run::timeout($secs));
+	my $h = IPC::Run::start($cmd, '>', \$out, '2>', \$err, $secs ? IPC::Run::timeout($secs) : ());
 	return { h => $h, out => \$out, err => \$err, name => $name };
 }
 
@@ -346,7 +346,7 @@ seconds + timeout_default).  Returns a run for kg_finish: a hash with C<h>
 
 Starts C<psql -XAtq> in the background on C<file> (a script, written to
 $name.sql) or C<command> (-c), in C<db>, with C<-v ON_ERROR_STOP=1> when
-C<on_error_stop>; C<timeout> defaults to timeout_default.  Returns a run as
+C<on_error_stop>; C<timeout> defaults to timeout_default (0: none).  Returns a run as
 kg_pgbench does.
 
 =item kg_finish($run)
