@@ -14,10 +14,12 @@
 #   kg_job_run_end     wait for a Glue job run to end; its state
 #   kg_set_conf        ALTER SYSTEM SET (or RESET) and reload
 #   kg_kill9           kill -9 of the postmaster; wait until all is gone
+#   kg_crash           that under load: the load ends, the node restarts
 #   kg_pgbench         start pgbench clients running a script
 #   kg_psql_bg         start psql running a script file or a command
 #   kg_finish          wait for one of those to end; its exit status
 #   kg_transactions    the transactions pgbench committed
+#   kg_firehose_producers  psql producers of Firehose records and a ledger
 #   kg_put_orders      numbered records to the stream "orders"
 #   kg_orders_digest   md5 and count of what "orders" holds
 #   kg_read_count      how many records read_shard returns from "orders"
@@ -35,7 +37,7 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 
 our @EXPORT = qw(kg_node kg_sql kg_wait kg_poll kg_wait_worker kg_job_run_end kg_set_conf
-  kg_kill9 kg_pgbench kg_psql_bg kg_finish kg_transactions
+  kg_kill9 kg_crash kg_pgbench kg_psql_bg kg_finish kg_transactions kg_firehose_producers
   kg_put_orders kg_orders_digest kg_read_count);
 
 # Settings every kg_node gets unless the test changes or drops them.
@@ -186,6 +188,15 @@ sub write_script
 	return $file;
 }
 
+sub kg_crash
+{
+	my ($node, @runs) = @_;
+	my $gone = kg_kill9($node);
+	kg_finish($_) for @runs;    # they lose their connections
+	$node->start;
+	return $gone;
+}
+
 # Start a command in the background: a run { h, out, err, name }.
 sub start_run
 {
@@ -239,6 +250,30 @@ sub kg_transactions
 	my ($run) = @_;
 	my ($n) = ${ $run->{out} } =~ /number of transactions actually processed: (\d+)/;
 	return $n;
+}
+
+sub kg_firehose_producers
+{
+	my ($node, $stream, %opts) = @_;
+	my @runs;
+	for my $p (1 .. $opts{producers})
+	{
+		my $script = '';
+		for my $b (0 .. $opts{batches} - 1)
+		{
+			my $lo = $p * 100000 + $b * $opts{batch};
+			my $hi = $lo + $opts{batch} - 1;
+			$script .= "BEGIN;\n"
+			  . "SELECT count(*) FROM firehose.put_record_batch('$stream', ARRAY(SELECT convert_to("
+			  . "jsonb_build_object('id', i, 'producer', $p, 'payload', repeat('x', 200))::text, 'UTF8') "
+			  . "FROM generate_series($lo, $hi) i));\n"
+			  . "INSERT INTO ledger SELECT generate_series($lo, $hi);\n"
+			  . "COMMIT;\n";
+			$script .= "SELECT pg_sleep($opts{pause});\n" if $opts{pause};
+		}
+		push @runs, kg_psql_bg($node, "producer_$p", file => $script, timeout => $opts{timeout});
+	}
+	return @runs;
 }
 
 sub kg_put_orders
@@ -334,6 +369,11 @@ kill -9 of the postmaster; then waits (up to timeout_default) until it and
 every process that was in pg_stat_activity are gone, as a new postmaster
 needs; true when they are.  The test starts the node again.
 
+=item kg_crash($node, @runs)
+
+kg_kill9, then kg_finish of each run (load that loses its connections), then
+a start of the node; returns what kg_kill9 returned.
+
 =item kg_pgbench($node, $name, $script, %opts)
 
 Writes $script to $name.sql in the node's base directory and starts pgbench
@@ -357,6 +397,16 @@ error of a run that timed out).
 =item kg_transactions($run)
 
 The number of transactions a finished pgbench run processed.
+
+=item kg_firehose_producers($node, $stream, %opts)
+
+Starts C<producers> psql sessions (kg_psql_bg, C<timeout>) that each put
+C<batches> transactions of C<batch> records to Firehose stream $stream with
+put_record_batch (data {"id": <id>, "payload": "x" x 200, "producer": <p>},
+ids from p * 100000 up) and insert the same ids into table C<ledger> in the
+same transaction, so that the ledger is exactly what they committed; with
+C<pause>, each sleeps that many seconds after each transaction.  Returns
+the runs.
 
 =item kg_put_orders($node, $db, $from, $to)
 

@@ -126,8 +126,7 @@ wait_worker('start');
 # old one is gone (the new postmaster refuses to start before)
 sub crash_and_start
 {
-	kg_kill9($node);
-	$node->start;
+	kg_crash($node);
 }
 
 # the highest sequence number anybody was given so far

@@ -118,8 +118,7 @@ ok( kg_wait($node,
 		1),
 	'the runner sleeps in the middle of a batch again');
 my $in_call = $sql->("SELECT count(*) FROM sink WHERE tag = 'once'");
-kg_kill9($node);
-$node->start;
+kg_crash($node);
 $sql->("UPDATE ctl SET sleep = 0 WHERE tag = 'once'");
 ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag = 'once'", 700), 'after the crash every record was processed');
 is($sql->("SELECT count(*) - count(DISTINCT seq) FROM sink WHERE tag = 'once'"), 0,

@@ -66,31 +66,14 @@ CREATE TABLE ledger (id int PRIMARY KEY);
 SELECT firehose.create_delivery_stream('crash', 'dest', buffering_interval => '0 s');
 });
 
-my @producers;
-for my $p (1 .. $PRODUCERS)
-{
-	my $script = '';
-	for my $b (0 .. $BATCHES - 1)
-	{
-		my $lo = $p * 100000 + $b * $BATCH;
-		my $hi = $lo + $BATCH - 1;
-		$script .= "BEGIN;\n"
-		  . "SELECT count(*) FROM firehose.put_record_batch('crash', ARRAY(SELECT convert_to("
-		  . "jsonb_build_object('id', i, 'producer', $p, 'payload', repeat('x', 200))::text, 'UTF8') "
-		  . "FROM generate_series($lo, $hi) i));\n"
-		  . "INSERT INTO ledger SELECT generate_series($lo, $hi);\n"
-		  . "COMMIT;\n";
-	}
-	push @producers, kg_psql_bg($node, "producer_$p", file => $script, timeout => 60);
-}
+my @producers = kg_firehose_producers($node, 'crash',
+	producers => $PRODUCERS, batches => $BATCHES, batch => $BATCH, timeout => 60);
 
 # kill the postmaster once deliveries are under way and producers still run
 kg_wait($node, q{SELECT count(*) >= 500 FROM dest}, 't', 'first deliveries of the crash stream');
 my $before = sql(q{SELECT (SELECT count(*) FROM dest) || ' ' || (SELECT count(*) FROM ledger)});
 note("before the crash: delivered, committed = $before");
-ok(kg_kill9($node), 'every process of the killed postmaster is gone');
-kg_finish($_) for @producers;    # they lose their connections
-$node->start;
+ok(kg_crash($node, @producers), 'every process of the killed postmaster is gone');
 
 my $committed = sql(q{SELECT count(*) FROM ledger});
 cmp_ok($committed, '>', 0, "crash: $committed records committed before the crash");

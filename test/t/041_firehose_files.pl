@@ -122,29 +122,11 @@ SELECT firehose.create_delivery_stream('crash', destination_directory => '$out/c
         prefix => 'p=!{partitionKeyFromQuery:p}/', partition_keys => '{"p": "\$.producer"}',
         buffering_interval => '0 s');
 });
-my @producers;
-for my $p (1 .. $PRODUCERS)
-{
-	my $script = '';
-	for my $b (0 .. $BATCHES - 1)
-	{
-		my $lo = $p * 100000 + $b * $BATCH;
-		my $hi = $lo + $BATCH - 1;
-		$script .= "BEGIN;\n"
-		  . "SELECT count(*) FROM firehose.put_record_batch('crash', ARRAY(SELECT convert_to("
-		  . "jsonb_build_object('id', i, 'producer', $p, 'payload', repeat('x', 200))::text, 'UTF8') "
-		  . "FROM generate_series($lo, $hi) i));\n"
-		  . "INSERT INTO ledger SELECT generate_series($lo, $hi);\n"
-		  . "COMMIT;\nSELECT pg_sleep(0.01);\n";
-	}
-	push @producers, kg_psql_bg($node, "producer_$p", file => $script, timeout => 60);
-}
+my @producers = kg_firehose_producers($node, 'crash',
+	producers => $PRODUCERS, batches => $BATCHES, batch => $BATCH, pause => 0.01, timeout => 60);
 kg_wait($node, q{SELECT records_delivered >= 1000 FROM firehose.delivery_stream_metrics
             WHERE delivery_stream_name = 'crash'}, 't', 'first deliveries of the crash stream');
-# the server can start again only when every process of the old one is gone
-kg_kill9($node);
-kg_finish($_) for @producers;
-$node->start;
+kg_crash($node, @producers);
 
 my $committed = sql(q{SELECT count(*) FROM ledger});
 cmp_ok($committed, '>', 0, "crash: $committed records committed before the crash");

@@ -221,10 +221,7 @@ for my $p (1 .. 4)
 }
 kg_wait($node, q{SELECT count(*) >= 200 FROM ledger}, 't', 'puts before the crash');
 my $issued_before = sql(q{SELECT last_value FROM kinesis_video.fragment_numbers});
-# the server can start again only when every process of the old one is gone
-kg_kill9($node);
-kg_finish($_) for @producers;
-$node->start;
+kg_crash($node, @producers);
 
 my $committed = sql(q{SELECT count(*) FROM ledger});
 cmp_ok($committed, '>=', 200, "crash: $committed fragments committed before the crash");
