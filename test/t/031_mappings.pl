@@ -500,13 +500,9 @@ usleep(300_000);
 $sql->(q{SELECT count(*) FROM kinesis.put_records('orders', ARRAY['c9', 'c9'],
          ARRAY[convert_to('{"order_id": 22, "amount": 250.00}', 'UTF8'), convert_to('{"order_id": 23, "amount": 12.50}', 'UTF8')])});
 my $heard = '';
-my $deadline = time() + 20;
-while (time() < $deadline && $heard !~ /order_id/)
-{
-	# psql prints the notifications that arrived with its next result
-	$heard .= $listener->query("SELECT 1");
-	usleep(100_000);
-}
+# psql prints the notifications that arrived with its next result
+my $notified = kg_poll(sub { $heard .= $listener->query("SELECT 1"); $heard =~ /order_id/ },
+	'a notification on channel alerts');
 like($heard, qr/Asynchronous notification "alerts" with payload "\{"order_id": 22, "amount": 250.00\}"/,
 	'the LISTEN session heard the big order');
 unlike($heard, qr/"order_id": 23/, 'and not the small one');
