@@ -83,6 +83,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# the TAP tests' shared module (test/perl/KgTest.pm); prove runs in $(srcdir)
+PG_PROVE_FLAGS += -I $(srcdir)/test/perl
+
 # PGXS tracks no header dependencies here: rebuild everything when a header changes.
 $(OBJS): $(wildcard src/*.h src/*/*.h)
 # the library refuses SQL objects of another version (KG_EXTVERSION)

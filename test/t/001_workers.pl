@@ -16,24 +16,10 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
 # How long a worker may take to start after CREATE EXTENSION commits.
 my $start_budget = 5;
-
-# Wait up to $secs seconds for $query on $db to return 't'; true on success.
-# (poll_query_until waits PG_TEST_TIMEOUT_DEFAULT, 180 s by default.)
-sub wait_until
-{
-	my ($node, $db, $query, $secs) = @_;
-	my $deadline = time() + $secs;
-	while (time() < $deadline)
-	{
-		my ($rc, $out, $err) = $node->psql($db, $query);
-		return 1 if $rc == 0 && $out eq 't';
-		usleep(50_000);
-	}
-	return 0;
-}
 
 # The PIDs of the kinesis_glue workers, by database name.
 sub workers
@@ -73,17 +59,7 @@ sub no_worker_sql
 my $launcher_sql =
   q{SELECT pid FROM pg_stat_activity WHERE backend_type = 'kinesis_glue launcher'};
 
-my $node = PostgreSQL::Test::Cluster->new('main');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'kinesis_glue'
-kinesis_glue.launcher_naptime = '200ms'
-kinesis_glue.worker_naptime = '200ms'
-max_worker_processes = 16
-restart_after_crash = on
-});
-$node->start;
+my $node = kg_node('main', set => { restart_after_crash => 'on' }, extension => undef);
 
 # ---------------------------------------------------------------------------
 # (a) the launcher
@@ -109,7 +85,7 @@ for my $db (qw(db1 db2))
 {
 	my $t0 = time();
 	$node->safe_psql($db, 'CREATE EXTENSION kinesis_glue');
-	ok(wait_until($node, 'postgres', worker_running_sql($db), $start_budget),
+	ok(kg_wait($node, worker_running_sql($db), 't', "the worker of $db", within => $start_budget),
 		"a worker for $db runs within ${start_budget} s of CREATE EXTENSION");
 	note(sprintf('worker for %s up after %.2f s', $db, time() - $t0));
 }

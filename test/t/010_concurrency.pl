@@ -34,29 +34,26 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 use Time::HiRes qw(time);
+use KgTest;
 
 my $PRODUCERS = 8;
 my $READERS = 4;
 my $SHARDS = 4;
 my $DURATION = 15;    # seconds of producer load
 
-my $node = PostgreSQL::Test::Cluster->new('concurrency');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_connections = 40
-max_worker_processes = 16
-kinesis_glue.worker_naptime = 100ms
-kinesis_glue.segment_records = 4096
-kinesis_glue.segments_ahead = 3
-kinesis_glue.segment_interval = 1s
-});
-$node->start;
+my $node = kg_node(
+	'concurrency',
+	set => {
+		max_connections => 40,
+		'kinesis_glue.worker_naptime' => '100ms',
+		'kinesis_glue.launcher_naptime' => undef,
+		'kinesis_glue.segment_records' => 4096,
+		'kinesis_glue.segments_ahead' => 3,
+		'kinesis_glue.segment_interval' => '1s'
+	});
 
 $node->safe_psql(
 	'postgres', q{
-CREATE EXTENSION kinesis_glue;
 SELECT kinesis.create_stream('conc', 4);
 
 -- what the producers committed: one row per record, written in the
@@ -184,40 +181,20 @@ my $monitor_script =
   . "FROM kinesis.stream_stability WHERE stream_name = 'conc';\n"
   . "\\sleep 20 ms\n";
 
-my $dir = $node->basedir;
-PostgreSQL::Test::Utils::append_to_file("$dir/producer.sql", $producer_script);
-PostgreSQL::Test::Utils::append_to_file("$dir/reader.sql", $reader_script);
-PostgreSQL::Test::Utils::append_to_file("$dir/monitor.sql", $monitor_script);
-
-my @conn = ('-h', $node->host, '-p', $node->port, '-n');
-my %run;
 my $t0 = time();
-for my $job (
-	[ 'producers', $PRODUCERS, $DURATION,     'producer.sql', '-D', 'k=0' ],
-	[ 'readers',   $READERS,   $DURATION + 1, 'reader.sql',   '-D', 'sh=-1' ],
-	[ 'monitor',   1,          $DURATION + 1, 'monitor.sql' ])
-{
-	my ($name, $clients, $secs, $file, @extra) = @$job;
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[
-			'pgbench', @conn, '-c', $clients, '-j', $clients, '-T', $secs,
-			'-f', "$dir/$file", @extra, 'postgres'
-		],
-		'>', \$out, '2>', \$err,
-		IPC::Run::timeout($secs + $PostgreSQL::Test::Utils::timeout_default));
-	$run{$name} = { h => $h, out => \$out, err => \$err };
-}
+my %run = (
+	producers => kg_pgbench($node, 'producer', $producer_script,
+		clients => $PRODUCERS, seconds => $DURATION, define => ['k=0']),
+	readers => kg_pgbench($node, 'reader', $reader_script,
+		clients => $READERS, seconds => $DURATION + 1, define => ['sh=-1']),
+	monitor => kg_pgbench($node, 'monitor', $monitor_script, seconds => $DURATION + 1));
 
 for my $name (qw(producers readers monitor))
 {
 	my $r = $run{$name};
-	my $ok = eval { $r->{h}->finish; 1 };
-	my $status = $ok ? $r->{h}->full_result(0) >> 8 : "died: $@";
-	is($status, 0, "pgbench $name ran without errors")
+	is(kg_finish($r), 0, "pgbench $name ran without errors")
 	  or diag("stdout:\n${$r->{out}}\nstderr:\n${$r->{err}}");
-	my ($tps) = ${ $r->{out} } =~ /number of transactions actually processed: (\d+)/;
-	note("$name: " . ($tps // '?') . " transactions");
+	note("$name: " . (kg_transactions($r) // '?') . " transactions");
 	$node->safe_psql('postgres',
 		"CREATE TABLE IF NOT EXISTS run_end (at timestamptz); INSERT INTO run_end SELECT clock_timestamp()"
 	) if $name eq 'producers';

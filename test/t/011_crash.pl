@@ -37,30 +37,26 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
 my $CLIENTS = 6;
 my $SHARDS = 3;
 
-my $node = PostgreSQL::Test::Cluster->new('crash');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_connections = 30
-max_worker_processes = 16
-max_prepared_transactions = 4
-restart_after_crash = on
-kinesis_glue.worker_naptime = 100ms
-kinesis_glue.launcher_naptime = 100ms
-kinesis_glue.segment_records = 1024
-kinesis_glue.segments_ahead = 2
-kinesis_glue.segment_interval = 1s
-});
-$node->start;
+my $node = kg_node(
+	'crash',
+	set => {
+		max_connections => 30,
+		max_prepared_transactions => 4,
+		restart_after_crash => 'on',
+		'kinesis_glue.worker_naptime' => '100ms',
+		'kinesis_glue.launcher_naptime' => '100ms',
+		'kinesis_glue.segment_records' => 1024,
+		'kinesis_glue.segments_ahead' => 2,
+		'kinesis_glue.segment_interval' => '1s'
+	});
 
 $node->safe_psql(
 	'postgres', qq{
-CREATE EXTENSION kinesis_glue;
 SELECT kinesis.create_stream('crash', $SHARDS);
 -- the committed set: written in the producer's transaction
 CREATE TABLE committed (seq bigint, client int, shard_id text, phase text);
@@ -112,23 +108,14 @@ SELECT pg_sleep(0.002);
 \\endif
 COMMIT;
 };
-PostgreSQL::Test::Utils::append_to_file("$dir/producer.sql", $producer_script);
 
 sub start_load
 {
 	my ($phase) = @_;
-	my ($out, $err) = ('', '');
 	unlink $handed_file;
 	local $ENV{PGAPPNAME} = 'kg_producer';
-	my $h = IPC::Run::start(
-		[
-			'pgbench', '-h', $node->host, '-p', $node->port, '-n',
-			'-c', $CLIENTS, '-j', $CLIENTS, '-T', 120,
-			'-f', "$dir/producer.sql", '-D', "phase='$phase'", 'postgres'
-		],
-		'>', \$out, '2>', \$err,
-		IPC::Run::timeout(120 + $PostgreSQL::Test::Utils::timeout_default));
-	return { h => $h, out => \$out, err => \$err };
+	return kg_pgbench($node, 'producer', $producer_script,
+		clients => $CLIENTS, seconds => 120, define => ["phase='$phase'"]);
 }
 
 # Wait until the load has committed at least $n records in this phase.
@@ -144,7 +131,8 @@ sub wait_committed
 sub finish_load
 {
 	my ($load) = @_;
-	eval { $load->{h}->finish; 1 } or diag("pgbench: $@");
+	my $status = kg_finish($load);
+	diag("pgbench: $status") if $status =~ /^died/;
 	note("pgbench stderr (tail): "
 		  . join("\n", (split /\n/, ${ $load->{err} })[-3 .. -1] // ()));
 }
@@ -159,15 +147,7 @@ sub handed_max
 	return $max;
 }
 
-sub pid_alive
-{
-	my ($pid) = @_;
-	return 0 unless kill(0, $pid);
-	my $st = eval { slurp_file("/proc/$pid/stat") } // '';
-	return $st !~ /^\d+ \(.*\) [ZX] /;    # a zombie is gone for our purpose
-}
-
-sub sql { return $node->safe_psql('postgres', shift) }
+sub sql { return kg_sql($node, shift) }
 
 # After a backend was killed: wait for the postmaster to reset shared memory
 # and to accept connections again (log read from $offset on).
@@ -184,11 +164,7 @@ sub wait_crash_restart
 sub wait_worker
 {
 	my ($what) = @_;
-	ok( $node->poll_query_until(
-			'postgres',
-			"SELECT count(*) = 1 FROM kinesis_glue.workers WHERE database = 'postgres' AND pid IS NOT NULL"
-		),
-		"$what: the kinesis_glue worker is back");
+	ok(kg_wait_worker($node), "$what: the kinesis_glue worker is back");
 }
 
 # The checks after a crash; $phase names the load that ran before it.
@@ -256,16 +232,8 @@ sub check_after_crash
 {
 	my $load = start_load('load1');
 	wait_committed('load1', 3000);
-	my @pids = split /\n/, sql("SELECT pid FROM pg_stat_activity");
-	my ($pm) = slurp_file($node->data_dir . '/postmaster.pid') =~ /^(\d+)/;
-	$node->kill9;
+	ok(kg_kill9($node), 'crash 1: every server process of the killed postmaster is gone');
 	finish_load($load);
-	# The new postmaster refuses to start while the old one's PID exists
-	# (even as a zombie) or its processes hold the shared memory.
-	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
-	usleep(100_000)
-	  while (kill(0, $pm) || grep({ pid_alive($_) } @pids)) && time() < $deadline;
-	is(scalar(grep { pid_alive($_) } $pm, @pids), 0, 'crash 1: every server process of the killed postmaster is gone');
 	my $handed = handed_max();
 	$node->start;
 	check_after_crash('crash 1 (postmaster killed)', 'load1', $handed);

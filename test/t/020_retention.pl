@@ -38,44 +38,18 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
-my $node = PostgreSQL::Test::Cluster->new('retention');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'kinesis_glue'
-max_worker_processes = 16
-kinesis_glue.worker_naptime = '200ms'
-kinesis_glue.launcher_naptime = '100ms'
-kinesis_glue.segment_interval = '1s'
-kinesis_glue.segment_records = 1024
-kinesis_glue.segment_wait = '3s'
-});
-$node->start;
+my $node = kg_node(
+	'retention',
+	set => {
+		'kinesis_glue.launcher_naptime' => '100ms',
+		'kinesis_glue.segment_interval' => '1s',
+		'kinesis_glue.segment_records' => 1024,
+		'kinesis_glue.segment_wait' => '3s'
+	});
 
-sub sql { return $node->safe_psql('postgres', shift) }
-
-# Wait up to $secs seconds for $query to return 't'.
-sub wait_until
-{
-	my ($query, $secs) = @_;
-	my $deadline = time() + $secs;
-	while (time() < $deadline)
-	{
-		my ($rc, $out, $err) = $node->psql('postgres', $query);
-		return 1 if $rc == 0 && $out eq 't';
-		usleep(50_000);
-	}
-	return 0;
-}
-
-# Change a setting for the whole server (and so for the worker).
-sub set_conf
-{
-	my ($name, $value) = @_;
-	sql("ALTER SYSTEM SET $name = '$value'");
-	sql("SELECT pg_reload_conf()");
-}
+sub sql { return kg_sql($node, shift) }
 
 sub segments_of
 {
@@ -85,7 +59,6 @@ sub segments_of
 }
 
 $node->safe_psql('postgres', q{
-CREATE EXTENSION kinesis_glue;
 -- put n records, all to the shard owning hash key h, keys prefix-1..n
 CREATE FUNCTION put_n(stream text, prefix text, n int, h numeric) RETURNS bigint
 LANGUAGE sql AS $$
@@ -103,9 +76,7 @@ CREATE FUNCTION keys_of(stream text, sh int) RETURNS text LANGUAGE sql AS $$
       FROM kinesis.read_shard(stream, shard(sh), NULL, 10000)
 $$;
 });
-ok( wait_until(
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'kinesis_glue worker'", 30),
-	'the kinesis_glue worker runs');
+ok(kg_wait_worker($node), 'the kinesis_glue worker runs');
 
 my $MAX = '340282366920938463463374607431768211455';
 
@@ -113,7 +84,7 @@ my $MAX = '340282366920938463463374607431768211455';
 sql("SELECT kinesis.create_stream('ret', 2)");
 is(sql("SELECT put_n('ret', 'old', 50, 0) + put_n('ret', 'old', 50, $MAX)"), 100, 'A: old records put');
 sql("SELECT kinesis.split_shard('ret', 'shardId-000000000001', 255211775190703847597530955573826158592)");
-ok(wait_until("SELECT closed_at IS NOT NULL FROM (" . segments_of('ret') . ") g WHERE segment_no = 0", 30),
+ok(kg_wait($node, "SELECT closed_at IS NOT NULL FROM (" . segments_of('ret') . ") g WHERE segment_no = 0"),
 	'A: the worker closed the segment of the old records');
 my @old = split /\n/, sql("SELECT segment_no || ' ' || relation FROM (" . segments_of('ret') . ") g WHERE closed_at IS NOT NULL ORDER BY 1");
 my $old_closed = sql("SELECT greatest((SELECT max(closed_at) FROM (" . segments_of('ret') . ") g),
@@ -138,9 +109,9 @@ my $t0 = time();
 my $offset = sql("SELECT floor(extract(epoch FROM ('$old_closed'::timestamptz + interval '2.5 s'
                                                    + interval '24 hours' - clock_timestamp())))::int");
 note("retention_clock_offset = $offset s");
-set_conf('kinesis_glue.retention_clock_offset', $offset);
+kg_set_conf($node, 'kinesis_glue.retention_clock_offset' => $offset);
 my $old_list = join(',', map { (split / /)[0] } @old);
-ok( wait_until("SELECT count(*) = 0 FROM (" . segments_of('ret') . ") g WHERE segment_no = ANY('{$old_list}')", 30),
+ok( kg_wait($node, "SELECT count(*) = 0 FROM (" . segments_of('ret') . ") g WHERE segment_no = ANY('{$old_list}')"),
 	'A: the worker dropped the old segments from kinesis.segments');
 note(sprintf('A: expiry seen %.2f s after the reload', time() - $t0));
 for my $o (@old)
@@ -169,19 +140,19 @@ is(sql("SELECT open_shard_count FROM kinesis.describe_stream_summary('ret')"), 3
 is(sql("SELECT put_n('ret', 'later', 5, 0)"), 5, 'A: puts go on after the expiry');
 
 # --- B. increase_stream_retention_period stops trimming ---
-set_conf('kinesis_glue.retention_clock_offset', 0);
+kg_set_conf($node, 'kinesis_glue.retention_clock_offset' => 0);
 sql("SELECT kinesis.create_stream('inc', 1)");
 is(sql("SELECT put_n('inc', 'inc', 20, 0)"), 20, 'B: records put');
 # close the segment: the next put goes to a new one
-ok(wait_until("SELECT count(*) >= 1 FROM (" . segments_of('inc') . ") g WHERE closed_at IS NOT NULL", 30),
+ok(kg_wait($node, "SELECT count(*) >= 1 FROM (" . segments_of('inc') . ") g WHERE closed_at IS NOT NULL"),
 	'B: the segment of the records closed');
 my @inc_closed = split /\n/, sql("SELECT relation FROM (" . segments_of('inc') . ") g WHERE closed_at IS NOT NULL");
 sql("SELECT kinesis.increase_stream_retention_period('inc', interval '48 hours')");
 # 30 h later by the retention clock: past the old period, within the new
-set_conf('kinesis_glue.retention_clock_offset', 30 * 3600);
+kg_set_conf($node, 'kinesis_glue.retention_clock_offset' => 30 * 3600);
 # the worker has seen the new clock once it dropped every closed segment
 # of 'ret' (24 h)
-ok(wait_until("SELECT count(*) = 0 FROM (" . segments_of('ret') . ") g WHERE closed_at IS NOT NULL", 30),
+ok(kg_wait($node, "SELECT count(*) = 0 FROM (" . segments_of('ret') . ") g WHERE closed_at IS NOT NULL"),
 	'B: the worker moved its retention clock 30 h (closed segments of the 24 h stream are gone)');
 sleep(1);    # a few more worker rounds
 is(sql("SELECT keys_of('inc', 0)"), 'inc:20', 'B: after the increase, records 30 h old are still readable');
@@ -189,12 +160,12 @@ is(sql("SELECT count(*) FROM unnest('{" . join(',', @inc_closed) . "}'::text[]) 
 	scalar(@inc_closed), 'B: and their closed segment was not dropped');
 
 # --- C. decrease_stream_retention_period: unreadable at once, before any drop ---
-set_conf('kinesis_glue.retention_clock_offset', 0);
-set_conf('kinesis_glue.segment_interval', '1h');
+kg_set_conf($node, 'kinesis_glue.retention_clock_offset' => 0);
+kg_set_conf($node, 'kinesis_glue.segment_interval' => '1h');
 sleep(1);    # the worker has reloaded: a new stream's segment stays current
 sql("SELECT kinesis.create_stream('dec', 1, retention_period => interval '48 hours')");
 is(sql("SELECT put_n('dec', 'dec', 20, 0)"), 20, 'C: records put');
-set_conf('kinesis_glue.retention_clock_offset', 30 * 3600);
+kg_set_conf($node, 'kinesis_glue.retention_clock_offset' => 30 * 3600);
 my $dec_seg = sql("SELECT relation FROM (" . segments_of('dec') . ") g WHERE segment_no = 0");
 is(sql("SELECT keys_of('dec', 0)"), 'dec:20', 'C: records 30 h old are readable with 48 h retention');
 sql("SELECT kinesis.decrease_stream_retention_period('dec', interval '24 hours')");
@@ -204,7 +175,7 @@ is(sql("SELECT count(*) FROM kinesis.get_records(kinesis.get_shard_iterator('dec
 is(sql("SELECT to_regclass('$dec_seg') IS NOT NULL"), 't', 'C: although their segment still exists (it was not dropped)');
 sql("SELECT kinesis.increase_stream_retention_period('dec', interval '48 hours')");
 is(sql("SELECT keys_of('dec', 0)"), ':0', 'C: increasing the retention again does not bring expired records back');
-set_conf('kinesis_glue.segment_interval', '1s');
+kg_set_conf($node, 'kinesis_glue.segment_interval' => '1s');
 
 # --- E. readers holding locks do not stall the worker ---
 # The worker serves every stream of the database, one after the other; a
@@ -244,28 +215,28 @@ sub other_stream_puts
 	is($out, 4000, "$what: puts to another stream that need new segments succeed meanwhile")
 	  or diag("$what: put to $stream: $err; " . worker_lock_wait_diag());
 }
-set_conf('kinesis_glue.retention_clock_offset', 0);
+kg_set_conf($node, 'kinesis_glue.retention_clock_offset' => 0);
 sql("SELECT kinesis.create_stream('blk', 1)");
 sql("SELECT kinesis.create_stream('oth', 1, retention_period => interval '48 hours')");
 is(sql("SELECT put_n('blk', 'blk', 10, 0)"), 10, 'E1: records put');
-ok(wait_until("SELECT count(*) >= 1 FROM (" . segments_of('blk') . ") g WHERE closed_at IS NOT NULL AND segment_no = 0", 30),
+ok(kg_wait($node, "SELECT count(*) >= 1 FROM (" . segments_of('blk') . ") g WHERE closed_at IS NOT NULL AND segment_no = 0"),
 	'E1: their segment closed');
 my $blk_seg = sql("SELECT relation FROM (" . segments_of('blk') . ") g WHERE segment_no = 0");
 my $reader = $node->background_psql('postgres', on_error_stop => 0);
 $reader->query_safe("BEGIN");
 is($reader->query_safe("SELECT count(*) FROM kinesis_records.blk"), 10,
 	'E1: a transaction selects them from the record table and stays open');
-set_conf('kinesis_glue.retention_clock_offset', 25 * 3600);
+kg_set_conf($node, 'kinesis_glue.retention_clock_offset' => 25 * 3600);
 sleep(1);
 other_stream_puts('E1', 'oth');
 worker_free('E1');
 $reader->query_safe("COMMIT");
-ok(wait_until("SELECT to_regclass('$blk_seg') IS NULL", 30), 'E1: once the reader is gone the expired segment is dropped');
-set_conf('kinesis_glue.retention_clock_offset', 0);
+ok(kg_wait($node, "SELECT to_regclass('$blk_seg') IS NULL"), 'E1: once the reader is gone the expired segment is dropped');
+kg_set_conf($node, 'kinesis_glue.retention_clock_offset' => 0);
 
 sql("SELECT kinesis.create_stream('blk2', 1)");
 sql("SELECT kinesis.create_stream('oth2', 1, retention_period => interval '48 hours')");
-ok(wait_until("SELECT max(segment_no) >= 2 FROM (" . segments_of('blk2') . ") g", 30),
+ok(kg_wait($node, "SELECT max(segment_no) >= 2 FROM (" . segments_of('blk2') . ") g"),
 	'E2: the worker made the segments ahead of a new stream');
 my $blk2_max = sql("SELECT max(segment_no) FROM (" . segments_of('blk2') . ") g");
 $reader->query_safe("BEGIN");
@@ -278,7 +249,7 @@ other_stream_puts('E2', 'oth2');
 worker_free('E2');
 $reader->query_safe("COMMIT");
 $reader->quit;
-ok(wait_until("SELECT max(segment_no) > $blk2_max FROM (" . segments_of('blk2') . ") g", 30),
+ok(kg_wait($node, "SELECT max(segment_no) > $blk2_max FROM (" . segments_of('blk2') . ") g"),
 	'E2: once the reader is gone the stream gets its new segment');
 
 # --- D. delete_stream frees the storage ---
@@ -301,9 +272,7 @@ is(sql("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relname
          WHERE n.nspname IN ('kinesis_segments', 'kinesis_records')"),
 	0, 'D: kinesis_segments and kinesis_records are empty');
 # the worker is still fine
-ok( wait_until(
-		"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'kinesis_glue worker'", 10),
-	'the worker is still running');
+ok(kg_wait_worker($node, within => 10), 'the worker is still running');
 
 $node->stop;
 done_testing();

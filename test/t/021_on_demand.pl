@@ -24,47 +24,28 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
 my $LOAD_SECONDS = 12;
 my $COOLDOWN = 2;
 
-my $node = PostgreSQL::Test::Cluster->new('on_demand');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_worker_processes = 16
-max_connections = 30
-kinesis_glue.worker_naptime = '200ms'
-kinesis_glue.launcher_naptime = '100ms'
-kinesis_glue.on_demand_interval = '1s'
-kinesis_glue.on_demand_split_records = 100
-kinesis_glue.on_demand_merge_records = 50
-kinesis_glue.on_demand_sustain = 2
-kinesis_glue.on_demand_cooldown = '${COOLDOWN}s'
-kinesis_glue.on_demand_min_shards = 4
-});
-$node->start;
+my $node = kg_node(
+	'on_demand',
+	set => {
+		max_connections => 30,
+		'kinesis_glue.launcher_naptime' => '100ms',
+		'kinesis_glue.on_demand_interval' => '1s',
+		'kinesis_glue.on_demand_split_records' => 100,
+		'kinesis_glue.on_demand_merge_records' => 50,
+		'kinesis_glue.on_demand_sustain' => 2,
+		'kinesis_glue.on_demand_cooldown' => "${COOLDOWN}s",
+		'kinesis_glue.on_demand_min_shards' => 4
+	});
 
-sub sql { return $node->safe_psql('postgres', shift) }
-
-sub wait_until
-{
-	my ($query, $secs) = @_;
-	my $deadline = time() + $secs;
-	while (time() < $deadline)
-	{
-		my ($rc, $out, $err) = $node->psql('postgres', $query);
-		return 1 if $rc == 0 && $out eq 't';
-		usleep(100_000);
-	}
-	return 0;
-}
+sub sql { return kg_sql($node, shift) }
 
 sql(q{
-CREATE EXTENSION kinesis_glue;
 SELECT kinesis.create_stream('od', stream_mode => 'ON_DEMAND');
 -- the open shards tile [0, 2^128-1]: number of gaps, overlaps and bad ends
 CREATE FUNCTION tiling_errors(stream text) RETURNS bigint LANGUAGE sql AS $$
@@ -116,26 +97,17 @@ is(sql("SELECT stream_mode || ' ' || open_shard_count FROM kinesis.describe_stre
 	'ON_DEMAND 4', 'an ON_DEMAND stream starts with 4 shards');
 
 # --- steady load ---
-my $dir = $node->basedir;
-PostgreSQL::Test::Utils::append_to_file("$dir/put.sql", q{
-SELECT count(*) FROM kinesis.put_records('od', ARRAY(SELECT md5(random()::text) FROM generate_series(1, 20)), ARRAY(SELECT '\x00'::bytea FROM generate_series(1, 20)));
-});
-my ($out, $err) = ('', '');
 my $load_start = sql("SELECT clock_timestamp()");
-my $h = IPC::Run::start(
-	[
-		'pgbench', '-h', $node->host, '-p', $node->port, '-n',
-		'-c', 2, '-j', 2, '-R', 100, '-T', $LOAD_SECONDS,
-		'-f', "$dir/put.sql", 'postgres'
-	],
-	'>', \$out, '2>', \$err,
-	IPC::Run::timeout($LOAD_SECONDS + $PostgreSQL::Test::Utils::timeout_default));
-ok(wait_until("SELECT count(*) > 0 FROM kinesis.scaling_actions WHERE stream_name = 'od' AND action = 'SPLIT'", $LOAD_SECONDS),
+my $load = kg_pgbench($node, 'put', q{
+SELECT count(*) FROM kinesis.put_records('od', ARRAY(SELECT md5(random()::text) FROM generate_series(1, 20)), ARRAY(SELECT '\x00'::bytea FROM generate_series(1, 20)));
+}, clients => 2, rate => 100, seconds => $LOAD_SECONDS);
+ok(kg_wait($node, "SELECT count(*) > 0 FROM kinesis.scaling_actions WHERE stream_name = 'od' AND action = 'SPLIT'", undef, undef, within => $LOAD_SECONDS),
 	'a SPLIT is recorded in kinesis.scaling_actions under load');
-$h->finish;
+kg_finish($load);
 my $load_end = sql("SELECT clock_timestamp()");
-my ($processed) = $out =~ /number of transactions actually processed: (\d+)/;
-my ($failed) = $out =~ /number of failed transactions: (\d+)/;
+my $processed = kg_transactions($load);
+my ($failed) = ${ $load->{out} } =~ /number of failed transactions: (\d+)/;
+my $err = ${ $load->{err} };
 note("pgbench: $processed transactions" . ($err ? "; stderr: $err" : ''));
 ok(defined $processed && $processed > 0, 'the load ran');
 is($failed // 0, 0, 'no put failed under the load');
@@ -158,9 +130,9 @@ cmp_ok($n_load, '<=', int($LOAD_SECONDS / $COOLDOWN) + 1, 'at most one action pe
 is(sql("SELECT tiling_errors('od')"), 0, 'after the splits the open shards tile the key space');
 
 # --- the load stops: merges back to the minimum ---
-ok(wait_until("SELECT open_shard_count = 4 FROM kinesis.describe_stream_summary('od')", 40),
+ok(kg_wait($node, "SELECT open_shard_count = 4 FROM kinesis.describe_stream_summary('od')"),
 	'after the load stops, merges bring the stream back to 4 open shards');
-ok(wait_until("SELECT count(*) > 0 FROM kinesis.scaling_actions WHERE stream_name = 'od' AND action = 'MERGE'", 5),
+ok(kg_wait($node, "SELECT count(*) > 0 FROM kinesis.scaling_actions WHERE stream_name = 'od' AND action = 'MERGE'", undef, undef, within => 5),
 	'MERGE actions are recorded');
 like(slurp_file($node->logfile),
 	qr/kinesis_glue on-demand scaling: MERGE shardId-\d{12} and shardId-\d{12} of stream "od"/,

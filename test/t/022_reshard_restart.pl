@@ -29,48 +29,29 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
-my $node = PostgreSQL::Test::Cluster->new('reshard_restart');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'kinesis_glue'
-max_worker_processes = 16
-restart_after_crash = on
-kinesis_glue.worker_naptime = '100ms'
-kinesis_glue.launcher_naptime = '100ms'
-kinesis_glue.segment_records = 1024
-kinesis_glue.segments_ahead = 2
-kinesis_glue.segment_interval = '1s'
-kinesis_glue.segment_wait = '5s'
-});
-$node->start;
+my $node = kg_node(
+	'reshard_restart',
+	set => {
+		restart_after_crash => 'on',
+		'kinesis_glue.worker_naptime' => '100ms',
+		'kinesis_glue.launcher_naptime' => '100ms',
+		'kinesis_glue.segment_records' => 1024,
+		'kinesis_glue.segments_ahead' => 2,
+		'kinesis_glue.segment_interval' => '1s',
+		'kinesis_glue.segment_wait' => '5s'
+	});
 
-sub sql { return $node->safe_psql('postgres', shift) }
-
-sub wait_until
-{
-	my ($query, $secs) = @_;
-	my $deadline = time() + $secs;
-	while (time() < $deadline)
-	{
-		my ($rc, $out, $err) = $node->psql('postgres', $query);
-		return 1 if $rc == 0 && $out eq 't';
-		usleep(50_000);
-	}
-	return 0;
-}
+sub sql { return kg_sql($node, shift) }
 
 sub wait_worker
 {
 	my ($what) = @_;
-	ok( wait_until(
-			"SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'kinesis_glue worker'", 30),
-		"$what: the kinesis_glue worker runs");
+	ok(kg_wait_worker($node), "$what: the kinesis_glue worker runs");
 }
 
 sql(q{
-CREATE EXTENSION kinesis_glue;
 SELECT kinesis.create_stream('rr', 2);
 SELECT kinesis.create_stream('other', 1);
 CREATE TABLE committed (stream text, seq bigint, shard_id text, partition_key text, phase text);
@@ -141,24 +122,11 @@ $$;
 });
 wait_worker('start');
 
-sub pid_alive
-{
-	my ($pid) = @_;
-	return 0 unless kill(0, $pid);
-	my $st = eval { slurp_file("/proc/$pid/stat") } // '';
-	return $st !~ /^\d+ \(.*\) [ZX] /;    # a zombie is gone for our purpose
-}
-
 # kill -9 of the postmaster, then a fresh start once every process of the
 # old one is gone (the new postmaster refuses to start before)
 sub crash_and_start
 {
-	my @pids = split /\n/, sql("SELECT pid FROM pg_stat_activity");
-	my ($pm) = slurp_file($node->data_dir . '/postmaster.pid') =~ /^(\d+)/;
-	$node->kill9;
-	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
-	usleep(100_000) while (kill(0, $pm) || grep { pid_alive($_) } @pids) && time() < $deadline;
-	$node->start;
+	kg_crash($node);
 }
 
 # the highest sequence number anybody was given so far
@@ -268,9 +236,9 @@ is(sql("SELECT put_log('rr', 'start', 300, 'start')"), 300, 'puts before any res
 	# another stream needs new segments: 5 x 500 records = 2.4 segments of 1024
 	is(sql("SELECT sum(put_log('other', 'o' || g, 500, 'other4')) FROM generate_series(1, 5) g"), 2500,
 		'4: puts to another stream that need new segments succeed');
-	ok(wait_until("SELECT max(segment_no) > $other_segments FROM kinesis.segments JOIN kinesis.streams USING (stream_id) WHERE stream_name = 'other'", 10),
+	ok(kg_wait($node, "SELECT max(segment_no) > $other_segments FROM kinesis.segments JOIN kinesis.streams USING (stream_id) WHERE stream_name = 'other'", undef, undef, within => 10),
 		'4: the worker creates segments meanwhile');
-	ok(wait_until("SELECT count(*) > $rr_closed FROM kinesis.segments JOIN kinesis.streams USING (stream_id) WHERE stream_name = 'rr' AND closed_at IS NOT NULL", 10),
+	ok(kg_wait($node, "SELECT count(*) > $rr_closed FROM kinesis.segments JOIN kinesis.streams USING (stream_id) WHERE stream_name = 'rr' AND closed_at IS NOT NULL", undef, undef, within => 10),
 		'4: and closes segments of the stream being resharded');
 	# a few more rounds of the worker, then more segments of the other stream
 	sleep(2);
@@ -279,13 +247,13 @@ is(sql("SELECT put_log('rr', 'start', 300, 'start')"), 300, 'puts before any res
 	note("put to the other stream: $err") if $err;
 	# puts past the reserved counter (one segment of 1024 numbers) wait
 	$putter->query_until(qr/started/, "\\echo started\nSELECT sum(put_log('rr', 'wait4-' || g, 500, 'wait4')) FROM generate_series(1, 4) g;\n");
-	ok(wait_until("SELECT wait_event_type = 'Extension' FROM pg_stat_activity WHERE pid = $ppid", 10),
+	ok(kg_wait($node, "SELECT wait_event_type = 'Extension' FROM pg_stat_activity WHERE pid = $ppid", undef, undef, within => 10),
 		'4: a put past the counter reserved for the children waits');
 	sleep(1);
 	is(sql("SELECT state FROM pg_stat_activity WHERE pid = $ppid"), 'active', '4: and keeps waiting while the split is open');
 	$s->query_safe("COMMIT");
 	$s->quit;
-	ok(wait_until("SELECT state = 'idle' FROM pg_stat_activity WHERE pid = $ppid", 30), '4: after the commit the put completes');
+	ok(kg_wait($node, "SELECT state = 'idle' FROM pg_stat_activity WHERE pid = $ppid"), '4: after the commit the put completes');
 	$putter->quit;
 	is(sql("SELECT count(*) FROM committed WHERE phase = 'wait4'"), 2000, '4: all its records were put');
 	is(sql("SELECT count(*) FROM committed WHERE phase = 'wait4' AND partition_key LIKE 'wait4-4-%' AND shard_id = 'shardId-000000000003'"),

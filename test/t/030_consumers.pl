@@ -28,33 +28,27 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
-my $node = PostgreSQL::Test::Cluster->new('consumers');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_connections = 40
-max_worker_processes = 16
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.lease_timeout = 10s
-});
-$node->start;
+my $node = kg_node(
+	'consumers',
+	set => {
+		max_connections => 40,
+		'kinesis_glue.launcher_naptime' => undef,
+		'kinesis_glue.lease_timeout' => '10s'
+	});
 
-my $sql = sub { $node->safe_psql('postgres', shift) };
+my $sql = sub { kg_sql($node, shift) };
 my $set_lease_timeout = sub {
 	my $v = shift;
-	$sql->("ALTER SYSTEM SET kinesis_glue.lease_timeout = '$v'");
-	$sql->("SELECT pg_reload_conf()");
+	kg_set_conf($node, 'kinesis_glue.lease_timeout' => $v);
 	# every new session sees the new value once the postmaster reloaded
-	$node->poll_query_until('postgres', "SELECT current_setting('kinesis_glue.lease_timeout') = '$v'")
+	kg_wait($node, "SELECT current_setting('kinesis_glue.lease_timeout') = '$v'")
 	  or die "lease_timeout did not become $v";
 };
 
 $sql->(q{
-CREATE EXTENSION kinesis_glue;
 CREATE FUNCTION put_n(stream text, shards int, per_shard int, tag text) RETURNS bigint
 LANGUAGE sql AS $$
     -- per_shard records on each of the first 'shards' shards of a stream
@@ -97,7 +91,7 @@ is("$rc|$c_got", '0|0', 'another session gets nothing while A holds both shards 
 cmp_ok(time() - $tb, '<', 2, 'and does not wait for A');
 my $t0 = time();
 $sql->("SELECT pg_terminate_backend($a_pid)");
-$node->poll_query_until('postgres', "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $a_pid)")
+kg_wait($node, "SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $a_pid)", 't', 'the end of A')
   or die "A did not end";
 $a->quit;
 is($b->query_safe("SELECT count(*) FROM kinesis.consume('lease', 'c')"), 16,
@@ -182,14 +176,10 @@ $sql->("CREATE TABLE commit_at (k text PRIMARY KEY, at timestamptz)");
 $sql->("CREATE TABLE returned_at (k text, called timestamptz, at timestamptz)");
 # true once a consume of stream 'wait' sleeps (wait event "Extension")
 my $consume_sleeps = sub {
-	for (1 .. 300)
-	{
-		return 1
-		  if $sql->("SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Extension' "
-			  . "AND query LIKE '%kinesis.consume(''wait''%')") eq 't';
-		usleep(50_000);
-	}
-	return 0;
+	return kg_wait($node,
+		"SELECT EXISTS (SELECT FROM pg_stat_activity WHERE wait_event_type = 'Extension' "
+		  . "AND query LIKE '%kinesis.consume(''wait''%')",
+		't', 'a consume of stream wait to sleep');
 };
 my $consumer = $node->background_psql('postgres', on_error_stop => 0);
 my $producer = $node->background_psql('postgres', on_error_stop => 0);
@@ -197,25 +187,19 @@ my @lat;
 for my $i (1 .. 5)
 {
 	# the consume runs in its own psql so that this script can go on
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[
-			'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c',
-			"INSERT INTO returned_at SELECT partition_key, statement_timestamp(), clock_timestamp() "
-			  . "FROM kinesis.consume('wait', 'c', wait => '10 s') RETURNING k"
-		],
-		'>', \$out, '2>', \$err,
-		IPC::Run::timeout(60));
+	my $run = kg_psql_bg($node, 'consume',
+		command => "INSERT INTO returned_at SELECT partition_key, statement_timestamp(), clock_timestamp() "
+		  . "FROM kinesis.consume('wait', 'c', wait => '10 s') RETURNING k");
 	# the consume sleeps on the stream's condition variable
-	$consume_sleeps->() or die "the consume did not start waiting: $err";
+	$consume_sleeps->() or die "the consume did not start waiting: ${ $run->{err} }";
 	usleep(200_000);
 	$producer->query_safe("BEGIN");
 	$producer->query_safe("SELECT kinesis.put_record('wait', 'w$i', 'x')");
 	$producer->query_safe("INSERT INTO commit_at VALUES ('w$i', clock_timestamp())");
 	$producer->query_safe("COMMIT");
-	$h->finish;
-	chomp $out;
-	is($out, "w$i", "waiting consume $i returned the record committed meanwhile") or diag($err);
+	kg_finish($run);
+	chomp(my $out = ${ $run->{out} });
+	is($out, "w$i", "waiting consume $i returned the record committed meanwhile") or diag(${ $run->{err} });
 }
 my ($n, $waited, $max_ms, $avg_ms) = split /\|/, $sql->(
 	"SELECT count(*), bool_and(c.at - r.called > interval '200 ms'), "
@@ -232,17 +216,13 @@ is($consumer->query_safe("SELECT count(*) FROM kinesis.consume('wait', 'c', wait
 	'a wait with nothing put returns nothing');
 cmp_ok(time() - $t, '>=', 0.45, 'after waiting its time');
 # a producer that rolls back does not end the wait with records
-my ($out2, $err2) = ('', '');
-my $h2 = IPC::Run::start(
-	[ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c',
-		"SELECT count(*) FROM kinesis.consume('wait', 'c', wait => '1500 ms')" ],
-	'>', \$out2, '2>', \$err2, IPC::Run::timeout(60));
-$consume_sleeps->() or die "the consume did not start waiting: $err2";
+my $run2 = kg_psql_bg($node, 'consume2', command => "SELECT count(*) FROM kinesis.consume('wait', 'c', wait => '1500 ms')");
+$consume_sleeps->() or die "the consume did not start waiting: ${ $run2->{err} }";
 $producer->query_safe("BEGIN");
 $producer->query_safe("SELECT kinesis.put_record('wait', 'rolled-back', 'x')");
 $producer->query_safe("ROLLBACK");
-$h2->finish;
-chomp $out2;
+kg_finish($run2);
+chomp(my $out2 = ${ $run2->{out} });
 is($out2, '0', 'a rolled-back put ends no wait with records');
 $consumer->quit;
 $producer->quit;
@@ -256,9 +236,8 @@ SELECT kinesis.register_stream_consumer('eo', 'c');
 CREATE TABLE eo_put (client int, k int, seq bigint PRIMARY KEY, shard_id text);
 CREATE TABLE eo_done (client int, seq bigint, shard_id text, data text, at timestamptz DEFAULT clock_timestamp());
 });
-my $dir = $node->basedir;
-PostgreSQL::Test::Utils::append_to_file(
-	"$dir/eo_producer.sql", q{\set k :k + 1
+my %run;
+$run{producers} = kg_pgbench($node, 'eo_producer', q{\set k :k + 1
 BEGIN;
 INSERT INTO eo_put SELECT :client_id, :k, r.sequence_number, r.shard_id
   FROM kinesis.put_records('eo', ARRAY(SELECT 'p' || :client_id || '-' || :k || '-' || g FROM generate_series(1, 5) g),
@@ -268,9 +247,8 @@ ROLLBACK;
 \else
 COMMIT;
 \endif
-});
-PostgreSQL::Test::Utils::append_to_file(
-	"$dir/eo_consumer.sql", q{\set r random(1, 4)
+}, clients => 4, seconds => 8, define => ['k=0'], timeout => 120);
+$run{consumers} = kg_pgbench($node, 'eo_consumer', q{\set r random(1, 4)
 BEGIN;
 INSERT INTO eo_done (client, seq, shard_id, data)
 SELECT :client_id, sequence_number, shard_id, convert_from(data, 'UTF8')
@@ -280,26 +258,13 @@ ROLLBACK;
 \else
 COMMIT;
 \endif
-});
-my @conn = ('-h', $node->host, '-p', $node->port, '-n');
-my %run;
-for my $job ([ 'producers', 'eo_producer.sql', '-D', 'k=0' ], [ 'consumers', 'eo_consumer.sql' ])
-{
-	my ($name, $file, @extra) = @$job;
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'pgbench', @conn, '-c', 4, '-j', 4, '-T', 8, '-f', "$dir/$file", @extra, 'postgres' ],
-		'>', \$out, '2>', \$err, IPC::Run::timeout(120));
-	$run{$name} = { h => $h, out => \$out, err => \$err };
-}
+}, clients => 4, seconds => 8, timeout => 120);
 for my $name (qw(producers consumers))
 {
 	my $r = $run{$name};
-	my $ok = eval { $r->{h}->finish; 1 };
-	is($ok ? $r->{h}->full_result(0) >> 8 : "died: $@", 0, "pgbench $name ran without errors")
+	is(kg_finish($r), 0, "pgbench $name ran without errors")
 	  or diag("stdout:\n${$r->{out}}\nstderr:\n${$r->{err}}");
-	my ($n) = ${ $r->{out} } =~ /number of transactions actually processed: (\d+)/;
-	note("$name: " . ($n // '?') . " transactions");
+	note("$name: " . (kg_transactions($r) // '?') . " transactions");
 }
 # drain what is left (leases of the pgbench sessions are gone with them)
 $sql->(q{

@@ -35,38 +35,14 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
-my $node = PostgreSQL::Test::Cluster->new('mappings');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_connections = 40
-max_worker_processes = 20
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.launcher_naptime = 200ms
-});
-$node->start;
+my $node = kg_node('mappings', set => { max_connections => 40, max_worker_processes => 20 });
 
-my $sql = sub { $node->safe_psql('postgres', shift) };
-# wait_for(QUERY, EXPECTED, SECONDS): poll until QUERY returns EXPECTED
-my $wait_for = sub {
-	my ($query, $expected, $secs) = @_;
-	my $deadline = time() + ($secs // 30);
-	my $got;
-	while (time() < $deadline)
-	{
-		$got = $sql->($query);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("waited in vain for [$query] = [$expected]; last: [$got]");
-	return 0;
-};
+my $sql = sub { kg_sql($node, shift) };
 my $t_start = time();
 
 $sql->(q{
-CREATE EXTENSION kinesis_glue;
 -- what the functions processed, in the order they processed it
 CREATE TABLE sink (id bigserial PRIMARY KEY, tag text, shard_id text, seq bigint, pk text, data text,
                    who text DEFAULT current_user, at timestamptz DEFAULT clock_timestamp());
@@ -111,9 +87,9 @@ SELECT kinesis.create_stream('once', 2);
 SELECT put_n('once', 300, 'a');
 SELECT kinesis.create_event_source_mapping('once', 'f_once', batch_size => 40, starting_position => 'TRIM_HORIZON');
 });
-ok($wait_for->("SELECT count(*) FROM sink WHERE tag = 'once'", 300), 'a TRIM_HORIZON mapping processed the 300 records put before it');
+ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag = 'once'", 300), 'a TRIM_HORIZON mapping processed the 300 records put before it');
 $sql->("SELECT put_n('once', 200, 'b')");
-ok($wait_for->("SELECT count(*) FROM sink WHERE tag = 'once'", 500), 'and the 200 put after');
+ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag = 'once'", 500), 'and the 200 put after');
 is($sql->("SELECT count(*) - count(DISTINCT seq) FROM sink WHERE tag = 'once'"), 0, 'each once');
 is($sql->("SELECT max(n) FROM batches WHERE tag = 'once'"), 40, 'batches hold at most batch_size records');
 is($sql->("SELECT count(*) FROM batches WHERE tag = 'once' AND n = 0"), 0, 'no empty batch');
@@ -123,13 +99,13 @@ is($sql->("SELECT last_processing_result FROM kinesis.event_source_mapping_statu
 # a runner terminated in the middle of a (slow) batch
 $sql->("UPDATE ctl SET sleep = 1 WHERE tag = 'once'");
 $sql->("SELECT put_n('once', 100, 'c')");
-ok( $wait_for->(
+ok( kg_wait($node,
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner' AND wait_event = 'PgSleep'",
 		1),
 	'the runner sleeps in the middle of a batch');
 $sql->("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'");
 $sql->("UPDATE ctl SET sleep = 0 WHERE tag = 'once'");
-ok($wait_for->("SELECT count(*) FROM sink WHERE tag = 'once'", 600),
+ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag = 'once'", 600),
 	'the supervisor started a new runner, which processed the batch again');
 is($sql->("SELECT count(*) - count(DISTINCT seq) FROM sink WHERE tag = 'once'"), 0,
 	'the terminated call left nothing behind: each record once');
@@ -137,20 +113,14 @@ is($sql->("SELECT count(*) - count(DISTINCT seq) FROM sink WHERE tag = 'once'"),
 # the postmaster killed in the middle of a batch
 $sql->("UPDATE ctl SET sleep = 1 WHERE tag = 'once'");
 $sql->("SELECT put_n('once', 100, 'd')");
-ok( $wait_for->(
+ok( kg_wait($node,
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner' AND wait_event = 'PgSleep'",
 		1),
 	'the runner sleeps in the middle of a batch again');
 my $in_call = $sql->("SELECT count(*) FROM sink WHERE tag = 'once'");
-my @pids = split /\n/, $sql->("SELECT pid FROM pg_stat_activity");
-my ($pm) = slurp_file($node->data_dir . '/postmaster.pid') =~ /^(\d+)/;
-$node->kill9;
-# the new postmaster refuses to start while the old one's processes live
-my $gone_by = time() + 30;
-usleep(100_000) while (grep { kill(0, $_) } $pm, @pids) && time() < $gone_by;
-$node->start;
+kg_crash($node);
 $sql->("UPDATE ctl SET sleep = 0 WHERE tag = 'once'");
-ok($wait_for->("SELECT count(*) FROM sink WHERE tag = 'once'", 700), 'after the crash every record was processed');
+ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag = 'once'", 700), 'after the crash every record was processed');
 is($sql->("SELECT count(*) - count(DISTINCT seq) FROM sink WHERE tag = 'once'"), 0,
 	'and each exactly once (the call interrupted by the crash left nothing)');
 is($in_call, 600, 'the interrupted call\'s rows were not visible before the crash');
@@ -169,7 +139,7 @@ SELECT kinesis.create_event_source_mapping('win', 'f_win', batch_size => 100, ma
 SELECT kinesis.create_event_source_mapping('nowin', 'f_nowin', batch_size => 100);
 });
 # runners up (LATEST mappings: wait for them before putting)
-ok($wait_for->("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'", 2),
+ok(kg_wait($node, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'", 2),
 	'two runners run');
 usleep(300_000);
 for my $i (1 .. 12)
@@ -177,7 +147,7 @@ for my $i (1 .. 12)
 	$sql->("SELECT kinesis.put_record('win', 'k', 'w$i'), kinesis.put_record('nowin', 'k', 'n$i')");
 	usleep(100_000);
 }
-ok($wait_for->("SELECT count(*) FROM sink WHERE tag IN ('win', 'nowin')", 24), 'both mappings processed the 12 records');
+ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag IN ('win', 'nowin')", 24), 'both mappings processed the 12 records');
 my ($win_batches, $win_max) = split /\|/, $sql->("SELECT count(*), max(n) FROM batches WHERE tag = 'win'");
 my ($nowin_batches, $nowin_max) = split /\|/, $sql->("SELECT count(*), max(n) FROM batches WHERE tag = 'nowin'");
 note("12 records, 100 ms apart: window 2 s: $win_batches batches (largest $win_max); window 0: $nowin_batches batches (largest $nowin_max)");
@@ -206,9 +176,9 @@ SELECT put_n('retry', 5, 'r');
 SELECT kinesis.create_event_source_mapping('retry', 'f_retry', starting_position => 'TRIM_HORIZON',
                                            on_failure_destination => 'dlq')
 });
-ok($wait_for->("SELECT last_error LIKE 'transient failure %' FROM kinesis.event_source_mapping_status WHERE stream_name = 'retry'", 't'),
+ok(kg_wait($node, "SELECT last_error LIKE 'transient failure %' FROM kinesis.event_source_mapping_status WHERE stream_name = 'retry'", 't'),
 	'the error of a failed attempt is visible');
-ok($wait_for->("SELECT count(*) FROM sink WHERE tag = 'retry'", 5), 'the batch succeeded at the third attempt');
+ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag = 'retry'", 5), 'the batch succeeded at the third attempt');
 is($sql->("SELECT last_value FROM calls_retry"), 3, 'three calls: two failures and the success');
 is($sql->("SELECT count(*) FROM batches WHERE tag = 'retry'"), 1, 'the batch was processed once');
 is($sql->("SELECT last_processing_result || '|' || attempts FROM kinesis.event_source_mapping_status s "
@@ -230,7 +200,7 @@ SELECT put_n('fail', 3, 'f');
 SELECT kinesis.create_event_source_mapping('fail', 'f_fail', starting_position => 'TRIM_HORIZON',
                                            maximum_retry_attempts => 2, on_failure_destination => 'table:dlq');
 });
-ok($wait_for->("SELECT count(*) FROM dlq WHERE reason = 'retries exhausted' AND batch_size = 3", 1),
+ok(kg_wait($node, "SELECT count(*) FROM dlq WHERE reason = 'retries exhausted' AND batch_size = 3", 1),
 	'after the retries the batch went to the failure destination');
 is($sql->("SELECT last_value FROM calls_fail"), 3, 'after three calls (maximum_retry_attempts 2)');
 is($sql->("SELECT count(*) FROM sink WHERE tag = 'fail'"), 0, 'the failed calls left nothing');
@@ -241,7 +211,7 @@ is($sql->("SELECT (d.start_sequence_number, d.end_sequence_number) = (SELECT min
 		  . "FROM kinesis.read_shard('fail', '0')) FROM dlq d WHERE reason = 'retries exhausted'"),
 	't', 'and the sequence numbers of the batch');
 $sql->("SELECT put_n('fail', 1, 'g')");
-ok($wait_for->("SELECT count(*) FROM dlq WHERE reason = 'retries exhausted'", 2), 'processing moved on to the next batch');
+ok(kg_wait($node, "SELECT count(*) FROM dlq WHERE reason = 'retries exhausted'", 2), 'processing moved on to the next batch');
 $sql->("SELECT kinesis.delete_event_source_mapping(mapping_id) FROM kinesis.event_source_mapping_status WHERE stream_name IN ('retry', 'fail')");
 $sql->("TRUNCATE dlq");
 
@@ -264,8 +234,8 @@ SELECT count(*) FROM kinesis.put_records('bisect',
 SELECT kinesis.create_event_source_mapping('bisect', 'f_bisect', starting_position => 'TRIM_HORIZON',
            bisect_batch_on_function_error => true, maximum_retry_attempts => 0, on_failure_destination => 'table:dlq');
 });
-ok($wait_for->("SELECT count(*) FROM sink WHERE tag = 'bisect'", 9), 'the nine good records were processed');
-ok($wait_for->("SELECT count(*) FROM dlq", 1), 'one failure was sent');
+ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag = 'bisect'", 9), 'the nine good records were processed');
+ok(kg_wait($node, "SELECT count(*) FROM dlq", 1), 'one failure was sent');
 is($sql->("SELECT batch_size || '|' || reason || '|' || (error LIKE 'poison record in a batch of 1') "
 		  . "FROM dlq"), '1|retries exhausted|true', 'the poison record alone, with the reason and the error');
 is($sql->("SELECT d.start_sequence_number = r.sequence_number AND d.end_sequence_number = r.sequence_number "
@@ -291,7 +261,7 @@ SELECT put_n('boom', 4, 'b');
 SELECT kinesis.create_event_source_mapping('boom', 'f_boom', starting_position => 'TRIM_HORIZON',
            maximum_retry_attempts => 0, on_failure_destination => 'stream:boom_dlq');
 });
-ok($wait_for->("SELECT count(*) FROM kinesis.read_shard('boom_dlq', '0')", 1), 'a record arrived in the destination stream');
+ok(kg_wait($node, "SELECT count(*) FROM kinesis.read_shard('boom_dlq', '0')", 1), 'a record arrived in the destination stream');
 is( $sql->(
 		"SELECT (d->>'reason') || '|' || (d->>'error') || '|' || (d->>'batch_size') || '|' || (d->>'function') || '|' || (d ? 'failed_at') "
 		  . "FROM (SELECT convert_from(data, 'UTF8')::jsonb AS d FROM kinesis.read_shard('boom_dlq', '0')) x"),
@@ -310,7 +280,7 @@ SELECT put_n('age', 5, 'a');
 SELECT kinesis.create_event_source_mapping('age', 'f_age', starting_position => 'TRIM_HORIZON',
            maximum_record_age => '60 s', on_failure_destination => 'table:dlq');
 });
-ok($wait_for->("SELECT count(*) FROM sink WHERE tag = 'age'", 5), 'records younger than maximum_record_age are processed');
+ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag = 'age'", 5), 'records younger than maximum_record_age are processed');
 is($sql->("SELECT count(*) FROM dlq"), 0, 'none is skipped to the failure destination');
 $sql->("SELECT kinesis.delete_event_source_mapping(mapping_id) FROM kinesis.event_source_mapping_status WHERE stream_name = 'age'");
 
@@ -338,7 +308,7 @@ SELECT kinesis.create_stream('partial', 1);
 SELECT put_n('partial', 8, 'p');
 SELECT kinesis.create_event_source_mapping('partial', 'f_partial', starting_position => 'TRIM_HORIZON');
 });
-ok($wait_for->("SELECT count(*) FROM sink WHERE tag = 'partial'", 8), 'every record was processed');
+ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag = 'partial'", 8), 'every record was processed');
 is($sql->("SELECT string_agg(data, ',' ORDER BY id) FROM sink WHERE tag = 'partial'"),
 	'p:1,p:2,p:3,p:4,p:5,p:6,p:7,p:8', 'each once, in order');
 is($sql->("SELECT string_agg(n::text, ',' ORDER BY id) FROM batches WHERE tag = 'partial'"), '3,5',
@@ -362,7 +332,7 @@ $$;
 SELECT kinesis.create_stream('par', 1);
 SELECT kinesis.create_event_source_mapping('par', 'f_par', batch_size => 5, parallelization_factor => 3);
 });
-ok($wait_for->("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'", 3),
+ok(kg_wait($node, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'", 3),
 	'three runner workers run the mapping');
 is($sql->("SELECT count(*) FROM kinesis.event_source_mapping_shards s JOIN kinesis.event_source_mapping_status m USING (mapping_id) "
 		  . "WHERE m.stream_name = 'par'"), 3, 'one position per slot');
@@ -371,7 +341,7 @@ for my $round (1 .. 10)
 	$sql->("SELECT count(*) FROM kinesis.put_records('par', ARRAY(SELECT 'key' || g FROM generate_series(1, 12) g ORDER BY g), "
 		  . "ARRAY(SELECT convert_to('$round', 'UTF8') FROM generate_series(1, 12) g))");
 }
-ok($wait_for->("SELECT count(*) FROM sink WHERE tag = 'par'", 120), 'the 120 records were processed');
+ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag = 'par'", 120), 'the 120 records were processed');
 is($sql->("SELECT count(*) - count(DISTINCT seq) FROM sink WHERE tag = 'par'"), 0, 'each once');
 is($sql->("SELECT count(*) FROM (SELECT seq < lag(seq) OVER (PARTITION BY pk ORDER BY id) AS back FROM sink WHERE tag = 'par') x WHERE back"),
 	0, 'per partition key, in sequence order');
@@ -385,17 +355,17 @@ cmp_ok($sql->("SELECT count(DISTINCT b.id) FROM batches b WHERE tag = 'par'"), '
 # ------------------------------------------------------------------------
 my $par = $sql->("SELECT mapping_id FROM kinesis.event_source_mapping_status WHERE stream_name = 'par'");
 $sql->("SELECT kinesis.disable_event_source_mapping($par)");
-ok($wait_for->("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'", 0),
+ok(kg_wait($node, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'", 0),
 	'disabling the mapping stops its runners');
 $sql->("SELECT put_n('par', 10, 'x')");
 usleep(500_000);
 is($sql->("SELECT count(*) FROM sink WHERE tag = 'par'"), 120, 'a disabled mapping processes nothing');
 $sql->("SELECT kinesis.enable_event_source_mapping($par)");
-ok($wait_for->("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'", 3),
+ok(kg_wait($node, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'", 3),
 	'enabling starts them again');
-ok($wait_for->("SELECT count(*) FROM sink WHERE tag = 'par'", 130), 'and they resume where they stopped');
+ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag = 'par'", 130), 'and they resume where they stopped');
 $sql->("SELECT kinesis.delete_event_source_mapping($par)");
-ok($wait_for->("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'", 0),
+ok(kg_wait($node, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'", 0),
 	'deleting the mapping removes its runners');
 
 # ------------------------------------------------------------------------
@@ -418,21 +388,21 @@ SELECT kinesis.create_event_source_mapping('slowfast', 'f_slow', starting_positi
 SELECT kinesis.create_event_source_mapping('slowfast', 'f_fast', starting_position => 'TRIM_HORIZON');
 SELECT put_n('slowfast', 5, 's');
 });
-ok( $wait_for->(
+ok( kg_wait($node,
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner' AND wait_event = 'PgSleep'",
 		1),
 	'the slow mapping sleeps in its function');
 my $t_fast = time();
 $sql->("SELECT put_n('slowfast', 5, 't')");
-ok($wait_for->("SELECT count(*) FROM sink WHERE tag = 'fast'", 10, 10), 'the other mapping of the same stream processed everything');
+ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag = 'fast'", 10, undef, within => 10), 'the other mapping of the same stream processed everything');
 cmp_ok(time() - $t_fast, '<', 5, 'without waiting for the slow one');
 # (polled: between two sleeps the function runs a query, so one look can miss it)
-ok( $wait_for->(
+ok( kg_wait($node,
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner' AND wait_event = 'PgSleep'",
-		1, 5),
+		1, undef, within => 5),
 	'which is still in its call');
 $sql->("UPDATE ctl SET sleep = 0 WHERE tag = 'slow'");
-ok($wait_for->("SELECT count(*) FROM sink WHERE tag = 'slow'", 10), 'when its call ends, the slow one catches up');
+ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag = 'slow'", 10), 'when its call ends, the slow one catches up');
 is($sql->("SELECT count(*) - count(DISTINCT seq) FROM sink WHERE tag IN ('slow', 'fast') GROUP BY tag ORDER BY tag"), "0\n0",
 	'both mappings processed each record once');
 $sql->("SELECT kinesis.delete_event_source_mapping(mapping_id) FROM kinesis.event_source_mapping_status WHERE stream_name = 'slowfast'");
@@ -440,10 +410,9 @@ $sql->("SELECT kinesis.delete_event_source_mapping(mapping_id) FROM kinesis.even
 # ------------------------------------------------------------------------
 # 10. kinesis_glue.mapping_timeout
 # ------------------------------------------------------------------------
-$sql->("ALTER SYSTEM SET kinesis_glue.mapping_timeout = '500ms'");
-$sql->("SELECT pg_reload_conf()");
+kg_set_conf($node, 'kinesis_glue.mapping_timeout' => '500ms');
 # new processes (the runner to come) start with the new value
-ok($wait_for->("SHOW kinesis_glue.mapping_timeout", '500ms'), 'mapping_timeout is 500 ms');
+ok(kg_wait($node, "SHOW kinesis_glue.mapping_timeout", '500ms'), 'mapping_timeout is 500 ms');
 $sql->(q{
 CREATE SEQUENCE calls_timeout;
 CREATE FUNCTION f_timeout(recs kinesis.record[]) RETURNS void LANGUAGE plpgsql AS $$
@@ -459,7 +428,7 @@ SELECT kinesis.create_event_source_mapping('timeout', 'f_timeout', starting_posi
            maximum_retry_attempts => 1, on_failure_destination => 'table:dlq');
 });
 my $t_to = time();
-ok($wait_for->("SELECT count(*) FROM dlq WHERE reason = 'retries exhausted'", 1),
+ok(kg_wait($node, "SELECT count(*) FROM dlq WHERE reason = 'retries exhausted'", 1),
 	'a call running past mapping_timeout is canceled, retried, then sent to the failure destination');
 cmp_ok(time() - $t_to, '<', 5, 'well before one call could have finished (5 s)');
 # the runner's own count: two attempts (a call whose runner transaction
@@ -469,8 +438,7 @@ is($sql->("SELECT attempts || '|' || error || '|' || ((SELECT last_value FROM ca
 	'2|canceling statement due to statement timeout|true', 'after two attempts, with the timeout as the error');
 is($sql->("SELECT count(*) FROM sink WHERE tag = 'timeout'"), 0, 'the canceled calls left nothing');
 $sql->("SELECT kinesis.delete_event_source_mapping(mapping_id) FROM kinesis.event_source_mapping_status WHERE stream_name = 'timeout'");
-$sql->("ALTER SYSTEM RESET kinesis_glue.mapping_timeout");
-$sql->("SELECT pg_reload_conf()");
+kg_set_conf($node, 'kinesis_glue.mapping_timeout' => undef);
 $sql->("TRUNCATE dlq");
 
 # ------------------------------------------------------------------------
@@ -501,10 +469,10 @@ SELECT kinesis.create_event_source_mapping('owned', 'esm_user.f_peek', starting_
 SELECT put_n('owned', 3, 'o');
 RESET ROLE;
 });
-ok($wait_for->("SELECT count(*) FROM sink WHERE tag = 'who'", 3), 'the owner\'s mapping ran');
+ok(kg_wait($node, "SELECT count(*) FROM sink WHERE tag = 'who'", 3), 'the owner\'s mapping ran');
 is($sql->("SELECT DISTINCT data FROM sink WHERE tag = 'who'") =~ s/^.*\///r, 'esm_user', 'current_user in the function is the owner');
 is($sql->("SELECT DISTINCT who FROM sink WHERE tag = 'who'"), 'esm_user', 'so are the rows it wrote');
-ok($wait_for->("SELECT count(*) FROM esm_user_dlq", 1), 'the function reading a table its owner cannot read failed');
+ok(kg_wait($node, "SELECT count(*) FROM esm_user_dlq", 1), 'the function reading a table its owner cannot read failed');
 is($sql->("SELECT error FROM esm_user_dlq"), 'permission denied for table secret', 'with permission denied');
 is($sql->("SELECT count(*) FROM sink WHERE tag = 'peek'"), 0, 'and wrote nothing');
 is($sql->("SELECT last_error FROM kinesis.event_source_mapping_status WHERE function_name::text = 'esm_user.f_peek'"),
@@ -527,18 +495,14 @@ SELECT kinesis.create_event_source_mapping('orders', 'f_alert', batch_size => 50
 });
 my $listener = $node->background_psql('postgres', on_error_stop => 0);
 $listener->query_safe("LISTEN alerts");
-ok($wait_for->("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'", 1), 'the runner runs');
+ok(kg_wait($node, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'", 1), 'the runner runs');
 usleep(300_000);
 $sql->(q{SELECT count(*) FROM kinesis.put_records('orders', ARRAY['c9', 'c9'],
          ARRAY[convert_to('{"order_id": 22, "amount": 250.00}', 'UTF8'), convert_to('{"order_id": 23, "amount": 12.50}', 'UTF8')])});
 my $heard = '';
-my $deadline = time() + 20;
-while (time() < $deadline && $heard !~ /order_id/)
-{
-	# psql prints the notifications that arrived with its next result
-	$heard .= $listener->query("SELECT 1");
-	usleep(100_000);
-}
+# psql prints the notifications that arrived with its next result
+my $notified = kg_poll(sub { $heard .= $listener->query("SELECT 1"); $heard =~ /order_id/ },
+	'a notification on channel alerts');
 like($heard, qr/Asynchronous notification "alerts" with payload "\{"order_id": 22, "amount": 250.00\}"/,
 	'the LISTEN session heard the big order');
 unlike($heard, qr/"order_id": 23/, 'and not the small one');

@@ -23,41 +23,14 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
-my $node = PostgreSQL::Test::Cluster->new('firehose');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_connections = 30
-max_worker_processes = 16
-restart_after_crash = on
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.launcher_naptime = 200ms
-});
-$node->start;
+my $node = kg_node('firehose', set => { max_connections => 30, restart_after_crash => 'on' });
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-# Poll until $query returns 't'; fail the test (not the script) on timeout.
-sub wait_for
-{
-	my ($query, $what, $secs) = @_;
-	my $deadline = time() + ($secs // 20);
-	while (time() < $deadline)
-	{
-		my ($rc, $out) = $node->psql('postgres', $query);
-		return 1 if $rc == 0 && $out eq 't';
-		usleep(100_000);
-	}
-	fail("timed out waiting for $what");
-	return 0;
-}
+sub sql { return kg_sql($node, $_[0]); }
 
 sql(q{
-CREATE EXTENSION kinesis_glue;
 CREATE TABLE by_time (id int PRIMARY KEY, approximate_arrival_timestamp timestamptz);
 CREATE TABLE by_size (id int PRIMARY KEY, pad text);
 SELECT firehose.create_delivery_stream('by_time', 'by_time', buffering_interval => '1 s');
@@ -68,7 +41,7 @@ SELECT firehose.create_delivery_stream('by_size', 'by_size', buffering_size_mib 
 # 1. the buffering interval
 sql(q{SELECT count(*) FROM firehose.put_record_batch('by_time',
         ARRAY['{"id": 1}', '{"id": 2}', '{"id": 3}']::text[]::bytea[])});
-wait_for(q{SELECT count(*) = 3 FROM by_time}, 'delivery after the buffering interval');
+kg_wait($node, q{SELECT count(*) = 3 FROM by_time}, 't', 'delivery after the buffering interval');
 is(sql(q{SELECT d.records_delivered || '/' || d.records_failed || ' '
                 || (d.last_delivery_at - (SELECT max(approximate_arrival_timestamp) FROM by_time)
                     >= interval '1 s')
@@ -79,7 +52,7 @@ is(sql(q{SELECT d.records_delivered || '/' || d.records_failed || ' '
 sql(q{SELECT count(*) FROM firehose.put_record_batch('by_size', ARRAY(
         SELECT convert_to(jsonb_build_object('id', i, 'pad', repeat('p', 600000))::text, 'UTF8')
           FROM generate_series(1, 2) i))});
-wait_for(q{SELECT count(*) = 2 FROM by_size}, 'delivery at the size hint');
+kg_wait($node, q{SELECT count(*) = 2 FROM by_size}, 't', 'delivery at the size hint');
 is(sql(q{SELECT records_delivered FROM firehose.describe_delivery_stream('by_size')}),
    '2', 'size: delivered by the worker long before the interval');
 
@@ -93,55 +66,21 @@ CREATE TABLE ledger (id int PRIMARY KEY);
 SELECT firehose.create_delivery_stream('crash', 'dest', buffering_interval => '0 s');
 });
 
-my @producers;
-for my $p (1 .. $PRODUCERS)
-{
-	my $script = '';
-	for my $b (0 .. $BATCHES - 1)
-	{
-		my $lo = $p * 100000 + $b * $BATCH;
-		my $hi = $lo + $BATCH - 1;
-		$script .= "BEGIN;\n"
-		  . "SELECT count(*) FROM firehose.put_record_batch('crash', ARRAY(SELECT convert_to("
-		  . "jsonb_build_object('id', i, 'producer', $p, 'payload', repeat('x', 200))::text, 'UTF8') "
-		  . "FROM generate_series($lo, $hi) i));\n"
-		  . "INSERT INTO ledger SELECT generate_series($lo, $hi);\n"
-		  . "COMMIT;\n";
-	}
-	my $file = $node->basedir . "/producer_$p.sql";
-	open(my $fh, '>', $file) or die "$file: $!";
-	print $fh $script;
-	close $fh;
-	my ($out, $err) = ('', '');
-	push @producers,
-	  IPC::Run::start(
-		[ 'psql', '-X', '-q', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-f', $file ],
-		'>', \$out, '2>', \$err, IPC::Run::timeout(60));
-}
+my @producers = kg_firehose_producers($node, 'crash',
+	producers => $PRODUCERS, batches => $BATCHES, batch => $BATCH, timeout => 60);
 
 # kill the postmaster once deliveries are under way and producers still run
-wait_for(q{SELECT count(*) >= 500 FROM dest}, 'first deliveries of the crash stream');
+kg_wait($node, q{SELECT count(*) >= 500 FROM dest}, 't', 'first deliveries of the crash stream');
 my $before = sql(q{SELECT (SELECT count(*) FROM dest) || ' ' || (SELECT count(*) FROM ledger)});
 note("before the crash: delivered, committed = $before");
-my @pids = split /\n/, sql(q{SELECT pid FROM pg_stat_activity});
-my ($pm) = slurp_file($node->data_dir . '/postmaster.pid') =~ /^(\d+)/;
-$node->kill9;
-for my $h (@producers)
-{
-	eval { $h->finish; 1 };    # they lose their connections
-}
-my $deadline = time() + 30;
-usleep(50_000)
-  while (kill(0, $pm) || grep { kill(0, $_) } @pids) && time() < $deadline;
-ok(!kill(0, $pm) && !grep({ kill(0, $_) } @pids), 'every process of the killed postmaster is gone');
-$node->start;
+ok(kg_crash($node, @producers), 'every process of the killed postmaster is gone');
 
 my $committed = sql(q{SELECT count(*) FROM ledger});
 cmp_ok($committed, '>', 0, "crash: $committed records committed before the crash");
 note('producers were ' . ($committed < $PRODUCERS * $BATCHES * $BATCH ? 'interrupted' : 'done')
 	  . ' and ' . sql(q{SELECT count(*) FROM dest}) . ' records delivered at the restart');
-wait_for(q{SELECT NOT EXISTS (SELECT 1 FROM ledger l WHERE NOT EXISTS (SELECT 1 FROM dest d WHERE d.id = l.id))},
-	'delivery of every committed record after the restart', 30);
+kg_wait($node, q{SELECT NOT EXISTS (SELECT 1 FROM ledger l WHERE NOT EXISTS (SELECT 1 FROM dest d WHERE d.id = l.id))}, 't',
+	'delivery of every committed record after the restart');
 is(sql(q{SELECT count(*) || ' ' || count(DISTINCT id) FROM dest}), "$committed $committed",
 	'crash: the destination has exactly one row per committed record');
 is(sql(q{SELECT count(*) FROM dest d WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.id = d.id)}),
@@ -166,7 +105,7 @@ SELECT firehose.create_delivery_stream('owned', 'owned_dest', buffering_interval
                                        retry_duration => '1 s');
 SELECT count(*) FROM firehose.put_record_batch('owned', ARRAY['{"id": 1}', '{"id": 2}']::text[]::bytea[]);
 });
-wait_for(q{SELECT count(*) = 2 FROM owned_dest}, 'delivery of the non-superuser stream');
+kg_wait($node, q{SELECT count(*) = 2 FROM owned_dest}, 't', 'delivery of the non-superuser stream');
 is(sql(q{SELECT string_agg(DISTINCT who, ',') FROM owned_dest}), 'fh_user',
 	'owned: the worker delivers as the owner');
 
@@ -175,8 +114,8 @@ REVOKE INSERT ON owned_dest FROM fh_user;
 SET ROLE fh_user;
 SELECT count(*) FROM firehose.put_record_batch('owned', ARRAY['{"id": 3}', '{"id": 4}', '{"id": 5}']::text[]::bytea[]);
 });
-wait_for(q{SELECT count(*) = 3 FROM firehose.delivery_errors e JOIN firehose.delivery_streams d
-           USING (delivery_stream_id) WHERE d.delivery_stream_name = 'owned'},
+kg_wait($node, q{SELECT count(*) = 3 FROM firehose.delivery_errors e JOIN firehose.delivery_streams d
+           USING (delivery_stream_id) WHERE d.delivery_stream_name = 'owned'}, 't',
 	'errors of the stream whose owner lost INSERT');
 is(sql(q{SELECT string_agg(DISTINCT error_code || ': ' || error_message, ', ')
            FROM firehose.delivery_errors e JOIN firehose.delivery_streams d USING (delivery_stream_id)

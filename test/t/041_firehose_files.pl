@@ -25,40 +25,14 @@ use File::Find;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
-my $node = PostgreSQL::Test::Cluster->new('firehose_files');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_connections = 30
-max_worker_processes = 16
-restart_after_crash = on
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.launcher_naptime = 200ms
-});
-$node->start;
+my $node = kg_node('firehose_files', set => { max_connections => 30, restart_after_crash => 'on' });
 my $out = $node->basedir . '/objects';
 mkdir $out or die "$out: $!";
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-# Poll until $query returns 't'; fail the test (not the script) on timeout.
-sub wait_for
-{
-	my ($query, $what, $secs) = @_;
-	my $deadline = time() + ($secs // 20);
-	while (time() < $deadline)
-	{
-		my ($rc, $res) = $node->psql('postgres', $query);
-		return 1 if $rc == 0 && $res eq 't';
-		usleep(100_000);
-	}
-	fail("timed out waiting for $what");
-	return 0;
-}
+sub sql { return kg_sql($node, $_[0]); }
 
 # Files under a directory: (final objects, temporary files)
 sub files_under
@@ -79,7 +53,6 @@ sub object_lines
 }
 
 sql(qq{
-CREATE EXTENSION kinesis_glue;
 SELECT firehose.create_delivery_stream('parts', destination_directory => '$out/parts',
         prefix => 'kind=!{partitionKeyFromQuery:kind}/', partition_keys => '{"kind": "\$.kind"}',
         buffering_interval => '1 s');
@@ -95,8 +68,8 @@ sql(q{SELECT count(*) FROM firehose.put_record_batch('parts', ARRAY(
           FROM generate_series(1, 10) i))});
 sql(q{SELECT count(*) FROM firehose.put_record_batch('zipped', ARRAY(
         SELECT convert_to(jsonb_build_object('z', i)::text, 'UTF8') FROM generate_series(1, 5) i))});
-wait_for(q{SELECT sum(records_delivered) = 15 FROM firehose.delivery_stream_metrics
-            WHERE delivery_stream_name IN ('parts', 'zipped')}, 'delivery into files');
+kg_wait($node, q{SELECT sum(records_delivered) = 15 FROM firehose.delivery_stream_metrics
+            WHERE delivery_stream_name IN ('parts', 'zipped')}, 't', 'delivery into files');
 my ($final, $tmp) = files_under("$out/parts");
 is(scalar(@$final), 2, 'partitions: one object per partition key value');
 like($final->[0], qr{^\Q$out\E/parts/kind=even/\d{4}/\d\d/\d\d/\d\d/parts-1-[-\d]+\.jsonl$},
@@ -110,7 +83,7 @@ is(join(',', map { /"z": (\d+)/ ? $1 : '?' } object_lines($final->[0])), '1,2,3,
 
 # 2. a program
 sql(q{SELECT count(*) FROM firehose.put_record_batch('piped', ARRAY['{"p": 1}', '{"p": 2}']::text[]::bytea[])});
-wait_for(q{SELECT records_delivered = 2 FROM firehose.delivery_stream_metrics WHERE delivery_stream_name = 'piped'},
+kg_wait($node, q{SELECT records_delivered = 2 FROM firehose.delivery_stream_metrics WHERE delivery_stream_name = 'piped'}, 't',
 	'delivery to the program');
 is(slurp_file("$out/piped.out"), qq{{"p": 1}\n{"p": 2}\n}, 'program: the batch on its standard input');
 
@@ -122,14 +95,14 @@ SELECT firehose.create_delivery_stream('failing', destination_program => 'cat > 
 SELECT firehose.create_delivery_stream('healthy', 'healthy', buffering_interval => '0 s');
 SELECT count(*) FROM firehose.put_record_batch('failing', ARRAY['{"f": 1}', '{"f": 2}']::text[]::bytea[]);
 });
-wait_for(q{SELECT status = 'FAILING' FROM firehose.delivery_stream_metrics WHERE delivery_stream_name = 'failing'},
+kg_wait($node, q{SELECT status = 'FAILING' FROM firehose.delivery_stream_metrics WHERE delivery_stream_name = 'failing'}, 't',
 	'the failing destination to fail');
 sql(q{SELECT count(*) FROM firehose.put_record_batch('healthy', ARRAY['{"n": 1}', '{"n": 2}']::text[]::bytea[])});
-wait_for(q{SELECT count(*) = 2 FROM healthy}, 'the healthy stream to deliver while the other fails');
+kg_wait($node, q{SELECT count(*) = 2 FROM healthy}, 't', 'the healthy stream to deliver while the other fails');
 is(sql(q{SELECT status FROM firehose.delivery_stream_metrics WHERE delivery_stream_name = 'failing'}),
 	'FAILING', 'failing: still retrying while the healthy one delivered');
-wait_for(q{SELECT destination_failed = 2 FROM firehose.delivery_stream_metrics WHERE delivery_stream_name = 'failing'},
-	'the failing records to reach the error output', 30);
+kg_wait($node, q{SELECT destination_failed = 2 FROM firehose.delivery_stream_metrics WHERE delivery_stream_name = 'failing'}, 't',
+	'the failing records to reach the error output');
 my $attempts = sql(q{SELECT failed_attempts_total FROM firehose.delivery_stream_metrics
                       WHERE delivery_stream_name = 'failing'});
 cmp_ok($attempts, '>=', 3, "failing: the worker made several attempts ($attempts)");
@@ -149,46 +122,16 @@ SELECT firehose.create_delivery_stream('crash', destination_directory => '$out/c
         prefix => 'p=!{partitionKeyFromQuery:p}/', partition_keys => '{"p": "\$.producer"}',
         buffering_interval => '0 s');
 });
-my @producers;
-for my $p (1 .. $PRODUCERS)
-{
-	my $script = '';
-	for my $b (0 .. $BATCHES - 1)
-	{
-		my $lo = $p * 100000 + $b * $BATCH;
-		my $hi = $lo + $BATCH - 1;
-		$script .= "BEGIN;\n"
-		  . "SELECT count(*) FROM firehose.put_record_batch('crash', ARRAY(SELECT convert_to("
-		  . "jsonb_build_object('id', i, 'producer', $p, 'payload', repeat('x', 200))::text, 'UTF8') "
-		  . "FROM generate_series($lo, $hi) i));\n"
-		  . "INSERT INTO ledger SELECT generate_series($lo, $hi);\n"
-		  . "COMMIT;\nSELECT pg_sleep(0.01);\n";
-	}
-	my $file = $node->basedir . "/producer_$p.sql";
-	open(my $fh, '>', $file) or die "$file: $!";
-	print $fh $script;
-	close $fh;
-	my ($o, $e) = ('', '');
-	push @producers,
-	  IPC::Run::start(
-		[ 'psql', '-X', '-q', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-f', $file ],
-		'>', \$o, '2>', \$e, IPC::Run::timeout(60));
-}
-wait_for(q{SELECT records_delivered >= 1000 FROM firehose.delivery_stream_metrics
-            WHERE delivery_stream_name = 'crash'}, 'first deliveries of the crash stream');
-my @pids = split /\n/, sql(q{SELECT pid FROM pg_stat_activity});
-my ($pm) = slurp_file($node->data_dir . '/postmaster.pid') =~ /^(\d+)/;
-$node->kill9;
-eval { $_->finish; 1 } for @producers;
-# the server can start again only when every process of the old one is gone
-my $deadline = time() + 30;
-usleep(50_000) while (kill(0, $pm) || grep { kill(0, $_) } @pids) && time() < $deadline;
-$node->start;
+my @producers = kg_firehose_producers($node, 'crash',
+	producers => $PRODUCERS, batches => $BATCHES, batch => $BATCH, pause => 0.01, timeout => 60);
+kg_wait($node, q{SELECT records_delivered >= 1000 FROM firehose.delivery_stream_metrics
+            WHERE delivery_stream_name = 'crash'}, 't', 'first deliveries of the crash stream');
+kg_crash($node, @producers);
 
 my $committed = sql(q{SELECT count(*) FROM ledger});
 cmp_ok($committed, '>', 0, "crash: $committed records committed before the crash");
-wait_for(q{SELECT coalesce(sum(lag_bytes), 0) = 0 FROM kinesis.consumer_positions
-            WHERE stream_name = 'firehose-crash'}, 'delivery of everything after the restart', 60);
+kg_wait($node, q{SELECT coalesce(sum(lag_bytes), 0) = 0 FROM kinesis.consumer_positions
+            WHERE stream_name = 'firehose-crash'}, 't', 'delivery of everything after the restart');
 # the last batch's rename happens at commit, right after the checkpoint moved
 usleep(500_000);
 ($final, $tmp) = files_under("$out/crash");
@@ -235,15 +178,10 @@ open($fh, '>', "$out/zipped/.early.jsonl.gz.$id.3.kgtmp") or die $!;
 print $fh "uncommitted\n";
 close $fh;
 $node->restart;
-my $ok = 0;
-$deadline = time() + 20;
-while (time() < $deadline)
-{
-	($final, $tmp) = files_under("$out/zipped");
-	if (!@$tmp) { $ok = 1; last; }
-	usleep(100_000);
-}
-ok($ok, 'recovery: the worker left no temporary file');
+ok( kg_poll(
+		sub { ($final, $tmp) = files_under("$out/zipped"); !@$tmp },
+		'no temporary file under zipped'),
+	'recovery: the worker left no temporary file');
 ok(-f "$out/zipped/late.jsonl.gz", 'recovery: the committed object has its final name');
 is(slurp_file("$out/zipped/late.jsonl.gz"), "committed\n", 'recovery: with its content');
 ok(!-e "$out/zipped/early.jsonl.gz", 'recovery: the uncommitted object was removed, not renamed');

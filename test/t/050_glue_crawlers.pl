@@ -27,46 +27,25 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
-my $node = PostgreSQL::Test::Cluster->new('glue_crawlers');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'pg_cron,kinesis_glue'
-cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 24
-restart_after_crash = on
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.launcher_naptime = 200ms
-});
-$node->start;
+my $node = kg_node(
+	'glue_crawlers',
+	cron => 'postgres',
+	set => {
+		'cron.use_background_workers' => 'on',
+		max_worker_processes => 24,
+		restart_after_crash => 'on'
+	});
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-sql('CREATE EXTENSION kinesis_glue');
-
-# Poll until $query returns 't'; fail the test (not the script) on timeout.
-sub wait_for
-{
-	my ($query, $what, $secs) = @_;
-	my $deadline = time() + ($secs // 30);
-	while (time() < $deadline)
-	{
-		my ($rc, $res) = $node->psql('postgres', $query);
-		return 1 if $rc == 0 && $res eq 't';
-		usleep(100_000);
-	}
-	fail("timed out waiting for $what");
-	return 0;
-}
+sub sql { return kg_sql($node, $_[0]); }
 
 # Start a crawl and wait until it ends; returns its final state.
 sub crawl
 {
 	my ($name) = @_;
 	my $id = sql("SELECT glue.start_crawler('$name')");
-	wait_for("SELECT state NOT IN ('RUNNING', 'CANCELLING') FROM glue.crawls WHERE crawl_id = $id",
+	kg_wait($node, "SELECT state NOT IN ('RUNNING', 'CANCELLING') FROM glue.crawls WHERE crawl_id = $id", 't',
 		"crawl $id of $name");
 	return sql("SELECT state || coalesce(': ' || error_message, '') FROM glue.crawls WHERE crawl_id = $id");
 }
@@ -266,7 +245,7 @@ $blocker->query_safe("BEGIN; SELECT 1 FROM glue.tables t JOIN glue.databases d U
 	  . "WHERE d.database_name = 'lake' AND t.table_name = 'orders' FOR UPDATE OF t;");
 write_file("$lake/orders/year=2025/month=02/e.csv", "id,amount,note,ordered_at\n8,17,eighth,2025-02-01 10:00:00\n");
 my $id = sql("SELECT glue.start_crawler('lake')");
-wait_for("SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'kinesis_glue crawler' AND wait_event_type = 'Lock'",
+kg_wait($node, "SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'kinesis_glue crawler' AND wait_event_type = 'Lock'", 't',
 	'the crawl to wait for the catalog');
 is(sql("SELECT state FROM glue.get_crawler('lake')"), 'RUNNING', 'the crawler is RUNNING');
 my ($rc, $out, $err) = $node->psql('postgres', "SELECT glue.start_crawler('lake')");
@@ -278,19 +257,19 @@ is( sql("SELECT files_done || '/' || files_total FROM glue.crawler_progress WHER
 $node->stop('immediate');
 $blocker->{run}->kill_kill;
 $node->start;
-wait_for("SELECT state = 'FAILED' FROM glue.crawls WHERE crawl_id = $id", 'the interrupted crawl to be FAILED');
+kg_wait($node, "SELECT state = 'FAILED' FROM glue.crawls WHERE crawl_id = $id", 't', 'the interrupted crawl to be FAILED');
 like(sql("SELECT error_message FROM glue.crawls WHERE crawl_id = $id"), qr/interrupted/, 'with a reason');
 is(sql("SELECT count(*) FROM glue.get_partitions('lake', 'orders')"), '3', 'the catalog is untouched');
 is(sql("SELECT state FROM glue.get_crawler('lake')"), 'READY', 'the crawler is READY again');
 
 sql("BEGIN; SELECT glue.start_crawler('lake'); SELECT glue.stop_crawler('lake'); COMMIT;");
-wait_for("SELECT state = 'CANCELLED' FROM glue.list_crawls('lake') LIMIT 1", 'a crawl stopped before it started');
+kg_wait($node, "SELECT state = 'CANCELLED' FROM glue.list_crawls('lake') LIMIT 1", 't', 'a crawl stopped before it started');
 is(sql("SELECT count(*) FROM glue.get_partitions('lake', 'orders')"), '3', 'a cancelled crawl writes nothing');
 ($rc, $out, $err) = $node->psql('postgres', "SELECT glue.stop_crawler('lake')");
 like($err, qr/CrawlerNotRunningException/, 'stopping a READY crawler');
 is(crawl('lake'), 'SUCCEEDED', 'the next crawl succeeds');
 is(sql("SELECT count(*) FROM glue.get_partitions('lake', 'orders')"), '5', 'and adds the new partitions');
-wait_for("SELECT count(*) = 0 FROM glue.crawl_files", 'no crawl to leave its file list behind');
+kg_wait($node, "SELECT count(*) = 0 FROM glue.crawl_files", 't', 'no crawl to leave its file list behind');
 
 # 7. a schedule through pg_cron
 sql("CREATE EXTENSION pg_cron");
@@ -298,8 +277,8 @@ sql("SELECT glue.update_crawler_schedule('local', 'cron(* * * * ? *)')");
 is(sql(qq{SELECT schedule || ' | ' || command FROM cron.job WHERE jobname = 'glue crawler: local'}),
 	"* * * * * | SELECT glue.start_crawler('local')", 'the schedule is a pg_cron job');
 my $before = sql("SELECT count(*) FROM glue.list_crawls('local')");
-wait_for("SELECT count(*) > $before FROM glue.list_crawls('local')", 'the scheduled crawl', 90);
-wait_for("SELECT state = 'SUCCEEDED' FROM glue.list_crawls('local') LIMIT 1", 'the scheduled crawl to end');
+kg_wait($node, "SELECT count(*) > $before FROM glue.list_crawls('local')", 't', 'the scheduled crawl', within => 90);
+kg_wait($node, "SELECT state = 'SUCCEEDED' FROM glue.list_crawls('local') LIMIT 1", 't', 'the scheduled crawl to end');
 sql("SELECT glue.update_crawler('local', schedule => '')");
 is(sql("SELECT count(*) FROM cron.job WHERE jobname = 'glue crawler: local'"), '0', 'removing the schedule removes the job');
 sql("SELECT glue.update_crawler_schedule('clicks', '0 3 * * *')");

@@ -22,44 +22,21 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
-my $node = PostgreSQL::Test::Cluster->new('video');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_connections = 30
-max_worker_processes = 16
-restart_after_crash = on
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.launcher_naptime = 200ms
-kinesis_glue.video_segment_interval = 1s
-kinesis_glue.video_buffer_retention = 2s
-});
-$node->start;
+my $node = kg_node(
+	'video',
+	set => {
+		max_connections => 30,
+		restart_after_crash => 'on',
+		'kinesis_glue.video_segment_interval' => '1s',
+		'kinesis_glue.video_buffer_retention' => '2s'
+	});
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
+sub sql { return kg_sql($node, $_[0]); }
 
-# Poll until $query returns 't'; fail the test (not the script) on timeout.
-sub wait_for
-{
-	my ($query, $what, $secs) = @_;
-	my $deadline = time() + ($secs // 30);
-	while (time() < $deadline)
-	{
-		my ($rc, $res) = $node->psql('postgres', $query);
-		return 1 if $rc == 0 && $res eq 't';
-		usleep(100_000);
-	}
-	fail("timed out waiting for $what");
-	return 0;
-}
-
-sql(q{CREATE EXTENSION kinesis_glue});
-wait_for(q{SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'kinesis_glue worker'},
-	'the worker');
+kg_wait_worker($node);
 
 #
 # 1. retention by the worker, by segment
@@ -76,26 +53,21 @@ my $first_segments = sql(q{SELECT string_agg(relation::text, ',' ORDER BY relati
                             WHERE s.stream_name = 'ret-hour' AND g.range_start <= now()});
 is(sql(q{SELECT count(*) FROM kinesis_video.list_fragments('ret-buffer')}), '3', 'buffer: three fragments');
 # the buffer keeps fragments 2 s: the worker drops their segment
-wait_for(q{SELECT count(*) = 0 FROM kinesis_video.list_fragments('ret-buffer')}, 'the buffer to expire');
-wait_for(q{SELECT NOT EXISTS (SELECT 1 FROM kinesis_video.segments g JOIN kinesis_video.streams s USING (stream_id)
-                               WHERE s.stream_name = 'ret-buffer' AND g.range_end < now() - interval '3 s')},
+kg_wait($node, q{SELECT count(*) = 0 FROM kinesis_video.list_fragments('ret-buffer')}, 't', 'the buffer to expire');
+kg_wait($node, q{SELECT NOT EXISTS (SELECT 1 FROM kinesis_video.segments g JOIN kinesis_video.streams s USING (stream_id)
+                               WHERE s.stream_name = 'ret-buffer' AND g.range_end < now() - interval '3 s')}, 't',
 	'the expired buffer segments to be dropped');
 # the hour stream keeps its fragments until the retention clock passes them
 usleep(1_500_000);
 is(sql(q{SELECT count(*) FROM kinesis_video.list_fragments('ret-hour')}), '3', 'hour: fragments kept');
 $node->append_conf('postgresql.conf', "kinesis_glue.retention_clock_offset = 2h\n");
 $node->reload;
-wait_for(q{SELECT count(*) = 0 FROM kinesis_video.list_fragments('ret-hour')}, 'the hour stream to expire');
-my $left = 1;
-my $deadline = time() + 30;
-while (time() < $deadline)
-{
-	$left = sql(qq{SELECT count(*) FROM pg_class
-	               WHERE oid::regclass::text = ANY (string_to_array('$first_segments', ','))});
-	last if $left == 0;
-	usleep(100_000);
-}
-is($left, '0', 'hour: the segments that held the fragments were dropped whole');
+kg_wait($node, q{SELECT count(*) = 0 FROM kinesis_video.list_fragments('ret-hour')}, 't', 'the hour stream to expire');
+ok( kg_wait(
+		$node, qq{SELECT count(*) FROM pg_class
+	               WHERE oid::regclass::text = ANY (string_to_array('$first_segments', ','))},
+		'0', 'the segments that held the fragments of ret-hour to be dropped'),
+	'hour: the segments that held the fragments were dropped whole');
 is(sql(q{SELECT count(*) > 0 FROM kinesis_video.segments g JOIN kinesis_video.streams s USING (stream_id)
           WHERE s.stream_name = 'ret-hour' AND g.range_end > now()}), 't', 'hour: current segments stay');
 $node->append_conf('postgresql.conf', "kinesis_glue.retention_clock_offset = 0\n");
@@ -107,12 +79,9 @@ $node->reload;
 sql(q{SELECT kinesis_video.create_stream('live', data_retention_in_hours => 1)});
 sql(q{SELECT kinesis_video.put_media('live', 'old', clock_timestamp(), 1000)});
 my $last = sql(q{SELECT max(fragment_number) FROM kinesis_video.list_fragments('live')});
-my ($rout, $rerr) = ('', '');
-my $reader = IPC::Run::start(
-	[ 'psql', '-X', '-A', '-t', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-c',
-	  "SELECT fragment_number || ':' || convert_from(media, 'UTF8') FROM kinesis_video.get_media('live', 'FRAGMENT_NUMBER', after_fragment_number => $last, wait => '60 s')" ],
-	'>', \$rout, '2>', \$rerr, IPC::Run::timeout(90));
-wait_for(q{SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE '%get_media(''live''%' AND wait_event_type = 'Extension'},
+my $reader = kg_psql_bg($node, 'reader', timeout => 90,
+	command => "SELECT fragment_number || ':' || convert_from(media, 'UTF8') FROM kinesis_video.get_media('live', 'FRAGMENT_NUMBER', after_fragment_number => $last, wait => '60 s')");
+kg_wait($node, q{SELECT count(*) = 1 FROM pg_stat_activity WHERE query LIKE '%get_media(''live''%' AND wait_event_type = 'Extension'}, 't',
 	'the reader to wait');
 # an uncommitted put does not wake it with anything
 my $bg = $node->background_psql('postgres');
@@ -122,10 +91,10 @@ usleep(300_000);
 is(sql(q{SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%get_media(''live''%' AND wait_event_type = 'Extension'}),
 	'1', 'live: the reader still waits while the put is uncommitted');
 $bg->query_safe(q{COMMIT});
-$reader->finish;
+kg_finish($reader);
 my $new = sql(q{SELECT max(fragment_number) FROM kinesis_video.list_fragments('live')});
-is($rout, "$new:new\n", 'live: the waiting reader returned the fragment committed meanwhile');
-is($rerr, '', 'live: no error');
+is(${ $reader->{out} }, "$new:new\n", 'live: the waiting reader returned the fragment committed meanwhile');
+is(${ $reader->{err} }, '', 'live: no error');
 
 #
 # 3. camera -> processor -> data stream -> event source mapping -> alert
@@ -180,7 +149,7 @@ SELECT kinesis_video.put_media('door-cam', 'f2', clock_timestamp(), 2000);
 SELECT kinesis_video.put_media('door-cam', 'f3', clock_timestamp(), 2000, '{"boom": "1"}');
 SELECT kinesis_video.put_media('door-cam', 'f4', clock_timestamp(), 2000, '{"motion": "again"}');
 });
-wait_for(q{SELECT count(*) = 2 FROM alerts}, 'two alerts through the pipeline');
+kg_wait($node, q{SELECT count(*) = 2 FROM alerts}, 't', 'two alerts through the pipeline');
 my $f1 = sql(q{SELECT fragment_number FROM kinesis_video.list_fragments('door-cam') ORDER BY 1 LIMIT 1});
 is(sql(qq{SELECT body->'InputInformation'->'KinesisVideo'->>'FragmentNumber' = '$f1'
             AND body->>'Label' = 'PERSON' AND body->>'RanAs' = 'camera_ops'
@@ -190,8 +159,8 @@ is(sql(qq{SELECT body->'InputInformation'->'KinesisVideo'->>'FragmentNumber' = '
 my $notes = $listener->query_safe(q{SELECT 1});
 like($notes, qr/Asynchronous notification "door_alerts" with payload .*PERSON/, 'pipeline: the alert was NOTIFYed');
 # the failing fragment: retried, then parked; the processor went on
-wait_for(q{SELECT fragments_failed = 1 AND fragments_processed = 3 FROM kinesis_video.stream_processor_status
-            WHERE name = 'door-flaky'}, 'the failing fragment to be parked');
+kg_wait($node, q{SELECT fragments_failed = 1 AND fragments_processed = 3 FROM kinesis_video.stream_processor_status
+            WHERE name = 'door-flaky'}, 't', 'the failing fragment to be parked');
 is(sql(q{SELECT attempts || ' ' || (error_message LIKE 'detector crashed on fragment %')
            FROM kinesis_video.stream_processor_failures}), '2 true', 'failure: recorded after the retry');
 is(sql(q{SELECT last_fragment_number = (SELECT max(fragment_number) FROM kinesis_video.list_fragments('door-cam'))
@@ -204,7 +173,7 @@ $bg->quit;
 
 # a processor whose function hangs is cancelled after kinesis_glue.mapping_timeout
 # and counts as a failed attempt; the other processors go on meanwhile
-sql(q{ALTER SYSTEM SET kinesis_glue.mapping_timeout = '1s'; SELECT pg_reload_conf();});
+kg_set_conf($node, 'kinesis_glue.mapping_timeout' => '1s');
 sql(q{
 SET ROLE camera_ops;
 SELECT kinesis.create_stream('door-events-3');
@@ -219,13 +188,13 @@ SELECT kinesis_video.create_stream_processor('door-hang', 'door-cam', 'detect_ha
                                              maximum_retry_attempts => 0);
 SELECT kinesis_video.put_media('door-cam', 'f5', clock_timestamp(), 2000, '{"hang": "yes", "motion": "yes"}');
 });
-wait_for(q{SELECT count(*) = 3 FROM alerts}, 'the other processor to go on while one hangs');
-wait_for(q{SELECT fragments_failed = 1 FROM kinesis_video.stream_processor_status WHERE name = 'door-hang'},
+kg_wait($node, q{SELECT count(*) = 3 FROM alerts}, 't', 'the other processor to go on while one hangs');
+kg_wait($node, q{SELECT fragments_failed = 1 FROM kinesis_video.stream_processor_status WHERE name = 'door-hang'}, 't',
 	'the hanging function to be cancelled and parked');
 like(sql(q{SELECT error_message FROM kinesis_video.stream_processor_failures f
              JOIN kinesis_video.stream_processors p USING (processor_id) WHERE p.name = 'door-hang'}),
 	qr/statement timeout/, 'hang: cancelled by the timeout and recorded');
-sql(q{ALTER SYSTEM RESET kinesis_glue.mapping_timeout; SELECT pg_reload_conf();});
+kg_set_conf($node, 'kinesis_glue.mapping_timeout' => undef);
 
 #
 # 4. crash during ingest
@@ -240,32 +209,19 @@ my @producers;
 for my $p (1 .. 4)
 {
 	my $s = $p;
-	my $file = $node->basedir . "/producer$p.sql";
-	open my $fh, '>', $file or die $!;
+	my $script = '';
 	for my $i (1 .. 400)
 	{
-		print $fh "BEGIN;\n"
+		$script .= "BEGIN;\n"
 		  . "INSERT INTO ledger SELECT 'crash-$s', fragment_number, convert_to('p$p-$i', 'UTF8') "
 		  . "FROM kinesis_video.put_media('crash-$s', convert_to('p$p-$i', 'UTF8'), clock_timestamp(), 1000);\n"
 		  . "COMMIT;\n";
 	}
-	close $fh;
-	my ($o, $e) = ('', '');
-	push @producers,
-	  IPC::Run::start(
-		[ 'psql', '-X', '-q', '-h', $node->host, '-p', $node->port, '-d', 'postgres', '-f', $file ],
-		'>', \$o, '2>', \$e, IPC::Run::timeout(120));
+	push @producers, kg_psql_bg($node, "producer$p", file => $script, timeout => 120);
 }
-wait_for(q{SELECT count(*) >= 200 FROM ledger}, 'puts before the crash');
+kg_wait($node, q{SELECT count(*) >= 200 FROM ledger}, 't', 'puts before the crash');
 my $issued_before = sql(q{SELECT last_value FROM kinesis_video.fragment_numbers});
-my @pids = split /\n/, sql(q{SELECT pid FROM pg_stat_activity});
-my ($pm) = slurp_file($node->data_dir . '/postmaster.pid') =~ /^(\d+)/;
-$node->kill9;
-eval { $_->finish; 1 } for @producers;
-# the server can start again only when every process of the old one is gone
-$deadline = time() + 30;
-usleep(50_000) while (kill(0, $pm) || grep { kill(0, $_) } @pids) && time() < $deadline;
-$node->start;
+kg_crash($node, @producers);
 
 my $committed = sql(q{SELECT count(*) FROM ledger});
 cmp_ok($committed, '>=', 200, "crash: $committed fragments committed before the crash");

@@ -23,49 +23,23 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
-my $node = PostgreSQL::Test::Cluster->new('glue_jobs');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'pg_cron,kinesis_glue'
-cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 32
-restart_after_crash = on
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.launcher_naptime = 200ms
-kinesis_glue.max_job_runs = 3
-});
-$node->start;
+my $node = kg_node(
+	'glue_jobs',
+	cron => 'postgres',
+	set => {
+		'cron.use_background_workers' => 'on',
+		max_worker_processes => 32,
+		restart_after_crash => 'on',
+		'kinesis_glue.max_job_runs' => 3
+	});
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
+sub sql { return kg_sql($node, $_[0]); }
 
-sql('CREATE EXTENSION kinesis_glue');
 sql('CREATE EXTENSION pg_cron');
 
-# Poll until $query returns 't'; fail the test (not the script) on timeout.
-sub wait_for
-{
-	my ($query, $what, $secs) = @_;
-	my $deadline = time() + ($secs // 60);
-	while (time() < $deadline)
-	{
-		my ($rc, $res) = $node->psql('postgres', $query);
-		return 1 if $rc == 0 && $res eq 't';
-		usleep(100_000);
-	}
-	fail("timed out waiting for $what");
-	return 0;
-}
-
-sub wait_run_end
-{
-	my ($id) = @_;
-	wait_for("SELECT state NOT IN ('WAITING', 'STARTING', 'RUNNING', 'STOPPING') FROM glue.job_runs WHERE run_id = $id",
-		"run $id");
-	return sql("SELECT state FROM glue.job_runs WHERE run_id = $id");
-}
+sub wait_run_end { return kg_job_run_end($node, $_[0]) }
 
 # ---------------------------------------------------------------------------
 # 1. parallel runs, as the owner
@@ -119,14 +93,14 @@ is(wait_run_end($id), 'TIMEOUT', 'a run past its timeout ends as TIMEOUT');
 like(sql("SELECT error_message FROM glue.job_runs WHERE run_id = $id"), qr/exceeded its timeout/, 'with a message');
 
 $id = sql("SELECT glue.start_job_run('stoppable')");
-wait_for("SELECT state = 'RUNNING' FROM glue.job_runs WHERE run_id = $id", 'stoppable running');
+kg_wait($node, "SELECT state = 'RUNNING' FROM glue.job_runs WHERE run_id = $id", 't', 'stoppable running');
 is(sql("SELECT glue.stop_job_run('stoppable', $id)"), 'STOPPING', 'stop asked');
 is(wait_run_end($id), 'STOPPED', 'a stopped run ends as STOPPED');
 is(sql('SELECT count(*) FROM stopped'), '0', 'and its work is rolled back');
 
 $id = sql("SELECT glue.start_job_run('flaky')");
-wait_for(q{SELECT count(*) = 3 AND bool_and(state = 'FAILED') FROM glue.job_runs r JOIN glue.jobs j USING (job_id)
-            WHERE j.job_name = 'flaky'}, 'three attempts of flaky');
+kg_wait($node, q{SELECT count(*) = 3 AND bool_and(state = 'FAILED') FROM glue.job_runs r JOIN glue.jobs j USING (job_id)
+            WHERE j.job_name = 'flaky'}, 't', 'three attempts of flaky');
 is(sql(q{SELECT string_agg(attempt || ':' || (previous_run_id IS NOT NULL) || ':' || error_message, ',' ORDER BY run_id)
            FROM glue.job_runs r JOIN glue.jobs j USING (job_id) WHERE j.job_name = 'flaky'}),
 	'0:false:division by zero,1:true:division by zero,2:true:division by zero',
@@ -259,7 +233,7 @@ sql(q{
 	       predicate => '{"logical": "ANY", "conditions": [{"job_name": "step_b", "state": "SUCCEEDED"}]}');
 	SELECT glue.start_trigger('kick');
 });
-wait_for("SELECT count(*) = 3 FROM chain", 'the chain a -> b -> c');
+kg_wait($node, "SELECT count(*) = 3 FROM chain", 't', 'the chain a -> b -> c');
 is(sql("SELECT string_agg(step || ':' || coalesce(trigger_name, ''), ',' ORDER BY step) FROM chain"), 'a:kick,b:,c:',
 	'a conditional chain ran each step once');
 is(sql(q{SELECT string_agg(j.job_name || '<-' || r.trigger_name, ',' ORDER BY j.job_name) FROM glue.job_runs r
@@ -272,10 +246,10 @@ sql(q{
 	SELECT glue.create_trigger('batch', 'EVENT', '[{"job_name": "on_batch"}]', start_on_creation => true,
 	       event_batching_condition => '{"stream_name": "ev", "batch_size": 5, "batch_window": 900}');
 });
-wait_for(q{SELECT EXISTS (SELECT 1 FROM kinesis.consumers WHERE consumer_name LIKE 'glue-trigger-%')}, 'event consumer');
+kg_wait($node, q{SELECT EXISTS (SELECT 1 FROM kinesis.consumers WHERE consumer_name LIKE 'glue-trigger-%')}, 't', 'event consumer');
 sql(q{SELECT count(*) FROM kinesis.put_records('ev', ARRAY['a','b','c','d','e'], ARRAY['\x01','\x02','\x03','\x04','\x05']::bytea[])});
-wait_for(q{SELECT count(*) = 1 FROM glue.job_runs r JOIN glue.jobs j USING (job_id) WHERE j.job_name = 'on_batch'
-             AND r.trigger_name = 'batch'}, 'event trigger after 5 records');
+kg_wait($node, q{SELECT count(*) = 1 FROM glue.job_runs r JOIN glue.jobs j USING (job_id) WHERE j.job_name = 'on_batch'
+             AND r.trigger_name = 'batch'}, 't', 'event trigger after 5 records');
 pass('an event trigger fired after batch_size new records');
 
 # a workflow with a failed node, resumed
@@ -300,7 +274,7 @@ sql(q{
 	       predicate => '{"logical": "AND", "conditions": [{"job_name": "transform", "state": "SUCCEEDED"}, {"job_name": "extract", "state": "SUCCEEDED"}]}');
 });
 my $wr = sql("SELECT glue.start_workflow_run('nightly')");
-wait_for("SELECT status = 'COMPLETED' FROM glue.get_workflow_run('nightly', $wr)", 'workflow run 1');
+kg_wait($node, "SELECT status = 'COMPLETED' FROM glue.get_workflow_run('nightly', $wr)", 't', 'workflow run 1');
 is(sql(qq{SELECT string_agg(x ->> 'name' || ':' || (x ->> 'state'), ',' ORDER BY x ->> 'name')
            FROM glue.get_workflow_run('nightly', $wr) r, jsonb_array_elements(r.nodes) x}),
 	'extract:SUCCEEDED,transform:FAILED', 'the workflow run stopped at its failed node');
@@ -308,7 +282,7 @@ like(sql("SELECT glue.workflow_graph('nightly', $wr)"), qr/"job:transform" \[lab
 	'workflow_graph colours the failed node');
 sql('UPDATE gate SET ok = true');
 my $wr2 = sql("SELECT glue.resume_workflow_run('nightly', $wr)");
-wait_for("SELECT status = 'COMPLETED' FROM glue.get_workflow_run('nightly', $wr2)", 'resumed workflow run');
+kg_wait($node, "SELECT status = 'COMPLETED' FROM glue.get_workflow_run('nightly', $wr2)", 't', 'resumed workflow run');
 is(sql("SELECT string_agg(step || ':' || (workflow_run::bigint - $wr) || ':' || coalesce(prop, ''), ',' ORDER BY step) FROM wlog"),
 	'extract:0:,load:1:,transform:1:42',
 	'resume re-ran the failed node only, with the run properties, and what follows it');
@@ -328,7 +302,7 @@ sql(q{
 	    default_arguments => '{"--job-bookmark-option": "job-bookmark-enable"}');
 });
 $id = sql("SELECT glue.start_job_run('crash')");
-wait_for("SELECT state = 'RUNNING' FROM glue.job_runs WHERE run_id = $id", 'crash run running');
+kg_wait($node, "SELECT state = 'RUNNING' FROM glue.job_runs WHERE run_id = $id", 't', 'crash run running');
 sql('INSERT INTO crash_flag VALUES (1)');
 $node->stop('immediate');
 $node->start;
@@ -349,9 +323,9 @@ sql(q{
 });
 is(sql(q{SELECT schedule || ' ' || command FROM cron.job WHERE jobname = 'glue trigger: every_minute'}),
 	q{* * * * * SELECT glue._fire_trigger('every_minute')}, 'the schedule is a pg_cron job');
-wait_for(q{SELECT EXISTS (SELECT 1 FROM glue.job_runs r JOIN glue.jobs j USING (job_id)
-            WHERE j.job_name = 'minutely' AND r.trigger_name = 'every_minute' AND r.state = 'SUCCEEDED')},
-	'pg_cron firing the scheduled trigger', 90);
+kg_wait($node, q{SELECT EXISTS (SELECT 1 FROM glue.job_runs r JOIN glue.jobs j USING (job_id)
+            WHERE j.job_name = 'minutely' AND r.trigger_name = 'every_minute' AND r.state = 'SUCCEEDED')}, 't',
+	'pg_cron firing the scheduled trigger', within => 90);
 pass('a scheduled trigger fired through pg_cron within its minute');
 sql("SELECT glue.update_trigger('every_minute', schedule => '*/5 * * * *')");
 is(sql(q{SELECT schedule FROM cron.job WHERE jobname = 'glue trigger: every_minute'}), '*/5 * * * *',
@@ -399,16 +373,12 @@ $other->(q{
 	SELECT glue.create_trigger('remote_minutely', 'SCHEDULED', '[{"job_name": "remote"}]',
 	       schedule => '* * * * *', start_on_creation => true);
 });
-wait_for(q{SELECT count(*) = 1 FROM cron.job WHERE jobname = 'glue trigger: remote_minutely' AND database = 'other'},
+kg_wait($node, q{SELECT count(*) = 1 FROM cron.job WHERE jobname = 'glue trigger: remote_minutely' AND database = 'other'}, 't',
 	'the pg_cron job in the cron database');
-my $deadline = time() + 90;
-my $fired = 0;
-while (time() < $deadline && !$fired)
-{
-	$fired = $other->(q{SELECT count(*) > 0 FROM glue.job_runs WHERE trigger_name = 'remote_minutely' AND state = 'SUCCEEDED'}) eq 't';
-	usleep(200_000) unless $fired;
-}
-ok($fired, 'a scheduled trigger fires through pg_cron living in another database');
+ok( kg_wait(
+		$node, q{SELECT count(*) > 0 FROM glue.job_runs WHERE trigger_name = 'remote_minutely' AND state = 'SUCCEEDED'},
+		't', 'pg_cron in another database firing the trigger', db => 'other', within => 90),
+	'a scheduled trigger fires through pg_cron living in another database');
 
 # structured values: a role without special attributes (it cannot read the
 # superuser-only cron.database_name) schedules a trigger whose name would
@@ -426,7 +396,7 @@ my ($rc, $out, $err) = $node->psql('other', qq{
 	SELECT glue.create_trigger('plain_on_demand', 'ON_DEMAND', '[{"job_name": "mine"}]');
 });
 is($rc, 0, 'a role without special attributes schedules a trigger with pg_cron in another database') or diag($err);
-wait_for(qq{SELECT count(*) = 1 FROM cron.job WHERE jobname = 'glue trigger: $evil_sql' AND database = 'other'},
+kg_wait($node, qq{SELECT count(*) = 1 FROM cron.job WHERE jobname = 'glue trigger: $evil_sql' AND database = 'other'}, 't',
 	'the structured pg_cron job');
 is(sql(qq{SELECT schedule || ' | ' || username || ' | ' || command FROM cron.job WHERE jobname = 'glue trigger: $evil_sql'}),
 	qq{0-59/15 * * * * | regress_cron_user | SELECT glue._fire_trigger('$evil_sql')},
@@ -446,19 +416,17 @@ like($err, qr/AccessDeniedException: trigger owner regress_nologin cannot log in
 $other->(qq{SELECT glue.delete_trigger('$evil_sql'), glue.delete_trigger('plain_on_demand'), glue.delete_job('mine')});
 
 $other->(q{SELECT glue.delete_trigger('remote_minutely')});
-wait_for(q{SELECT count(*) = 0 FROM cron.job WHERE database = 'other'}, 'the remote pg_cron job removed');
+kg_wait($node, q{SELECT count(*) = 0 FROM cron.job WHERE database = 'other'}, 't', 'the remote pg_cron job removed');
 pass('deleting the trigger removes the pg_cron job in the cron database');
 
 # history retention
 my $ended = sql(q{SELECT count(*) FROM glue.job_runs WHERE state NOT IN ('WAITING', 'STARTING', 'RUNNING', 'STOPPING')});
 cmp_ok($ended, '>', 20, 'run history is kept');
-sql(q{ALTER SYSTEM SET kinesis_glue.job_run_retention = '1s'});
-$node->reload;
-wait_for(q{SELECT count(*) = 0 FROM glue.job_runs WHERE completed_on < clock_timestamp() - interval '3 seconds'},
+kg_set_conf($node, 'kinesis_glue.job_run_retention' => '1s');
+kg_wait($node, q{SELECT count(*) = 0 FROM glue.job_runs WHERE completed_on < clock_timestamp() - interval '3 seconds'}, 't',
 	'history trimmed');
 pass('ended runs older than kinesis_glue.job_run_retention are deleted');
-sql(q{ALTER SYSTEM RESET kinesis_glue.job_run_retention});
-$node->reload;
+kg_set_conf($node, 'kinesis_glue.job_run_retention' => undef);
 
 $node->stop;
 done_testing();

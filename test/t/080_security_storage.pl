@@ -20,39 +20,20 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time usleep);
+use KgTest;
 
-my $node = PostgreSQL::Test::Cluster->new('security_storage');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', q{
-shared_preload_libraries = 'kinesis_glue'
-max_worker_processes = 16
-kinesis_glue.worker_naptime = '200ms'
-kinesis_glue.launcher_naptime = '100ms'
-kinesis_glue.segment_interval = '1s'
-kinesis_glue.segment_records = 1024
-kinesis_glue.segment_wait = '5s'
-});
-$node->start;
+my $node = kg_node(
+	'security_storage',
+	set => {
+		'kinesis_glue.launcher_naptime' => '100ms',
+		'kinesis_glue.segment_interval' => '1s',
+		'kinesis_glue.segment_records' => 1024,
+		'kinesis_glue.segment_wait' => '5s'
+	});
 
-sub sql { return $node->safe_psql('postgres', shift) }
-
-# Wait up to $secs seconds for $query to return 't'.
-sub wait_until
-{
-	my ($query, $secs) = @_;
-	my $deadline = time + $secs;
-	while (time < $deadline)
-	{
-		return 1 if sql($query) eq 't';
-		usleep(100_000);
-	}
-	return 0;
-}
+sub sql { return kg_sql($node, shift) }
 
 sql(q{
-	CREATE EXTENSION kinesis_glue;
 	CREATE ROLE attacker LOGIN;
 	GRANT CREATE ON SCHEMA kinesis_records, kinesis_video_media TO attacker;
 	CREATE SCHEMA att AUTHORIZATION attacker;
@@ -113,9 +94,9 @@ for my $i (1 .. 8)
 	sql(q{SET ROLE attacker;
 	      SELECT fragment_number FROM kinesis_video.put_media('cam', '\x00', now(), 1000)});
 }
-ok( wait_until(
-		qq{SELECT count(*) > $before + 2 FROM kinesis.segments JOIN kinesis.streams USING (stream_id)
-           WHERE stream_name = 'victim'}, 30),
+ok( kg_wait(
+		$node, qq{SELECT count(*) > $before + 2 FROM kinesis.segments JOIN kinesis.streams USING (stream_id)
+           WHERE stream_name = 'victim'}),
 	'the worker created new segments of the stream');
 is(sql(q{SELECT count(*) FROM pg_index i WHERE pg_get_expr(i.indpred, i.indrelid) LIKE '%probe%'}), '0',
 	'no segment got an index of the attacker');

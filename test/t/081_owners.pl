@@ -14,21 +14,12 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use KgTest;
 
-my $node = PostgreSQL::Test::Cluster->new('owners');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'pg_cron,kinesis_glue'
-cron.database_name = 'postgres'
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.launcher_naptime = 200ms
-});
-$node->start;
+my $node = kg_node('owners', cron => 'postgres', set => { max_worker_processes => undef });
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
+sub sql { return kg_sql($node, $_[0]); }
 
-sql('CREATE EXTENSION kinesis_glue');
 sql('CREATE EXTENSION pg_cron');
 sql(q{
 	CREATE ROLE regress_own_old LOGIN;

@@ -24,49 +24,28 @@
 use strict;
 use warnings;
 
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
-my $node = PostgreSQL::Test::Cluster->new('runners');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_connections = 60
-max_worker_processes = 16
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.launcher_naptime = 200ms
-kinesis_glue.mapping_timeout = 1s
-kinesis_glue.delivery_timeout = 1s
-kinesis_glue.runner_grace = 1s
-kinesis_glue.max_runners_per_role = 4
-kinesis_glue.max_runners_per_database = 12
-kinesis_glue.reserved_worker_processes = 1
-});
-$node->start;
+my $node = kg_node(
+	'runners',
+	set => {
+		max_connections => 60,
+		'kinesis_glue.mapping_timeout' => '1s',
+		'kinesis_glue.delivery_timeout' => '1s',
+		'kinesis_glue.runner_grace' => '1s',
+		'kinesis_glue.max_runners_per_role' => 4,
+		'kinesis_glue.max_runners_per_database' => 12,
+		'kinesis_glue.reserved_worker_processes' => 1
+	});
 
-my $sql = sub { $node->safe_psql(($_[1] // 'postgres'), $_[0]) };
-# wait_for(QUERY, EXPECTED, SECONDS): poll until QUERY returns EXPECTED
-my $wait_for = sub {
-	my ($query, $expected, $secs) = @_;
-	my $deadline = time() + ($secs // 30);
-	my $got = '';
-	while (time() < $deadline)
-	{
-		$got = $sql->($query);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("waited in vain for [$query] = [$expected]; last: [$got]");
-	return 0;
-};
+my $sql = sub { kg_sql($node, $_[0], db => $_[1]) };
 my $t_start = time();
 
 $sql->(q{
-CREATE EXTENSION kinesis_glue;
 CREATE ROLE hog;
 CREATE ROLE other;
 CREATE ROLE reader;
@@ -95,29 +74,22 @@ SELECT kinesis.create_event_source_mapping('rt', 'f_apply', batch_size => 25, pa
                                            starting_position => 'TRIM_HORIZON');
 CREATE UNLOGGED TABLE runner_counts (at timestamptz DEFAULT clock_timestamp(), n int);
 });
-ok($wait_for->("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'", 2),
+ok(kg_wait($node, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'", 2),
 	'two runners for parallelization_factor 2');
 
-my $dir = $node->basedir;
-PostgreSQL::Test::Utils::append_to_file("$dir/producer.sql",
-	    "\\set k :k + 1\n"
-	  . "INSERT INTO prodlog SELECT r.shard_id, r.sequence_number FROM kinesis.put_record('rt', "
-	  . "'p' || :client_id || '-' || (:k % 6), convert_to(:client_id || ':' || :k, 'UTF8')) r;\n");
-PostgreSQL::Test::Utils::append_to_file("$dir/monitor.sql",
-	    "INSERT INTO runner_counts (n) SELECT count(*) FROM pg_stat_activity "
-	  . "WHERE backend_type = 'kinesis_glue mapping runner';\n"
-	  . "\\sleep 10 ms\n");
-my @conn = ('-h', $node->host, '-p', $node->port, '-n');
-my @load;
-for my $job ([ 4, 'producer.sql', '-D', 'k=0' ], [ 1, 'monitor.sql' ])
-{
-	my ($clients, $file, @extra) = @$job;
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'pgbench', @conn, '-c', $clients, '-j', $clients, '-T', 12, '-R', 100 * $clients, '-f', "$dir/$file", @extra, 'postgres' ],
-		'>', \$out, '2>', \$err, IPC::Run::timeout(60));
-	push @load, [ $h, \$out, \$err, $file ];
-}
+my @load = (
+	kg_pgbench(
+		$node, 'producer',
+		"\\set k :k + 1\n"
+		  . "INSERT INTO prodlog SELECT r.shard_id, r.sequence_number FROM kinesis.put_record('rt', "
+		  . "'p' || :client_id || '-' || (:k % 6), convert_to(:client_id || ':' || :k, 'UTF8')) r;\n",
+		clients => 4, seconds => 12, rate => 400, define => ['k=0'], timeout => 60),
+	kg_pgbench(
+		$node, 'monitor',
+		"INSERT INTO runner_counts (n) SELECT count(*) FROM pg_stat_activity "
+		  . "WHERE backend_type = 'kinesis_glue mapping runner';\n"
+		  . "\\sleep 10 ms\n",
+		seconds => 12, rate => 100, timeout => 60));
 my $kills = 0;
 for my $i (1 .. 5)
 {
@@ -128,14 +100,12 @@ for my $i (1 .. 5)
 is($kills, 5, 'the per-database worker was terminated five times');
 for my $l (@load)
 {
-	my ($h, $out, $err, $file) = @$l;
-	my $ok = eval { $h->finish; 1 };
-	is($ok ? $h->full_result(0) >> 8 : "died: $@", 0, "pgbench $file ran without errors")
-	  or diag("stderr: $$err");
+	is(kg_finish($l), 0, "pgbench $l->{name}.sql ran without errors")
+	  or diag("stderr: ${ $l->{err} }");
 }
 my $produced = $sql->("SELECT count(*) FROM prodlog");
 cmp_ok($produced, '>', 500, "the producers put records ($produced)");
-ok($wait_for->("SELECT count(*) FROM applied", $produced, 60), 'every record was applied');
+ok(kg_wait($node, "SELECT count(*) FROM applied", $produced), 'every record was applied');
 is($sql->("SELECT max(n) FROM runner_counts"), 2, 'never more than one runner per slot (sampled every 10 ms)');
 is($sql->("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue mapping runner'"), 2,
 	'two runners after the restarts');
@@ -162,10 +132,10 @@ CREATE FUNCTION hog_f(recs kinesis.record[]) RETURNS void LANGUAGE sql AS 'SELEC
 SELECT kinesis.create_event_source_mapping('hogs', 'hog_f', parallelization_factor => 10);
 SELECT kinesis.create_event_source_mapping('hogs', 'hog_f', parallelization_factor => 10);
 });
-ok( $wait_for->(
+ok( kg_wait($node,
 		"SELECT count(*) FROM kinesis_glue.runners WHERE owner = 'hog'::regrole AND state = 'running'", 4),
 	'the role runs kinesis_glue.max_runners_per_role runners');
-ok( $wait_for->(
+ok( kg_wait($node,
 		"SELECT count(*) FROM kinesis_glue.runners WHERE owner = 'hog'::regrole AND state = 'waiting'", 16),
 	'its other slots wait');
 like($sql->("SELECT min(waiting_reason) FROM kinesis.event_source_mapping_status WHERE stream_name = 'hogs'"),
@@ -176,18 +146,18 @@ CREATE TABLE other_out (v int);
 SELECT glue.create_job('other_job', script => 'INSERT INTO public.other_out VALUES (1)');
 SELECT glue.start_job_run('other_job');
 });
-ok($wait_for->("SELECT state FROM glue.job_runs ORDER BY run_id DESC LIMIT 1", 'SUCCEEDED'),
+ok(kg_wait($node, "SELECT state FROM glue.job_runs ORDER BY run_id DESC LIMIT 1", 'SUCCEEDED'),
 	"another role's job run still gets a worker");
 $sql->("CREATE DATABASE db2");
 $sql->("CREATE EXTENSION kinesis_glue", 'db2');
-ok( $wait_for->(
+ok( kg_wait($node,
 		"SELECT count(*) FROM kinesis_glue.workers WHERE database = 'db2' AND pid IS NOT NULL", 1),
 	'a new database gets its worker');
 cmp_ok($sql->("SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'kinesis_glue%'"),
 	'<', 16, 'slots are left free');
 $sql->("SET ROLE hog; SELECT kinesis.delete_event_source_mapping(mapping_id) FROM kinesis.event_source_mappings "
 	  . "WHERE owner = 'hog'::regrole");
-ok( $wait_for->("SELECT count(*) FROM kinesis_glue.runners WHERE owner = 'hog'::regrole AND state <> 'exited'", 0),
+ok( kg_wait($node, "SELECT count(*) FROM kinesis_glue.runners WHERE owner = 'hog'::regrole AND state <> 'exited'", 0),
 	'deleting the mappings stops their runners and their waits');
 note(sprintf("b: %.1f s", time() - $t_start));
 
@@ -213,7 +183,7 @@ SELECT glue.create_job('stubborn_job', script => 'SELECT public.stubborn()', tim
 });
 my $t0 = time();
 my $run = $sql->("SET ROLE other; SELECT glue.start_job_run('stubborn_job')");
-ok($wait_for->("SELECT state FROM glue.job_runs WHERE run_id = $run", 'TIMEOUT', 30),
+ok(kg_wait($node, "SELECT state FROM glue.job_runs WHERE run_id = $run", 'TIMEOUT'),
 	'a job script that catches query_canceled ends as TIMEOUT');
 my $took = time() - $t0;
 cmp_ok($took, '<', 12, sprintf('after its timeout plus the grace period (%.1f s)', $took));
@@ -226,9 +196,9 @@ SELECT kinesis.create_stream('stuck', 1);
 SELECT kinesis.put_record('stuck', 'k', 'x');
 SELECT kinesis.create_event_source_mapping('stuck', 'stubborn_f', starting_position => 'TRIM_HORIZON');
 });
-ok( $wait_for->(
+ok( kg_wait($node,
 		"SELECT last_error ~ 'terminated' FROM kinesis.event_source_mapping_status WHERE stream_name = 'stuck'",
-		't', 30),
+		't'),
 	'a mapping function that catches query_canceled is terminated, with the reason in the status view');
 $sql->("SELECT kinesis.delete_event_source_mapping(mapping_id) FROM kinesis.event_source_mapping_status "
 	  . "WHERE stream_name = 'stuck'");
@@ -248,9 +218,9 @@ SELECT kinesis.create_event_source_mapping('priv', 'reader_f', starting_position
 RESET ROLE;
 SELECT kinesis.put_record('priv', 'k', 'one');
 });
-ok($wait_for->("SELECT count(*) FROM got", 1), 'the mapping delivers while its owner may read the stream');
+ok(kg_wait($node, "SELECT count(*) FROM got", 1), 'the mapping delivers while its owner may read the stream');
 $sql->("REVOKE SELECT ON kinesis_records.priv FROM reader; SELECT kinesis.put_record('priv', 'k', 'two')");
-ok( $wait_for->(
+ok( kg_wait($node,
 		"SELECT last_processing_result FROM kinesis.event_source_mapping_status WHERE stream_name = 'priv'",
 		'PROBLEM: AccessDeniedException'),
 	'after REVOKE the mapping stops');
@@ -258,7 +228,7 @@ like($sql->("SELECT last_error FROM kinesis.event_source_mapping_status WHERE st
 	qr/^AccessDeniedException: role "reader" may no longer read stream "priv"/, 'with AccessDeniedException in its status');
 is($sql->("SELECT count(*) FROM got"), 1, 'the record put after the REVOKE was not delivered');
 $sql->("GRANT SELECT ON kinesis_records.priv TO reader");
-ok($wait_for->("SELECT count(*) FROM got", 2), 'granting it again resumes the mapping');
+ok(kg_wait($node, "SELECT count(*) FROM got", 2), 'granting it again resumes the mapping');
 note(sprintf("d: %.1f s", time() - $t_start));
 
 # ------------------------------------------------------------------------
@@ -286,11 +256,11 @@ SELECT count(*) FROM kinesis_video.put_media('cam', 'f1', clock_timestamp(), 200
 SET kinesis_glue.segment_records = 1024;
 SELECT kinesis.create_stream('small', 1);
 });
-ok( $wait_for->(
+ok( kg_wait($node,
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue delivery' AND wait_event = 'PgSleep'",
 		1),
 	'the transform hangs in its delivery runner');
-ok( $wait_for->(
+ok( kg_wait($node,
 		"SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue video processor' AND wait_event = 'PgSleep'",
 		1),
 	'the processor function hangs in its runner');
@@ -306,14 +276,14 @@ for my $i (1 .. 16)
 	usleep(200_000);
 }
 is($put_errors, 0, 'puts to another stream succeed across 7 segment boundaries meanwhile');
-ok( $wait_for->(
+ok( kg_wait($node,
 		"SELECT last_error ~ 'terminated' FROM firehose.delivery_streams WHERE delivery_stream_name = 'stuckfh'",
-		't', 30),
+		't'),
 	'the delivery runner is terminated after its timeout, with the reason in last_error');
 is($sql->("SELECT count(*) FROM fh_dest"), 0, 'nothing was delivered past the hanging transform');
-ok( $wait_for->(
+ok( kg_wait($node,
 		"SELECT last_error ~ 'terminated' FROM kinesis_video.stream_processors WHERE name = 'stuckproc'",
-		't', 30),
+		't'),
 	'the processor runner is terminated after its timeout, with the reason in last_error');
 note(sprintf("e: %.1f s", time() - $t_start));
 

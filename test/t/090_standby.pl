@@ -20,21 +20,18 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use KgTest;
 
-my $primary = PostgreSQL::Test::Cluster->new('standby_primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_worker_processes = 16
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.standby_bound_interval = 100ms
-});
-$primary->start;
+my $primary = kg_node(
+	'standby_primary',
+	init => { allows_streaming => 1 },
+	set => {
+		'kinesis_glue.launcher_naptime' => undef,
+		'kinesis_glue.standby_bound_interval' => '100ms'
+	});
 
-my $p = sub { $primary->safe_psql('postgres', shift) };
+my $p = sub { kg_sql($primary, shift) };
 $p->(q{
-	CREATE EXTENSION kinesis_glue;
 	CREATE ROLE plain LOGIN;
 	SELECT kinesis.create_stream('sb', 2);
 	SELECT count(*) FROM kinesis.put_records('sb', ARRAY(SELECT 'k' || g FROM generate_series(1, 40) g),
@@ -83,8 +80,9 @@ sub standby_lss
 sub standby_catch_bound
 {
 	my $want = $p->("SELECT last_stable_sequence_number FROM kinesis.stream_stability WHERE stream_name = 'sb'");
-	$standby->poll_query_until('postgres',
-		"SELECT last_stable_sequence_number >= $want FROM kinesis.stream_stability WHERE stream_name = 'sb'")
+	kg_wait($standby,
+		"SELECT last_stable_sequence_number >= $want FROM kinesis.stream_stability WHERE stream_name = 'sb'",
+		't', "the standby to replay bound $want")
 	  or die "the standby never replayed bound $want";
 	return $want;
 }
@@ -177,7 +175,7 @@ my $all = $p->("SELECT sum(n) FROM (SELECT count(*) AS n FROM kinesis.list_shard
                  LATERAL kinesis.read_shard('sb', s.shard_id, NULL, 10000)) x");
 is($all, 44, 'the primary reads all 44 records');
 $standby->promote;
-$standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
+kg_wait($standby, 'SELECT NOT pg_is_in_recovery()', 't', 'the end of the promotion')
   or die 'the standby did not finish promotion';
 ($state, $out) = on_standby("SELECT sum(n) FROM (SELECT count(*) AS n FROM kinesis.list_shards('sb') s,
                  LATERAL kinesis.read_shard('sb', s.shard_id, NULL, 10000)) x");

@@ -19,36 +19,18 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
-my $node = PostgreSQL::Test::Cluster->new('templates');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_connections = 40
-max_worker_processes = 24
-kinesis_glue.worker_naptime = 200ms
-});
-$node->start;
+my $node = kg_node(
+	'templates',
+	extension => undef,
+	set => {
+		max_connections => 40,
+		max_worker_processes => 24,
+		'kinesis_glue.launcher_naptime' => undef
+	});
 
-sub q_db { my ($db, $sql) = @_; return $node->safe_psql($db, $sql); }
-
-# Wait up to $secs for $query on $db to return $expected; true on success.
-sub wait_for
-{
-	my ($db, $query, $expected, $secs) = @_;
-	my $deadline = time() + ($secs // 30);
-	my $got = '';
-	while (time() < $deadline)
-	{
-		my ($rc, $out) = $node->psql($db, $query);
-		$got = $out;
-		return 1 if $rc == 0 && $out eq $expected;
-		usleep(100_000);
-	}
-	diag("waited in vain on $db for [$query] = [$expected]; last: [$got]");
-	return 0;
-}
+sub q_db { my ($db, $sql) = @_; return kg_sql($node, $sql, db => $db); }
 
 # Our background processes connected to a database, as "type:count,...".
 sub kg_processes_query
@@ -85,32 +67,32 @@ q_db('src', q{
 # names into the same directory, so the copy stops it
 my $files_dir = $node->basedir . '/fh_files';
 q_db('src', "SELECT firehose.create_delivery_stream('fhfiles', destination_directory => '$files_dir', buffering_interval => '900 s')");
-ok(wait_for('src', 'SELECT count(*) FROM applied', '10'), 'the mapping in src applies its records');
-ok(wait_for('src', 'SELECT count(*) FROM delivered', '1'), 'the delivery stream in src delivers');
-ok(wait_for('postgres', kg_processes_query('src'), $running, 10), 'src has its worker, its mapping runner and its delivery runners');
+ok(kg_wait($node, 'SELECT count(*) FROM applied', '10', undef, db => 'src'), 'the mapping in src applies its records');
+ok(kg_wait($node, 'SELECT count(*) FROM delivered', '1', undef, db => 'src'), 'the delivery stream in src delivers');
+ok(kg_wait($node, kg_processes_query('src'), $running, undef, db => 'postgres', within => 10), 'src has its worker, its mapping runner and its delivery runners');
 my $src_token = q_db('src', "SELECT kinesis.get_shard_iterator('events', 'shardId-000000000000', 'TRIM_HORIZON')");
 
 # --- CREATE DATABASE ... TEMPLATE while the worker and runner are connected ---
 my ($rc, $out, $err) = $node->psql('postgres', 'CREATE DATABASE copy1 TEMPLATE src');
 is($rc, 0, 'CREATE DATABASE copy1 TEMPLATE src works while src has a worker and a runner')
   or diag($err);
-ok(wait_for('postgres', kg_processes_query('src'), $running, 10),
+ok(kg_wait($node, kg_processes_query('src'), $running, undef, db => 'postgres', within => 10),
 	'src gets its worker and runner back');
 my $t0 = time();
-ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'copy1' AND backend_type = 'kinesis_glue worker'", '1', 10),
+ok(kg_wait($node, "SELECT count(*) FROM pg_stat_activity WHERE datname = 'copy1' AND backend_type = 'kinesis_glue worker'", '1', undef, db => 'postgres', within => 10),
 	'the launcher starts a worker in the copy without a restart');
 my $took = time() - $t0;
 cmp_ok($took, '<', 4, "within a few seconds (took ${took}s)");
-ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'copy1' AND backend_type = 'kinesis_glue mapping runner'", '1', 10),
+ok(kg_wait($node, "SELECT count(*) FROM pg_stat_activity WHERE datname = 'copy1' AND backend_type = 'kinesis_glue mapping runner'", '1', undef, db => 'postgres', within => 10),
 	'the copy runs its own mapping runner');
 
 # --- IS_TEMPLATE: the worker and runner leave; a copy of the template ---
 q_db('postgres', 'ALTER DATABASE src IS_TEMPLATE true');
-ok(wait_for('postgres', "SELECT count(*) FROM pg_stat_activity WHERE datname = 'src' AND backend_type LIKE 'kinesis_glue%'", '0', 10),
+ok(kg_wait($node, "SELECT count(*) FROM pg_stat_activity WHERE datname = 'src' AND backend_type LIKE 'kinesis_glue%'", '0', undef, db => 'postgres', within => 10),
 	'a database marked IS_TEMPLATE keeps no worker and no runner');
 ($rc, $out, $err) = $node->psql('postgres', 'CREATE DATABASE copy2 TEMPLATE src');
 is($rc, 0, 'CREATE DATABASE copy2 TEMPLATE src (a template) works') or diag($err);
-ok(wait_for('postgres', kg_processes_query('copy2'), $running_copy, 10),
+ok(kg_wait($node, kg_processes_query('copy2'), $running_copy, undef, db => 'postgres', within => 10),
 	'copy2 gets its worker, its mapping runner and the runner of its one active delivery stream');
 usleep(1_500_000);
 is(kg_processes('src'), '', 'the template stays without a worker');
@@ -121,7 +103,7 @@ for my $db ('copy1', 'copy2')
 	is(q_db($db, 'SELECT count(*) FROM applied'), '10', "$db inherited what src applied");
 	is(q_db($db, qq{SELECT count(*) FROM kinesis.put_records('events', ARRAY(SELECT 'k' || g FROM generate_series(1, 5) g),
 	                 ARRAY(SELECT convert_to('$db-' || g, 'UTF8') FROM generate_series(1, 5) g))}), '5', "$db: put_records");
-	ok(wait_for($db, "SELECT count(*) FILTER (WHERE data LIKE '$db-%') || '/' || count(*) FROM applied", '5/15'),
+	ok(kg_wait($node, "SELECT count(*) FILTER (WHERE data LIKE '$db-%') || '/' || count(*) FROM applied", '5/15', undef, db => $db),
 		"$db: the mapping applies the new records, and only its own");
 	my $other = $db eq 'copy1' ? 'copy2' : 'copy1';
 	is(q_db($db, "SELECT delivery_stream_status || ' ' || (last_error LIKE 'stopped: this database is a copy of database%')
@@ -135,7 +117,7 @@ for my $db ('copy1', 'copy2')
 		'11/5/0', "$db: the consumer resumes after the 4 records src consumed, with the 5 new ones and none of $other");
 	is(q_db($db, "SELECT count(*) FROM kinesis.consume('events', 'billing', 100)"), '0', "$db: the consumer's progress committed");
 	q_db($db, qq{SELECT firehose.put_record('fh', convert_to('{"v": "$db"}', 'UTF8'))});
-	ok(wait_for($db, "SELECT string_agg(v, ',' ORDER BY v) FROM delivered", "$db,src-0"), "$db: the delivery stream delivers its own record");
+	ok(kg_wait($node, "SELECT string_agg(v, ',' ORDER BY v) FROM delivered", "$db,src-0", undef, db => $db), "$db: the delivery stream delivers its own record");
 	my $token = q_db($db, "SELECT kinesis.get_shard_iterator('events', 'shardId-000000000000', 'TRIM_HORIZON')");
 	is(q_db($db, "SELECT array_length((kinesis.get_records('$token')).records, 1) > 0"), 't', "$db: its own iterator works");
 	($rc, $out, $err) = $node->psql($db, "SELECT kinesis.get_records('$src_token')");
@@ -147,11 +129,11 @@ is(q_db('copy1', 'SELECT kinesis_glue.wake_worker()'), '', 'wake_worker works in
 
 # --- IS_TEMPLATE false: src's worker comes back, and src works on its own ---
 q_db('postgres', 'ALTER DATABASE src IS_TEMPLATE false');
-ok(wait_for('postgres', kg_processes_query('src'), $running, 10),
+ok(kg_wait($node, kg_processes_query('src'), $running, undef, db => 'postgres', within => 10),
 	'clearing IS_TEMPLATE brings the worker and runner of src back');
 is(q_db('src', q{SELECT count(*) FROM kinesis.put_records('events', ARRAY['a', 'b'], ARRAY['src-x', 'src-y']::text[]::bytea[])}),
 	'2', 'src: put_records');
-ok(wait_for('src', "SELECT count(*) FILTER (WHERE data LIKE 'copy%') || '/' || count(*) FROM applied", '0/12'),
+ok(kg_wait($node, "SELECT count(*) FILTER (WHERE data LIKE 'copy%') || '/' || count(*) FROM applied", '0/12', undef, db => 'src'),
 	'src: the mapping applies its own new records only');
 is(q_db('src', "SELECT count(*) FROM kinesis.consume('events', 'billing', 100)"), '8',
 	'src: its consumer resumes where it was (6 left, 2 new)');
@@ -163,7 +145,7 @@ is(q_db('src', "SELECT delivery_stream_status FROM firehose.describe_delivery_st
 # --- a CREATE DATABASE that fails lets the worker come back ---
 ($rc, $out, $err) = $node->psql('postgres', 'CREATE DATABASE copy1 TEMPLATE src');
 like($err, qr/already exists/, 'CREATE DATABASE copy1 again fails');
-ok(wait_for('postgres', kg_processes_query('src'), $running, 10),
+ok(kg_wait($node, kg_processes_query('src'), $running, undef, db => 'postgres', within => 10),
 	'and src gets its worker and runner back');
 # DROP DATABASE of a database with a mapping runner
 ($rc, $out, $err) = $node->psql('postgres', 'DROP DATABASE copy2');

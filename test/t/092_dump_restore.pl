@@ -25,50 +25,29 @@ use File::Find;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use FindBin;
-use lib "$FindBin::Bin/../perl";
-use KgStreams;
-use Time::HiRes qw(time usleep);
-
-my $conf = q{
-shared_preload_libraries = 'pg_cron,kinesis_glue'
-cron.database_name = 'shop'
-max_worker_processes = 32
-kinesis_glue.worker_naptime = '200ms'
-kinesis_glue.launcher_naptime = '100ms'
-};
+use KgTest;
 
 sub new_node
 {
 	my ($name) = @_;
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf('postgresql.conf', $conf);
-	$node->start;
-	return $node;
+	return kg_node(
+		$name,
+		cron => 'shop',
+		extension => undef,
+		set => { max_worker_processes => 32, 'kinesis_glue.launcher_naptime' => '100ms' });
 }
 
-# Wait up to 60 s for $query to return 't' in database shop.
+# Wait for $query to return 't' in database shop.
 sub wait_for
 {
 	my ($node, $query, $what) = @_;
-	my $deadline = time() + 60;
-	while (time() < $deadline)
-	{
-		my ($rc, $res) = $node->psql('shop', $query);
-		return 1 if $rc == 0 && $res eq 't';
-		usleep(100_000);
-	}
-	fail("timed out waiting for $what");
-	return 0;
+	kg_wait($node, $query, 't', $what, db => 'shop');
 }
 
 sub wait_run_end
 {
 	my ($node, $id) = @_;
-	wait_for($node, "SELECT state NOT IN ('WAITING', 'STARTING', 'RUNNING', 'STOPPING') FROM glue.job_runs WHERE run_id = $id",
-		"job run $id");
-	return $node->safe_psql('shop', "SELECT state FROM glue.job_runs WHERE run_id = $id");
+	return kg_job_run_end($node, $id, db => 'shop');
 }
 
 # Lines in the files delivered under $dir (final objects only).
@@ -130,7 +109,7 @@ $src->safe_psql('shop', qq{
 	SELECT kinesis_video.put_media('cam', '\\x1a45dfa3', now(), 2000, '{"m": "1"}');
 	SELECT kinesis_video.put_media('cam', '\\x1a45dfa4', now(), 2000, '{"m": "2"}');
 });
-put_orders($src, 'shop', 1, 300);
+kg_put_orders($src, 'shop', 1, 300);
 is($src->safe_psql('shop', q{SELECT string_agg(c.oid::regclass::text, ', ')
 	  FROM pg_depend d JOIN pg_class c ON c.oid = d.objid AND d.classid = 'pg_class'::regclass
 	  JOIN pg_extension e ON e.oid = d.refobjid AND d.deptype = 'e' AND e.extname = 'kinesis_glue'
@@ -150,15 +129,14 @@ is(wait_run_end($src, $src->safe_psql('shop', "SET ROLE app; SELECT glue.start_j
 	'a bookmarked job run');
 wait_for($src, 'SELECT count(*) = 300 FROM public.seen', 'the mapping');
 wait_for($src, 'SELECT count(*) = 300 FROM public.fh_dest', 'Firehose into the table');
-my $deadline = time() + 60;
-usleep(100_000) while file_lines($files) < 40 && time() < $deadline;
+kg_poll(sub { file_lines($files) >= 40 }, 'Firehose to deliver 40 lines into files');
 is(file_lines($files), 40, 'Firehose delivered the files');
 is($src->safe_psql('shop', 'SELECT count(*) FROM glue_tables.shop_orders'), 300, 'the glue_tables view reads the stream');
 is($src->safe_psql('shop', q{SELECT count(*) FROM cron.job WHERE jobname IN ('glue trigger: nightly', 'glue crawler: lake')}), 2,
 	'pg_cron jobs for the trigger and the crawler');
 
 # what must come back
-my $records = records_digest($src, 'shop');
+my $records = kg_orders_digest($src, 'shop');
 my $max_seq = $src->safe_psql('shop', 'SELECT max(sequence_number) FROM kinesis_records.orders');
 my $bookmark = $src->safe_psql('shop', q{SELECT shards FROM glue.get_job_bookmark('ingest')});
 my $fragments_q = q{SELECT string_agg(fragment_number::text, ',' ORDER BY fragment_number) FROM kinesis_video.list_fragments('cam')};
@@ -200,12 +178,12 @@ sub check_restore
 	is($rc, 0, "$how: the restore exits with status 0");
 	is(join("\n", grep { /ERROR|FATAL|WARNING/ } split /\n/, $err), '', "$how: the restore reports no error");
 
-	is(records_digest($dst, 'shop'), $records, "$how: the same records with the same sequence numbers");
-	cmp_ok(put_orders($dst, 'shop', 301, 350), '>', $max_seq, "$how: new puts are numbered above every restored number");
+	is(kg_orders_digest($dst, 'shop'), $records, "$how: the same records with the same sequence numbers");
+	cmp_ok(kg_put_orders($dst, 'shop', 301, 350), '>', $max_seq, "$how: new puts are numbered above every restored number");
 	$dst->safe_psql('shop', q{SET ROLE app; SELECT kinesis.create_stream('more', 1)});
 	is($dst->safe_psql('shop', q{SELECT count(DISTINCT stream_id) FROM kinesis.streams}), 3,
 		"$how: a new stream gets a new id (orders, to_files' internal stream, more)");
-	is(read_count($dst, 'shop', 2),
+	is(kg_read_count($dst, 'shop', 2),
 		350, "$how: the stream reads back, old and new");
 
 	# the consumer resumes after its checkpoints
@@ -221,8 +199,7 @@ sub check_restore
 	my $lines = file_lines($files);
 	$dst->safe_psql('shop', q{SET ROLE app;
 		SELECT count(*) FROM firehose.put_record_batch('to_files', ARRAY(SELECT convert_to(jsonb_build_object('f', g)::text, 'UTF8') FROM generate_series(1, 5) g))});
-	my $deadline = time() + 60;
-	usleep(100_000) while file_lines($files) < $lines + 5 && time() < $deadline;
+	kg_poll(sub { file_lines($files) >= $lines + 5 }, "$how: Firehose to deliver 5 more lines into files");
 	is(file_lines($files), $lines + 5, "$how: Firehose into files resumes");
 
 	is($dst->safe_psql('shop', q{SELECT shards FROM glue.get_job_bookmark('ingest')}), $bookmark, "$how: the job bookmark is back");

@@ -15,26 +15,16 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use FindBin;
-use lib "$FindBin::Bin/../perl";
-use KgStreams;
-use Time::HiRes qw(time usleep);
+use KgTest;
 
-my $conf = q{
-shared_preload_libraries = 'kinesis_glue'
-kinesis_glue.worker_naptime = '200ms'
-kinesis_glue.launcher_naptime = '100ms'
-kinesis_glue.segment_records = 1024
-};
+my %set = (
+	max_worker_processes => undef,
+	'kinesis_glue.launcher_naptime' => '100ms',
+	'kinesis_glue.segment_records' => 1024);
 
-my $old = PostgreSQL::Test::Cluster->new('old');
-$old->init;
-$old->append_conf('postgresql.conf', $conf);
-$old->start;
-
+my $old = kg_node('old', set => \%set);
 
 $old->safe_psql('postgres', q{
-	CREATE EXTENSION kinesis_glue;
 	CREATE ROLE app LOGIN;
 	GRANT CREATE ON SCHEMA kinesis_records, kinesis_video_media TO app;
 	SET ROLE app;
@@ -42,16 +32,14 @@ $old->safe_psql('postgres', q{
 	SELECT kinesis_video.create_stream('cam', 'video/h264', 24);
 	SELECT kinesis_video.put_media('cam', '\x1a45dfa3', now(), 2000, '{"m": "1"}');
 });
-put_orders($old, 'postgres', 1, 3000);    # several segments
-my $records = records_digest($old, 'postgres');
+kg_put_orders($old, 'postgres', 1, 3000);    # several segments
+my $records = kg_orders_digest($old, 'postgres');
 my $max_seq = $old->safe_psql('postgres', 'SELECT max(sequence_number) FROM kinesis_records.orders');
 my $fragments_q = q{SELECT string_agg(fragment_number::text, ',' ORDER BY fragment_number) FROM kinesis_video.list_fragments('cam')};
 my $fragments = $old->safe_psql('postgres', $fragments_q);
 $old->stop;
 
-my $new = PostgreSQL::Test::Cluster->new('new');
-$new->init;
-$new->append_conf('postgresql.conf', $conf);
+my $new = kg_node('new', set => \%set, start => 0);
 
 my $bindir = `pg_config --bindir`;
 chomp $bindir;
@@ -67,12 +55,12 @@ command_ok(
 	'pg_upgrade succeeds');
 $new->start;
 
-is(records_digest($new, 'postgres'), $records, 'the same records with the same sequence numbers');
-my $max_new = put_orders($new, 'postgres', 3001, 5000);
+is(kg_orders_digest($new, 'postgres'), $records, 'the same records with the same sequence numbers');
+my $max_new = kg_put_orders($new, 'postgres', 3001, 5000);
 cmp_ok($max_new, '>', $max_seq, 'puts after pg_upgrade are numbered above every old number');
 is($new->safe_psql('postgres', q{SELECT count(*) = count(DISTINCT sequence_number) AND count(*) = 5000
 	FROM kinesis_records.orders}), 't', 'no sequence number is used twice');
-is(read_count($new, 'postgres', 2),
+is(kg_read_count($new, 'postgres', 2),
 	5000, 'the stream reads back, old and new');
 $new->safe_psql('postgres', q{SET ROLE app; SELECT kinesis.create_stream('more', 1)});
 is($new->safe_psql('postgres', 'SELECT count(DISTINCT stream_id) FROM kinesis.streams'), 2, 'a new stream gets a new id');

@@ -15,33 +15,25 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use FindBin;
-use lib "$FindBin::Bin/../perl";
-use KgStreams;
-use Time::HiRes qw(time usleep);
+use KgTest;
 
-my $conf = q{
-shared_preload_libraries = 'kinesis_glue'
-kinesis_glue.worker_naptime = '200ms'
-kinesis_glue.launcher_naptime = '100ms'
-kinesis_glue.segment_records = 1024
-};
-
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf('postgresql.conf', $conf);
-$primary->start;
-
+my $primary = kg_node(
+	'primary',
+	init => { allows_streaming => 1 },
+	set => {
+		max_worker_processes => undef,
+		'kinesis_glue.launcher_naptime' => '100ms',
+		'kinesis_glue.segment_records' => 1024
+	});
 
 $primary->safe_psql('postgres', q{
-	CREATE EXTENSION kinesis_glue;
 	CREATE ROLE app LOGIN;
 	GRANT CREATE ON SCHEMA kinesis_records TO app;
 	SET ROLE app;
 	SELECT kinesis.create_stream('orders', 2);
 	SELECT kinesis.register_stream_consumer('orders', 'billing');
 });
-put_orders($primary, 'postgres', 1, 1000);
+kg_put_orders($primary, 'postgres', 1, 1000);
 $primary->backup('base');    # pg_basebackup
 
 my $standby = PostgreSQL::Test::Cluster->new('standby');
@@ -49,12 +41,12 @@ $standby->init_from_backup($primary, 'base', has_streaming => 1);
 $standby->start;
 
 # more puts and a checkpointed consumer after the base backup: streamed
-put_orders($primary, 'postgres', 1001, 2500);
+kg_put_orders($primary, 'postgres', 1001, 2500);
 my $checkpointed = $primary->safe_psql('postgres', q{SET ROLE app;
 	SELECT count(*) FROM (SELECT kinesis.checkpoint('orders', 'billing', shard_id, max(sequence_number))
 	  FROM (SELECT * FROM kinesis.consume('orders', 'billing', 700)) c GROUP BY shard_id) x});
 ok($checkpointed >= 1, 'the consumer checkpointed on the primary');
-my $records = records_digest($primary, 'postgres');
+my $records = kg_orders_digest($primary, 'postgres');
 my $max_seq = $primary->safe_psql('postgres', 'SELECT max(sequence_number) FROM kinesis_records.orders');
 $primary->wait_for_catchup($standby);
 is($standby->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'kinesis_glue%'}), 0,
@@ -62,18 +54,15 @@ is($standby->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity WHERE
 
 $primary->stop('immediate');
 $standby->promote;
-is(records_digest($standby, 'postgres'), $records, 'the promoted standby has every committed record');
-my $max_new = put_orders($standby, 'postgres', 2501, 5000);
+is(kg_orders_digest($standby, 'postgres'), $records, 'the promoted standby has every committed record');
+my $max_new = kg_put_orders($standby, 'postgres', 2501, 5000);
 cmp_ok($max_new, '>', $max_seq, 'puts on the promoted standby are numbered above every record');
 is($standby->safe_psql('postgres', q{SELECT count(*) = count(DISTINCT sequence_number) AND count(*) = 5000
 	FROM kinesis_records.orders}), 't', 'no sequence number is used twice');
-is(read_count($standby, 'postgres', 2),
+is(kg_read_count($standby, 'postgres', 2),
 	5000, 'the stream reads back, old and new');
 is($standby->safe_psql('postgres', q{SET ROLE app; SELECT count(*) FROM kinesis.consume('orders', 'billing', 10000)}),
 	5000 - 700, 'the consumer resumes after its checkpoints');
-my $deadline = time() + 30;
-usleep(100_000) while time() < $deadline && $standby->safe_psql('postgres',
-	q{SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'kinesis_glue worker'}) == 0;
-ok(time() < $deadline, 'the worker runs after the promotion');
+ok(kg_wait_worker($standby), 'the worker runs after the promotion');
 $standby->stop;
 done_testing();

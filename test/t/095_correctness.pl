@@ -18,53 +18,33 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
 my $PRODUCERS = 4;
 my $DURATION = 12;    # seconds of producer load
 
-my $node = PostgreSQL::Test::Cluster->new('correctness');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_connections = 40
-max_worker_processes = 32
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.launcher_naptime = 200ms
-kinesis_glue.max_job_runs = 3
-kinesis_glue.segment_records = 4096
-kinesis_glue.segment_interval = 1s
-});
-$node->start;
+my $node = kg_node(
+	'correctness',
+	set => {
+		max_connections => 40,
+		max_worker_processes => 32,
+		'kinesis_glue.max_job_runs' => 3,
+		'kinesis_glue.segment_records' => 4096,
+		'kinesis_glue.segment_interval' => '1s'
+	});
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-# Poll until $query returns 't'; false on timeout.
-sub wait_for
-{
-	my ($query, $secs) = @_;
-	my $deadline = time() + ($secs // 60);
-	while (time() < $deadline)
-	{
-		my ($rc, $res) = $node->psql('postgres', $query);
-		return 1 if $rc == 0 && $res eq 't';
-		usleep(100_000);
-	}
-	return 0;
-}
+sub sql { return kg_sql($node, $_[0]); }
 
 sub run_job
 {
 	my ($job, $args) = @_;
 	my $id = sql("SELECT glue.start_job_run('$job', '$args')");
-	wait_for("SELECT state NOT IN ('WAITING', 'STARTING', 'RUNNING', 'STOPPING') FROM glue.job_runs WHERE run_id = $id", 120)
+	kg_wait($node, "SELECT state NOT IN ('WAITING', 'STARTING', 'RUNNING', 'STOPPING') FROM glue.job_runs WHERE run_id = $id")
 	  or diag("run $id of $job did not end");
 	return ($id, sql("SELECT state || coalesce(': ' || error_message, '') FROM glue.job_runs WHERE run_id = $id"));
 }
 
-sql('CREATE EXTENSION kinesis_glue');
 
 # ---------------------------------------------------------------------------
 # 1. bookmarks under load
@@ -86,10 +66,11 @@ sql(q{
 my @producers;
 for my $c (1 .. $PRODUCERS)
 {
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[
-			'psql', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-c', qq{
+	push @producers, kg_psql_bg(
+		$node, "producer$c",
+		on_error_stop => 1,
+		timeout => 0,
+		command => qq{
 DO \$\$
 DECLARE
     deadline timestamptz := clock_timestamp() + interval '$DURATION s';
@@ -109,10 +90,7 @@ BEGIN
         i := i + 1;
     END LOOP;
 END
-\$\$;}
-		],
-		'>', \$out, '2>', \$err);
-	push @producers, [ $h, \$out, \$err ];
+\$\$;});
 }
 
 # runs while the producers put: the first run of bm_mark is paused on a new
@@ -129,7 +107,7 @@ while (time() - $started < $DURATION - 1 || $round < 3)
 }
 for my $p (@producers)
 {
-	ok($p->[0]->finish, 'producer finished') or diag(${ $p->[2] });
+	is(kg_finish($p), 0, 'producer finished') or diag(${ $p->{err} });
 }
 # a last enable run after the producers stopped takes the rest
 push @runs, [ run_job('bm_mark', '{"--job-bookmark-option": "job-bookmark-enable"}'), 'job-bookmark-enable' ];
@@ -198,14 +176,14 @@ for my $trial (1 .. 3)
 		SELECT count(*) FROM kinesis.put_records('ev$trial', ARRAY['e','f','g','h'], ARRAY['\\x05','\\x06','\\x07','\\x08']::bytea[]);
 	});
 	# four after the activation: one short of the batch, for several rounds
-	ok(wait_for(qq{SELECT count(*) = 1 FROM kinesis.consumers WHERE consumer_name = 'glue-trigger-' ||
-	                  (SELECT trigger_id FROM glue.triggers WHERE trigger_name = 'ev$trial')}, 30),
+	ok(kg_wait($node, qq{SELECT count(*) = 1 FROM kinesis.consumers WHERE consumer_name = 'glue-trigger-' ||
+	                  (SELECT trigger_id FROM glue.triggers WHERE trigger_name = 'ev$trial')}),
 		"trial $trial: the worker took up the trigger");
 	usleep(1_000_000);
 	is(sql(qq{SELECT count(*) FROM glue.job_runs WHERE trigger_name = 'ev$trial'}), '0',
 		"trial $trial: records put before the activation do not count");
 	sql(qq{SELECT count(*) FROM kinesis.put_record('ev$trial', 'i', '\\x09')});
-	ok(wait_for(qq{SELECT count(*) = 1 FROM glue.job_runs WHERE trigger_name = 'ev$trial'}, 30),
+	ok(kg_wait($node, qq{SELECT count(*) = 1 FROM glue.job_runs WHERE trigger_name = 'ev$trial'}),
 		"trial $trial: the first batch after the activation fired the trigger");
 	sql(qq{SELECT glue.stop_trigger('ev$trial')});
 }
@@ -217,14 +195,14 @@ sql(q{
 	SELECT glue.start_trigger('ev1');
 	SELECT count(*) FROM kinesis.put_records('ev1', ARRAY['m','n','o','p'], ARRAY['\\x0d','\\x0e','\\x0f','\\x10']::bytea[]);
 });
-ok(wait_for(q{SELECT c.starting_position_timestamp = t.activated_on FROM kinesis.consumers c, glue.triggers t
-               WHERE t.trigger_name = 'ev1' AND c.consumer_name = 'glue-trigger-' || t.trigger_id}, 30),
+ok(kg_wait($node, q{SELECT c.starting_position_timestamp = t.activated_on FROM kinesis.consumers c, glue.triggers t
+               WHERE t.trigger_name = 'ev1' AND c.consumer_name = 'glue-trigger-' || t.trigger_id}),
 	'a new activation gets a consumer of its own');
 usleep(1_000_000);
 is(sql(q{SELECT count(*) FROM glue.job_runs WHERE trigger_name = 'ev1'}), '1',
 	'records put while the trigger was deactivated do not count after it is activated again');
 sql(q{SELECT count(*) FROM kinesis.put_record('ev1', 'q', '\\x11')});
-ok(wait_for(q{SELECT count(*) = 2 FROM glue.job_runs WHERE trigger_name = 'ev1'}, 30),
+ok(kg_wait($node, q{SELECT count(*) = 2 FROM glue.job_runs WHERE trigger_name = 'ev1'}),
 	'the first batch after the new activation fires it');
 
 $node->stop;

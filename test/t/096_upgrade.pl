@@ -25,6 +25,7 @@ use File::Basename qw(dirname);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use KgTest;
 
 my $old_src = $ENV{KG_RELEASE_SRC};
 plan skip_all => 'KG_RELEASE_SRC (the 0.1.0 sources, made by test.sh) is not set'
@@ -55,18 +56,13 @@ my $old_install = "$tmp/pgold" . substr($new_install, length($prefix));
 system_or_bail('cp', '-a', $old_src, "$tmp/src010");
 system_or_bail('make', '-s', '-C', "$tmp/src010", '-j8', "PG_CONFIG=$old_install/bin/pg_config", 'install');
 
-my $node = PostgreSQL::Test::Cluster->new('upgrade', install_path => $old_install);
-$node->init;
-$node->append_conf('postgresql.conf', q{
-shared_preload_libraries = 'kinesis_glue'
-kinesis_glue.worker_naptime = '200ms'
-kinesis_glue.launcher_naptime = '100ms'
-});
-$node->start;
-sub sql { return $node->safe_psql('postgres', shift) }
+my $node = kg_node(
+	'upgrade',
+	new => [ install_path => $old_install ],
+	set => { max_worker_processes => undef, 'kinesis_glue.launcher_naptime' => '100ms' });
+sub sql { return kg_sql($node, shift) }
 
 sql(q{
-	CREATE EXTENSION kinesis_glue;
 	CREATE ROLE app LOGIN;
 	CREATE ROLE reader LOGIN;
 	GRANT CREATE ON SCHEMA kinesis_records, kinesis_video_media TO app;
@@ -134,12 +130,10 @@ is(sql(q{SELECT count(*) FROM kinesis_video.list_fragments('cam')}), 1, 'the fra
 is(sql(q{SELECT (SELECT function_name FROM kinesis.event_source_mappings) || ' ' || (SELECT procedure FROM glue.jobs)}),
 	'public.on_orders(kinesis.record[]) public.pjob(jsonb)', 'function references are stored as qualified text');
 sql(q{SELECT kinesis.enable_event_source_mapping(mapping_id) FROM kinesis.event_source_mappings});
-my $deadline = time + 60;
-sleep 1 while time < $deadline && sql('SELECT count(*) FROM public.seen') < 25;
+kg_wait($node, 'SELECT count(*) >= 25 FROM public.seen', 't', 'the mapping to deliver 25 records');
 is(sql('SELECT count(*) FROM public.seen'), 25, 'the mapping made under 0.1.0 delivers after the update');
 my $run = $node->safe_psql('postgres', q{SET ROLE app; SELECT glue.start_job_run('pjob')});
-$deadline = time + 60;
-sleep 1 while time < $deadline && sql("SELECT state FROM glue.job_runs WHERE run_id = $run") !~ /SUCCEEDED|FAILED|ERROR|TIMEOUT|STOPPED/;
+kg_job_run_end($node, $run);
 is(sql("SELECT state FROM glue.job_runs WHERE run_id = $run") . ' ' . sql('SELECT count(*) FROM public.seen WHERE seq = -1'),
 	'SUCCEEDED 1', 'the job made under 0.1.0 runs its procedure after the update');
 

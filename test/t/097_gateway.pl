@@ -30,6 +30,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time usleep);
+use KgTest;
 
 my $root = abs_path(dirname(__FILE__) . '/../..');
 my $tdir = "$root/test/gateway";
@@ -45,18 +46,9 @@ for my $d (split /:/, $ENV{PATH})
 }
 plan skip_all => 'kinesis_glue_gateway is not built (its libraries are missing)' unless $gateway;
 
-my $node = PostgreSQL::Test::Cluster->new('gateway');
-$node->init;
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_connections = 40
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.launcher_naptime = 200ms
-});
-$node->start;
-sub sql { return $node->safe_psql('postgres', $_[0]); }
+my $node = kg_node('gateway', set => { max_connections => 40, max_worker_processes => undef });
+sub sql { return kg_sql($node, $_[0]); }
 
-sql('CREATE EXTENSION kinesis_glue');
 $node->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'),
 	'-f', "$root/gateway/kinesis_glue_gateway.sql" ], 'the access key table is created');
 my %key = (

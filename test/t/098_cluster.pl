@@ -25,6 +25,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use KgTest;
 
 # PL/Proxy (Debian postgresql-15-plproxy, in test/harness/lib.sh KG_PACKAGES) must be in the
 # PostgreSQL under test; a relocated copy needs plproxy.so and plproxy* copied in (README).
@@ -36,16 +37,8 @@ plan skip_all => "PL/Proxy is not installed in $sharedir/extension"
 my @nodes;
 for my $i (0 .. 2)
 {
-	my $n = PostgreSQL::Test::Cluster->new("cl_node$i");
-	$n->init;
-	$n->append_conf(
-		'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_worker_processes = 16
-kinesis_glue.worker_naptime = 200ms
-});
-	$n->start;
-	$n->safe_psql('postgres', 'CREATE EXTENSION kinesis_glue; CREATE EXTENSION kinesis_glue_cluster CASCADE;');
+	my $n = kg_node("cl_node$i", set => { 'kinesis_glue.launcher_naptime' => undef });
+	$n->safe_psql('postgres', 'CREATE EXTENSION kinesis_glue_cluster CASCADE;');
 	push @nodes, $n;
 }
 my $proxy = PostgreSQL::Test::Cluster->new('cl_proxy');

@@ -23,32 +23,29 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use IPC::Run;
 use POSIX ();
 use Time::HiRes qw(time sleep);
+use KgTest;
 
 my $PRODUCERS = 8;
 my $READERS = 4;
 my $SHARDS = 4;
 my $DURATION = 20;
 
-my $primary = PostgreSQL::Test::Cluster->new('sr_primary');
-$primary->init(allows_streaming => 1);
-$primary->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_connections = 40
-max_worker_processes = 16
-kinesis_glue.worker_naptime = 100ms
-kinesis_glue.standby_bound_interval = 100ms
-kinesis_glue.segment_records = 4096
-kinesis_glue.segments_ahead = 3
-kinesis_glue.segment_interval = 1s
-});
-$primary->start;
+my $primary = kg_node(
+	'sr_primary',
+	init => { allows_streaming => 1 },
+	set => {
+		max_connections => 40,
+		'kinesis_glue.worker_naptime' => '100ms',
+		'kinesis_glue.launcher_naptime' => undef,
+		'kinesis_glue.standby_bound_interval' => '100ms',
+		'kinesis_glue.segment_records' => 4096,
+		'kinesis_glue.segments_ahead' => 3,
+		'kinesis_glue.segment_interval' => '1s'
+	});
 $primary->safe_psql(
 	'postgres', q{
-CREATE EXTENSION kinesis_glue;
 SELECT kinesis.create_stream('sr', 4);
 CREATE TABLE prodlog (client int, k int, j int, shard_id text, seq bigint, data text,
                       PRIMARY KEY (client, k, j));
@@ -83,7 +80,6 @@ my $producer_script =
   . "COMMIT;\n"
   . "\\endif\n";
 my $dir = $primary->basedir;
-PostgreSQL::Test::Utils::append_to_file("$dir/producer.sql", $producer_script);
 
 sub shard_name { return sprintf('shardId-%012d', shift) }
 
@@ -160,15 +156,10 @@ for my $rid (0 .. $READERS - 1)
 	push @pids, $pid;
 }
 
-my ($pout, $perr) = ('', '');
 my $t0 = time();
-my $pgbench = IPC::Run::start(
-	[
-		'pgbench', '-n', '-h', $primary->host, '-p', $primary->port,
-		'-c', $PRODUCERS, '-j', $PRODUCERS, '-T', $DURATION, '-D', 'k=0',
-		'-f', "$dir/producer.sql", 'postgres'
-	],
-	'>', \$pout, '2>', \$perr);
+my $load = kg_pgbench($primary, 'producer', $producer_script,
+	clients => $PRODUCERS, seconds => $DURATION, define => ['k=0'], timeout => 0);
+my $pgbench = $load->{h};
 
 # Sample the bounds while producers run: the standby's replayed one and its
 # age, then the primary's (so the difference is the standby's lag).
@@ -189,16 +180,16 @@ while ($pgbench->pumpable && time() - $t0 < $DURATION + 30)
 	$pgbench->pump_nb;
 	sleep(0.25);
 }
-$pgbench->finish;
-is($pgbench->result(0), 0, 'the producers ran without errors') or diag($perr);
+is(kg_finish($load), 0, 'the producers ran without errors') or diag(${ $load->{err} });
 my $elapsed = time() - $t0;
 
 # the standby replays everything and the final bound
 $primary->wait_for_catchup($standby);
 my $final = $primary->safe_psql('postgres',
 	"SELECT last_stable_sequence_number FROM kinesis.stream_stability WHERE stream_name = 'sr'");
-$standby->poll_query_until('postgres',
-	"SELECT last_stable_sequence_number >= $final FROM kinesis.stream_stability WHERE stream_name = 'sr'")
+kg_wait($standby,
+	"SELECT last_stable_sequence_number >= $final FROM kinesis.stream_stability WHERE stream_name = 'sr'",
+	't', 'the standby to replay the final bound')
   or die 'the standby never replayed the final bound';
 PostgreSQL::Test::Utils::append_to_file($stop, "stop\n");
 for my $pid (@pids)

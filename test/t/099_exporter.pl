@@ -30,6 +30,7 @@ use HTTP::Tiny;
 use File::Basename qw(dirname);
 use Cwd qw(abs_path);
 use Time::HiRes qw(time usleep);
+use KgTest;
 
 my ($exporter) = grep { defined $_ && -x $_ } $ENV{KG_POSTGRES_EXPORTER},
   '/usr/bin/prometheus-postgres-exporter', '/usr/bin/postgres_exporter',
@@ -41,33 +42,9 @@ plan skip_all =>
 my $queries = abs_path(dirname(__FILE__) . '/../../contrib/prometheus/kinesis_glue_queries.yaml');
 ok(-r $queries, "queries file $queries");
 
-my $node = PostgreSQL::Test::Cluster->new('exporter');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_worker_processes = 20
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.launcher_naptime = 200ms
-});
-$node->start;
+my $node = kg_node('exporter', set => { max_worker_processes => 20 });
 
-sub sql { return $node->safe_psql('postgres', $_[0]); }
-
-# Poll until $query returns 't'; fail the test (not the script) on timeout.
-sub wait_for
-{
-	my ($query, $what, $secs) = @_;
-	my $deadline = time() + ($secs // 30);
-	while (time() < $deadline)
-	{
-		my ($rc, $out) = $node->psql('postgres', $query);
-		return 1 if $rc == 0 && $out eq 't';
-		usleep(100_000);
-	}
-	fail("timed out waiting for $what");
-	return 0;
-}
+sub sql { return kg_sql($node, $_[0]); }
 
 #
 # What the metrics describe.
@@ -79,7 +56,6 @@ print $fh "id,amount\n1,10.5\n2,20\n";
 close $fh;
 
 sql(q{
-CREATE EXTENSION kinesis_glue;
 SELECT kinesis.create_stream('orders', 1);
 SELECT count(*) FROM kinesis.put_records('orders', ARRAY['a','b','c','d','e'],
                                          ARRAY['one','two','three','four','five']::bytea[]);
@@ -119,11 +95,11 @@ SELECT kinesis_video.create_stream_processor('cam-detect', 'cam', 'detect', 'det
 SELECT kinesis_video.put_media('cam', decode(repeat('ab', 1000), 'hex'), clock_timestamp(), 2000) FROM generate_series(1, 3);
 });
 
-wait_for(q{SELECT count(*) = 3 FROM audit}, 'the delivery of audit');
-wait_for(q{SELECT last_processing_result = 'function error, retrying' FROM kinesis.event_source_mappings},
+kg_wait($node, q{SELECT count(*) = 3 FROM audit}, 't', 'the delivery of audit');
+kg_wait($node, q{SELECT last_processing_result = 'function error, retrying' FROM kinesis.event_source_mappings}, 't',
 	'the mapping to fail');
-wait_for(q{SELECT state = 'SUCCEEDED' FROM glue.crawls}, 'the crawl', 60);
-wait_for(q{SELECT fragments_processed = 3 FROM kinesis_video.stream_processor_status}, 'the video processor');
+kg_wait($node, q{SELECT state = 'SUCCEEDED' FROM glue.crawls}, 't', 'the crawl');
+kg_wait($node, q{SELECT fragments_processed = 3 FROM kinesis_video.stream_processor_status}, 't', 'the video processor');
 
 # An open producer transaction holds back the stream's readers.
 my $producer = $node->background_psql('postgres');
@@ -155,15 +131,9 @@ my $url = "http://127.0.0.1:$port/metrics";
 # Fetch /metrics: { name => [ [ {labels}, value ], ... ] }
 sub scrape
 {
-	my $deadline = time() + 30;
 	my $res;
-	while (time() < $deadline)
-	{
-		$res = $http->get($url);
-		last if $res->{success};
-		usleep(200_000);
-	}
-	die "no answer from $url: $res->{status} $res->{content}" unless $res->{success};
+	kg_poll(sub { $res = $http->get($url); $res->{success} }, "an answer from $url")
+	  or die "no answer from $url: $res->{status} $res->{content}";
 	my %m;
 	for my $line (split /\n/, $res->{content})
 	{
