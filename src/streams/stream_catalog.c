@@ -81,6 +81,31 @@ kg_check_stream_owner(KgStream *s, const char *action)
 				 errmsg("AccessDeniedException: must be owner of stream \"%s\" to %s it", s->name, action)));
 }
 
+/*
+ * LimitExceededException when additional_shards more open shards, or one
+ * more ON_DEMAND stream, would pass kinesis_glue.shard_limit or
+ * kinesis_glue.on_demand_stream_count_limit (kinesis._check_limits).  Call
+ * between kg_catalog_enter and kg_catalog_exit (SPI connected).
+ */
+void
+kg_check_limits(const char *stream_name, int additional_shards, bool to_on_demand)
+{
+	kg_spi_exec("SELECT kinesis._check_limits($1, $2, $3)", 3, (Oid[]) {TEXTOID, INT4OID, BOOLOID},
+				(Datum[]) {CStringGetTextDatum(stream_name), Int32GetDatum(additional_shards),
+						   BoolGetDatum(to_on_demand)}, NULL, true);
+}
+
+/* kg_check_limits outside a catalog section. */
+void
+kg_check_limits_as_owner(const char *stream_name, int additional_shards, bool to_on_demand)
+{
+	KgCatalogContext cc;
+
+	kg_catalog_enter(&cc, false);
+	kg_check_limits(stream_name, additional_shards, to_on_demand);
+	kg_catalog_exit(&cc);
+}
+
 PG_FUNCTION_INFO_V1(kg_create_stream);
 
 /*
@@ -143,6 +168,7 @@ kg_create_stream(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(KG_RESOURCE_IN_USE),
 				 errmsg("ResourceInUseException: stream \"%s\" already exists", name)));
+	kg_check_limits(name, shards, strcmp(mode, "ON_DEMAND") == 0);
 	kg_spi_exec("INSERT INTO kinesis.streams (stream_name, stream_mode, retention_period, "
 				"segment_capacity, next_shard_index, owner) VALUES ($1, $2, $3, $4, $5, $6) RETURNING stream_id",
 				6, (Oid[]) {TEXTOID, TEXTOID, INTERVALOID, INT8OID, INT4OID, OIDOID},
