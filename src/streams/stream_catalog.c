@@ -18,6 +18,13 @@
  * State transitions are immediate: a stream is ACTIVE when create_stream
  * returns and gone when delete_stream commits.
  *
+ * Limits: kg_check_limits (kinesis._check_limits in stream_metadata.sql)
+ * refuses a stream, or a reshard (reshard.c), that would pass
+ * kinesis_glue.shard_limit open shards or kinesis_glue.on_demand_stream_count_limit
+ * ON_DEMAND streams in the database.  The count is what the statement's
+ * snapshot sees: concurrent creates or reshards of other streams are not
+ * serialised against it and may together pass the limit by their own shards.
+ *
  * Locking: create and delete take SHARE ROW EXCLUSIVE on kinesis.streams
  * (serialising control-plane changes, not puts or reads).  delete_stream's
  * DROP TABLE waits for puts and reads in progress on the stream.
