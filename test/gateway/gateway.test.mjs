@@ -712,6 +712,9 @@ test('SubscribeToShard over HTTP/1.1 is refused; a closed parent shard ends the 
     assert.ok(Date.now() - t0 < 3000, 'the subscription ended at the end of the closed shard');
     assert.deepEqual(events.flatMap((e) => e.Records.map((r) => dec(r.Data))), ['parent']);
     assert.deepEqual(events.at(-1).ChildShards.map((s) => s.ShardId).sort(), ['shardId-000000000001', 'shardId-000000000002']);
+    assert.deepEqual(events.at(-1).ChildShards.map((s) => [s.ParentShards, s.HashKeyRange.StartingHashKey, s.HashKeyRange.EndingHashKey]),
+      [[['shardId-000000000000'], '0', '170141183460469231731687303715884105727'],
+       [['shardId-000000000000'], '170141183460469231731687303715884105728', '340282366920938463463374607431768211455']]);
     await c.send(new K.DeleteStreamCommand({ StreamName: 'efo-split', EnforceConsumerDeletion: true }));
   } finally { h1.destroy(); c.destroy(); }
 });
