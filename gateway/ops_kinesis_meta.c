@@ -457,13 +457,15 @@ consumers_limit(json_object *in, int *max, gw_err *e)
 static bool
 b_list_consumers(gw_request *r, json_object *in, gw_err *e)
 {
-	const char *token = in_str(in, "NextToken");
+	const char *token = in_str(in, "NextToken"),
+			   *created;
 	char	   *after = NULL;
 	int			max;
-	char		lim[16];
+	char		lim[16],
+				nb[40];
 
 	STREAM(in);
-	if (!consumers_limit(in, &max, e))
+	if (!consumers_limit(in, &max, e) || !in_num(in, "StreamCreationTimestamp", nb, sizeof(nb), &created, e))
 		return false;
 	if (token)
 	{
@@ -484,7 +486,10 @@ b_list_consumers(gw_request *r, json_object *in, gw_err *e)
 				 "FROM kinesis.list_stream_consumers($1) WHERE $2::text IS NULL OR consumer_name COLLATE \"C\" > $2 "
 				 "ORDER BY consumer_name COLLATE \"C\" LIMIT $3::integer",
 				 3, stream, after, lim);
-	gw_query_add(r, "SELECT $1::text", 1, stream);
+	/* the stream's name, and whether it is the one StreamCreationTimestamp names (to the millisecond) */
+	gw_query_add(r, "SELECT $1::text, $2::float8 IS NULL "
+				 "OR abs(extract(epoch FROM stream_creation_timestamp) - $2::float8) < 0.001 "
+				 "FROM kinesis.describe_stream_summary($1)", 2, stream, created);
 	free(after);
 	return true;
 }
@@ -498,6 +503,14 @@ r_list_consumers(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 	int			max = 100,
 				n = PQntuples(res[0]);
 
+	if (strcmp(PQgetvalue(res[1], 0, 1), "t") != 0)
+	{
+		json_object_put(o);
+		json_object_put(a);
+		op_fail(e, "ResourceNotFoundException",
+				"stream %s with the given StreamCreationTimestamp does not exist (it was created at another time)", stream);
+		return NULL;
+	}
 	consumers_limit(in, &max, e);
 	for (int i = 0; i < n && i < max; i++)
 		json_object_array_add(a, consumer_json(stream, res[0], i, false));

@@ -329,6 +329,11 @@ test('ListStreamConsumers and ListDeliveryStreams page', async () => {
       token = r.NextToken;
     } while (token);
     assert.deepEqual(names, ['c-a', 'c-b', 'c-c']);
+    // StreamCreationTimestamp picks the stream of that name created then, or none
+    const created = (await c.send(new K.DescribeStreamSummaryCommand({ StreamARN: arn }))).StreamDescriptionSummary.StreamCreationTimestamp;
+    assert.equal((await c.send(new K.ListStreamConsumersCommand({ StreamARN: arn, StreamCreationTimestamp: created }))).Consumers.length, 3);
+    await rejects(c.send(new K.ListStreamConsumersCommand({ StreamARN: arn, StreamCreationTimestamp: new Date(created.getTime() - 60000) })),
+      'ResourceNotFoundException');
     await rejects(c.send(new K.ListStreamConsumersCommand({ StreamARN: arn, NextToken: Buffer.from('other\nc-a').toString('base64') })), 'InvalidArgumentException');
     await c.send(new K.DeleteStreamCommand({ StreamName: 'page-consumers', EnforceConsumerDeletion: true }));
 
