@@ -4362,7 +4362,8 @@ BEGIN
         SELECT count(*) INTO n FROM kinesis.tags x
          WHERE x.stream_id = t.stream_id AND x.consumer_id IS NOT DISTINCT FROM t.consumer_id;
         IF n > 50 THEN
-            RAISE EXCEPTION 'LimitExceededException: Failed to add tags to % because a given stream cannot have more than 50 tags associated with it.', what
+            RAISE EXCEPTION 'LimitExceededException: Failed to add tags to % because a given % cannot have more than 50 tags associated with it.', what,
+                    CASE WHEN consumer_name IS NULL THEN 'stream' ELSE 'consumer' END
                 USING ERRCODE = 'program_limit_exceeded',
                       HINT = format('It has %s tags with these; remove some first.', n);
         END IF;

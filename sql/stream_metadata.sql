@@ -70,6 +70,12 @@ SELECT * FROM kinesis.list_tags_for_resource('md.s');
 SELECT kinesis.untag_resource('md.s', ARRAY['owner'], consumer_name => 'app');
 SELECT count(*) AS consumer_tags FROM kinesis.list_tags_for_resource('md.s', 'app');
 SELECT kg_try($$SELECT kinesis.tag_resource('md.s', '{"k": "v"}', consumer_name => 'nobody')$$) AS missing_consumer;
+-- a consumer has its own 50 (the stream's 5 do not count)
+SELECT kg_try(format('SELECT kinesis.tag_resource(%L, %L, consumer_name => %L)', 'md.s',
+                     (SELECT jsonb_object_agg('k' || i, 'v') FROM generate_series(1, 51) i), 'app')) AS consumer_51,
+       kg_try(format('SELECT kinesis.tag_resource(%L, %L, consumer_name => %L)', 'md.s',
+                     (SELECT jsonb_object_agg('k' || i, 'v') FROM generate_series(1, 50) i), 'app')) AS consumer_50;
+SELECT kinesis.untag_resource('md.s', ARRAY(SELECT 'k' || i FROM generate_series(1, 50) i), consumer_name => 'app');
 
 -- 3. resource policies
 SELECT kinesis.get_resource_policy('md.s') IS NULL AS none_yet;
