@@ -25,6 +25,7 @@ COMPONENT_SQL = src/common/common.sql \
 	src/streams/streams.sql \
 	src/streams/consumers.sql \
 	src/streams/mappings.sql \
+	src/streams/stream_metadata.sql \
 	src/firehose/firehose.sql \
 	src/firehose/firehose_delivery.sql \
 	src/glue/catalog.sql \

@@ -9,10 +9,16 @@
 
 #define NAMELEN 256
 
+/* Declare char stream[NAMELEN] from StreamName / StreamARN, or fail. */
+#define STREAM(in) \
+	char stream[NAMELEN]; \
+	if (!in_stream(in, stream, sizeof(stream), e)) return false
+
 bool		op_fail(gw_err *e, const char *type, const char *fmt,...) __attribute__((format(printf, 3, 4)));
 const char *in_str(json_object *in, const char *key);
 bool		in_num(json_object *in, const char *key, char *buf, size_t buflen, const char **out, gw_err *e);
 const char *in_bool(json_object *in, const char *key);
+bool		in_limit(json_object *in, const char *key, const char *path, int def, int max, int *out, gw_err *e);
 bool		in_req(json_object *in, const char *key, const char **out, gw_err *e);
 bool		in_stream(json_object *in, char *buf, size_t buflen, gw_err *e);
 bool		in_consumer(json_object *in, char *stream, size_t slen, char *consumer, size_t clen, gw_err *e);
@@ -23,8 +29,18 @@ void		add_str(json_object *o, const char *key, const char *v);
 void		add_col(json_object *o, const char *key, PGresult *res, int row, int col);
 void		add_epoch(json_object *o, const char *key, PGresult *res, int row, int col);
 void		add_int(json_object *o, const char *key, PGresult *res, int row, int col);
+/* the ChildShards of the shard iterator $1 as JSON text, a scalar subquery */
+#define CHILDREN_SQL "(SELECT json_agg(json_build_object('ShardId', x.shard_id, 'ParentShards', x.parent_shards, " \
+	"'HashKeyRange', json_build_object('StartingHashKey', x.starting_hash_key::text, " \
+	"'EndingHashKey', x.ending_hash_key::text)) ORDER BY x.shard_id)::text FROM kinesis.child_shards($1) x)"
+
+json_object *r_empty(gw_request *r, json_object *in, PGresult **res, gw_err *e);
+json_object *consumer_json(const char *stream, PGresult *res, int row, bool with_stream);
+void		add_stream_settings(json_object *d, PGresult *res, int col);
+bool		check_record_size(json_object *in, bool required, gw_err *e);
 
 extern const gw_op gw_kinesis_ops[];
+extern const gw_op gw_kinesis_meta_ops[];
 extern const gw_op gw_firehose_ops[];
 
 #endif

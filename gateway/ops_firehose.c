@@ -147,13 +147,27 @@ r_describe(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 	return o;
 }
 
+/* ListDeliveryStreams' Limit: 1..10000, default 10. */
+static bool
+list_limit(json_object *in, int *max, gw_err *e)
+{
+	return in_limit(in, "Limit", "limit", 10, 10000, max, e);
+}
+
 static bool
 b_list(gw_request *r, json_object *in, gw_err *e)
 {
+	int			max;
+	char		lim[16];
+
+	if (!list_limit(in, &max, e))
+		return false;
+	snprintf(lim, sizeof(lim), "%d", max + 1);
 	gw_query_add(r, "SELECT delivery_stream_name FROM firehose.list_delivery_streams() "
 				 "WHERE ($1::text IS NULL OR delivery_stream_type = $1) "
-				 "AND ($2::text IS NULL OR delivery_stream_name COLLATE \"C\" > $2)",
-				 2, in_str(in, "DeliveryStreamType"), in_str(in, "ExclusiveStartDeliveryStreamName"));
+				 "AND ($2::text IS NULL OR delivery_stream_name COLLATE \"C\" > $2) "
+				 "ORDER BY delivery_stream_name COLLATE \"C\" LIMIT $3::integer",
+				 3, in_str(in, "DeliveryStreamType"), in_str(in, "ExclusiveStartDeliveryStreamName"), lim);
 	return true;
 }
 
@@ -162,11 +176,13 @@ r_list(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 {
 	json_object *o = json_object_new_object(),
 			   *a = json_object_new_array();
+	int			max = 10;
 
-	for (int i = 0; i < PQntuples(res[0]); i++)
+	list_limit(in, &max, e);
+	for (int i = 0; i < PQntuples(res[0]) && i < max; i++)
 		json_object_array_add(a, json_object_new_string(PQgetvalue(res[0], i, 0)));
 	json_object_object_add(o, "DeliveryStreamNames", a);
-	json_object_object_add(o, "HasMoreDeliveryStreams", json_object_new_boolean(false));
+	json_object_object_add(o, "HasMoreDeliveryStreams", json_object_new_boolean(PQntuples(res[0]) > max));
 	return o;
 }
 
@@ -179,12 +195,6 @@ b_delete(gw_request *r, json_object *in, gw_err *e)
 		return false;
 	gw_query_add(r, "SELECT firehose.delete_delivery_stream($1)", 1, name);
 	return true;
-}
-
-static json_object *
-r_empty(gw_request *r, json_object *in, PGresult **res, gw_err *e)
-{
-	return json_object_new_object();
 }
 
 const gw_op gw_firehose_ops[] = {
@@ -202,11 +212,11 @@ const gw_op *
 gw_op_find(const char *target)
 {
 	const char *dot = strchr(target, '.');
-	const gw_op *tables[] = {gw_kinesis_ops, gw_firehose_ops};
+	const gw_op *tables[] = {gw_kinesis_ops, gw_kinesis_meta_ops, gw_firehose_ops};
 
 	if (!dot)
 		return NULL;
-	for (int t = 0; t < 2; t++)
+	for (int t = 0; t < 3; t++)
 		for (const gw_op *op = tables[t]; op->name; op++)
 			if (strlen(op->service) == (size_t) (dot - target) &&
 				strncmp(op->service, target, dot - target) == 0 && strcmp(op->name, dot + 1) == 0)

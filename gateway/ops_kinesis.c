@@ -11,10 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STREAM(in) \
-	char stream[NAMELEN]; \
-	if (!in_stream(in, stream, sizeof(stream), e)) return false
-
 /* ---- control plane ---- */
 
 static bool
@@ -30,17 +26,23 @@ b_create_stream(gw_request *r, json_object *in, gw_err *e)
 		return false;
 	if (json_object_object_get_ex(in, "StreamModeDetails", &md) && md)
 		mode = in_str(md, "StreamMode");
-	if (json_object_object_get_ex(in, "Tags", &md) && md && json_object_object_length(md) > 0)
-		return op_fail(e, "InvalidArgumentException", "tags are not supported by this gateway");
+	if (!check_record_size(in, false, e))
+		return false;
+	if (json_object_object_get_ex(in, "WarmThroughputMiBps", &md) && md)
+		return op_fail(e, "InvalidArgumentException",
+					   "warm throughput is not supported: kinesis_glue streams are not provisioned by throughput");
 	gw_query_add(r, "SELECT kinesis.create_stream($1, $2::integer, coalesce($3, 'PROVISIONED'))", 3,
 				 name, count, mode);
+	/* Tags take effect with the stream: the same transaction */
+	if (json_object_object_get_ex(in, "Tags", &md) && md)
+	{
+		if (!json_object_is_type(md, json_type_object))
+			return op_fail(e, "SerializationException", "Tags must be a map of strings");
+		if (json_object_object_length(md) > 0)
+			gw_query_add(r, "SELECT kinesis.add_tags_to_stream($1, $2::jsonb)", 2, name,
+						 json_object_to_json_string_ext(md, JSON_C_TO_STRING_PLAIN));
+	}
 	return true;
-}
-
-static json_object *
-r_empty(gw_request *r, json_object *in, PGresult **res, gw_err *e)
-{
-	return json_object_new_object();
 }
 
 static bool
@@ -136,7 +138,9 @@ r_list_streams(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 
 #define SUMMARY_SQL "SELECT stream_name, stream_status, stream_mode, " \
 	"(extract(epoch FROM retention_period) / 3600)::integer, open_shard_count, consumer_count, " \
-	"extract(epoch FROM stream_creation_timestamp) FROM kinesis.describe_stream_summary($1)"
+	"extract(epoch FROM stream_creation_timestamp), st.encryption_type, st.key_id, " \
+	"array_to_json(st.shard_level_metrics)::text " \
+	"FROM kinesis.describe_stream_summary($1) CROSS JOIN kinesis.describe_stream_settings($1) st"
 
 #define SHARDS_SQL "SELECT shard_id, parent_shard_id, adjacent_parent_shard_id, starting_hash_key::text, " \
 	"ending_hash_key::text, starting_sequence_number::text, ending_sequence_number::text " \
@@ -157,8 +161,6 @@ static bool
 summary_fields(json_object *d, PGresult *res, gw_err *e)
 {
 	char		arn[600];
-	json_object *em = json_object_new_array(),
-			   *m = json_object_new_object();
 
 	if (PQntuples(res) != 1)
 		return op_fail(e, "ResourceNotFoundException", "stream not found");
@@ -169,10 +171,7 @@ summary_fields(json_object *d, PGresult *res, gw_err *e)
 	json_object_object_add(d, "StreamModeDetails", mode_details(PQgetvalue(res, 0, 2)));
 	add_int(d, "RetentionPeriodHours", res, 0, 3);
 	add_epoch(d, "StreamCreationTimestamp", res, 0, 6);
-	json_object_object_add(m, "ShardLevelMetrics", json_object_new_array());
-	json_object_array_add(em, m);
-	json_object_object_add(d, "EnhancedMonitoring", em);
-	add_str(d, "EncryptionType", "NONE");
+	add_stream_settings(d, res, 7);
 	return true;
 }
 
@@ -190,6 +189,7 @@ r_summary(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 	}
 	add_int(d, "OpenShardCount", res[0], 0, 4);
 	add_int(d, "ConsumerCount", res[0], 0, 5);
+	json_object_object_add(d, "MaxRecordSizeInKiB", json_object_new_int(1024));
 	return o;
 }
 
@@ -582,8 +582,9 @@ b_get_records(gw_request *r, json_object *in, gw_err *e)
 		return false;
 	gw_query_add(r, "SELECT g.next_shard_iterator, g.millis_behind_latest, array_to_string(g.child_shards, ','), "
 				 "r.sequence_number::text, extract(epoch FROM r.approximate_arrival_timestamp), "
-				 "r.partition_key, r.data "
+				 "r.partition_key, r.data, c.children "
 				 "FROM kinesis.get_records($1, coalesce($2::integer, 10000)) g "
+				 "CROSS JOIN LATERAL (SELECT CASE WHEN g.child_shards IS NOT NULL THEN " CHILDREN_SQL " END) c(children) "
 				 "LEFT JOIN LATERAL unnest(g.records) r ON true",
 				 2, it, limit);
 	return true;
@@ -591,7 +592,9 @@ b_get_records(gw_request *r, json_object *in, gw_err *e)
 
 /*
  * Records, NextShardIterator, MillisBehindLatest and ChildShards from the
- * rows of the get_records query (shared with SubscribeToShard).
+ * rows of the get_records query (shared with SubscribeToShard).  Column 7,
+ * when the query has it, holds the ChildShards as JSON (CHILDREN_SQL: ids,
+ * parents and hash key ranges); else column 2 names the children only.
  */
 json_object *
 gw_records_json(PGresult *g)
@@ -620,7 +623,13 @@ gw_records_json(PGresult *g)
 	{
 		add_col(o, "NextShardIterator", g, 0, 0);
 		add_int(o, "MillisBehindLatest", g, 0, 1);
-		if (!PQgetisnull(g, 0, 2))
+		if (PQnfields(g) > 7 && !PQgetisnull(g, 0, 7))
+		{
+			json_object *cs = json_tokener_parse(PQgetvalue(g, 0, 7));
+
+			json_object_object_add(o, "ChildShards", cs ? cs : json_object_new_array());
+		}
+		else if (!PQgetisnull(g, 0, 2))
 		{
 			json_object *cs = json_object_new_array();
 			char	   *list = strdup(PQgetvalue(g, 0, 2)),
@@ -654,7 +663,7 @@ r_get_records(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 	"WHERE $2::text IS NULL OR consumer_name = $2 ORDER BY consumer_name"
 
 /* A consumer row as Kinesis describes it. */
-static json_object *
+json_object *
 consumer_json(const char *stream, PGresult *res, int row, bool with_stream)
 {
 	json_object *c = json_object_new_object();
@@ -748,27 +757,6 @@ r_describe_consumer(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 	return o;
 }
 
-static bool
-b_list_consumers(gw_request *r, json_object *in, gw_err *e)
-{
-	STREAM(in);
-	gw_query_add(r, CONSUMER_SQL, 2, stream, NULL);
-	gw_query_add(r, "SELECT $1::text", 1, stream);
-	return true;
-}
-
-static json_object *
-r_list_consumers(gw_request *r, json_object *in, PGresult **res, gw_err *e)
-{
-	json_object *o = json_object_new_object(),
-			   *a = json_object_new_array();
-
-	for (int i = 0; i < PQntuples(res[0]); i++)
-		json_object_array_add(a, consumer_json(PQgetvalue(res[1], 0, 0), res[0], i, false));
-	json_object_object_add(o, "Consumers", a);
-	return o;
-}
-
 const gw_op gw_kinesis_ops[] = {
 	{"Kinesis_20131202", "CreateStream", b_create_stream, r_empty},
 	{"Kinesis_20131202", "DeleteStream", b_delete_stream, r_empty},
@@ -788,7 +776,6 @@ const gw_op gw_kinesis_ops[] = {
 	{"Kinesis_20131202", "DecreaseStreamRetentionPeriod", b_decrease_retention, r_empty},
 	{"Kinesis_20131202", "RegisterStreamConsumer", b_register_consumer, r_register_consumer},
 	{"Kinesis_20131202", "DeregisterStreamConsumer", b_deregister_consumer, r_empty},
-	{"Kinesis_20131202", "ListStreamConsumers", b_list_consumers, r_list_consumers},
 	{"Kinesis_20131202", "DescribeStreamConsumer", b_describe_consumer, r_describe_consumer},
 	{"Kinesis_20131202", "SubscribeToShard", NULL, NULL, gw_sub_start},
 	{NULL}

@@ -31,6 +31,13 @@ gw_query_add(gw_request *r, const char *sql, int nparams,...)
 	va_end(ap);
 }
 
+/* The reply of operations whose output is empty. */
+json_object *
+r_empty(gw_request *r, json_object *in, PGresult **res, gw_err *e)
+{
+	return json_object_new_object();
+}
+
 bool
 op_fail(gw_err *e, const char *type, const char *fmt,...)
 {
@@ -74,6 +81,34 @@ in_num(json_object *in, const char *key, char *buf, size_t buflen, const char **
 	else
 		return op_fail(e, "SerializationException", "%s must be a number", key);
 	*out = buf;
+	return true;
+}
+
+/*
+ * A paging limit member (Limit, MaxResults) in *out: def when absent;
+ * ValidationException (naming path, its lowerCamel name) outside 1..max.
+ */
+bool
+in_limit(json_object *in, const char *key, const char *path, int def, int max, int *out, gw_err *e)
+{
+	char		nb[32];
+	const char *limit;
+
+	if (!in_num(in, key, nb, sizeof(nb), &limit, e))
+		return false;
+	*out = limit ? atoi(limit) : def;
+	if (*out < 1 || *out > max)
+	{
+		char		tail[64];
+
+		if (*out < 1)
+			snprintf(tail, sizeof(tail), "greater than or equal to 1");
+		else
+			snprintf(tail, sizeof(tail), "less than or equal to %d", max);
+		return op_fail(e, "ValidationException",
+					   "1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have value %s",
+					   limit, path, tail);
+	}
 	return true;
 }
 

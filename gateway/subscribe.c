@@ -255,8 +255,10 @@ send_read(gw_sub *s)
 	s->state = SUB_READ;
 	sub_send(s, "SELECT g.next_shard_iterator, g.millis_behind_latest, array_to_string(g.child_shards, ','), "
 			 "r.sequence_number::text, extract(epoch FROM r.approximate_arrival_timestamp), "
-			 "r.partition_key, r.data "
-			 "FROM kinesis.get_records($1, 10000, $2::interval) g LEFT JOIN LATERAL unnest(g.records) r ON true",
+			 "r.partition_key, r.data, c.children "
+			 "FROM kinesis.get_records($1, 10000, $2::interval) g "
+			 "CROSS JOIN LATERAL (SELECT CASE WHEN g.child_shards IS NOT NULL THEN " CHILDREN_SQL " END) c(children) "
+			 "LEFT JOIN LATERAL unnest(g.records) r ON true",
 			 2, p);
 }
 

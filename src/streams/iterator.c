@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * iterator.c
- *		Encoding, signing and checking of shard iterator tokens.
+ *		Encoding, signing and checking of shard iterator tokens, and
+ *		kinesis._iterator_position() (what a token points at).
  *
  * Token = base64url(payload || first 16 bytes of HMAC-SHA256(secret,
  * database OID || payload)), 68 characters.  The payload holds a version byte, stream id
@@ -20,7 +21,10 @@
 #include "common/base64.h"
 #include "common/hmac.h"
 #include "common/sha2.h"
+#include "access/htup_details.h"
+#include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 
 #include "common/kg_catalog.h"
@@ -211,4 +215,29 @@ kg_iterator_decode(const char *token, KgIterator *it)
 				 errdetail("The iterator was created at %s, more than %d milliseconds ago.",
 						   timestamptz_to_str(it->issued_at), kg_iterator_ttl_ms),
 				 errhint("Get a new iterator with kinesis.get_shard_iterator().")));
+}
+
+PG_FUNCTION_INFO_V1(kg_iterator_position_sql);
+
+/*
+ * kinesis._iterator_position(shard_iterator) -> (stream_id, shard_index,
+ * stream_creation_timestamp): what a valid, unexpired iterator points at;
+ * errors as get_records for a forged or expired one.  It reveals only what
+ * the catalogs show everybody (kinesis.shards), so it checks no rights.
+ */
+Datum
+kg_iterator_position_sql(PG_FUNCTION_ARGS)
+{
+	KgIterator	it;
+	TupleDesc	tupdesc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	kg_iterator_decode(text_to_cstring(PG_GETARG_TEXT_PP(0)), &it);
+	values[0] = Int32GetDatum(it.stream_id);
+	values[1] = Int32GetDatum(it.shard_index);
+	values[2] = TimestampTzGetDatum(it.stream_created);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(tupdesc), values, nulls)));
 }

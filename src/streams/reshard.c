@@ -280,6 +280,7 @@ kg_split_shard(PG_FUNCTION_ARGS)
 				 errmsg("InvalidArgumentException: new starting hash key %s used in split_shard on shard %s in stream \"%s\" is not both greater than one plus the shard's starting hash key %s and less than the shard's ending hash key %s",
 						key_text, kg_shard_id_string(r.open[pos].shard_index), r.s->name,
 						kg_u128_to_cstring(r.open[pos].start), kg_u128_to_cstring(r.open[pos].end))));
+	kg_check_limits_as_owner(r.s->name, 1, false);
 	kg_do_split(&r, pos, k);
 	PG_RETURN_VOID();
 }
@@ -397,6 +398,7 @@ kg_update_shard_count(PG_FUNCTION_ARGS)
 				(errcode(KG_INVALID_ARGUMENT),
 				 errmsg("InvalidArgumentException: cannot update shard count below 50%% of the current shard count"),
 				 errdetail("Stream \"%s\" has %d open shards; the target was %d.", r.s->name, r.nopen, target)));
+	kg_check_limits_as_owner(r.s->name, target - r.nopen, false);
 	kg_reshard_uniform(&r, target);
 	PG_RETURN_VOID();
 }
@@ -421,6 +423,7 @@ kg_update_stream_mode(PG_FUNCTION_ARGS)
 				 errmsg("ValidationException: stream mode \"%s\" is not one of PROVISIONED, ON_DEMAND", mode)));
 	kg_reshard_begin(&r, text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
 	kg_catalog_enter(&cc, false);
+	kg_check_limits(r.s->name, 0, strcmp(mode, "ON_DEMAND") == 0 && strcmp(r.s->mode, "ON_DEMAND") != 0);
 	kg_spi_exec("UPDATE kinesis.streams SET stream_mode = $2 WHERE stream_id OPERATOR(pg_catalog.=) $1",
 				2, (Oid[]) {INT4OID, TEXTOID},
 				(Datum[]) {Int32GetDatum(r.s->stream_id), CStringGetTextDatum(mode)}, NULL, false);

@@ -77,6 +77,8 @@ extern int	kg_segment_indexes(KgStream *s, int64 segment_no, Relation rel, Oid *
 							   IndexInfo ***infos);
 extern char *kg_segment_relname(int32 stream_id, int64 segment_no);
 extern void kg_check_stream_name(const char *name);
+extern void kg_check_limits(const char *stream_name, int additional_shards, bool to_on_demand);
+extern void kg_check_limits_as_owner(const char *stream_name, int additional_shards, bool to_on_demand);
 extern int64 kg_interval_usecs(Interval *iv);
 extern char *kg_shard_id_string(int32 shard_index);
 extern int32 kg_parse_shard_id(const char *stream_name, const char *shard_id);

@@ -18,6 +18,13 @@
  * State transitions are immediate: a stream is ACTIVE when create_stream
  * returns and gone when delete_stream commits.
  *
+ * Limits: kg_check_limits (kinesis._check_limits in stream_metadata.sql)
+ * refuses a stream, or a reshard (reshard.c), that would pass
+ * kinesis_glue.shard_limit open shards or kinesis_glue.on_demand_stream_count_limit
+ * ON_DEMAND streams in the database.  The count is what the statement's
+ * snapshot sees: concurrent creates or reshards of other streams are not
+ * serialised against it and may together pass the limit by their own shards.
+ *
  * Locking: create and delete take SHARE ROW EXCLUSIVE on kinesis.streams
  * (serialising control-plane changes, not puts or reads).  delete_stream's
  * DROP TABLE waits for puts and reads in progress on the stream.
@@ -79,6 +86,31 @@ kg_check_stream_owner(KgStream *s, const char *action)
 		ereport(ERROR,
 				(errcode(KG_ACCESS_DENIED),
 				 errmsg("AccessDeniedException: must be owner of stream \"%s\" to %s it", s->name, action)));
+}
+
+/*
+ * LimitExceededException when additional_shards more open shards, or one
+ * more ON_DEMAND stream, would pass kinesis_glue.shard_limit or
+ * kinesis_glue.on_demand_stream_count_limit (kinesis._check_limits).  Call
+ * between kg_catalog_enter and kg_catalog_exit (SPI connected).
+ */
+void
+kg_check_limits(const char *stream_name, int additional_shards, bool to_on_demand)
+{
+	kg_spi_exec("SELECT kinesis._check_limits($1, $2, $3)", 3, (Oid[]) {TEXTOID, INT4OID, BOOLOID},
+				(Datum[]) {CStringGetTextDatum(stream_name), Int32GetDatum(additional_shards),
+						   BoolGetDatum(to_on_demand)}, NULL, true);
+}
+
+/* kg_check_limits outside a catalog section. */
+void
+kg_check_limits_as_owner(const char *stream_name, int additional_shards, bool to_on_demand)
+{
+	KgCatalogContext cc;
+
+	kg_catalog_enter(&cc, false);
+	kg_check_limits(stream_name, additional_shards, to_on_demand);
+	kg_catalog_exit(&cc);
 }
 
 PG_FUNCTION_INFO_V1(kg_create_stream);
@@ -143,6 +175,7 @@ kg_create_stream(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(KG_RESOURCE_IN_USE),
 				 errmsg("ResourceInUseException: stream \"%s\" already exists", name)));
+	kg_check_limits(name, shards, strcmp(mode, "ON_DEMAND") == 0);
 	kg_spi_exec("INSERT INTO kinesis.streams (stream_name, stream_mode, retention_period, "
 				"segment_capacity, next_shard_index, owner) VALUES ($1, $2, $3, $4, $5, $6) RETURNING stream_id",
 				6, (Oid[]) {TEXTOID, TEXTOID, INTERVALOID, INT8OID, INT4OID, OIDOID},

@@ -37,6 +37,8 @@ int			kg_segments_ahead = 2;
 int			kg_lease_timeout_ms = 10000;
 bool		kg_throughput_quotas = false;
 int			kg_on_demand_interval_s = 60;
+static int	kg_shard_limit = 20000;	/* read by kinesis._check_limits() */
+static int	kg_on_demand_stream_count_limit = 50;
 int			kg_on_demand_split_records = 500;
 int			kg_on_demand_split_bytes = 512 * 1024;
 int			kg_on_demand_merge_records = 50;
@@ -105,6 +107,16 @@ kg_streams_define_settings(void)
 							 "Enforces the per-shard Kinesis throughput quotas on every stream.",
 							 "1 MiB/s and 1,000 records/s in, 2 MiB/s and 5 calls/s out per shard; a stream's own setting (kinesis.set_throughput_quotas) overrides this.",
 							 &kg_throughput_quotas, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.shard_limit",
+							"Maximum number of open shards over all data streams of a database (Kinesis' account shard limit).",
+							"create_stream, split_shard and update_shard_count beyond it fail with LimitExceededException; kinesis.describe_limits() reports it.",
+							&kg_shard_limit, 20000, 1, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("kinesis_glue.on_demand_stream_count_limit",
+							"Maximum number of ON_DEMAND data streams in a database (Kinesis' account limit).",
+							"create_stream and update_stream_mode beyond it fail with LimitExceededException; kinesis.describe_limits() reports it.",
+							&kg_on_demand_stream_count_limit, 50, 0, 1000000,
+							PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("kinesis_glue.on_demand_interval",
 							"How often the worker measures the shards of ON_DEMAND streams.",
 							NULL, &kg_on_demand_interval_s, 60, 1, 3600,

@@ -163,6 +163,10 @@ async function streamsFlow(c, name) {
   const pend = await c.send(new K.GetRecordsCommand({ ShardIterator: pit.ShardIterator }));
   assert.equal(pend.NextShardIterator, undefined);
   assert.deepEqual(pend.ChildShards.map((s) => s.ShardId).sort(), ['shardId-000000000002', 'shardId-000000000003']);
+  // with their parents and hash key ranges, which together cover the parent's
+  assert.deepEqual(pend.ChildShards.map((s) => s.ParentShards), [['shardId-000000000000'], ['shardId-000000000000']]);
+  assert.deepEqual(pend.ChildShards.map((s) => [s.HashKeyRange.StartingHashKey, s.HashKeyRange.EndingHashKey]),
+    [['0', '85070591730234615865843651857942052863'], ['85070591730234615865843651857942052864', '170141183460469231731687303715884105727']]);
   const usc = await c.send(new K.UpdateShardCountCommand({ StreamName: name, TargetShardCount: 4, ScalingType: 'UNIFORM_SCALING' }));
   assert.equal(usc.CurrentShardCount, 2);
   assert.equal(usc.TargetShardCount, 4);
@@ -186,6 +190,168 @@ test('JS v3 Kinesis client, default HTTP/2 handler: every operation and its erro
 test('JS v3 Kinesis client, NodeHttpHandler (HTTP/1.1): every operation and its errors', async () => {
   const c = kinesis(OPEN, dummy, true);
   try { await streamsFlow(c, 'js-h1'); } finally { c.destroy(); }
+});
+
+// Tags, resource policies, encryption, enhanced monitoring, limits: stored and returned as given.
+async function metadataFlow(c, name) {
+  const arn = `arn:aws:kinesis:us-east-1:000000000000:stream/${name}`;
+  await c.send(new K.CreateStreamCommand({ StreamName: name, ShardCount: 1, Tags: { team: 'billing', env: 'prod' } }));
+  let t = await c.send(new K.ListTagsForStreamCommand({ StreamName: name }));
+  assert.deepEqual(t.Tags, [{ Key: 'env', Value: 'prod' }, { Key: 'team', Value: 'billing' }]);
+  assert.equal(t.HasMoreTags, false);
+  await c.send(new K.AddTagsToStreamCommand({ StreamARN: arn, Tags: { env: 'staging', Zb: '', 'a b': 'é ü' } }));
+  t = await c.send(new K.ListTagsForStreamCommand({ StreamName: name, Limit: 2 }));
+  assert.deepEqual(t.Tags.map((x) => x.Key), ['Zb', 'a b']);
+  assert.equal(t.HasMoreTags, true);
+  t = await c.send(new K.ListTagsForStreamCommand({ StreamName: name, ExclusiveStartTagKey: 'a b', Limit: 2 }));
+  assert.deepEqual(t.Tags, [{ Key: 'env', Value: 'staging' }, { Key: 'team', Value: 'billing' }]);
+  assert.equal(t.HasMoreTags, false);
+  await c.send(new K.RemoveTagsFromStreamCommand({ StreamName: name, TagKeys: ['Zb', 'a b', 'missing'] }));
+  await rejects(c.send(new K.AddTagsToStreamCommand({ StreamName: name, Tags: { 'bad!': 'x' } })), 'InvalidArgumentException');
+  await rejects(c.send(new K.AddTagsToStreamCommand({ StreamName: name, Tags: { 'aws:k': 'x' } })), 'InvalidArgumentException');
+  const many = Object.fromEntries(Array.from({ length: 49 }, (_, i) => [`k${i}`, 'v']));
+  const e = await rejects(c.send(new K.AddTagsToStreamCommand({ StreamName: name, Tags: many })), 'LimitExceededException');
+  assert.match(e.message, /more than 50 tags/);
+  await rejects(c.send(new K.ListTagsForStreamCommand({ StreamName: name, Limit: 51 })), 'ValidationException');
+  await rejects(c.send(new K.ListTagsForStreamCommand({ StreamName: name + '-missing' })), 'ResourceNotFoundException');
+  // TagResource & co. by stream ARN and by consumer ARN, apart from each other
+  await c.send(new K.TagResourceCommand({ ResourceARN: arn, Tags: { cost: '7' } }));
+  const reg = await c.send(new K.RegisterStreamConsumerCommand({ StreamARN: arn, ConsumerName: 'tagged' }));
+  const carn = reg.Consumer.ConsumerARN;
+  await c.send(new K.TagResourceCommand({ ResourceARN: carn, Tags: { owner: 'app' } }));
+  assert.deepEqual((await c.send(new K.ListTagsForResourceCommand({ ResourceARN: carn }))).Tags, [{ Key: 'owner', Value: 'app' }]);
+  assert.deepEqual((await c.send(new K.ListTagsForResourceCommand({ ResourceARN: arn }))).Tags.map((x) => x.Key), ['cost', 'env', 'team']);
+  await c.send(new K.UntagResourceCommand({ ResourceARN: carn, TagKeys: ['owner'] }));
+  assert.deepEqual((await c.send(new K.ListTagsForResourceCommand({ ResourceARN: carn }))).Tags, []);
+  await rejects(c.send(new K.ListTagsForResourceCommand({ ResourceARN: carn.replace('/tagged:', '/nobody:') })), 'ResourceNotFoundException');
+  // resource policies
+  const policy = '{"Version": "2012-10-17",  "Statement": []}';
+  assert.equal((await c.send(new K.GetResourcePolicyCommand({ ResourceARN: arn }))).Policy, '{}');
+  await c.send(new K.PutResourcePolicyCommand({ ResourceARN: arn, Policy: policy }));
+  assert.equal((await c.send(new K.GetResourcePolicyCommand({ ResourceARN: arn }))).Policy, policy);
+  await c.send(new K.PutResourcePolicyCommand({ ResourceARN: carn, Policy: '{"Id": "c"}' }));
+  assert.equal((await c.send(new K.GetResourcePolicyCommand({ ResourceARN: carn }))).Policy, '{"Id": "c"}');
+  await rejects(c.send(new K.PutResourcePolicyCommand({ ResourceARN: arn, Policy: '[1, 2]' })), 'InvalidArgumentException');
+  await c.send(new K.DeleteResourcePolicyCommand({ ResourceARN: carn }));
+  await rejects(c.send(new K.DeleteResourcePolicyCommand({ ResourceARN: carn })), 'ResourceNotFoundException');
+  await rejects(c.send(new K.GetResourcePolicyCommand({ ResourceARN: arn.replace(name, name + '-missing') })), 'ResourceNotFoundException');
+  // encryption and enhanced monitoring, reflected in DescribeStream(Summary)
+  let d = (await c.send(new K.DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary;
+  assert.equal(d.EncryptionType, 'NONE');
+  assert.equal(d.KeyId, undefined);
+  assert.deepEqual(d.EnhancedMonitoring, [{ ShardLevelMetrics: [] }]);
+  await c.send(new K.StartStreamEncryptionCommand({ StreamName: name, EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' }));
+  const m = await c.send(new K.EnableEnhancedMonitoringCommand({ StreamName: name, ShardLevelMetrics: ['IncomingBytes', 'IteratorAgeMilliseconds'] }));
+  assert.deepEqual(m.CurrentShardLevelMetrics, []);
+  assert.deepEqual(m.DesiredShardLevelMetrics, ['IncomingBytes', 'IteratorAgeMilliseconds']);
+  assert.equal(m.StreamARN, arn);
+  const all = await c.send(new K.EnableEnhancedMonitoringCommand({ StreamARN: arn, ShardLevelMetrics: ['ALL'] }));
+  assert.equal(all.DesiredShardLevelMetrics.length, 7);
+  const off = await c.send(new K.DisableEnhancedMonitoringCommand({ StreamName: name, ShardLevelMetrics: ['IncomingBytes', 'OutgoingBytes'] }));
+  assert.equal(off.CurrentShardLevelMetrics.length, 7);
+  assert.deepEqual(off.DesiredShardLevelMetrics, ['IncomingRecords', 'OutgoingRecords', 'WriteProvisionedThroughputExceeded',
+    'ReadProvisionedThroughputExceeded', 'IteratorAgeMilliseconds']);
+  await rejects(c.send(new K.EnableEnhancedMonitoringCommand({ StreamName: name, ShardLevelMetrics: ['Nope'] })), 'ValidationException');
+  d = (await c.send(new K.DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary;
+  assert.equal(d.EncryptionType, 'KMS');
+  assert.equal(d.KeyId, 'alias/aws/kinesis');
+  assert.deepEqual(d.EnhancedMonitoring[0].ShardLevelMetrics, off.DesiredShardLevelMetrics);
+  const full = (await c.send(new K.DescribeStreamCommand({ StreamName: name }))).StreamDescription;
+  assert.equal(full.EncryptionType, 'KMS');
+  assert.deepEqual(full.EnhancedMonitoring, d.EnhancedMonitoring);
+  await rejects(c.send(new K.StopStreamEncryptionCommand({ StreamName: name, EncryptionType: 'KMS', KeyId: 'other' })), 'InvalidArgumentException');
+  await c.send(new K.StopStreamEncryptionCommand({ StreamName: name, EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' }));
+  assert.equal((await c.send(new K.DescribeStreamCommand({ StreamName: name }))).StreamDescription.EncryptionType, 'NONE');
+  // limits: this stream's shard is counted
+  const l1 = await c.send(new K.DescribeLimitsCommand({}));
+  assert.equal(l1.ShardLimit, 20000);
+  assert.equal(l1.OnDemandStreamCountLimit, 50);
+  await c.send(new K.DeleteStreamCommand({ StreamName: name, EnforceConsumerDeletion: true }));
+  const l2 = await c.send(new K.DescribeLimitsCommand({}));
+  assert.equal(l2.OpenShardCount, l1.OpenShardCount - 1);
+  // a stream re-created under the name starts without the old tags
+  await c.send(new K.CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+  assert.deepEqual((await c.send(new K.ListTagsForStreamCommand({ StreamName: name }))).Tags, []);
+  await c.send(new K.DeleteStreamCommand({ StreamName: name }));
+}
+
+for (const h1 of [false, true]) {
+  test(`JS v3 Kinesis client (${h1 ? 'HTTP/1.1' : 'HTTP/2'}): tags, resource policies, encryption, enhanced monitoring, limits`, async () => {
+    const c = kinesis(OPEN, dummy, h1);
+    try { await metadataFlow(c, `meta-${h1 ? 'h1' : 'h2'}`); } finally { c.destroy(); }
+  });
+}
+
+test('account settings, record size and warm throughput: recorded, or accepted only as far as they hold', async () => {
+  const c = kinesis(OPEN, dummy, true);
+  try {
+    const before = await c.send(new K.DescribeAccountSettingsCommand({}));
+    assert.equal(before.MinimumThroughputBillingCommitment.Status, 'DISABLED');
+    const on = await c.send(new K.UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status: 'ENABLED' } }));
+    assert.equal(on.MinimumThroughputBillingCommitment.Status, 'ENABLED');
+    assert.ok(on.MinimumThroughputBillingCommitment.StartedAt instanceof Date);
+    assert.equal((await c.send(new K.DescribeAccountSettingsCommand({}))).MinimumThroughputBillingCommitment.StartedAt.getTime(),
+      on.MinimumThroughputBillingCommitment.StartedAt.getTime());
+    const off = await c.send(new K.UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status: 'DISABLED' } }));
+    assert.equal(off.MinimumThroughputBillingCommitment.Status, 'DISABLED');
+    assert.ok(off.MinimumThroughputBillingCommitment.EndedAt instanceof Date);
+    await rejects(c.send(new K.UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status: 'MAYBE' } })), 'ValidationException');
+
+    await c.send(new K.CreateStreamCommand({ StreamName: 'record-size', ShardCount: 1, MaxRecordSizeInKiB: 1024 }));
+    assert.equal((await c.send(new K.DescribeStreamSummaryCommand({ StreamName: 'record-size' }))).StreamDescriptionSummary.MaxRecordSizeInKiB, 1024);
+    const arn = 'arn:aws:kinesis:us-east-1:000000000000:stream/record-size';
+    await c.send(new K.UpdateMaxRecordSizeCommand({ StreamARN: arn, MaxRecordSizeInKiB: 1024 }));
+    await rejects(c.send(new K.UpdateMaxRecordSizeCommand({ StreamARN: arn, MaxRecordSizeInKiB: 2048 })), 'InvalidArgumentException');
+    await rejects(c.send(new K.UpdateMaxRecordSizeCommand({ StreamARN: arn, MaxRecordSizeInKiB: 20000 })), 'ValidationException');
+    await rejects(c.send(new K.UpdateMaxRecordSizeCommand({ StreamARN: arn.replace('record-size', 'nope'), MaxRecordSizeInKiB: 1024 })), 'ResourceNotFoundException');
+    await rejects(c.send(new K.CreateStreamCommand({ StreamName: 'record-size-2', ShardCount: 1, MaxRecordSizeInKiB: 4096 })), 'InvalidArgumentException');
+    await rejects(c.send(new K.UpdateStreamWarmThroughputCommand({ StreamARN: arn, WarmThroughputMiBps: 100 })), 'InvalidArgumentException');
+    await rejects(c.send(new K.CreateStreamCommand({ StreamName: 'warm', StreamModeDetails: { StreamMode: 'ON_DEMAND' }, WarmThroughputMiBps: 100 })), 'InvalidArgumentException');
+    await rejects(c.send(new K.DescribeStreamSummaryCommand({ StreamName: 'warm' })), 'ResourceNotFoundException');
+    await c.send(new K.DeleteStreamCommand({ StreamName: 'record-size' }));
+  } finally { c.destroy(); }
+});
+
+test('ListStreamConsumers and ListDeliveryStreams page', async () => {
+  const c = kinesis(OPEN, dummy, true);
+  const f = new F.FirehoseClient({ endpoint: OPEN, region: 'us-east-1', credentials: dummy, maxAttempts: 1,
+    requestHandler: new NodeHttpHandler() });
+  try {
+    await c.send(new K.CreateStreamCommand({ StreamName: 'page-consumers', ShardCount: 1 }));
+    const arn = 'arn:aws:kinesis:us-east-1:000000000000:stream/page-consumers';
+    for (const n of ['c-a', 'c-b', 'c-c']) await c.send(new K.RegisterStreamConsumerCommand({ StreamARN: arn, ConsumerName: n }));
+    const names = [];
+    let token;
+    do {
+      const r = await c.send(new K.ListStreamConsumersCommand({ StreamARN: arn, MaxResults: 2, ...(token ? { NextToken: token } : {}) }));
+      assert.ok(r.Consumers.length <= 2);
+      names.push(...r.Consumers.map((x) => x.ConsumerName));
+      token = r.NextToken;
+    } while (token);
+    assert.deepEqual(names, ['c-a', 'c-b', 'c-c']);
+    // StreamCreationTimestamp picks the stream of that name created then, or none
+    const created = (await c.send(new K.DescribeStreamSummaryCommand({ StreamARN: arn }))).StreamDescriptionSummary.StreamCreationTimestamp;
+    assert.equal((await c.send(new K.ListStreamConsumersCommand({ StreamARN: arn, StreamCreationTimestamp: created }))).Consumers.length, 3);
+    await rejects(c.send(new K.ListStreamConsumersCommand({ StreamARN: arn, StreamCreationTimestamp: new Date(created.getTime() - 60000) })),
+      'ResourceNotFoundException');
+    await rejects(c.send(new K.ListStreamConsumersCommand({ StreamARN: arn, NextToken: Buffer.from('other\nc-a').toString('base64') })), 'InvalidArgumentException');
+    await c.send(new K.DeleteStreamCommand({ StreamName: 'page-consumers', EnforceConsumerDeletion: true }));
+
+    psql("SELECT firehose.create_delivery_stream('gw-fh-page', 'fh_out')");
+    const all = (await f.send(new F.ListDeliveryStreamsCommand({ Limit: 100 }))).DeliveryStreamNames;
+    assert.ok(all.includes(process.env.GW_FIREHOSE) && all.includes('gw-fh-page'));
+    const seen = [];
+    let start;
+    for (;;) {
+      const r = await f.send(new F.ListDeliveryStreamsCommand({ Limit: 1, ...(start ? { ExclusiveStartDeliveryStreamName: start } : {}) }));
+      assert.equal(r.DeliveryStreamNames.length, 1);
+      seen.push(r.DeliveryStreamNames[0]);
+      start = r.DeliveryStreamNames[0];
+      if (!r.HasMoreDeliveryStreams) break;
+    }
+    assert.deepEqual(seen, all);
+    psql("SELECT firehose.delete_delivery_stream('gw-fh-page')");
+  } finally { c.destroy(); f.destroy(); }
 });
 
 for (const h1 of [false, true]) {
@@ -345,6 +511,22 @@ for (const [label, post] of [['HTTP/1.1', postH1], ['HTTP/2', postH2]]) {
   });
 }
 
+test('hand-built CBOR (HTTP/2): CreateStream with Tags, ListTagsForStream, DescribeLimits', async () => {
+  const T = 'Kinesis_20131202.';
+  let r = await postH2(OPEN, T + 'CreateStream', cbor({ StreamName: 'cbor-tags', ShardCount: 1, Tags: { k: 'v', a: '' } }));
+  assert.equal(r.status, 200);
+  r = await postH2(OPEN, T + 'ListTagsForStream', cbor({ StreamName: 'cbor-tags', Limit: 1 }));
+  assert.equal(r.type, 'application/x-amz-cbor-1.1');
+  assert.deepEqual(cborDecode(r.body), { Tags: [{ Key: 'a', Value: '' }], HasMoreTags: true });
+  r = await postH2(OPEN, T + 'DescribeLimits', cbor({}));
+  assert.equal(cborDecode(r.body).ShardLimit, 20000);
+  r = await postH2(OPEN, T + 'AddTagsToStream', cbor({ StreamName: 'cbor-tags', Tags: { 'aws:x': 'y' } }));
+  assert.equal(r.status, 400);
+  assert.equal(cborDecode(r.body).__type, 'InvalidArgumentException');
+  r = await postH2(OPEN, T + 'DeleteStream', cbor({ StreamName: 'cbor-tags' }));
+  assert.equal(r.status, 200);
+});
+
 test('malformed JSON bodies get SerializationException, the gateway stays up', async () => {
   const J = 'application/x-amz-json-1.1';
   for (const body of ['{', '[]', '{"StreamName": 1}x', '\u0000\u0001', '{"Records": "nope", "StreamName": "s"}']) {
@@ -402,6 +584,34 @@ for (const h1 of [false, true]) {
     } finally { for (const c of [a, rd, bad, unknown, skewed]) c.destroy(); }
   });
 }
+
+test('SigV4: only the stream owner changes tags, policies, encryption and monitoring; a role with no rights may not even read them', async () => {
+  const a = kinesis(SIGV4, admin(), true);
+  const rd = kinesis(SIGV4, reader(), true);
+  const name = 'signed-meta';
+  const arn = `arn:aws:kinesis:us-east-1:000000000000:stream/${name}`;
+  try {
+    await a.send(new K.CreateStreamCommand({ StreamName: name, ShardCount: 1, Tags: { team: 'admins' } }));
+    await a.send(new K.PutResourcePolicyCommand({ ResourceARN: arn, Policy: '{"Id": "p"}' }));
+    await rejects(rd.send(new K.AddTagsToStreamCommand({ StreamName: name, Tags: { pwned: '1' } })), 'AccessDeniedException');
+    await rejects(rd.send(new K.RemoveTagsFromStreamCommand({ StreamName: name, TagKeys: ['team'] })), 'AccessDeniedException');
+    await rejects(rd.send(new K.ListTagsForStreamCommand({ StreamName: name })), 'AccessDeniedException');
+    await rejects(rd.send(new K.PutResourcePolicyCommand({ ResourceARN: arn, Policy: '{}' })), 'AccessDeniedException');
+    await rejects(rd.send(new K.GetResourcePolicyCommand({ ResourceARN: arn })), 'AccessDeniedException');
+    await rejects(rd.send(new K.DeleteResourcePolicyCommand({ ResourceARN: arn })), 'AccessDeniedException');
+    await rejects(rd.send(new K.StartStreamEncryptionCommand({ StreamName: name, EncryptionType: 'KMS', KeyId: 'k' })), 'AccessDeniedException');
+    await rejects(rd.send(new K.EnableEnhancedMonitoringCommand({ StreamName: name, ShardLevelMetrics: ['ALL'] })), 'AccessDeniedException');
+    await rejects(rd.send(new K.UpdateAccountSettingsCommand({ MinimumThroughputBillingCommitment: { Status: 'ENABLED' } })), 'AccessDeniedException');
+    assert.equal((await rd.send(new K.DescribeAccountSettingsCommand({}))).MinimumThroughputBillingCommitment.Status, 'DISABLED');
+    // the stream is public metadata: the reader still describes it, and nothing changed
+    const d = (await rd.send(new K.DescribeStreamSummaryCommand({ StreamName: name }))).StreamDescriptionSummary;
+    assert.equal(d.EncryptionType, 'NONE');
+    assert.deepEqual(d.EnhancedMonitoring, [{ ShardLevelMetrics: [] }]);
+    assert.deepEqual((await a.send(new K.ListTagsForStreamCommand({ StreamName: name }))).Tags, [{ Key: 'team', Value: 'admins' }]);
+    assert.equal((await a.send(new K.GetResourcePolicyCommand({ ResourceARN: arn }))).Policy, '{"Id": "p"}');
+    await a.send(new K.DeleteStreamCommand({ StreamName: name }));
+  } finally { a.destroy(); rd.destroy(); }
+});
 
 test('SigV4: an unsigned request is refused', async () => {
   const r = await postH1(SIGV4, 'Kinesis_20131202.ListStreams', Buffer.from('{}'), 'application/x-amz-json-1.1');
@@ -507,6 +717,9 @@ test('SubscribeToShard over HTTP/1.1 is refused; a closed parent shard ends the 
     assert.ok(Date.now() - t0 < 3000, 'the subscription ended at the end of the closed shard');
     assert.deepEqual(events.flatMap((e) => e.Records.map((r) => dec(r.Data))), ['parent']);
     assert.deepEqual(events.at(-1).ChildShards.map((s) => s.ShardId).sort(), ['shardId-000000000001', 'shardId-000000000002']);
+    assert.deepEqual(events.at(-1).ChildShards.map((s) => [s.ParentShards, s.HashKeyRange.StartingHashKey, s.HashKeyRange.EndingHashKey]),
+      [[['shardId-000000000000'], '0', '170141183460469231731687303715884105727'],
+       [['shardId-000000000000'], '170141183460469231731687303715884105728', '340282366920938463463374607431768211455']]);
     await c.send(new K.DeleteStreamCommand({ StreamName: 'efo-split', EnforceConsumerDeletion: true }));
   } finally { h1.destroy(); c.destroy(); }
 });

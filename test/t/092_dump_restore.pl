@@ -90,6 +90,11 @@ $src->safe_psql('shop', qq{
 	SELECT kinesis.create_stream('orders', 2);
 	GRANT SELECT ON kinesis_records.orders TO reader;
 	SELECT kinesis.register_stream_consumer('orders', 'billing');
+	SELECT kinesis.add_tags_to_stream('orders', '{"team": "shop", "env": "prod"}');
+	SELECT kinesis.tag_resource('orders', '{"app": "billing"}', consumer_name => 'billing');
+	SELECT kinesis.put_resource_policy('orders', '{"Version": "2012-10-17"}');
+	SELECT kinesis.start_stream_encryption('orders', 'KMS', 'alias/shop');
+	SELECT kinesis.enable_enhanced_monitoring('orders', ARRAY['IncomingBytes']);
 	SELECT kinesis.create_event_source_mapping('orders', 'public.on_orders', starting_position => 'TRIM_HORIZON');
 	SELECT firehose.create_delivery_stream('to_table', 'public.fh_dest', delivery_stream_type => 'KinesisStreamAsSource',
 	         kinesis_stream_name => 'orders', starting_position => 'TRIM_HORIZON', buffering_interval => '0 s');
@@ -136,6 +141,15 @@ is($src->safe_psql('shop', q{SELECT count(*) FROM cron.job WHERE jobname IN ('gl
 	'pg_cron jobs for the trigger and the crawler');
 
 # what must come back
+$src->safe_psql('shop', q{SELECT kinesis.update_account_settings('ENABLED')});
+my $meta_q = q{SELECT (SELECT string_agg(tag_key || '=' || tag_value, ',') FROM kinesis.list_tags_for_stream('orders'))
+	|| '|' || (SELECT string_agg(tag_key || '=' || tag_value, ',') FROM kinesis.list_tags_for_resource('orders', 'billing'))
+	|| '|' || kinesis.get_resource_policy('orders')
+	|| '|' || (SELECT concat_ws(',', encryption_type, key_id, shard_level_metrics) FROM kinesis.describe_stream_settings('orders'))
+	|| '|' || (SELECT commitment_status FROM kinesis.describe_account_settings())};
+my $meta = $src->safe_psql('shop', $meta_q);
+is($meta, 'env=prod,team=shop|app=billing|{"Version": "2012-10-17"}|KMS,alias/shop,{IncomingBytes}|ENABLED',
+	'tags, policy, encryption, monitoring and account settings');
 my $records = kg_orders_digest($src, 'shop');
 my $max_seq = $src->safe_psql('shop', 'SELECT max(sequence_number) FROM kinesis_records.orders');
 my $bookmark = $src->safe_psql('shop', q{SELECT shards FROM glue.get_job_bookmark('ingest')});
@@ -220,6 +234,7 @@ sub check_restore
 		WHERE s.stream_name = 'orders' AND e.extname = 'kinesis_glue'}), 't',
 		"$how: the storage belongs to the extension owner; the stream's owner keeps its rights");
 	is($dst->safe_psql('shop', q{SELECT count(*) FROM glue.get_workflow('etl')}), 1, "$how: the workflow is back");
+	is($dst->safe_psql('shop', $meta_q), $meta, "$how: tags, policy, encryption, monitoring and account settings are back");
 	is($dst->safe_psql('shop', $cron_q), $cron, "$how: the pg_cron jobs of the trigger and the crawler are back");
 
 	is($dst->safe_psql('shop', $fragments_q), $fragments, "$how: the video fragments read back");
