@@ -32,9 +32,18 @@
  * records and EXECUTE on the function, or the slot stops with
  * AccessDeniedException in the mapping's status until they are granted.
  *
+ * The runner's phases (one function each): setup (attach to its registry
+ * entry), and per round load (the mapping), list (the slot's shards), then
+ * per shard claim and process (check rights, read, call the function,
+ * move the checkpoint: kg_esm_batch), and sleep.  It leaves only between
+ * transactions.
+ *
  * Locking: the checkpoint row is locked from the claim to the commit of
  * the batch.  The runner holds no lock or snapshot while it sleeps; it waits
- * on the stream's condition variable, which producers broadcast at commit.
+ * on the stream's condition variable, which producers broadcast at commit,
+ * with the stream's shared entry pinned (kg_stream_prepare_to_wait) from
+ * before the round's reads to the end of the sleep; it keeps no other
+ * pointer into shared memory across transactions.
  *
  *-------------------------------------------------------------------------
  */
@@ -74,15 +83,6 @@
 
 
 static MemoryContext RunnerLoopContext = NULL;	/* reset every round */
-
-/* what this runner serves (from its registry entry) */
-typedef struct KgRunnerArgs
-{
-	Oid			dboid;
-	int64		mapping_id;
-	int32		slot;
-	int32		generation;
-} KgRunnerArgs;
 
 /* A mapping's settings, as the runner read them. */
 typedef struct KgMapping
@@ -387,10 +387,124 @@ kg_mapping_rights(KgMapping *m, KgStream *s, char **error)
 	return false;
 }
 
+/* Retry a failed batch after a pause that doubles with each attempt (at most 30 s). */
+static KgBatchOutcome
+kg_esm_retry_later(KgSlotState *ss, int attempts)
+{
+	ss->retry_after = GetCurrentTimestamp() + Min(100 * 1000 << Min(attempts, 8), 30 * USECS_PER_SEC);
+	return KG_BATCH_RETRY;
+}
+
+/*
+ * Phase "check" of a batch: may the function be called at all?  When it no
+ * longer resolves, or its owner lost a right (checked at use), the problem
+ * goes into the mapping's status, the slot's position stays, and the slot
+ * retries in 5 s; returns true then.  Nothing is read.
+ */
+static bool
+kg_esm_blocked(KgMapping *m, KgStream *s, KgShard *sh, int slot, int64 checkpoint, int attempts,
+			   KgSlotState *ss)
+{
+	char	   *error;
+
+	if (!OidIsValid(m->function))
+		/* dropped (or renamed) since the mapping was made */
+		kg_esm_store(m, sh->shard_index, slot, checkpoint, false, attempts,
+					 "PROBLEM: Function not found",
+					 psprintf("ResourceNotFoundException: function %s of event source mapping %lld does not exist",
+							  m->function_name, (long long) m->id));
+	else if (!kg_mapping_rights(m, s, &error))
+		/* stopped until the right is granted again */
+		kg_esm_store(m, sh->shard_index, slot, checkpoint, false, attempts,
+					 "PROBLEM: AccessDeniedException", error);
+	else
+		return false;
+	ss->retry_after = GetCurrentTimestamp() + 5 * USECS_PER_SEC;
+	return true;
+}
+
+/*
+ * Phase "read" of a batch: the records of this slot after checkpoint, at
+ * most the slot's current limit, into *b (records past the maximum age
+ * counted apart, first); *res tells where the scan stopped.
+ */
+static void
+kg_esm_read_batch(KgMapping *m, KgStream *s, KgShard *sh, int slot, int64 checkpoint,
+				  KgSlotState *ss, KgBatch *b, KgReadResult *res)
+{
+	memset(b, 0, sizeof(*b));
+	b->slot = slot;
+	b->parallel = m->parallel;
+	b->limit = ss->limit;
+	b->max_age_us = m->max_age_us;
+	b->now = GetCurrentTimestamp();
+	b->desc = lookup_rowtype_tupdesc_copy(get_element_type(kg_record_array_type()), -1);
+	b->shard_id = CStringGetTextDatum(kg_shard_id_string(sh->shard_index));
+	b->elems = palloc(sizeof(Datum) * Max(b->limit, 1));
+	b->first_seq = -1;
+	kg_read_shard_range(s, sh, checkpoint, 10000, 64 * 1024 * 1024, kg_batch_sink, b, res);
+}
+
+/*
+ * Phases "call" and "checkpoint" of a batch: call the function with the
+ * records of *b, then move the checkpoint (in the caller's transaction, so
+ * both commit together) according to the outcome: past the batch on
+ * success; to the first failed record on a partial failure; unchanged with
+ * the batch halved (bisect) or a retry after a pause on an error; past the
+ * batch, sent to the failure destination, once the retries are used up.
+ */
+static KgBatchOutcome
+kg_esm_deliver(KgMapping *m, KgShard *sh, int slot, int64 checkpoint, int attempts,
+			   KgSlotState *ss, KgBatch *b)
+{
+	Oid			elemtype = get_element_type(kg_record_array_type());
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum		arr;
+	int64		failed_seq;
+	char	   *error;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	arr = PointerGetDatum(construct_array(b->elems, b->n, elemtype, typlen, typbyval, typalign));
+	if (kg_call_function(m, arr, &failed_seq, &error))
+	{
+		if (failed_seq >= b->first_seq && failed_seq <= b->last_seq)
+		{
+			/* partial success: resume at the first failed record */
+			kg_esm_store(m, sh->shard_index, slot, failed_seq - 1, false, attempts + 1,
+						 "partial batch failure reported", NULL);
+			return kg_esm_retry_later(ss, attempts);
+		}
+		ss->limit = m->batch_size;
+		kg_esm_store(m, sh->shard_index, slot, b->last_seq, false, 0, "OK", NULL);
+		return KG_BATCH_DONE;
+	}
+
+	/* the call failed and its effects are gone */
+	if (m->bisect && b->n > 1)
+	{
+		ss->limit = Max(1, b->n / 2);
+		kg_esm_store(m, sh->shard_index, slot, checkpoint, false, attempts, "batch bisected after function error", error);
+		return KG_BATCH_DONE;
+	}
+	attempts++;
+	if (m->retries >= 0 && attempts > m->retries)
+	{
+		kg_send_failure(m, sh, b->first_seq, b->last_seq, b->n, attempts, "retries exhausted", error);
+		ss->limit = m->batch_size;
+		kg_esm_store(m, sh->shard_index, slot, b->last_seq, false, 0, "batch sent to failure destination", error);
+		return KG_BATCH_DONE;
+	}
+	kg_esm_store(m, sh->shard_index, slot, checkpoint, false, attempts, "function error, retrying", error);
+	return kg_esm_retry_later(ss, attempts);
+}
+
 /*
  * One batch of one shard for this runner's slot, in the current
  * transaction, after the checkpoint the caller read from the slot's locked
- * row.
+ * row: check, read, then skip records past their age, move over a scan
+ * with nothing of ours, wait for the batching window, or deliver.
  */
 static KgBatchOutcome
 kg_esm_batch(KgMapping *m, KgStream *s, KgShard *sh, int slot, int64 checkpoint, int attempts,
@@ -398,44 +512,10 @@ kg_esm_batch(KgMapping *m, KgStream *s, KgShard *sh, int slot, int64 checkpoint,
 {
 	KgBatch		b;
 	KgReadResult res;
-	int64		failed_seq;
-	char	   *error;
-	Datum		arr;
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	Oid			elemtype = get_element_type(kg_record_array_type());
 
-	if (!OidIsValid(m->function))
-	{
-		/* dropped (or renamed) since the mapping was made: nothing is read */
-		kg_esm_store(m, sh->shard_index, slot, checkpoint, false, attempts,
-					 "PROBLEM: Function not found",
-					 psprintf("ResourceNotFoundException: function %s of event source mapping %lld does not exist",
-							  m->function_name, (long long) m->id));
-		ss->retry_after = GetCurrentTimestamp() + 5 * USECS_PER_SEC;
+	if (kg_esm_blocked(m, s, sh, slot, checkpoint, attempts, ss))
 		return KG_BATCH_RETRY;
-	}
-	if (!kg_mapping_rights(m, s, &error))
-	{
-		/* stopped until the right is granted again; nothing is read */
-		kg_esm_store(m, sh->shard_index, slot, checkpoint, false, attempts,
-					 "PROBLEM: AccessDeniedException", error);
-		ss->retry_after = GetCurrentTimestamp() + 5 * USECS_PER_SEC;
-		return KG_BATCH_RETRY;
-	}
-	memset(&b, 0, sizeof(b));
-	b.slot = slot;
-	b.parallel = m->parallel;
-	b.limit = ss->limit;
-	b.max_age_us = m->max_age_us;
-	b.now = GetCurrentTimestamp();
-	b.desc = lookup_rowtype_tupdesc_copy(elemtype, -1);
-	b.shard_id = CStringGetTextDatum(kg_shard_id_string(sh->shard_index));
-	b.elems = palloc(sizeof(Datum) * Max(b.limit, 1));
-	b.first_seq = -1;
-	kg_read_shard_range(s, sh, checkpoint, 10000, 64 * 1024 * 1024, kg_batch_sink, &b, &res);
-
+	kg_esm_read_batch(m, s, sh, slot, checkpoint, ss, &b, &res);
 	if (b.n_old > 0)
 	{
 		kg_send_failure(m, sh, b.first_seq, b.old_last_seq, b.n_old, 0, "record age exceeded", NULL);
@@ -462,42 +542,7 @@ kg_esm_batch(KgMapping *m, KgStream *s, KgShard *sh, int slot, int64 checkpoint,
 			return KG_BATCH_DEFERRED;
 		}
 	}
-
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	arr = PointerGetDatum(construct_array(b.elems, b.n, elemtype, typlen, typbyval, typalign));
-	if (kg_call_function(m, arr, &failed_seq, &error))
-	{
-		if (failed_seq >= b.first_seq && failed_seq <= b.last_seq)
-		{
-			/* partial success: resume at the first failed record */
-			kg_esm_store(m, sh->shard_index, slot, failed_seq - 1, false, attempts + 1,
-						 "partial batch failure reported", NULL);
-			ss->retry_after = GetCurrentTimestamp() + Min(100 * 1000 << Min(attempts, 8), 30 * USECS_PER_SEC);
-			return KG_BATCH_RETRY;
-		}
-		ss->limit = m->batch_size;
-		kg_esm_store(m, sh->shard_index, slot, b.last_seq, false, 0, "OK", NULL);
-		return KG_BATCH_DONE;
-	}
-
-	/* the call failed and its effects are gone */
-	if (m->bisect && b.n > 1)
-	{
-		ss->limit = Max(1, b.n / 2);
-		kg_esm_store(m, sh->shard_index, slot, checkpoint, false, attempts, "batch bisected after function error", error);
-		return KG_BATCH_DONE;
-	}
-	attempts++;
-	if (m->retries >= 0 && attempts > m->retries)
-	{
-		kg_send_failure(m, sh, b.first_seq, b.last_seq, b.n, attempts, "retries exhausted", error);
-		ss->limit = m->batch_size;
-		kg_esm_store(m, sh->shard_index, slot, b.last_seq, false, 0, "batch sent to failure destination", error);
-		return KG_BATCH_DONE;
-	}
-	kg_esm_store(m, sh->shard_index, slot, checkpoint, false, attempts, "function error, retrying", error);
-	ss->retry_after = GetCurrentTimestamp() + Min(100 * 1000 << Min(attempts, 8), 30 * USECS_PER_SEC);
-	return KG_BATCH_RETRY;
+	return kg_esm_deliver(m, sh, slot, checkpoint, attempts, ss, &b);
 }
 
 /*
@@ -531,50 +576,223 @@ kg_claim_slot(KgMapping *m, int32 shard_index, int slot, int64 *checkpoint, int 
 	return ok;
 }
 
-static int
-kg_slot_state_index(KgSlotState **states, int *nstates, int32 shard_index, int batch_size)
+/* This runner: what it serves and its state across rounds. */
+typedef struct KgEsmRunner
 {
-	for (int i = 0; i < *nstates; i++)
-		if ((*states)[i].shard_index == shard_index)
-			return i;
-	*states = repalloc(*states, sizeof(KgSlotState) * (*nstates + 1));
-	(*states)[*nstates].shard_index = shard_index;
-	(*states)[*nstates].limit = batch_size;
-	(*states)[*nstates].retry_after = 0;
-	return (*nstates)++;
+	int64		mapping_id;
+	int32		slot;
+	int32		generation;
+	KgSlotState *states;		/* per shard, in TopMemoryContext */
+	int			nstates;
+	MemoryContext loop_cxt;		/* reset every round */
+} KgEsmRunner;
+
+/* One checkpoint row of this runner's slot, as listed at a round's start. */
+typedef struct KgShardRow
+{
+	int32		shard_index;
+	int64		checkpoint;
+	int			attempts;
+	bool		all_finished;	/* the shard is finished in every slot */
+} KgShardRow;
+
+/* The state of a shard (created at the mapping's batch size). */
+static KgSlotState *
+kg_slot_state(KgEsmRunner *r, int32 shard_index, int batch_size)
+{
+	for (int i = 0; i < r->nstates; i++)
+		if (r->states[i].shard_index == shard_index)
+			return &r->states[i];
+	r->states = repalloc(r->states, sizeof(KgSlotState) * (r->nstates + 1));
+	r->states[r->nstates].shard_index = shard_index;
+	r->states[r->nstates].limit = batch_size;
+	r->states[r->nstates].retry_after = 0;
+	return &r->states[r->nstates++];
+}
+
+/* Start a transaction of the runner, with a snapshot. */
+static void
+kg_esm_xact_begin(const char *activity)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+/* Commit the runner's transaction; back in the round's memory context. */
+static void
+kg_esm_xact_end(KgEsmRunner *r)
+{
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(r->loop_cxt);
 }
 
 /*
- * Runner entry point: bgw_extra holds KgRunnerArgs.  Exits when the
- * mapping is gone, disabled or changed (the supervisor starts a new one).
+ * Phase "setup": attach to the registry entry of this launch (or exit at
+ * once: at most one runner per mapping slot) and set up the runner's state.
+ */
+static void
+kg_esm_setup(KgEsmRunner *r)
+{
+	KgRunnerInfo info;
+
+	kg_runner_start(&info);
+	r->mapping_id = info.id;
+	r->slot = info.part;
+	r->generation = info.generation;
+	r->states = MemoryContextAlloc(TopMemoryContext, sizeof(KgSlotState));
+	r->nstates = 0;
+	r->loop_cxt = AllocSetContextCreate(TopMemoryContext, "kinesis_glue mapping runner", ALLOCSET_DEFAULT_SIZES);
+	RunnerLoopContext = r->loop_cxt;
+}
+
+/*
+ * Phase "load" of a round, in a transaction of its own: read the mapping
+ * into *m.  False (the transaction ended) when the mapping is gone,
+ * disabled or changed, or its stream is gone: the runner then leaves.
+ */
+static bool
+kg_esm_load(KgEsmRunner *r, KgMapping *m)
+{
+	bool		ok;
+
+	kg_esm_xact_begin("kinesis_glue: event source mapping");
+	ok = kg_load_mapping(r->mapping_id, r->generation, m) &&
+		kg_stream_get_by_id(m->stream_id, true) != NULL;
+	kg_esm_xact_end(r);
+	return ok;
+}
+
+/*
+ * Phase "list" of a round, in a transaction of its own: make the missing
+ * checkpoint rows (shards made by resharding start at their beginning) and
+ * list this slot's rows, by shard, into *rows (the round's memory context).
+ * Returns how many; -1 when the stream was deleted.
+ */
+static int
+kg_esm_list_shards(KgEsmRunner *r, KgMapping *m, KgShardRow **rows)
+{
+	KgCatalogContext cc;
+	int			n = -1;
+
+	kg_esm_xact_begin("kinesis_glue: event source mapping");
+	if (kg_stream_get_by_id(m->stream_id, true) != NULL)
+	{
+		kg_catalog_enter(&cc, false);
+		kg_spi_exec("INSERT INTO kinesis.event_source_mapping_shards (mapping_id, shard_index, slot, checkpoint) "
+					"SELECT $1, sh.shard_index, g, sh.starting_sequence_number OPERATOR(pg_catalog.-) 1 "
+					"FROM kinesis.shards sh, pg_catalog.generate_series(0, $3 OPERATOR(pg_catalog.-) 1) g "
+					"WHERE sh.stream_id OPERATOR(pg_catalog.=) $2 ON CONFLICT DO NOTHING",
+					3, (Oid[]) {INT8OID, INT4OID, INT4OID},
+					(Datum[]) {Int64GetDatum(m->id), Int32GetDatum(m->stream_id), Int32GetDatum(m->parallel)},
+					NULL, false);
+		n = kg_spi_exec("SELECT shard_index, checkpoint, attempts, "
+						"(SELECT pg_catalog.bool_and(finished) FROM kinesis.event_source_mapping_shards p "
+						" WHERE p.mapping_id OPERATOR(pg_catalog.=) e.mapping_id "
+						" AND p.shard_index OPERATOR(pg_catalog.=) e.shard_index) "
+						"FROM kinesis.event_source_mapping_shards e "
+						"WHERE mapping_id OPERATOR(pg_catalog.=) $1 AND slot OPERATOR(pg_catalog.=) $2 "
+						"ORDER BY shard_index",
+						2, (Oid[]) {INT8OID, INT4OID}, (Datum[]) {Int64GetDatum(m->id), Int32GetDatum(r->slot)},
+						NULL, false);
+		/* the rows outlive this transaction */
+		*rows = MemoryContextAlloc(r->loop_cxt, sizeof(KgShardRow) * Max(n, 1));
+		for (int i = 0; i < n; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+
+			(*rows)[i].shard_index = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+			(*rows)[i].checkpoint = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+			(*rows)[i].attempts = DatumGetInt32(SPI_getbinval(tup, desc, 3, &isnull));
+			(*rows)[i].all_finished = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+		}
+		kg_catalog_exit(&cc);
+	}
+	kg_esm_xact_end(r);
+	return n;
+}
+
+/*
+ * May shard sh be read now?  Parents first: every parent still listed must
+ * be finished in all slots.
+ */
+static bool
+kg_esm_parents_done(KgStream *s, KgShard *sh, KgShardRow *rows, int nrows)
+{
+	for (int i = 0; i < nrows; i++)
+		if ((rows[i].shard_index == sh->parent_index || rows[i].shard_index == sh->adjacent_parent_index) &&
+			kg_stream_find_shard(s, rows[i].shard_index) != NULL && !rows[i].all_finished)
+			return false;
+	return true;
+}
+
+/*
+ * Phase "claim and process" of one shard, in a transaction of its own:
+ * unless the shard is gone, waits for a parent, or waits out a retry, lock
+ * the slot's checkpoint row, take the position and attempts from the
+ * locked row, read with a snapshot taken after the lock, and run one batch
+ * (kg_esm_batch: call the function, move the checkpoint), which commits
+ * with the transaction.  *sleep_ms is lowered to when this shard wants to
+ * be looked at again.
+ */
+static KgBatchOutcome
+kg_esm_shard(KgEsmRunner *r, KgMapping *m, KgShardRow *rows, int nrows, int i, int64 *sleep_ms)
+{
+	KgStream   *s;
+	KgShard    *sh;
+	KgSlotState *ss;
+	int64		checkpoint;
+	int			attempts;
+	int64		defer_ms = 0;
+	KgBatchOutcome outcome = KG_BATCH_IDLE;
+
+	kg_esm_xact_begin("kinesis_glue: event source mapping");
+	s = kg_stream_get_by_id(m->stream_id, true);
+	sh = s ? kg_stream_find_shard(s, rows[i].shard_index) : NULL;
+	ss = kg_slot_state(r, rows[i].shard_index, m->batch_size);
+	if (sh == NULL || !kg_esm_parents_done(s, sh, rows, nrows) || GetCurrentTimestamp() < ss->retry_after)
+		outcome = ss->retry_after > 0 ? KG_BATCH_RETRY : KG_BATCH_IDLE;
+	else if (kg_claim_slot(m, rows[i].shard_index, r->slot, &checkpoint, &attempts))
+	{
+		PopActiveSnapshot();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, "kinesis_glue: event source mapping batch");
+		outcome = kg_esm_batch(m, s, sh, r->slot, checkpoint, attempts, ss, &defer_ms);
+	}
+	kg_esm_xact_end(r);
+	if (outcome == KG_BATCH_DEFERRED)
+		*sleep_ms = Min(*sleep_ms, Max(defer_ms, 1));
+	else if (outcome == KG_BATCH_RETRY)
+		*sleep_ms = Min(*sleep_ms, Max(1, (ss->retry_after - GetCurrentTimestamp()) / 1000));
+	return outcome;
+}
+
+/*
+ * Runner entry point: bgw_extra holds its KgRunnerInfo (mapping id, slot,
+ * generation).  Each round: load the mapping, arm the wakeup, list the
+ * slot's shards, process each, and sleep on the stream's condition
+ * variable unless a batch made progress.  Exits, never inside a
+ * transaction, when the mapping is gone, disabled or changed, or its stream
+ * is deleted (the supervisor starts a new runner when one is wanted).
  */
 void
 kg_esm_runner_main(Datum main_arg)
 {
-	KgRunnerInfo info;
-	KgRunnerArgs args;
-	KgSlotState *states;
-	int			nstates = 0;
-	MemoryContext loop_cxt;
+	KgEsmRunner r;
 
-	/* at most one runner per mapping slot: refuse unless the registry says we are it */
-	kg_runner_start(&info);
-	args.dboid = info.dboid;
-	args.mapping_id = info.id;
-	args.slot = info.part;
-	args.generation = info.generation;
-
-	states = MemoryContextAlloc(TopMemoryContext, sizeof(KgSlotState));
-	loop_cxt = AllocSetContextCreate(TopMemoryContext, "kinesis_glue mapping runner", ALLOCSET_DEFAULT_SIZES);
-	RunnerLoopContext = loop_cxt;
-
+	kg_esm_setup(&r);
 	for (;;)
 	{
 		KgMapping	m;
-		KgStream   *s;
+		KgShardRow *rows = NULL;
+		int			nrows;
 		bool		progress = false;
 		int64		sleep_ms = kg_worker_naptime_ms;
-		ConditionVariable *cv = NULL;
+		ConditionVariable *cv;
 
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -582,171 +800,33 @@ kg_esm_runner_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		MemoryContextReset(loop_cxt);
-		MemoryContextSwitchTo(loop_cxt);
-
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		pgstat_report_activity(STATE_RUNNING, "kinesis_glue: event source mapping");
-		if (!kg_load_mapping(args.mapping_id, args.generation, &m) ||
-			(s = kg_stream_get_by_id(m.stream_id, true)) == NULL)
-		{
-			PopActiveSnapshot();
-			CommitTransactionCommand();
+		MemoryContextReset(r.loop_cxt);
+		MemoryContextSwitchTo(r.loop_cxt);
+		if (!kg_esm_load(&r, &m))
 			proc_exit(0);
-		}
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(loop_cxt);
 
 		/*
 		 * Arm the wakeup before looking, so a commit in between is not lost.
-		 * No pointer into the shared stream hash is kept from the
-		 * transaction above: the entry is looked up again under its lock,
-		 * and a deletion broadcasts before it frees the entry, which ends
-		 * the sleep and takes us off its list.
+		 * The stream's shared entry stays pinned until kg_stream_end_wait
+		 * (a deletion broadcasts, ending the sleep, and frees the entry
+		 * only after the pin is gone); nothing else of the shared hash is
+		 * kept across transactions.
 		 */
 		cv = kg_stream_prepare_to_wait(m.stream_id);
 		if (cv == NULL)
 			proc_exit(0);		/* the stream is being deleted */
-
+		nrows = kg_esm_list_shards(&r, &m, &rows);
+		if (nrows < 0)
+			proc_exit(0);		/* the stream was deleted */
+		for (int i = 0; i < nrows; i++)
 		{
-			List	   *rows = NIL;
-			int64	   *rowdata;
-			KgCatalogContext cc;
-			int			n;
-			ListCell   *lc;
-
-			/* the shards of our slot, with the finished flags of all slots */
-			SetCurrentStatementStartTimestamp();
-			StartTransactionCommand();
-			PushActiveSnapshot(GetTransactionSnapshot());
-			s = kg_stream_get_by_id(m.stream_id, true);
-			if (s == NULL)
-			{
-				/* the stream was deleted: end the transaction, then leave */
-				PopActiveSnapshot();
-				CommitTransactionCommand();
-				proc_exit(0);
-			}
-			kg_catalog_enter(&cc, false);
-			kg_spi_exec("INSERT INTO kinesis.event_source_mapping_shards (mapping_id, shard_index, slot, checkpoint) "
-						"SELECT $1, sh.shard_index, g, sh.starting_sequence_number OPERATOR(pg_catalog.-) 1 "
-						"FROM kinesis.shards sh, pg_catalog.generate_series(0, $3 OPERATOR(pg_catalog.-) 1) g "
-						"WHERE sh.stream_id OPERATOR(pg_catalog.=) $2 ON CONFLICT DO NOTHING",
-						3, (Oid[]) {INT8OID, INT4OID, INT4OID},
-						(Datum[]) {Int64GetDatum(m.id), Int32GetDatum(m.stream_id), Int32GetDatum(m.parallel)},
-						NULL, false);
-			n = kg_spi_exec("SELECT shard_index, checkpoint, attempts, "
-							"(SELECT pg_catalog.bool_and(finished) FROM kinesis.event_source_mapping_shards p "
-							" WHERE p.mapping_id OPERATOR(pg_catalog.=) e.mapping_id "
-							" AND p.shard_index OPERATOR(pg_catalog.=) e.shard_index) "
-							"FROM kinesis.event_source_mapping_shards e "
-							"WHERE mapping_id OPERATOR(pg_catalog.=) $1 AND slot OPERATOR(pg_catalog.=) $2 "
-							"ORDER BY shard_index",
-							2, (Oid[]) {INT8OID, INT4OID}, (Datum[]) {Int64GetDatum(m.id), Int32GetDatum(args.slot)},
-							NULL, false);
-			/* the rows outlive this transaction: loop context */
-			rowdata = MemoryContextAlloc(loop_cxt, sizeof(int64) * 4 * Max(n, 1));
-			for (int i = 0; i < n; i++)
-			{
-				int64	   *row = &rowdata[i * 4];
-				bool		isnull;
-
-				for (int k = 0; k < 4; k++)
-				{
-					Datum		d = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, k + 1, &isnull);
-
-					row[k] = k == 0 ? DatumGetInt32(d) : k == 2 ? DatumGetInt32(d) :
-						k == 3 ? (int64) DatumGetBool(d) : DatumGetInt64(d);
-				}
-			}
-			kg_catalog_exit(&cc);
-			{
-				MemoryContext old = MemoryContextSwitchTo(loop_cxt);
-
-				for (int i = 0; i < n; i++)
-					rows = lappend(rows, &rowdata[i * 4]);
-				MemoryContextSwitchTo(old);
-			}
-			PopActiveSnapshot();
-			CommitTransactionCommand();
-			MemoryContextSwitchTo(loop_cxt);
-
-			foreach(lc, rows)
-			{
-				int64	   *row = lfirst(lc);
-				int32		idx = (int32) row[0];
-				bool		eligible = true;
-				int			si;
-				KgBatchOutcome outcome;
-				int64		defer_ms = 0;
-				int64		checkpoint;
-				int			attempts;
-				KgShard    *sh;
-
-				/* our slot of this shard already finished? */
-				SetCurrentStatementStartTimestamp();
-				StartTransactionCommand();
-				PushActiveSnapshot(GetTransactionSnapshot());
-				s = kg_stream_get_by_id(m.stream_id, true);
-				sh = s ? kg_stream_find_shard(s, idx) : NULL;
-				if (sh != NULL)
-				{
-					/* parents first: every parent still listed must be finished in all slots */
-					ListCell   *lc2;
-
-					foreach(lc2, rows)
-					{
-						int64	   *p = lfirst(lc2);
-
-						if (((int32) p[0] == sh->parent_index || (int32) p[0] == sh->adjacent_parent_index) &&
-							kg_stream_find_shard(s, (int32) p[0]) != NULL && !p[3])
-							eligible = false;
-					}
-				}
-				si = kg_slot_state_index(&states, &nstates, idx, m.batch_size);
-				if (sh == NULL || !eligible || GetCurrentTimestamp() < states[si].retry_after)
-				{
-					PopActiveSnapshot();
-					CommitTransactionCommand();
-					MemoryContextSwitchTo(loop_cxt);
-					if (states[si].retry_after > 0)
-						sleep_ms = Min(sleep_ms, Max(1, (states[si].retry_after - GetCurrentTimestamp()) / 1000));
-					continue;
-				}
-				/*
-				 * Claim the batch: lock the slot's checkpoint row and take
-				 * the position and attempts from the locked row, then read
-				 * with a snapshot taken after the lock.
-				 */
-				if (!kg_claim_slot(&m, idx, args.slot, &checkpoint, &attempts))
-				{
-					PopActiveSnapshot();
-					CommitTransactionCommand();
-					MemoryContextSwitchTo(loop_cxt);
-					continue;
-				}
-				PopActiveSnapshot();
-				PushActiveSnapshot(GetTransactionSnapshot());
-				pgstat_report_activity(STATE_RUNNING, "kinesis_glue: event source mapping batch");
-				outcome = kg_esm_batch(&m, s, sh, args.slot, checkpoint, attempts, &states[si], &defer_ms);
-				PopActiveSnapshot();
-				CommitTransactionCommand();
-				MemoryContextSwitchTo(loop_cxt);
-				if (outcome == KG_BATCH_DONE)
-					progress = true;
-				else if (outcome == KG_BATCH_DEFERRED)
-					sleep_ms = Min(sleep_ms, Max(defer_ms, 1));
-				else if (outcome == KG_BATCH_RETRY)
-					sleep_ms = Min(sleep_ms, Max(1, (states[si].retry_after - GetCurrentTimestamp()) / 1000));
-				CHECK_FOR_INTERRUPTS();
-			}
+			if (kg_esm_shard(&r, &m, rows, nrows, i, &sleep_ms) == KG_BATCH_DONE)
+				progress = true;
+			CHECK_FOR_INTERRUPTS();
 		}
 		pgstat_report_activity(STATE_IDLE, NULL);
 		if (!progress)
 			(void) ConditionVariableTimedSleep(cv, sleep_ms, PG_WAIT_EXTENSION);
-		ConditionVariableCancelSleep();
+		kg_stream_end_wait();
 	}
 }
