@@ -185,30 +185,11 @@ kg_probe_databases(bool all)
 static bool
 kg_launch_worker(int i, Oid dboid)
 {
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
+	char		name[BGW_MAXLEN];
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "kinesis_glue");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "kg_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "kinesis_glue worker %u", dboid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "kinesis_glue worker");
-	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
-	worker.bgw_notify_pid = MyProcPid;
-
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		bool		ok = RegisterDynamicBackgroundWorker(&worker, &handle);
-
-		MemoryContextSwitchTo(old);
-		if (!ok)
-			return false;
-	}
-	worker_handles[i] = handle;
-	return true;
+	snprintf(name, sizeof(name), "kinesis_glue worker %u", dboid);
+	return kg_launch_dynamic_worker("kg_worker_main", "kinesis_glue worker", name,
+									ObjectIdGetDatum(dboid), NULL, 0, &worker_handles[i]);
 }
 
 /* One launcher round: reap stopped workers, start missing ones. */

@@ -14,8 +14,10 @@
  * restarted per-database worker therefore adopts what it finds: a RUNNING
  * entry is left alone, a LAUNCHING entry whose launch it cannot follow is
  * given up after KG_LAUNCH_TIMEOUT_MS (the late runner then refuses to run).
- * The one other signaller is the backend running DROP DATABASE, which
- * terminates the database's runners once its worker is gone.
+ * The one other signaller is the backend running DROP DATABASE, RENAME or
+ * CREATE DATABASE ... TEMPLATE (and a worker retiring from a database that
+ * became a template), which terminates the database's runners once its
+ * worker is gone (kg_runner_terminate_database).
  *
  * Locking: Registry->lock guards every entry.  It is held for scans
  * of the array and for kill(2) of an entry's PID (the PID is cleared under
@@ -439,6 +441,7 @@ kg_runner_want(const KgRunnerKind *kind, int64 id, int32 part, int32 generation,
 		s->since = now;
 	}
 	s->seen = true;
+	s->long_lived = kind->restart;
 	s->wanted_at = now;
 	s->info.owner = owner;
 	if (kg_slot_active(s) && s->info.generation != generation && s->state != KG_RUNNER_STOPPING)
@@ -489,7 +492,7 @@ kg_runner_want(const KgRunnerKind *kind, int64 id, int32 part, int32 generation,
 	StaticAssertStmt(sizeof(KgRunnerInfo) <= BGW_EXTRALEN, "runner info must fit in bgw_extra");
 	ok = kg_launch_dynamic_worker(kind->function_name, kind->bgw_type,
 								  psprintf("kinesis_glue %s %lld/%d", kind->name, (long long) id, part),
-								  &info, sizeof(info), &handle);
+								  (Datum) 0, &info, sizeof(info), &handle);
 	if (ok)
 	{
 		KgLocalHandle *h = MemoryContextAlloc(TopMemoryContext, sizeof(KgLocalHandle));
