@@ -794,12 +794,7 @@ kg_esm_runner_main(Datum main_arg)
 		int64		sleep_ms = kg_worker_naptime_ms;
 		ConditionVariable *cv;
 
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		kg_loop_interrupts();
 		MemoryContextReset(r.loop_cxt);
 		MemoryContextSwitchTo(r.loop_cxt);
 		if (!kg_esm_load(&r, &m))

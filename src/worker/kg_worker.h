@@ -43,6 +43,7 @@ extern void kg_owned_check_drop_role(DropRoleStmt *stmt);
 /* for tasks */
 typedef void (*KgTxnFn) (void *arg);
 extern bool kg_run_in_transaction(const char *what, KgTxnFn fn, void *arg);
+extern void kg_loop_interrupts(void);
 extern bool kg_launch_dynamic_worker(const char *function_name, const char *type, const char *name,
 									 Datum main_arg, const void *extra, Size extra_size,
 									 BackgroundWorkerHandle **handle);

@@ -132,12 +132,7 @@ kg_poll_runner_main(const KgPollRunner *spec)
 	ps.id = info.id;
 	for (;;)
 	{
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		kg_loop_interrupts();
 		MemoryContextReset(cxt);
 		MemoryContextSwitchTo(cxt);
 		if (!kg_run_in_transaction("kinesis_glue: check the object", kg_poll_check, &ps))

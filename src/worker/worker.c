@@ -104,6 +104,22 @@ kg_run_in_transaction(const char *what, KgTxnFn fn, void *arg)
 	return ok;
 }
 
+/*
+ * At the top of each round of a loop of this library (the launcher, the
+ * workers, the runners): process interrupts (SIGTERM ends the process
+ * here) and reload the configuration after a SIGHUP.
+ */
+void
+kg_loop_interrupts(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
 /* Version of the extension's SQL objects differs from the library's (until ALTER EXTENSION UPDATE) */
 static bool worker_version_mismatch = false;
 
@@ -233,12 +249,7 @@ kg_worker_main(Datum main_arg)
 		TimestampTz now;
 		long		sleep_ms = kg_worker_naptime_ms;
 
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		kg_loop_interrupts();
 
 		MemoryContextReset(WorkerLoopContext);
 
