@@ -439,9 +439,10 @@ kg_slot_find_or_add(const KgRunnerKind *kind, int64 id, int32 part, int32 genera
 
 /*
  * Want phase "decide": may entry s, wanted at generation, launch now?  A
- * runner of another generation is stopped first; an exited one waits out
- * its restart backoff; a waiting one needs room under the caps and no
- * older waiter that fits.  True, with s LAUNCHING for a new launch token
+ * runner of another generation is stopped first; an exited one of a
+ * long-lived kind waits out its restart backoff (a one-shot kind's entry
+ * wanted again is a new run); a waiting one needs room under the caps and
+ * no older waiter that fits.  True, with s LAUNCHING for a new launch token
  * and *info its copy, when it may; false with *st the state to report.
  * Caller holds the lock exclusively.
  */
@@ -456,7 +457,8 @@ kg_slot_may_launch(KgRunnerSlot *s, int32 generation, int ndatabases, TimestampT
 		snprintf(s->reason, sizeof(s->reason), "stopped: its object changed");
 		kg_slot_signal(s, SIGTERM);
 	}
-	if (s->state == KG_RUNNER_IDLE &&
+	/* a long-lived runner that exited restarts after a backoff; a one-shot one is wanted anew */
+	if (s->state == KG_RUNNER_IDLE && s->long_lived &&
 		!TimestampDifferenceExceeds(s->since, now,
 									Min(KG_RESTART_BACKOFF_MAX_MS, 1000 << Min(s->restarts, 6))))
 	{
