@@ -64,27 +64,19 @@ static const KgRunnerKind crawl_runner = {
 	.reap = kg_reap_crawler,
 };
 
-typedef struct KgCrawlWanted
-{
-	int64		crawl_id;
-	Oid			owner;
-} KgCrawlWanted;
-
 /* ------------------------------------------------------------------------
  * Supervisor (in the database worker)
  * ------------------------------------------------------------------------ */
 
 /*
- * Transaction body: fail crawls whose worker is gone, drop the file lists
- * of ended crawls, and list the crawls waiting for a worker into
- * *(List **) arg (KgCrawlWanted in TopMemoryContext).
+ * Transaction body: fail crawls whose worker is gone (the server restarted,
+ * or the worker exited without a registry entry that still runs it), and
+ * drop the file lists of ended crawls.
  */
 static void
-kg_list_pending_crawls(void *arg)
+kg_fail_interrupted_crawls(void *arg)
 {
-	List	  **out = (List **) arg;
 	KgCatalogContext cc;
-	int			n;
 
 	kg_catalog_enter(&cc, false);
 	kg_spi_exec("UPDATE glue.crawls c SET state = 'FAILED', end_time = pg_catalog.clock_timestamp(), "
@@ -104,21 +96,6 @@ kg_list_pending_crawls(void *arg)
 	kg_spi_exec("DELETE FROM glue.crawl_files f USING glue.crawls c "
 				"WHERE f.crawl_id OPERATOR(pg_catalog.=) c.crawl_id "
 				"AND c.state NOT IN ('RUNNING', 'CANCELLING')", 0, NULL, NULL, NULL, false);
-	n = kg_spi_exec("SELECT c.crawl_id, r.owner::oid FROM glue.crawls c JOIN glue.crawlers r "
-					"ON r.crawler_id OPERATOR(pg_catalog.=) c.crawler_id "
-					"WHERE c.state IN ('RUNNING', 'CANCELLING') AND c.worker_pid IS NULL ORDER BY c.crawl_id",
-					0, NULL, NULL, NULL, true);
-	for (int i = 0; i < n; i++)
-	{
-		bool		isnull;
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		KgCrawlWanted *w = palloc(sizeof(KgCrawlWanted));
-
-		w->crawl_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		w->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-		*out = lappend(*out, w);
-		MemoryContextSwitchTo(old);
-	}
 	kg_catalog_exit(&cc);
 }
 
@@ -150,17 +127,21 @@ void
 kg_glue_crawler_supervise(void)
 {
 	List	   *pending = NIL;
+	bool		ok;
 	ListCell   *lc;
 
 	kg_runner_round_begin(&crawl_runner);
-	if (kg_run_in_transaction("kinesis_glue: list pending crawls", kg_list_pending_crawls, &pending))
+	if (kg_run_in_transaction("kinesis_glue: fail interrupted crawls", kg_fail_interrupted_crawls, NULL))
+		pending = kg_list_objects("kinesis_glue: list pending crawls",
+								  "SELECT c.crawl_id, r.owner::oid FROM glue.crawls c JOIN glue.crawlers r "
+								  "ON r.crawler_id OPERATOR(pg_catalog.=) c.crawler_id "
+								  "WHERE c.state IN ('RUNNING', 'CANCELLING') AND c.worker_pid IS NULL "
+								  "ORDER BY c.crawl_id", &ok);
+	foreach(lc, pending)
 	{
-		foreach(lc, pending)
-		{
-			KgCrawlWanted *w = lfirst(lc);
+		KgObjectRef *w = lfirst(lc);
 
-			(void) kg_runner_want(&crawl_runner, w->crawl_id, 0, 0, w->owner);
-		}
+		(void) kg_runner_want(&crawl_runner, w->id, 0, 0, w->owner);
 	}
 	kg_runner_round_end(&crawl_runner, false);
 	list_free_deep(pending);
@@ -287,12 +268,7 @@ kg_glue_crawler_main(Datum main_arg)
 	{
 		for (;;)
 		{
-			CHECK_FOR_INTERRUPTS();
-			if (ConfigReloadPending)
-			{
-				ConfigReloadPending = false;
-				ProcessConfigFile(PGC_SIGHUP);
-			}
+			kg_loop_interrupts();
 			MemoryContextReset(cxt);
 			step.sql = "SELECT glue._crawl_sample($1)";
 			if (!kg_run_step(&step) || step.result <= 0)

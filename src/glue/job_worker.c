@@ -62,6 +62,7 @@
 
 typedef struct KgSuperviseResult
 {
+	MemoryContext cxt;			/* the task's: freed with it, whatever happens */
 	List	   *launch;			/* KgRunWanted * */
 	List	   *stop;			/* KgRunWanted *: runs to cancel */
 } KgSuperviseResult;
@@ -102,7 +103,7 @@ kg_job_supervise_txn(void *arg)
 	{
 		bool		isnull;
 		char	   *action = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContext old = MemoryContextSwitchTo(res->cxt);
 		KgRunWanted *w = palloc0(sizeof(KgRunWanted));
 
 		w->run_id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
@@ -149,7 +150,7 @@ kg_reap_job_runner(const KgRunnerInfo *info, const char *reason)
 void
 kg_glue_job_supervise(void)
 {
-	KgSuperviseResult res = {NIL, NIL};
+	KgSuperviseResult res = {CurrentMemoryContext, NIL, NIL};
 	ListCell   *lc;
 
 	kg_runner_round_begin(&job_runner);

@@ -47,10 +47,17 @@ typedef struct KgWanted
 	Oid			owner;
 } KgWanted;
 
+typedef struct KgWantedList
+{
+	MemoryContext cxt;			/* the task's: freed with it, whatever happens */
+	List	   *wanted;			/* of KgWanted */
+} KgWantedList;
+
+/* Transaction body: the enabled mappings, read as the extension owner. */
 static void
 kg_list_enabled_mappings(void *arg)
 {
-	List	  **out = (List **) arg;
+	KgWantedList *l = (KgWantedList *) arg;
 	KgCatalogContext cc;
 	int			n;
 
@@ -61,14 +68,14 @@ kg_list_enabled_mappings(void *arg)
 	for (int i = 0; i < n; i++)
 	{
 		bool		isnull;
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		MemoryContext old = MemoryContextSwitchTo(l->cxt);
 		KgWanted   *w = palloc(sizeof(KgWanted));
 
 		w->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
 		w->generation = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 		w->parallel = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull));
 		w->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull));
-		*out = lappend(*out, w);
+		l->wanted = lappend(l->wanted, w);
 		MemoryContextSwitchTo(old);
 	}
 	kg_catalog_exit(&cc);
@@ -81,17 +88,17 @@ kg_list_enabled_mappings(void *arg)
 void
 kg_esm_supervise(void)
 {
-	List	   *wanted = NIL;
+	KgWantedList l = {CurrentMemoryContext, NIL};
 	ListCell   *lc;
 
 	kg_runner_round_begin(&kg_mapping_runner);
-	if (!kg_run_in_transaction("kinesis_glue: list event source mappings", kg_list_enabled_mappings, &wanted))
+	if (!kg_run_in_transaction("kinesis_glue: list event source mappings", kg_list_enabled_mappings, &l))
 	{
 		/* keep what runs: a failed listing is no reason to stop runners */
-		list_free_deep(wanted);	/* what the failed listing got so far */
+		list_free_deep(l.wanted);	/* what the failed listing got so far */
 		return;
 	}
-	foreach(lc, wanted)
+	foreach(lc, l.wanted)
 	{
 		KgWanted   *w = lfirst(lc);
 
@@ -99,5 +106,5 @@ kg_esm_supervise(void)
 			(void) kg_runner_want(&kg_mapping_runner, w->id, slot, w->generation, w->owner);
 	}
 	kg_runner_round_end(&kg_mapping_runner, true);
-	list_free_deep(wanted);
+	list_free_deep(l.wanted);
 }

@@ -15,7 +15,9 @@
  * the primary's worker publishes in WAL (standby.c).
  *
  * Locking: KgStreamsLock for the hash layout; each entry's mutex
- * for its fields.  Producer slots: written by their own backend only;
+ * for its fields.  An entry of a deleted stream is freed only when no
+ * producer mark and no sleeping runner's pin (kg_stream_prepare_to_wait)
+ * holds it.  Producer slots: written by their own backend only;
  * read without lock by readers, with barriers (see kg_stream_stable_bound).
  *
  *-------------------------------------------------------------------------
@@ -148,6 +150,7 @@ kg_stream_state_attach(int32 stream_id)
 		st->version = 1;
 		st->next_counter = 0;
 		st->n_inflight = 0;
+		st->n_waiters = 0;
 		st->reshard_limit = 0;
 		ConditionVariableInit(&st->commit_cv);
 		pg_atomic_init_u64(&st->puts, 0);
@@ -501,6 +504,39 @@ kg_xact_has_puts(void)
 	return ProducerSlots != NULL && MyProc != NULL && kg_my_producer_slot()->nmarks > 0;
 }
 
+/*
+ * Is st a deleted stream's entry that nobody uses any more (no producer
+ * marks, no pinned waiter)?  Caller holds st->mutex.
+ */
+static inline bool
+kg_stream_unused(KgStreamState *st)
+{
+	return st->dropped && st->n_inflight == 0 && st->n_waiters == 0;
+}
+
+/*
+ * Free the entry of key if it is (still) unused, after its last user let
+ * go.  Takes KgStreamsLock exclusively.
+ */
+static void
+kg_stream_free(KgStreamKey key)
+{
+	KgStreamState *st;
+	bool		remove = false;
+
+	LWLockAcquire(KgStreamsLock, LW_EXCLUSIVE);
+	st = hash_search(StreamHash, &key, HASH_FIND, NULL);
+	if (st)
+	{
+		SpinLockAcquire(&st->mutex);
+		remove = kg_stream_unused(st);
+		SpinLockRelease(&st->mutex);
+	}
+	if (remove)
+		hash_search(StreamHash, &key, HASH_REMOVE, NULL);
+	LWLockRelease(KgStreamsLock);
+}
+
 /* Clear all marks of this backend and wake readers waiting on those streams. */
 static void
 kg_clear_marks(void)
@@ -523,20 +559,11 @@ kg_clear_marks(void)
 		SpinLockAcquire(&st->mutex);
 		slot->marks[i].stream = NULL;
 		st->n_inflight--;
-		remove = st->dropped && st->n_inflight == 0;
+		remove = kg_stream_unused(st);
 		SpinLockRelease(&st->mutex);
 		ConditionVariableBroadcast(&st->commit_cv);
 		if (remove)
-		{
-			/* last producer of a deleted stream: free its entry */
-			KgStreamKey key = st->key;
-
-			LWLockAcquire(KgStreamsLock, LW_EXCLUSIVE);
-			st = hash_search(StreamHash, &key, HASH_FIND, NULL);
-			if (st && st->dropped && st->n_inflight == 0)
-				hash_search(StreamHash, &key, HASH_REMOVE, NULL);
-			LWLockRelease(KgStreamsLock);
-		}
+			kg_stream_free(st->key);	/* last producer of a deleted stream */
 	}
 	slot->nmarks = 0;
 }
@@ -575,15 +602,28 @@ kg_stream_changed_in_xact(int32 stream_id)
 	return false;
 }
 
+/* the entry this backend pinned to sleep on (kg_stream_prepare_to_wait) */
+static KgStreamState *wait_pinned = NULL;
+static bool wait_exit_armed = false;
+
+/* before_shmem_exit: let go of a pinned entry (a runner that dies asleep). */
+static void
+kg_stream_wait_at_exit(int code, Datum arg)
+{
+	kg_stream_end_wait();
+}
+
 /*
  * Prepare to wait for the next commit of a put to a stream of this
- * database (ConditionVariableTimedSleep on the result, then
- * ConditionVariableCancelSleep).  NULL when the stream is gone or being
- * deleted.  The entry is looked up, and the sleep registered, under
- * streams_lock: a deletion later broadcasts the condition variable before
- * it removes the entry, so a waiter is never left on the list of a freed
- * entry, and a caller need not keep a pointer into the hash across
- * transactions.
+ * database: pin its entry and register the sleep on its condition
+ * variable, which the caller then sleeps on (ConditionVariableTimedSleep on
+ * the result, across transactions if it likes) and ends with
+ * kg_stream_end_wait().  NULL when the stream is gone or being deleted.
+ * The entry is looked up, pinned and the sleep registered under
+ * KgStreamsLock.  A deletion broadcasts the condition variable (ending the
+ * sleep) and frees the entry only once the last pin is gone, so the
+ * pointer returned stays valid until kg_stream_end_wait(), which also runs
+ * at process exit.  One pin per backend: a second call ends the first wait.
  */
 ConditionVariable *
 kg_stream_prepare_to_wait(int32 stream_id)
@@ -593,6 +633,12 @@ kg_stream_prepare_to_wait(int32 stream_id)
 	ConditionVariable *cv = NULL;
 
 	kg_require_shmem();
+	kg_stream_end_wait();
+	if (!wait_exit_armed)
+	{
+		before_shmem_exit(kg_stream_wait_at_exit, (Datum) 0);
+		wait_exit_armed = true;
+	}
 	memset(&key, 0, sizeof(key));
 	key.dboid = MyDatabaseId;
 	key.stream_id = stream_id;
@@ -604,15 +650,43 @@ kg_stream_prepare_to_wait(int32 stream_id)
 
 		SpinLockAcquire(&st->mutex);
 		dropped = st->dropped;
+		if (!dropped)
+			st->n_waiters++;
 		SpinLockRelease(&st->mutex);
 		if (!dropped)
 		{
+			wait_pinned = st;
 			cv = &st->commit_cv;
 			ConditionVariablePrepareToSleep(cv);
 		}
 	}
 	LWLockRelease(KgStreamsLock);
 	return cv;
+}
+
+/*
+ * End the wait kg_stream_prepare_to_wait() began: cancel the sleep and
+ * unpin the entry, freeing it when its stream was deleted meanwhile and
+ * nobody else uses it.  A no-op without a pin.
+ */
+void
+kg_stream_end_wait(void)
+{
+	KgStreamState *st = wait_pinned;
+	KgStreamKey key;
+	bool		remove;
+
+	if (st == NULL)
+		return;
+	ConditionVariableCancelSleep();
+	wait_pinned = NULL;
+	SpinLockAcquire(&st->mutex);
+	st->n_waiters--;
+	remove = kg_stream_unused(st);
+	key = st->key;
+	SpinLockRelease(&st->mutex);
+	if (remove)
+		kg_stream_free(key);
 }
 
 static void
@@ -633,13 +707,16 @@ kg_publish_changes(void)
 		st = hash_search(StreamHash, &key, HASH_FIND, NULL);
 		if (st)
 		{
+			bool		remove;
+
 			SpinLockAcquire(&st->mutex);
 			st->version++;
 			if (c->dropped)
 				st->dropped = true;
+			remove = kg_stream_unused(st);
 			SpinLockRelease(&st->mutex);
 			ConditionVariableBroadcast(&st->commit_cv);
-			if (c->dropped && st->n_inflight == 0)
+			if (remove)
 				hash_search(StreamHash, &key, HASH_REMOVE, NULL);
 		}
 		LWLockRelease(KgStreamsLock);

@@ -55,6 +55,7 @@ typedef struct KgStreamState
 	uint32		version;		/* bumped on every metadata change */
 	int64		next_counter;	/* next counter to hand out */
 	int32		n_inflight;		/* producer transactions holding marks */
+	int32		n_waiters;		/* runners pinning the entry to sleep on it */
 	int64		reshard_limit;	/* >0: an uncommitted reshard moves the counter
 								 * here at commit; old-layout puts must stay
 								 * below it */
@@ -101,5 +102,6 @@ typedef struct KgStreamStability
 } KgStreamStability;
 extern bool kg_stream_stability(int32 stream_id, KgStreamStability *out);
 extern ConditionVariable *kg_stream_prepare_to_wait(int32 stream_id);
+extern void kg_stream_end_wait(void);
 
 #endif							/* KG_STREAM_STATE_H */

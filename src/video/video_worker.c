@@ -42,49 +42,11 @@
 
 #define KG_VIDEO_BATCHES_PER_ROUND 20
 
-typedef struct KgVideoItem
-{
-	int64		id;
-	Oid			owner;
-	int32		taken;			/* out: fragments the batch handled */
-} KgVideoItem;
-
-typedef struct KgVideoList
-{
-	const char *sql;			/* returns (id, owner oid) */
-	List	   *items;			/* of KgVideoItem, in TopMemoryContext */
-} KgVideoList;
-
-/* Transaction body: run l->sql as the extension owner, collect its rows. */
-static void
-kg_video_list(void *arg)
-{
-	KgVideoList *l = (KgVideoList *) arg;
-	KgCatalogContext cc;
-	int			n;
-
-	kg_catalog_enter(&cc, false);
-	n = kg_spi_exec(l->sql, 0, NULL, NULL, NULL, true);
-	for (int i = 0; i < n; i++)
-	{
-		bool		isnull;
-		KgVideoItem *it = MemoryContextAllocZero(TopMemoryContext, sizeof(KgVideoItem));
-		MemoryContext old;
-
-		it->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		it->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-		old = MemoryContextSwitchTo(TopMemoryContext);
-		l->items = lappend(l->items, it);
-		MemoryContextSwitchTo(old);
-	}
-	kg_catalog_exit(&cc);
-}
-
 /* Transaction body: one stream's segment upkeep, as the extension owner. */
 static void
 kg_video_upkeep_stream(void *arg)
 {
-	KgVideoItem *it = (KgVideoItem *) arg;
+	KgObjectRef *it = (KgObjectRef *) arg;
 	KgCatalogContext cc;
 
 	kg_catalog_enter(&cc, false);
@@ -98,18 +60,18 @@ void
 kg_video_segment_upkeep(void)
 {
 	/* not a stream whose storage a restore is still recreating (2 triggers: sealed) */
-	KgVideoList l = {"SELECT stream_id::bigint, 0::oid FROM kinesis_video.streams s "
-		"WHERE (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger t "
-		"       WHERE t.tgrelid OPERATOR(pg_catalog.=) s.media_table "
-		"         AND t.tgname IN ('forbid_direct_dml', 'forbid_truncate')) OPERATOR(pg_catalog.=) 2 "
-		"ORDER BY stream_id", NIL};
+	bool		ok;
+	List	   *streams = kg_list_objects("kinesis_glue: list video streams",
+										  "SELECT stream_id::bigint, 0::oid FROM kinesis_video.streams s "
+										  "WHERE (SELECT pg_catalog.count(*) FROM pg_catalog.pg_trigger t "
+										  "       WHERE t.tgrelid OPERATOR(pg_catalog.=) s.media_table "
+										  "         AND t.tgname IN ('forbid_direct_dml', 'forbid_truncate')) OPERATOR(pg_catalog.=) 2 "
+										  "ORDER BY stream_id", &ok);
 	ListCell   *lc;
 
-	if (!kg_run_in_transaction("kinesis_glue: list video streams", kg_video_list, &l))
-		return;
-	foreach(lc, l.items)
+	foreach(lc, streams)
 		(void) kg_run_in_transaction("kinesis_glue: video segment upkeep", kg_video_upkeep_stream, lfirst(lc));
-	list_free_deep(l.items);
+	list_free_deep(streams);
 }
 
 static const KgRunnerKind processor_runner = {

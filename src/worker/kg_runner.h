@@ -2,9 +2,10 @@
  *
  * kg_runner.h
  *		Runner workers: the one mechanism that runs user code (event source
- *		mappings, Glue job runs, crawls) in dynamic background workers,
- *		known to shared memory rather than to the process that launched
- *		them.
+ *		mappings, Firehose delivery streams, video stream processors, Glue
+ *		job runs and crawls) and the pg_cron sync in dynamic background
+ *		workers, known to shared memory rather than to the process that
+ *		launched them.
  *
  * A component describes a kind of runner (KgRunnerKind) and its
  * supervisor task, in the per-database worker, says each round which
@@ -20,9 +21,12 @@
  * the live runners in the registry and adopts them: there is never a
  * second runner for one key.
  *
- * A runner calls kg_runner_attach() first: it registers its PID in its
- * entry and refuses to run (returns false) unless the entry is the one
- * its launch created.
+ * A runner calls kg_runner_start() (or kg_runner_begin() when it connects
+ * to another database) first: it registers its PID in its entry
+ * (kg_runner_attach) and exits unless the entry is the one its launch
+ * created.  The backend running DROP DATABASE, RENAME or CREATE DATABASE
+ * ... TEMPLATE stops a database's runners through the registry too
+ * (kg_runner_terminate_database).
  *
  * Locking: the registry has its own LWLock, held only for a scan of the
  * array; signals and latches are sent after it is released.
@@ -33,6 +37,7 @@
 #define KG_RUNNER_H
 
 #include "datatype/timestamp.h"
+#include "nodes/pg_list.h"
 #include "postmaster/bgworker.h"
 
 #define KG_RUNNER_KIND_LEN 16
@@ -93,12 +98,14 @@ extern KgRunnerState kg_runner_want(const KgRunnerKind *kind, int64 id, int32 pa
 extern void kg_runner_round_end(const KgRunnerKind *kind, bool stop_unwanted);
 extern void kg_runner_stop(const KgRunnerKind *kind, int64 id, int32 part, const char *reason);
 extern void kg_runner_forget_database(Oid dboid);
-extern void kg_runner_terminate_database(Oid dboid);
+extern void kg_runner_terminate_database(Oid dboid, bool long_lived_only, const char *reason);
+extern bool kg_runner_wait_database(Oid dboid, bool long_lived_only, int timeout_ms);
 extern int	kg_runner_count(const KgRunnerKind *kind);
 extern KgRunnerState kg_runner_want_state(const KgRunnerKind *kind, int64 id, int32 part);
 
 /* runner side */
 extern bool kg_runner_attach(KgRunnerInfo *info);
+extern void kg_runner_begin(KgRunnerInfo *info);
 extern void kg_runner_start(KgRunnerInfo *info);
 extern void kg_runner_set_deadline(int64 timeout_ms);
 
@@ -138,6 +145,15 @@ typedef struct KgPollRunner
 } KgPollRunner;
 
 extern void kg_poll_supervise(const KgPollRunner *spec);
+
+/* an object a worker task lists: kg_list_objects() */
+typedef struct KgObjectRef
+{
+	int64		id;
+	Oid			owner;
+} KgObjectRef;
+
+extern List *kg_list_objects(const char *what, const char *sql, bool *ok);
 extern void kg_poll_runner_main(const KgPollRunner *spec) pg_attribute_noreturn();
 
 #endif							/* KG_RUNNER_H */

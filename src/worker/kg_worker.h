@@ -94,11 +94,13 @@ extern void kg_owned_check_drop_role(DropRoleStmt *stmt);
 /* for tasks */
 typedef void (*KgTxnFn) (void *arg);
 extern bool kg_run_in_transaction(const char *what, KgTxnFn fn, void *arg);
+extern void kg_loop_interrupts(void);
 extern bool kg_launch_dynamic_worker(const char *function_name, const char *type, const char *name,
-									 const void *extra, Size extra_size, BackgroundWorkerHandle **handle);
+									 Datum main_arg, const void *extra, Size extra_size,
+									 BackgroundWorkerHandle **handle);
 
 /* databases used as templates (templates.c) */
-extern void kg_stop_database_workers(Oid dboid);
+extern void kg_stop_database_workers(Oid dboid, const char *reason);
 extern const char *kg_copied_database(Node *parsetree);
 extern bool kg_database_wants_worker(Oid dboid);
 extern void kg_adopt_copy(void *arg);

@@ -97,36 +97,24 @@ kg_was_eligible(Oid dboid)
 	return false;
 }
 
-/*
- * Mark connectable, non-template databases as wanted, so that a worker
- * probes them: every one when all is true (at start, when asked, or after
- * the registry was full), else only those that were not eligible at the
- * previous scan (new databases, copies made with CREATE DATABASE ...
- * TEMPLATE, databases that stopped being templates).  Runs in its own short
- * transaction; the database OIDs are collected first, so the shared lock is
- * not held across the catalog scan.  The launcher calls it every round, so
- * a copy that already holds the extension gets its worker within about
- * kinesis_glue.launcher_naptime.  When the registry is full it warns (once
- * a minute) and asks for a full scan again, so that a database whose slot
- * frees up later still gets its probe.
- */
-static void
-kg_probe_databases(bool all)
+/* The connectable, non-template databases a catalog scan found. */
+typedef struct KgEligible
 {
-	static TimestampTz last_full_warning = 0;
+	Oid		   *oids;			/* in TopMemoryContext */
+	int			n;
+} KgEligible;
+
+/* Transaction body: scan pg_database for connectable non-templates. */
+static void
+kg_scan_databases(void *arg)
+{
+	KgEligible *e = (KgEligible *) arg;
+	int			cap = 64;
 	Relation	rel;
 	TableScanDesc scan;
 	HeapTuple	tup;
-	Oid		   *now_eligible;
-	int			n_now = 0;
-	int			cap = 64;
-	int			missed = 0;
 
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-
-	now_eligible = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * cap);
+	e->oids = MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * cap);
 	rel = table_open(DatabaseRelationId, AccessShareLock);
 	scan = table_beginscan_catalog(rel, 0, NULL);
 	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
@@ -135,24 +123,53 @@ kg_probe_databases(bool all)
 
 		if (!db->datallowconn || db->datistemplate)
 			continue;
-		if (n_now == cap)
+		if (e->n == cap)
 		{
 			cap *= 2;
-			now_eligible = repalloc(now_eligible, sizeof(Oid) * cap);
+			e->oids = repalloc(e->oids, sizeof(Oid) * cap);
 		}
-		now_eligible[n_now++] = db->oid;
+		e->oids[e->n++] = db->oid;
 	}
 	table_endscan(scan);
 	table_close(rel, AccessShareLock);
+}
+
+/*
+ * Mark connectable, non-template databases as wanted, so that a worker
+ * probes them: every one when all is true (at start, when asked, or after
+ * the registry was full), else only those that were not eligible at the
+ * previous scan (new databases, copies made with CREATE DATABASE ...
+ * TEMPLATE, databases that stopped being templates).  The scan runs in its
+ * own short transaction (kg_run_in_transaction: a failure is logged and
+ * the round skipped); the slots are marked after it, so the shared lock is
+ * never held across the catalog scan.  The launcher calls it every round,
+ * so a copy that already holds the extension gets its worker within about
+ * kinesis_glue.launcher_naptime.  When the registry is full it warns (once
+ * a minute) and asks for a full scan again, so that a database whose slot
+ * frees up later still gets its probe.
+ */
+static void
+kg_probe_databases(bool all)
+{
+	static TimestampTz last_full_warning = 0;
+	KgEligible	now = {NULL, 0};
+	int			missed = 0;
+
+	if (!kg_run_in_transaction("kinesis_glue: list databases", kg_scan_databases, &now))
+	{
+		if (now.oids)
+			pfree(now.oids);
+		return;
+	}
 
 	LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < n_now; i++)
+	for (int i = 0; i < now.n; i++)
 	{
 		KgDatabaseSlot *slot;
 
-		if (!all && kg_was_eligible(now_eligible[i]))
+		if (!all && kg_was_eligible(now.oids[i]))
 			continue;
-		slot = kg_find_database_slot(now_eligible[i], true);
+		slot = kg_find_database_slot(now.oids[i], true);
 		if (slot == NULL)
 			missed++;
 		else if (!slot->stopping)
@@ -162,13 +179,10 @@ kg_probe_databases(bool all)
 		KgShared->rescan_databases = missed > 0;
 	LWLockRelease(KgShared->lock);
 
-	PopActiveSnapshot();
-	CommitTransactionCommand();
-
 	if (eligible_dbs)
 		pfree(eligible_dbs);
-	eligible_dbs = now_eligible;
-	n_eligible = n_now;
+	eligible_dbs = now.oids;
+	n_eligible = now.n;
 
 	if (missed > 0 && TimestampDifferenceExceeds(last_full_warning, GetCurrentTimestamp(), 60 * 1000))
 	{
@@ -185,30 +199,11 @@ kg_probe_databases(bool all)
 static bool
 kg_launch_worker(int i, Oid dboid)
 {
-	BackgroundWorker worker;
-	BackgroundWorkerHandle *handle;
+	char		name[BGW_MAXLEN];
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "kinesis_glue");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "kg_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "kinesis_glue worker %u", dboid);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "kinesis_glue worker");
-	worker.bgw_main_arg = ObjectIdGetDatum(dboid);
-	worker.bgw_notify_pid = MyProcPid;
-
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		bool		ok = RegisterDynamicBackgroundWorker(&worker, &handle);
-
-		MemoryContextSwitchTo(old);
-		if (!ok)
-			return false;
-	}
-	worker_handles[i] = handle;
-	return true;
+	snprintf(name, sizeof(name), "kinesis_glue worker %u", dboid);
+	return kg_launch_dynamic_worker("kg_worker_main", "kinesis_glue worker", name,
+									ObjectIdGetDatum(dboid), NULL, 0, &worker_handles[i]);
 }
 
 /* One launcher round: reap stopped workers, start missing ones. */
@@ -309,12 +304,7 @@ kg_launcher_main(Datum main_arg)
 	{
 		bool		rescan;
 
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		kg_loop_interrupts();
 
 		LWLockAcquire(KgShared->lock, LW_SHARED);
 		rescan = KgShared->rescan_databases;

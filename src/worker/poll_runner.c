@@ -132,12 +132,7 @@ kg_poll_runner_main(const KgPollRunner *spec)
 	ps.id = info.id;
 	for (;;)
 	{
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		kg_loop_interrupts();
 		MemoryContextReset(cxt);
 		MemoryContextSwitchTo(cxt);
 		if (!kg_run_in_transaction("kinesis_glue: check the object", kg_poll_check, &ps))
@@ -160,21 +155,18 @@ kg_poll_runner_main(const KgPollRunner *spec)
 	}
 }
 
-/*
- * Supervisor task body for a polling kind: want a runner for every row of
- * list_sql (id int8, owner oid), read as the extension owner, and stop the
- * runners of the others.
- */
-typedef struct KgPollList
+typedef struct KgObjectList
 {
 	const char *sql;
-	List	   *rows;			/* int64 pairs (id, owner) in TopMemoryContext */
-} KgPollList;
+	MemoryContext cxt;			/* the caller's */
+	List	   *rows;			/* of KgObjectRef */
+} KgObjectList;
 
+/* Transaction body of kg_list_objects. */
 static void
-kg_poll_list(void *arg)
+kg_list_objects_txn(void *arg)
 {
-	KgPollList *l = (KgPollList *) arg;
+	KgObjectList *l = (KgObjectList *) arg;
 	KgCatalogContext cc;
 	int			n;
 
@@ -183,35 +175,59 @@ kg_poll_list(void *arg)
 	for (int i = 0; i < n; i++)
 	{
 		bool		isnull;
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		int64	   *row = palloc(2 * sizeof(int64));
+		MemoryContext old = MemoryContextSwitchTo(l->cxt);
+		KgObjectRef *row = palloc(sizeof(KgObjectRef));
 
-		row[0] = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		row[1] = (int64) DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
+		row->id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		row->owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
 		l->rows = lappend(l->rows, row);
 		MemoryContextSwitchTo(old);
 	}
 	kg_catalog_exit(&cc);
 }
 
+/*
+ * For worker tasks: the rows (id int8, owner oid) of sql, read as the
+ * extension owner in a transaction of its own, as a List of KgObjectRef in
+ * the caller's memory context (list_free_deep it, or let the context go).
+ * *ok is false, and the list empty, when the listing failed (logged).
+ */
+List *
+kg_list_objects(const char *what, const char *sql, bool *ok)
+{
+	KgObjectList l = {sql, CurrentMemoryContext, NIL};
+
+	*ok = kg_run_in_transaction(what, kg_list_objects_txn, &l);
+	if (!*ok)
+	{
+		list_free_deep(l.rows);	/* what the failed listing got so far */
+		l.rows = NIL;
+	}
+	return l.rows;
+}
+
+/*
+ * Supervisor task body for a polling kind: want a runner for every row of
+ * list_sql (id int8, owner oid), read as the extension owner, and stop the
+ * runners of the others.
+ */
 void
 kg_poll_supervise(const KgPollRunner *spec)
 {
-	KgPollList	l = {spec->list_sql, NIL};
+	bool		ok;
+	List	   *rows;
 	ListCell   *lc;
 
 	kg_runner_round_begin(spec->kind);
-	if (!kg_run_in_transaction("kinesis_glue: list polled objects", kg_poll_list, &l))
-	{
-		list_free_deep(l.rows);	/* what the failed listing got so far */
+	rows = kg_list_objects("kinesis_glue: list polled objects", spec->list_sql, &ok);
+	if (!ok)
 		return;
-	}
-	foreach(lc, l.rows)
+	foreach(lc, rows)
 	{
-		int64	   *row = lfirst(lc);
+		KgObjectRef *row = lfirst(lc);
 
-		(void) kg_runner_want(spec->kind, row[0], 0, 0, (Oid) row[1]);
+		(void) kg_runner_want(spec->kind, row->id, 0, 0, row->owner);
 	}
 	kg_runner_round_end(spec->kind, true);
-	list_free_deep(l.rows);
+	list_free_deep(rows);
 }

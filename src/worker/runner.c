@@ -14,8 +14,10 @@
  * restarted per-database worker therefore adopts what it finds: a RUNNING
  * entry is left alone, a LAUNCHING entry whose launch it cannot follow is
  * given up after KG_LAUNCH_TIMEOUT_MS (the late runner then refuses to run).
- * The one other signaller is the backend running DROP DATABASE, which
- * terminates the database's runners once its worker is gone.
+ * The one other signaller is the backend running DROP DATABASE, RENAME or
+ * CREATE DATABASE ... TEMPLATE (and a worker retiring from a database that
+ * became a template), which terminates the database's runners once its
+ * worker is gone (kg_runner_terminate_database).
  *
  * Locking: Registry->lock guards every entry.  It is held for scans
  * of the array and for kill(2) of an entry's PID (the PID is cleared under
@@ -187,10 +189,91 @@ kg_reap_txn(void *arg)
 }
 
 /*
+ * Round phase "escalate", for a running or stopping entry (the lock held):
+ * the runner's own statement timeout cancels a call at its deadline, and
+ * kg_runner_stop cancels on request; a cancel still unanswered after
+ * kinesis_glue.runner_grace is escalated to a terminate, with the reason.
+ */
+static void
+kg_slot_escalate(const KgRunnerKind *kind, KgRunnerSlot *s, TimestampTz now)
+{
+	TimestampTz cancelled = s->cancel_at;
+
+	if (s->state == KG_RUNNER_RUNNING && s->deadline != 0 && now >= s->deadline &&
+		(cancelled == 0 || s->deadline < cancelled))
+		cancelled = s->deadline;
+	if (cancelled == 0 || s->info.terminated ||
+		!TimestampDifferenceExceeds(cancelled, now, kg_runner_grace_ms))
+		return;
+	if (s->reason[0] == '\0')
+		snprintf(s->reason, sizeof(s->reason),
+				 "terminated: its call ignored the cancel at its timeout for %d ms (kinesis_glue.runner_grace)",
+				 kg_runner_grace_ms);
+	else
+		strlcat(s->reason, "; terminated: the cancel was ignored for kinesis_glue.runner_grace",
+				sizeof(s->reason));
+	s->info.terminated = true;
+	s->state = KG_RUNNER_STOPPING;
+	kg_slot_signal(s, SIGTERM);
+	ereport(LOG,
+			(errmsg("kinesis_glue %s runner %lld/%d ignored a cancel; terminated",
+					kind->name, (long long) s->info.id, s->info.part)));
+}
+
+/*
+ * Round phase "examine", for one entry of this round's kind and database
+ * (the lock held): is its runner gone (it exited, or a launch never
+ * attached: its worker stopped, or we cannot follow it and it is past
+ * KG_LAUNCH_TIMEOUT_MS)?  A live runner's ignored cancel is escalated.
+ */
+static bool
+kg_slot_gone(const KgRunnerKind *kind, KgRunnerSlot *s, TimestampTz now)
+{
+	if (s->state == KG_RUNNER_LAUNCHING || (s->state == KG_RUNNER_STOPPING && s->pid == 0))
+	{
+		BackgroundWorkerHandle *h = kg_local_handle(s->info.token, false);
+		pid_t		pid;
+
+		if (h != NULL)
+			return GetBackgroundWorkerPid(h, &pid) == BGWH_STOPPED;
+		return TimestampDifferenceExceeds(s->since, now, KG_LAUNCH_TIMEOUT_MS);
+	}
+	if (s->state == KG_RUNNER_EXITED)
+		return true;
+	if (s->state == KG_RUNNER_RUNNING || s->state == KG_RUNNER_STOPPING)
+		kg_slot_escalate(kind, s, now);
+	return false;
+}
+
+/*
+ * Round phase "reap", for an entry whose runner is gone (the lock held):
+ * make it IDLE for the restart backoff (quick exits in a row lengthen it)
+ * and return what its reap callback needs, in TopMemoryContext.
+ */
+static KgReapArg *
+kg_slot_reap(const KgRunnerKind *kind, KgRunnerSlot *s, TimestampTz now)
+{
+	KgReapArg  *r = MemoryContextAlloc(TopMemoryContext, sizeof(KgReapArg));
+
+	r->kind = kind;
+	r->info = s->info;
+	memcpy(r->reason, s->reason, sizeof(r->reason));
+	(void) kg_local_handle(s->info.token, true);
+	if (s->started_at != 0 && TimestampDifferenceExceeds(s->started_at, now, KG_RESTART_BACKOFF_MAX_MS))
+		s->restarts = 0;
+	else
+		s->restarts++;
+	s->state = KG_RUNNER_IDLE;
+	s->pid = 0;
+	s->since = now;
+	return r;
+}
+
+/*
  * Start of a supervisor round for one kind in this database: reap the
  * runners that exited (and launches that never started), escalate cancels
  * that were ignored, and mark every entry unseen.  Runs outside a
- * transaction; each reap runs in one of its own.
+ * transaction; each reap callback runs in one of its own.
  */
 void
 kg_runner_round_begin(const KgRunnerKind *kind)
@@ -205,74 +288,12 @@ kg_runner_round_begin(const KgRunnerKind *kind)
 	for (int i = 0; i < Registry->nslots; i++)
 	{
 		KgRunnerSlot *s = &Registry->slots[i];
-		bool		gone = false;
 
 		if (s->state == KG_RUNNER_FREE || s->info.dboid != MyDatabaseId || strcmp(s->info.kind, kind->name) != 0)
 			continue;
 		s->seen = false;
-		if (s->state == KG_RUNNER_LAUNCHING || (s->state == KG_RUNNER_STOPPING && s->pid == 0))
-		{
-			BackgroundWorkerHandle *h = kg_local_handle(s->info.token, false);
-			pid_t		pid;
-
-			/* never attached: its worker exited, or we cannot follow it */
-			if (h != NULL)
-				gone = GetBackgroundWorkerPid(h, &pid) == BGWH_STOPPED;
-			else
-				gone = TimestampDifferenceExceeds(s->since, now, KG_LAUNCH_TIMEOUT_MS);
-			if (!gone && h == NULL)
-				continue;
-		}
-		else if (s->state == KG_RUNNER_EXITED)
-			gone = true;
-		else if (s->state == KG_RUNNER_RUNNING || s->state == KG_RUNNER_STOPPING)
-		{
-			/*
-			 * The runner's own statement timeout cancels a call at its
-			 * deadline, and kg_runner_stop cancels on request; a cancel
-			 * still unanswered after the grace period: terminate.
-			 */
-			TimestampTz cancelled = s->cancel_at;
-
-			if (s->state == KG_RUNNER_RUNNING && s->deadline != 0 && now >= s->deadline &&
-				(cancelled == 0 || s->deadline < cancelled))
-				cancelled = s->deadline;
-			if (cancelled != 0 && !s->info.terminated &&
-				TimestampDifferenceExceeds(cancelled, now, kg_runner_grace_ms))
-			{
-				if (s->reason[0] == '\0')
-					snprintf(s->reason, sizeof(s->reason),
-							 "terminated: its call ignored the cancel at its timeout for %d ms (kinesis_glue.runner_grace)",
-							 kg_runner_grace_ms);
-				else
-					strlcat(s->reason, "; terminated: the cancel was ignored for kinesis_glue.runner_grace",
-							sizeof(s->reason));
-				s->info.terminated = true;
-				s->state = KG_RUNNER_STOPPING;
-				kg_slot_signal(s, SIGTERM);
-				ereport(LOG,
-						(errmsg("kinesis_glue %s runner %lld/%d ignored a cancel; terminated",
-								kind->name, (long long) s->info.id, s->info.part)));
-			}
-		}
-		if (gone)
-		{
-			KgReapArg  *r = MemoryContextAlloc(TopMemoryContext, sizeof(KgReapArg));
-
-			r->kind = kind;
-			r->info = s->info;
-			memcpy(r->reason, s->reason, sizeof(r->reason));
-			(void) kg_local_handle(s->info.token, true);
-			/* quick exits in a row lengthen the restart backoff */
-			if (s->started_at != 0 && TimestampDifferenceExceeds(s->started_at, now, KG_RESTART_BACKOFF_MAX_MS))
-				s->restarts = 0;
-			else
-				s->restarts++;
-			s->state = KG_RUNNER_IDLE;
-			s->pid = 0;
-			s->since = now;
-			reaped = lappend(reaped, r);
-		}
+		if (kg_slot_gone(kind, s, now))
+			reaped = lappend(reaped, kg_slot_reap(kind, s, now));
 	}
 	LWLockRelease(Registry->lock);
 
@@ -370,62 +391,50 @@ kg_older_waiter_fits(KgRunnerSlot *s, int ndatabases)
 }
 
 /*
- * Supervisor: this database wants a runner of kind for (id, part) at
- * generation, on behalf of owner.  Launches it when it does not run and
- * the caps allow (a runner of another generation is stopped first and
- * replaced once it has exited); otherwise it waits, with the reason in
- * kinesis_glue.runners.  Returns the entry's state.
+ * Want phase "find": the entry of (kind, this database, id, part), or a
+ * new WAITING one; NULL when the registry is full.  Caller holds the lock
+ * exclusively.
  */
-KgRunnerState
-kg_runner_want(const KgRunnerKind *kind, int64 id, int32 part, int32 generation, Oid owner)
+static KgRunnerSlot *
+kg_slot_find_or_add(const KgRunnerKind *kind, int64 id, int32 part, int32 generation, TimestampTz now)
 {
-	KgRunnerSlot *s = NULL;
 	KgRunnerSlot *free_slot = NULL;
-	KgRunnerInfo info;
-	TimestampTz now = GetCurrentTimestamp();
-	int			ndatabases;
-	BackgroundWorkerHandle *handle;
-	bool		ok;
+	KgRunnerSlot *s;
 
-	if (Registry == NULL)
-		return KG_RUNNER_FREE;
-	ndatabases = kg_wanted_databases();
-	LWLockAcquire(Registry->lock, LW_EXCLUSIVE);
-	for (int i = 0; i < Registry->nslots && s == NULL; i++)
+	for (int i = 0; i < Registry->nslots; i++)
 	{
 		if (kg_slot_is(&Registry->slots[i], kind->name, MyDatabaseId, id, part))
-			s = &Registry->slots[i];
-		else if (Registry->slots[i].state == KG_RUNNER_FREE && free_slot == NULL)
+			return &Registry->slots[i];
+		if (Registry->slots[i].state == KG_RUNNER_FREE && free_slot == NULL)
 			free_slot = &Registry->slots[i];
 	}
-	if (s == NULL)
-	{
-		if (free_slot == NULL)
-		{
-			LWLockRelease(Registry->lock);
-			if (TimestampDifferenceExceeds(last_full_warning, now, 60 * 1000))
-			{
-				ereport(WARNING,
-						(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-						 errmsg("the kinesis_glue runner registry is full"),
-						 errhint("Raise \"max_worker_processes\" (the registry holds four entries per slot) and restart the server.")));
-				last_full_warning = now;
-			}
-			return KG_RUNNER_FREE;
-		}
-		s = free_slot;
-		memset(s, 0, sizeof(*s));
-		strlcpy(s->info.kind, kind->name, sizeof(s->info.kind));
-		s->info.dboid = MyDatabaseId;
-		s->info.id = id;
-		s->info.part = part;
-		s->info.generation = generation;
-		s->state = KG_RUNNER_WAITING;
-		s->since = now;
-	}
-	s->seen = true;
-	s->wanted_at = now;
-	s->info.owner = owner;
+	if (free_slot == NULL)
+		return NULL;
+	s = free_slot;
+	memset(s, 0, sizeof(*s));
+	strlcpy(s->info.kind, kind->name, sizeof(s->info.kind));
+	s->info.dboid = MyDatabaseId;
+	s->info.id = id;
+	s->info.part = part;
+	s->info.generation = generation;
+	s->state = KG_RUNNER_WAITING;
+	s->since = now;
+	return s;
+}
+
+/*
+ * Want phase "decide": may entry s, wanted at generation, launch now?  A
+ * runner of another generation is stopped first; an exited one of a
+ * long-lived kind waits out its restart backoff (a one-shot kind's entry
+ * wanted again is a new run); a waiting one needs room under the caps and
+ * no older waiter that fits.  True, with s LAUNCHING for a new launch token
+ * and *info its copy, when it may; false with *st the state to report.
+ * Caller holds the lock exclusively.
+ */
+static bool
+kg_slot_may_launch(KgRunnerSlot *s, int32 generation, int ndatabases, TimestampTz now,
+				   KgRunnerInfo *info, KgRunnerState *st)
+{
 	if (kg_slot_active(s) && s->info.generation != generation && s->state != KG_RUNNER_STOPPING)
 	{
 		/* a runner of an older version: stop it; its successor starts once it has gone */
@@ -433,30 +442,23 @@ kg_runner_want(const KgRunnerKind *kind, int64 id, int32 part, int32 generation,
 		snprintf(s->reason, sizeof(s->reason), "stopped: its object changed");
 		kg_slot_signal(s, SIGTERM);
 	}
-	if (s->state == KG_RUNNER_IDLE &&
+	/* a long-lived runner that exited restarts after a backoff; a one-shot one is wanted anew */
+	if (s->state == KG_RUNNER_IDLE && s->long_lived &&
 		!TimestampDifferenceExceeds(s->since, now,
 									Min(KG_RESTART_BACKOFF_MAX_MS, 1000 << Min(s->restarts, 6))))
 	{
-		LWLockRelease(Registry->lock);
-		return KG_RUNNER_IDLE;	/* restart backoff */
+		*st = KG_RUNNER_IDLE;	/* restart backoff */
+		return false;
 	}
 	if (s->state == KG_RUNNER_IDLE)
 	{
 		s->state = KG_RUNNER_WAITING;
 		s->since = now;
 	}
-	if (s->state != KG_RUNNER_WAITING)
-	{
-		KgRunnerState st = s->state;
-
-		LWLockRelease(Registry->lock);
-		return st;
-	}
-	if (!kg_runner_fits(s, ndatabases) || kg_older_waiter_fits(s, ndatabases))
-	{
-		LWLockRelease(Registry->lock);
-		return KG_RUNNER_WAITING;
-	}
+	*st = s->state;
+	if (s->state != KG_RUNNER_WAITING ||
+		!kg_runner_fits(s, ndatabases) || kg_older_waiter_fits(s, ndatabases))
+		return false;
 	s->info.generation = generation;
 	s->info.token = Registry->next_token++;
 	s->info.attached = false;
@@ -468,28 +470,37 @@ kg_runner_want(const KgRunnerKind *kind, int64 id, int32 part, int32 generation,
 	s->started_at = 0;
 	s->deadline = 0;
 	s->cancel_at = 0;
-	info = s->info;
-	LWLockRelease(Registry->lock);
+	*info = s->info;
+	return true;
+}
+
+/*
+ * Want phase "launch", without the lock: start the runner of entry s
+ * (launch token info->token) and keep its handle; when no worker slot is
+ * free, the entry waits again with the reason.
+ */
+static KgRunnerState
+kg_slot_launch(const KgRunnerKind *kind, KgRunnerSlot *s, KgRunnerInfo *info)
+{
+	BackgroundWorkerHandle *handle;
 
 	StaticAssertStmt(sizeof(KgRunnerInfo) <= BGW_EXTRALEN, "runner info must fit in bgw_extra");
-	ok = kg_launch_dynamic_worker(kind->function_name, kind->bgw_type,
-								  psprintf("kinesis_glue %s %lld/%d", kind->name, (long long) id, part),
-								  &info, sizeof(info), &handle);
-	if (ok)
+	if (kg_launch_dynamic_worker(kind->function_name, kind->bgw_type,
+								 psprintf("kinesis_glue %s %lld/%d", kind->name, (long long) info->id, info->part),
+								 (Datum) 0, info, sizeof(*info), &handle))
 	{
 		KgLocalHandle *h = MemoryContextAlloc(TopMemoryContext, sizeof(KgLocalHandle));
 		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-		h->token = info.token;
+		h->token = info->token;
 		h->handle = handle;
 		local_handles = lappend(local_handles, h);
 		MemoryContextSwitchTo(old);
-	}
-	if (ok)
 		return KG_RUNNER_LAUNCHING;
+	}
 
 	LWLockAcquire(Registry->lock, LW_EXCLUSIVE);
-	if (s->state == KG_RUNNER_LAUNCHING && s->info.token == info.token)
+	if (s->state == KG_RUNNER_LAUNCHING && s->info.token == info->token)
 	{
 		s->state = KG_RUNNER_WAITING;
 		snprintf(s->reason, sizeof(s->reason),
@@ -497,6 +508,50 @@ kg_runner_want(const KgRunnerKind *kind, int64 id, int32 part, int32 generation,
 	}
 	LWLockRelease(Registry->lock);
 	return KG_RUNNER_WAITING;
+}
+
+/*
+ * Supervisor: this database wants a runner of kind for (id, part) at
+ * generation, on behalf of owner.  Launches it when it does not run and
+ * the caps allow (a runner of another generation is stopped first and
+ * replaced once it has exited); otherwise it waits, with the reason in
+ * kinesis_glue.runners.  Returns the entry's state.
+ */
+KgRunnerState
+kg_runner_want(const KgRunnerKind *kind, int64 id, int32 part, int32 generation, Oid owner)
+{
+	KgRunnerSlot *s;
+	KgRunnerInfo info;
+	KgRunnerState st;
+	TimestampTz now = GetCurrentTimestamp();
+	int			ndatabases;
+	bool		launch;
+
+	if (Registry == NULL)
+		return KG_RUNNER_FREE;
+	ndatabases = kg_wanted_databases();
+	LWLockAcquire(Registry->lock, LW_EXCLUSIVE);
+	s = kg_slot_find_or_add(kind, id, part, generation, now);
+	if (s == NULL)
+	{
+		LWLockRelease(Registry->lock);
+		if (TimestampDifferenceExceeds(last_full_warning, now, 60 * 1000))
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("the kinesis_glue runner registry is full"),
+					 errhint("Raise \"max_worker_processes\" (the registry holds four entries per slot) and restart the server.")));
+			last_full_warning = now;
+		}
+		return KG_RUNNER_FREE;
+	}
+	s->seen = true;
+	s->long_lived = kind->restart;
+	s->wanted_at = now;
+	s->info.owner = owner;
+	launch = kg_slot_may_launch(s, generation, ndatabases, now, &info, &st);
+	LWLockRelease(Registry->lock);
+	return launch ? kg_slot_launch(kind, s, &info) : st;
 }
 
 /*

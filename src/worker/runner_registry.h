@@ -23,6 +23,7 @@ typedef struct KgRunnerSlot
 	pid_t		pid;			/* set while RUNNING or STOPPING */
 	pid_t		supervisor_pid; /* the worker that launched it */
 	bool		seen;			/* wanted in the current round */
+	bool		long_lived;		/* of a kind that restarts (KgRunnerKind.restart) */
 	TimestampTz since;			/* entered its state */
 	TimestampTz wanted_at;		/* last wanted by its supervisor */
 	TimestampTz started_at;		/* attached */

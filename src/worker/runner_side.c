@@ -101,14 +101,15 @@ kg_runner_attach(KgRunnerInfo *info)
 }
 
 /*
- * Runner entry: install the signal handlers (SIGHUP reloads, SIGINT
- * cancels the current statement, SIGTERM ends the runner), attach to the
- * registry entry of this launch (or exit at once, see kg_runner_attach),
- * connect to its database and report the runner's type as application
- * name.  *info receives the entry.
+ * Runner entry, before connecting: install the signal handlers (SIGHUP
+ * reloads, SIGINT cancels the current statement, SIGTERM ends the runner)
+ * and attach to the registry entry of this launch, or exit at once (see
+ * kg_runner_attach).  *info receives the entry.  For a runner that works
+ * in another database than its entry's (the pg_cron sync); the others call
+ * kg_runner_start.
  */
 void
-kg_runner_start(KgRunnerInfo *info)
+kg_runner_begin(KgRunnerInfo *info)
 {
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -116,6 +117,16 @@ kg_runner_start(KgRunnerInfo *info)
 	BackgroundWorkerUnblockSignals();
 	if (!kg_runner_attach(info))
 		proc_exit(0);
+}
+
+/*
+ * Runner entry: kg_runner_begin, then connect to the entry's database and
+ * report the runner's type as application name.  *info receives the entry.
+ */
+void
+kg_runner_start(KgRunnerInfo *info)
+{
+	kg_runner_begin(info);
 	BackgroundWorkerInitializeConnectionByOid(info->dboid, InvalidOid, 0);
 	pgstat_report_appname(MyBgworkerEntry->bgw_type);
 }
@@ -144,14 +155,25 @@ kg_runner_set_deadline(int64 timeout_ms)
 	LWLockRelease(Registry->lock);
 }
 
+/* Is s a runner of dboid that kg_runner_terminate_database(dboid, long_lived_only) stops? */
+static bool
+kg_slot_of_database(KgRunnerSlot *s, Oid dboid, bool long_lived_only)
+{
+	return s->state != KG_RUNNER_FREE && s->info.dboid == dboid && (s->long_lived || !long_lived_only);
+}
+
 /*
- * Terminate every runner of a database about to be dropped (DROP DATABASE
- * refuses while any session is connected).  Called by the backend running
- * the drop, after the database's worker has been told to stop, so nothing
- * launches new runners meanwhile.
+ * Terminate the runners of a database that must have no sessions: every
+ * runner when it is dropped; with long_lived_only, those of the kinds that
+ * restart (mappings, deliveries, processors) when it is copied, renamed or
+ * becomes a template (job runs and crawls are a user's work in progress:
+ * CREATE DATABASE reports them as any session).  A runner launched but not
+ * attached yet is stopped too: it will refuse to run.  The reason shows in
+ * kinesis_glue.runners.  Called once the database's worker is gone (or by
+ * the worker itself as it retires), so nothing launches runners meanwhile.
  */
 void
-kg_runner_terminate_database(Oid dboid)
+kg_runner_terminate_database(Oid dboid, bool long_lived_only, const char *reason)
 {
 	if (Registry == NULL)
 		return;
@@ -160,13 +182,45 @@ kg_runner_terminate_database(Oid dboid)
 	{
 		KgRunnerSlot *s = &Registry->slots[i];
 
-		if (s->state == KG_RUNNER_FREE || s->info.dboid != dboid || s->pid == 0)
+		if (!kg_slot_of_database(s, dboid, long_lived_only) ||
+			(s->pid == 0 && s->state != KG_RUNNER_LAUNCHING))
 			continue;
 		s->state = KG_RUNNER_STOPPING;
-		snprintf(s->reason, sizeof(s->reason), "stopped: the database is being dropped");
+		strlcpy(s->reason, reason, sizeof(s->reason));
 		kg_slot_signal(s, SIGTERM);
 	}
 	LWLockRelease(Registry->lock);
+}
+
+/*
+ * Wait up to timeout_ms for the runners kg_runner_terminate_database(dboid,
+ * long_lived_only) stopped to be gone.  True when none is left.
+ */
+bool
+kg_runner_wait_database(Oid dboid, bool long_lived_only, int timeout_ms)
+{
+	for (int waited = 0;; waited += 10)
+	{
+		int			left = 0;
+
+		if (Registry == NULL)
+			return true;
+		LWLockAcquire(Registry->lock, LW_SHARED);
+		for (int i = 0; i < Registry->nslots; i++)
+		{
+			KgRunnerSlot *s = &Registry->slots[i];
+
+			if (kg_slot_of_database(s, dboid, long_lived_only) && s->pid != 0)
+				left++;
+		}
+		LWLockRelease(Registry->lock);
+		if (left == 0)
+			return true;
+		if (waited >= timeout_ms)
+			return false;
+		pg_usleep(10000L);
+		CHECK_FOR_INTERRUPTS();
+	}
 }
 
 /* Free the entries of a dropped database (its runners are gone). */

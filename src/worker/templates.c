@@ -6,7 +6,8 @@
  *		databases work as PostgreSQL users expect.
  *
  * CREATE DATABASE refuses to copy a database that has other sessions, and
- * our worker and its event source mapping runners are always connected.
+ * our worker and its long-lived runners (event source mappings, delivery
+ * streams, video stream processors) are always connected.
  * The utility hook (worker.c) therefore stops them before CREATE DATABASE
  * ... TEMPLATE src, as before DROP DATABASE, and lets them come back after
  * the command, whether it worked or not.  A database marked IS_TEMPLATE
@@ -24,8 +25,8 @@
  * and CREATE DATABASE reports them as other sessions, as it would any user
  * session.
  *
- * Locking: ProcArrayLock (shared) while listing the processes of a
- * database; no lock is held while signalling or waiting.
+ * Locking: KgShared->lock (shared) to read the worker's PID, the runner
+ * registry's lock inside kg_runner_*; none is held while waiting.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,87 +41,61 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "postmaster/bgworker.h"
-#include "storage/proc.h"
-#include "storage/procarray.h"
 #include "utils/syscache.h"
 
 #include "common/kg_catalog.h"
+#include "common/kg_shmem.h"
+#include "worker/kg_runner.h"
 #include "worker/kg_worker.h"
 
-/* The background worker types that belong to a database and step aside. */
-static const char *const kg_stepping_aside_types[] = {
-	"kinesis_glue worker",
-	"kinesis_glue mapping runner",
-	"kinesis_glue delivery",
-	"kinesis_glue video processor",
-};
+#define KG_STOP_WAIT_MS 5000
 
-/* Is pid a background worker of one of the types above? */
-static bool
-kg_is_stepping_aside_type(pid_t pid)
+/* The PID of dboid's per-database worker (database registry); 0 if none or us. */
+static pid_t
+kg_database_worker_pid(Oid dboid)
 {
-	const char *type = GetBackgroundWorkerTypeByPid(pid);
+	KgDatabaseSlot *slot;
+	pid_t		pid = 0;
 
-	if (type == NULL)
-		return false;
-	for (int i = 0; i < lengthof(kg_stepping_aside_types); i++)
-		if (strcmp(type, kg_stepping_aside_types[i]) == 0)
-			return true;
-	return false;
+	if (KgShared == NULL)
+		return 0;
+	LWLockAcquire(KgShared->lock, LW_SHARED);
+	slot = kg_find_database_slot(dboid, false);
+	if (slot && slot->worker_pid != MyProcPid)
+		pid = slot->worker_pid;
+	LWLockRelease(KgShared->lock);
+	return pid;
 }
 
 /*
- * List the PIDs of this library's workers and runners connected to dboid,
- * except MyProcPid; returns how many (at most max).
- */
-static int
-kg_list_database_workers(Oid dboid, pid_t *pids, int max)
-{
-	int			n = 0;
-	int			cand = 0;
-	pid_t	   *all = palloc(sizeof(pid_t) * ProcGlobal->allProcCount);
-
-	LWLockAcquire(ProcArrayLock, LW_SHARED);
-	for (uint32 i = 0; i < ProcGlobal->allProcCount; i++)
-	{
-		PGPROC	   *proc = &ProcGlobal->allProcs[i];
-
-		if (proc->pid != 0 && proc->pid != MyProcPid && proc->databaseId == dboid &&
-			proc->isBackgroundWorker)
-			all[cand++] = proc->pid;
-	}
-	LWLockRelease(ProcArrayLock);
-
-	for (int i = 0; i < cand && n < max; i++)
-		if (kg_is_stepping_aside_type(all[i]))
-			pids[n++] = all[i];
-	pfree(all);
-	return n;
-}
-
-/*
- * Stop this library's worker and mapping runners connected to dboid
- * (SIGTERM), and wait up to 5 s for them to go.  The caller has made sure
- * nobody restarts them (the database slot is "stopping", or the worker
- * calling this is retiring).  Job and crawler workers are left alone.
+ * Stop this library's per-database worker of dboid (unless the caller is
+ * that worker), found in the database registry, then its long-lived
+ * runners (mappings, deliveries, processors), through the runner registry
+ * (kg_runner_terminate_database), each with SIGTERM and a wait of up to
+ * 5 s.  The caller has made sure nobody restarts them (the database slot
+ * is "stopping", or the worker calling this is retiring); the worker goes
+ * first, so it launches nothing meanwhile.  Job runs and crawls are left
+ * alone.  reason shows in kinesis_glue.runners.
  */
 void
-kg_stop_database_workers(Oid dboid)
+kg_stop_database_workers(Oid dboid, const char *reason)
 {
-	pid_t		pids[64];
-	int			n;
+	pid_t		pid;
 
 	if (!OidIsValid(dboid))
 		return;
-	n = kg_list_database_workers(dboid, pids, lengthof(pids));
-	for (int i = 0; i < n; i++)
-		(void) kill(pids[i], SIGTERM);
-	for (int tries = 0; n > 0 && tries < 500; tries++)
+	pid = kg_database_worker_pid(dboid);
+	if (pid != 0)
 	{
-		pg_usleep(10000);
-		CHECK_FOR_INTERRUPTS();
-		n = kg_list_database_workers(dboid, pids, lengthof(pids));
+		(void) kill(pid, SIGTERM);
+		for (int waited = 0; waited < KG_STOP_WAIT_MS && kg_database_worker_pid(dboid) == pid; waited += 10)
+		{
+			pg_usleep(10000L);
+			CHECK_FOR_INTERRUPTS();
+		}
 	}
+	kg_runner_terminate_database(dboid, true, reason);
+	(void) kg_runner_wait_database(dboid, true, KG_STOP_WAIT_MS);
 }
 
 /*

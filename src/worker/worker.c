@@ -104,6 +104,22 @@ kg_run_in_transaction(const char *what, KgTxnFn fn, void *arg)
 	return ok;
 }
 
+/*
+ * At the top of each round of a loop of this library (the launcher, the
+ * workers, the runners): process interrupts (SIGTERM ends the process
+ * here) and reload the configuration after a SIGHUP.
+ */
+void
+kg_loop_interrupts(void)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+}
+
 /* Version of the extension's SQL objects differs from the library's (until ALTER EXTENSION UPDATE) */
 static bool worker_version_mismatch = false;
 
@@ -172,7 +188,7 @@ kg_worker_leave_template(void)
 		return;
 	ereport(LOG, (errmsg("kinesis_glue worker leaves database \"%s\": it is a template or does not allow connections",
 						 worker_dbname)));
-	kg_stop_database_workers(MyDatabaseId);
+	kg_stop_database_workers(MyDatabaseId, "stopped: the database became a template or does not allow connections");
 	kg_worker_retire("template database");
 }
 
@@ -233,12 +249,7 @@ kg_worker_main(Datum main_arg)
 		TimestampTz now;
 		long		sleep_ms = kg_worker_naptime_ms;
 
-		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
-		{
-			ConfigReloadPending = false;
-			ProcessConfigFile(PGC_SIGHUP);
-		}
+		kg_loop_interrupts();
 
 		MemoryContextReset(WorkerLoopContext);
 
@@ -392,16 +403,17 @@ kg_worker_status(PG_FUNCTION_ARGS)
 }
 
 /*
- * Stop the worker of a database about to be dropped, so that DROP DATABASE
- * does not fail with "being accessed by other users".  If the drop fails,
- * the slot goes back to normal and the launcher restarts the worker.
+ * Stop the worker of a database about to be dropped, renamed or copied
+ * (stopping true), so that the command does not fail with "being accessed
+ * by other users", and its long-lived runners (kg_stop_database_workers);
+ * or, stopping false, let them come back (the launcher restarts the
+ * worker, which restarts its runners).  Returns the database's OID.
  */
 static Oid
 kg_stop_worker_for_drop(const char *dbname, bool stopping)
 {
 	Oid			dboid = get_database_oid(dbname, true);
 	KgDatabaseSlot *slot;
-	pid_t		pid = 0;
 
 	if (!OidIsValid(dboid) || KgShared == NULL)
 		return InvalidOid;
@@ -412,33 +424,12 @@ kg_stop_worker_for_drop(const char *dbname, bool stopping)
 		slot->stopping = stopping;
 		if (!stopping)
 			slot->last_launch = 0;
-		pid = slot->worker_pid;
 	}
 	LWLockRelease(KgShared->lock);
-	if (stopping && pid != 0)
-	{
-		(void) kill(pid, SIGTERM);
-		/* wait up to 5 s for it to go; dropdb itself waits too */
-		for (int i = 0; i < 500; i++)
-		{
-			bool		gone;
-
-			LWLockAcquire(KgShared->lock, LW_SHARED);
-			gone = (slot->dboid != dboid || slot->worker_pid != pid);
-			LWLockRelease(KgShared->lock);
-			if (gone)
-				break;
-			pg_usleep(10000);
-			CHECK_FOR_INTERRUPTS();
-		}
-	}
-	/*
-	 * its runners too: nobody restarts them while it is stopped (a DROP
-	 * DATABASE also ends its job runs and crawls: kg_ProcessUtility)
-	 */
+	/* nobody restarts them while the slot is stopping */
 	if (stopping)
-		kg_stop_database_workers(dboid);
-	if (!stopping)
+		kg_stop_database_workers(dboid, "stopped: the database is being dropped, renamed or copied");
+	else
 		kg_wake_launcher();
 	return dboid;
 }
@@ -461,15 +452,17 @@ kg_forget_database(Oid dboid)
 
 /*
  * Start a dynamic background worker of this library that connects to a
- * database (the caller's arguments say which, in extra, at most
+ * database (the caller's arguments say which: main_arg, and extra, at most
  * BGW_EXTRALEN bytes) and notifies this process when it starts and stops.
- * *handle is allocated in TopMemoryContext, so it outlives the round that
- * launched it; it is set to NULL when no worker slot is free (returns
- * false).
+ * The one launch path of the per-database workers (launcher.c) and the
+ * runners (runner.c).  *handle is allocated in TopMemoryContext, so it
+ * outlives the round that launched it; it is set to NULL when no worker
+ * slot is free (returns false).
  */
 bool
 kg_launch_dynamic_worker(const char *function_name, const char *type, const char *name,
-						 const void *extra, Size extra_size, BackgroundWorkerHandle **handle)
+						 Datum main_arg, const void *extra, Size extra_size,
+						 BackgroundWorkerHandle **handle)
 {
 	BackgroundWorker worker;
 	MemoryContext old;
@@ -484,8 +477,10 @@ kg_launch_dynamic_worker(const char *function_name, const char *type, const char
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function_name);
 	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
 	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
+	worker.bgw_main_arg = main_arg;
 	worker.bgw_notify_pid = MyProcPid;
-	memcpy(worker.bgw_extra, extra, extra_size);
+	if (extra_size > 0)
+		memcpy(worker.bgw_extra, extra, extra_size);
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	ok = RegisterDynamicBackgroundWorker(&worker, handle);
 	MemoryContextSwitchTo(old);
@@ -520,7 +515,7 @@ kg_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree
 		dropped_oid = kg_stop_worker_for_drop(dropped_db, true);
 	/* a dropped database takes its job runs and crawls with it */
 	if (IsA(parsetree, DropdbStmt) && OidIsValid(dropped_oid))
-		kg_runner_terminate_database(dropped_oid);
+		kg_runner_terminate_database(dropped_oid, false, "stopped: the database is being dropped");
 
 	PG_TRY();
 	{
