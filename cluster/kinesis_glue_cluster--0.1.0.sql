@@ -874,7 +874,7 @@ $$;
 -- Puts of the stream wait meanwhile (they take the stream's advisory lock shared; this takes it
 -- exclusive), so no put lands in the parent after a child took one.  The node calls commit on
 -- their own: after a failure half-way, run the same call again (a parent already closed is not
--- closed twice).  The node calls run as the stream's owner (its role on the proxy too), so
+-- closed twice, children already opened are reused).  The node calls run as the stream's owner (its role on the proxy too), so
 -- that the new node's copy of the stream belongs to it (it needs CREATE on kinesis_records
 -- there).  Returns the children's cluster shard ids.
 CREATE FUNCTION kinesis_cluster.split_shard_to_node(stream_name text, shard_to_split text,
@@ -940,13 +940,25 @@ BEGIN
         ending := sh.ending_sequence_number;    -- closed by an earlier call that failed later
     END IF;
     retention := (SELECT d.retention_period FROM kinesis_cluster._describe_stream_summary((p.node).node_id, stream_name) d);
-    -- the children's stream on the new node belongs to the stream's owner: call as that role
-    EXECUTE format('SET LOCAL ROLE %I', owner);
-    children := ARRAY(SELECT kinesis_cluster._shard_id(target.node_id, o.shard_id)
-                        FROM kinesis_cluster._open_shards(target.node_id, stream_name,
-                                 ARRAY[lo, new_starting_hash_key], ARRAY[new_starting_hash_key - 1, hi],
-                                 ending, retention) o
-                       ORDER BY o.shard_id);
+    -- children opened by an earlier call that failed before its placement committed: reuse them
+    BEGIN
+        children := ARRAY(SELECT kinesis_cluster._shard_id(target.node_id, l.shard_id)
+                            FROM kinesis_cluster._list_shards(target.node_id, stream_name) l
+                           WHERE l.ending_sequence_number IS NULL AND l.starting_sequence_number > ending
+                             AND (l.starting_hash_key, l.ending_hash_key)
+                                 IN ((lo, new_starting_hash_key - 1), (new_starting_hash_key, hi))
+                           ORDER BY l.shard_id);
+    EXCEPTION WHEN undefined_object THEN
+        children := '{}';       -- the stream is not on the new node yet
+    END;
+    IF cardinality(children) <> 2 THEN
+        -- the children's stream on the new node belongs to the stream's owner (the role now)
+        children := ARRAY(SELECT kinesis_cluster._shard_id(target.node_id, o.shard_id)
+                            FROM kinesis_cluster._open_shards(target.node_id, stream_name,
+                                     ARRAY[lo, new_starting_hash_key], ARRAY[new_starting_hash_key - 1, hi],
+                                     ending, retention) o
+                           ORDER BY o.shard_id);
+    END IF;
     SET LOCAL ROLE NONE;
     INSERT INTO kinesis_cluster.placements (stream_name, starting_hash_key, ending_hash_key, node_id,
                                             parent_shard_id, child_shard_ids)

@@ -200,6 +200,19 @@ is(px("SELECT count(*) FROM kinesis_cluster.put_records('hot', ARRAY['x'], ARRAY
         WHERE p.shard_id = (SELECT shard_id FROM kinesis_cluster.list_shards('hot') s WHERE $mid BETWEEN s.starting_hash_key AND s.ending_hash_key AND s.ending_sequence_number IS NULL)"),
 	1, 'the key lands in the open child whose range holds it');
 
+# --- a split that failed half-way (parent closed, children opened, no placement) is completed
+# by running it again: the parent is not closed twice, the children are reused ---
+my ($p2, $lo2, $hi2) = split /\|/,
+  px("SELECT shard_id, starting_hash_key, ending_hash_key FROM kinesis_cluster.list_shards('hot') WHERE node_name = 'node1'");
+my $mid2 = px("SELECT ((${lo2}::numeric + ${hi2}::numeric + 1) / 2)::numeric(39,0)");
+my $end2 = $nodes[1]->safe_psql('postgres', "SET ROLE app; SELECT kinesis.close_shard('hot', 'shardId-000000000000')");
+$new->safe_psql('postgres', "SET ROLE app; SELECT * FROM kinesis.open_shards('hot', ARRAY[$lo2, $mid2], ARRAY[$mid2 - 1, $hi2], $end2)");
+is($proxy->safe_psql('postgres', "SELECT array_to_string(kinesis_cluster.split_shard_to_node('hot', '$p2', $mid2, 'node3'), ',')"),
+	'shardId-003000000002,shardId-003000000003', 'a split run again after failing half-way reuses the closed parent and the opened children');
+is(px(qq{SELECT string_agg(DISTINCT shard_id, ',') FROM kinesis_cluster.put_records('hot', ARRAY['a', 'b'],
+          ARRAY['\\x01', '\\x02']::bytea[], ARRAY[$lo2, $hi2]::numeric[])}),
+	'shardId-003000000002,shardId-003000000003', 'and puts for that range go to them');
+
 # --- node side: rights and errors ---
 like((($nodes[0]->psql('postgres', "SET ROLE app; SELECT kinesis.put_record('hot', 'x', '\\x00', $lo)"))[2]),
 	qr/InvalidArgumentException: no open shard of stream "hot" on this server covers hash key/, 'a direct put for the moved range on node 0 is refused');
