@@ -709,8 +709,10 @@ BEGIN
     IF array_position(partition_keys, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'ValidationException: partition keys must not be null' USING ERRCODE = '22023';
     END IF;
-    -- wait for a split_shard_to_node of this stream in progress, then route with its placement
-    PERFORM pg_advisory_xact_lock_shared(hashtext('kinesis_cluster'), hashtext(stream_name));
+    -- wait for a split_shard_to_node in progress (it locks the placements ACCESS EXCLUSIVE; a user
+    -- can take ACCESS SHARE only, so no user can hold puts back), then route in a new statement,
+    -- whose snapshot sees the split's placement
+    LOCK TABLE kinesis_cluster.placements IN ACCESS SHARE MODE;
     SELECT r.nodes, r.local_keys INTO nodes, local_keys
       FROM kinesis_cluster._route(stream_name, partition_keys, explicit_hash_keys) r;
     ords := ARRAY(SELECT generate_series(1, cnt));
@@ -875,12 +877,12 @@ $$;
 -- them out); two children covering its range, split at new_starting_hash_key, open on node_name
 -- (a node added by add_node) numbered above the parent's ending sequence number
 -- (kinesis.open_shards); the placement catalog sends the range's puts there from the commit on.
--- Puts of the stream wait meanwhile (they take the stream's advisory lock shared; this takes it
--- exclusive), so no put lands in the parent after a child took one.  The node calls commit on
+-- Puts wait meanwhile (they lock the placements ACCESS SHARE before routing; this locks them
+-- ACCESS EXCLUSIVE), so no put lands in the parent after a child took one.  The node calls commit on
 -- their own: after a failure half-way, run the same call again (a parent already closed is not
--- closed twice, children already opened are reused).  The node calls run as the stream's owner (its role on the proxy too), so
--- that the new node's copy of the stream belongs to it (it needs CREATE on kinesis_records
--- there).  Returns the children's cluster shard ids.
+-- closed twice, children already opened are reused).  The node calls run as the stream's owner
+-- (its role on the proxy too), so that the new node's copy of the stream belongs to it (it needs
+-- CREATE on kinesis_records there).  Returns the children's cluster shard ids.
 CREATE FUNCTION kinesis_cluster.split_shard_to_node(stream_name text, shard_to_split text,
                                                     new_starting_hash_key numeric, node_name text)
     RETURNS text[]
@@ -911,7 +913,7 @@ BEGIN
         RAISE EXCEPTION 'InvalidArgumentException: node % owns a home range or holds the shard; split onto a node added by add_node',
             node_name USING ERRCODE = '22023';
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtext('kinesis_cluster'), hashtext(stream_name));
+    LOCK TABLE kinesis_cluster.placements IN ACCESS EXCLUSIVE MODE;
     IF EXISTS (SELECT FROM kinesis_cluster.placements pl
                 WHERE pl.stream_name = split_shard_to_node.stream_name AND pl.parent_shard_id = shard_to_split) THEN
         RAISE EXCEPTION 'InvalidArgumentException: shard % of stream % has already been split onto another node',
