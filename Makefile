@@ -51,6 +51,9 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(EXTENSION)--0.1.0.sql $(EXTENSION)--0.1.0--0.2.0.sql \
 	cluster/kinesis_glue_cluster.control cluster/kinesis_glue_cluster--0.1.0.sql
 
+# the C part of kinesis_glue_cluster (its per-record routing)
+MODULES = cluster/kinesis_glue_cluster
+
 # zlib for gzip-compressed Firehose objects
 SHLIB_LINK = -lz
 PG_CPPFLAGS = -DKG_EXTVERSION='"$(EXTVERSION)"' -Isrc -Wall -Wextra -Wno-unused-parameter \

@@ -4755,3 +4755,16 @@ SELECT pg_catalog.pg_extension_config_dump('kinesis.tags', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.resource_policies', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.stream_settings', '');
 SELECT pg_catalog.pg_extension_config_dump('kinesis.account_settings', '');
+-- Handing a hash key range from one server to another (kinesis_cluster grows by splitting a shard
+-- onto a new node, README "Scaling out"): close_shard closes an open shard without children here and
+-- returns its ending sequence number; open_shards opens shards over ranges no open shard covers,
+-- numbered above after_sequence_number (creating the stream, without other shards, when it does not
+-- exist here).  Both need the stream's owner (open_shards on a new stream: CREATE on kinesis_records).
+CREATE FUNCTION kinesis.close_shard(stream_name text, shard_to_close text)
+    RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_close_shard_sql';
+
+CREATE FUNCTION kinesis.open_shards(stream_name text, starting_hash_keys numeric[], ending_hash_keys numeric[],
+                                    after_sequence_number bigint DEFAULT NULL,
+                                    retention_period interval DEFAULT '24 hours')
+    RETURNS TABLE (shard_id text, starting_sequence_number bigint)
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_open_shards';

@@ -13,7 +13,14 @@
 -- kinesis, or the explicit hash key) picks the node; on the node it is stretched onto the whole
 -- key space (local = (h - start) * 2^128 / size), so each node's local stream has ordinary shards
 -- and the cluster ranges of its shards are exact.  Cluster shard ids are
--- shardId-<3 digits node><9 digits local shard index>; iterators are n<node>.<node's iterator>.
+-- shardId-<3 digits node><9 digits local shard index>; iterators are
+-- n<node>.<local shard index>.<node's iterator>.
+--
+-- Growing (add_node, split_shard_to_node): a node added later owns no home range; a hot shard
+-- is split onto it: the parent closes on its node (kinesis.close_shard), the children open on
+-- the new node (kinesis.open_shards, numbered above the parent's ending sequence number) with
+-- local keys equal to cluster keys, and kinesis_cluster.placements records that the parent's
+-- range of that stream now lives there (it overrides the home ranges for that stream).
 \echo Use "CREATE EXTENSION kinesis_glue_cluster" to load this file. \quit
 
 CREATE SCHEMA kinesis_node;
@@ -39,25 +46,34 @@ CREATE INDEX ON kinesis_node.put_batches (applied_at);
 REVOKE ALL ON kinesis_node.put_batches FROM PUBLIC;
 
 -- The stored results of a batch applied for this login (session_user: the role the proxy
--- connected as), or NULL.
+-- connected as), or NULL.  (PL/pgSQL, not SQL: its plans are cached, an SQL function's are
+-- made again at every call, which was a fifth of a node's CPU in a cluster put.)
 CREATE FUNCTION kinesis_node._batch_results(batch uuid) RETURNS kinesis_node.put_result[]
-    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
-    SELECT b.results FROM kinesis_node.put_batches b
-     WHERE b.batch OPERATOR(pg_catalog.=) _batch_results.batch
-       AND b.login OPERATOR(pg_catalog.=) SESSION_USER
+BEGIN
+    RETURN (SELECT b.results FROM kinesis_node.put_batches b
+             WHERE b.batch OPERATOR(pg_catalog.=) _batch_results.batch
+               AND b.login OPERATOR(pg_catalog.=) SESSION_USER);
+END
 $$;
 
 -- Remember the results of a batch (in the caller's transaction, the one that put the records);
--- forget batches older than an hour.
+-- forget batches older than an hour, once a minute at most: the oldest is found with the index,
+-- the DELETE (a scan of the table) runs only when it is over 61 minutes old.  (Deleting at every
+-- call scanned the table at every call, a third of a node's CPU in a cluster put.)
 CREATE FUNCTION kinesis_node._batch_remember(batch uuid, results kinesis_node.put_result[]) RETURNS void
-    LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
-    DELETE FROM kinesis_node.put_batches
-     WHERE applied_at OPERATOR(pg_catalog.<)
-           (SELECT pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) interval '1 hour');
+BEGIN
+    IF (SELECT min(b.applied_at) FROM kinesis_node.put_batches b) OPERATOR(pg_catalog.<)
+       (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) interval '61 minutes') THEN
+        DELETE FROM kinesis_node.put_batches b
+         WHERE b.applied_at OPERATOR(pg_catalog.<) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) interval '1 hour');
+    END IF;
     INSERT INTO kinesis_node.put_batches (batch, login, results)
     VALUES (_batch_remember.batch, SESSION_USER, _batch_remember.results);
+END
 $$;
 
 -- The node's part of a cluster put_records: records ord[i] with local hash keys; runs in its own
@@ -80,8 +96,8 @@ BEGIN
                          r.error_code, r.error_message)::kinesis_node.put_result ORDER BY r.o)
       INTO res
       FROM kinesis.put_records(stream_name,
-               ARRAY(SELECT ROW(partition_keys[i], data[i], hash_keys[i])::kinesis.put_records_entry
-                       FROM generate_subscripts(partition_keys, 1) i ORDER BY i))
+               ARRAY(SELECT ROW(u.pk, u.d, u.h)::kinesis.put_records_entry   -- unnest: no O(n) subscripts
+                       FROM unnest(partition_keys, data, hash_keys) WITH ORDINALITY AS u(pk, d, h, i) ORDER BY u.i))
            WITH ORDINALITY AS r(shard_id, sequence_number, error_code, error_message, o);
     PERFORM kinesis_node._batch_remember(batch, res);
     RETURN QUERY SELECT * FROM unnest(res);
@@ -118,13 +134,36 @@ $$;
 
 -- Which node owns which part of the cluster hash key space (written by configure() only).
 -- The connection strings live in the options of the foreign server kinesis_cluster.
+-- Nodes added later (add_node) have no home range (NULLs): they hold only the ranges moved to
+-- them by split_shard_to_node (kinesis_cluster.placements).
 CREATE TABLE kinesis_cluster.nodes (
     node_id integer PRIMARY KEY CHECK (node_id BETWEEN 0 AND 999),
     node_name text NOT NULL UNIQUE,
-    starting_hash_key numeric(39,0) NOT NULL,
-    ending_hash_key numeric(39,0) NOT NULL
+    starting_hash_key numeric(39,0),
+    ending_hash_key numeric(39,0),
+    CHECK ((starting_hash_key IS NULL) = (ending_hash_key IS NULL))
 );
 GRANT SELECT ON kinesis_cluster.nodes TO PUBLIC;
+
+-- Per stream, the hash key ranges moved off their home node (written by split_shard_to_node
+-- only): keys of stream_name in [starting_hash_key, ending_hash_key] live on node_id, in the
+-- shards child_shard_ids, the children of parent_shard_id (closed on its node).  For a key,
+-- the covering row with the highest placement_id wins over the home ranges of nodes.
+CREATE TABLE kinesis_cluster.placements (
+    placement_id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    stream_name text NOT NULL,
+    starting_hash_key numeric(39,0) NOT NULL,
+    ending_hash_key numeric(39,0) NOT NULL,
+    node_id integer NOT NULL REFERENCES kinesis_cluster.nodes,
+    parent_shard_id text NOT NULL,
+    child_shard_ids text[] NOT NULL,
+    placed_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
+);
+CREATE INDEX ON kinesis_cluster.placements (stream_name);
+GRANT SELECT ON kinesis_cluster.placements TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('kinesis_cluster.nodes', '');
+SELECT pg_catalog.pg_extension_config_dump('kinesis_cluster.placements', '');
+SELECT pg_catalog.pg_extension_config_dump(pg_catalog.pg_get_serial_sequence('kinesis_cluster.placements', 'placement_id'), '');
 
 CREATE TYPE kinesis_cluster.record AS (shard_id text, sequence_number bigint,
                                        approximate_arrival_timestamp timestamptz,
@@ -153,24 +192,32 @@ CREATE FUNCTION kinesis_cluster.hash_key(partition_key text) RETURNS numeric
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
 $$ SELECT kinesis_cluster._hex128(pg_catalog.md5(pg_catalog.convert_to(partition_key, 'UTF8'))) $$;
 
+-- The node and the local hash key of each record of a batch for a stream (C: MD5, placements,
+-- home ranges; see kinesis_glue_cluster.c).
+CREATE FUNCTION kinesis_cluster._route(stream_name text, partition_keys text[], explicit_hash_keys numeric[],
+                                       OUT nodes integer[], OUT local_keys numeric[])
+    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'kc_route';
+
 CREATE FUNCTION kinesis_cluster._space() RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT 340282366920938463463374607431768211456::pg_catalog.numeric $$;
 
 -- Cluster hash key h of node n -> the node's local hash key, and back (first cluster key of a
--- local key).
+-- local key).  On a node without home range (added later) both are the same.
 CREATE FUNCTION kinesis_cluster._to_local(n kinesis_cluster.nodes, h numeric) RETURNS numeric
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$
-    SELECT pg_catalog.floor((h OPERATOR(pg_catalog.-) n.starting_hash_key) OPERATOR(pg_catalog.*) kinesis_cluster._space()
+    SELECT CASE WHEN n.starting_hash_key IS NULL THEN h ELSE
+           pg_catalog.floor((h OPERATOR(pg_catalog.-) n.starting_hash_key) OPERATOR(pg_catalog.*) kinesis_cluster._space()
                             OPERATOR(pg_catalog./)
-                            (n.ending_hash_key OPERATOR(pg_catalog.-) n.starting_hash_key OPERATOR(pg_catalog.+) 1))
+                            (n.ending_hash_key OPERATOR(pg_catalog.-) n.starting_hash_key OPERATOR(pg_catalog.+) 1)) END
 $$;
 CREATE FUNCTION kinesis_cluster._to_cluster(n kinesis_cluster.nodes, l numeric) RETURNS numeric
     LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$
-    SELECT n.starting_hash_key OPERATOR(pg_catalog.+)
+    SELECT CASE WHEN n.starting_hash_key IS NULL THEN l ELSE
+           n.starting_hash_key OPERATOR(pg_catalog.+)
            pg_catalog.ceil(l OPERATOR(pg_catalog.*) (n.ending_hash_key OPERATOR(pg_catalog.-) n.starting_hash_key OPERATOR(pg_catalog.+) 1)
-                           OPERATOR(pg_catalog./) kinesis_cluster._space())
+                           OPERATOR(pg_catalog./) kinesis_cluster._space()) END
 $$;
 
 -- The node owning cluster hash key h.
@@ -234,7 +281,7 @@ BEGIN
     END IF;
     IF EXISTS (SELECT FROM kinesis_cluster.nodes) THEN
         RAISE EXCEPTION 'ResourceInUseException: kinesis_cluster is already configured' USING ERRCODE = '55006',
-            HINT = 'Placement cannot change under existing streams; adding nodes is not built yet.';
+            HINT = 'Add nodes with kinesis_cluster.add_node(node_name, connection_string).';
     END IF;
     r := floor(kinesis_cluster._space() / n);
     FOR i IN 0 .. n - 1 LOOP
@@ -249,6 +296,47 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION kinesis_cluster.configure(text[], text[]) FROM PUBLIC;
+
+-- add_node(node_name, connection_string): a new node (superuser), with no home range: existing
+-- and new streams stay where they are until split_shard_to_node moves shards onto it.  Its
+-- PL/Proxy partition is added to the foreign server kinesis_cluster.  Returns its node id.
+CREATE FUNCTION kinesis_cluster.add_node(node_name text, connection_string text) RETURNS integer
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    id integer;
+BEGIN
+    IF node_name IS NULL OR connection_string IS NULL THEN
+        RAISE EXCEPTION 'ValidationException: node name and connection string must not be null' USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT FROM kinesis_cluster.nodes) THEN
+        PERFORM kinesis_cluster._node_of_key(0);   -- raises "not configured"
+    END IF;
+    LOCK TABLE kinesis_cluster.nodes IN EXCLUSIVE MODE;
+    IF EXISTS (SELECT FROM kinesis_cluster.nodes n WHERE n.node_name = add_node.node_name) THEN
+        RAISE EXCEPTION 'ResourceInUseException: node % already exists', node_name USING ERRCODE = '55006';
+    END IF;
+    id := (SELECT max(n.node_id) + 1 FROM kinesis_cluster.nodes n);
+    IF id > 999 THEN
+        RAISE EXCEPTION 'LimitExceededException: a cluster has at most 1000 nodes' USING ERRCODE = '54000';
+    END IF;
+    INSERT INTO kinesis_cluster.nodes VALUES (id, node_name, NULL, NULL);
+    EXECUTE format('ALTER SERVER kinesis_cluster OPTIONS (ADD p%s %L)', id, connection_string);
+    RETURN id;
+END
+$$;
+REVOKE ALL ON FUNCTION kinesis_cluster.add_node(text, text) FROM PUBLIC;
+
+-- The nodes that hold part of a stream: the nodes with a home range and those its ranges were
+-- moved to.
+CREATE FUNCTION kinesis_cluster._stream_nodes(stream_name text) RETURNS SETOF kinesis_cluster.nodes
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT * FROM kinesis_cluster.nodes n
+     WHERE n.starting_hash_key IS NOT NULL
+        OR n.node_id IN (SELECT p.node_id FROM kinesis_cluster.placements p WHERE p.stream_name = _stream_nodes.stream_name)
+     ORDER BY n.node_id
+$$;
 
 ------------------------------------------------------------------------------------------------
 -- Proxy side: PL/Proxy calls (one per shape of remote query)
@@ -354,6 +442,35 @@ $$
     SELECT 'ok'::text FROM kinesis.split_shard(stream_name, shard_to_split, new_starting_hash_key);
 $$;
 
+CREATE FUNCTION kinesis_cluster._stream_owner(on_node integer, stream_name text) RETURNS SETOF text
+    LANGUAGE plproxy AS
+$$
+    CLUSTER 'kinesis_cluster';
+    RUN ON on_node;
+    SELECT pg_catalog.pg_get_userbyid(s.owner) FROM kinesis.streams s WHERE s.stream_name = stream_name;
+$$;
+
+CREATE FUNCTION kinesis_cluster._close_shard(on_node integer, stream_name text, shard_to_close text)
+    RETURNS SETOF bigint
+    LANGUAGE plproxy AS
+$$
+    CLUSTER 'kinesis_cluster';
+    RUN ON on_node;
+    SELECT kinesis.close_shard(stream_name, shard_to_close);
+$$;
+
+CREATE FUNCTION kinesis_cluster._open_shards(on_node integer, stream_name text, starting_hash_keys numeric[],
+                                             ending_hash_keys numeric[], after_sequence_number bigint,
+                                             retention_period interval)
+    RETURNS TABLE (shard_id text, starting_sequence_number bigint)
+    LANGUAGE plproxy AS
+$$
+    CLUSTER 'kinesis_cluster';
+    RUN ON on_node;
+    SELECT * FROM kinesis.open_shards(stream_name, starting_hash_keys, ending_hash_keys, after_sequence_number,
+                                      retention_period);
+$$;
+
 CREATE FUNCTION kinesis_cluster._merge_shards(on_node integer, stream_name text, shard_to_merge text,
                                               adjacent_shard_to_merge text) RETURNS SETOF text
     LANGUAGE plproxy AS
@@ -374,7 +491,7 @@ CREATE FUNCTION kinesis_cluster.create_stream(stream_name text, shard_count inte
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    n integer := (SELECT count(*) FROM kinesis_cluster.nodes);
+    n integer := (SELECT count(*) FROM kinesis_cluster.nodes WHERE starting_hash_key IS NOT NULL);
     nd kinesis_cluster.nodes;
 BEGIN
     IF n = 0 THEN
@@ -384,7 +501,7 @@ BEGIN
         RAISE EXCEPTION 'InvalidArgumentException: a cluster stream needs at least one shard per node (% nodes)', n
             USING ERRCODE = '22023';
     END IF;
-    FOR nd IN SELECT * FROM kinesis_cluster.nodes ORDER BY node_id LOOP
+    FOR nd IN SELECT * FROM kinesis_cluster.nodes WHERE starting_hash_key IS NOT NULL ORDER BY node_id LOOP
         PERFORM kinesis_cluster._create_stream(nd.node_id, stream_name,
                                                shard_count / n + (nd.node_id < shard_count % n)::integer,
                                                retention_period);
@@ -399,6 +516,15 @@ DECLARE
     nd kinesis_cluster.nodes;
     found_any boolean := false;
 BEGIN
+    -- placements are cluster administration: only a superuser forgets them
+    IF EXISTS (SELECT FROM kinesis_cluster.placements p WHERE p.stream_name = delete_stream.stream_name) THEN
+        IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+            RAISE EXCEPTION 'AccessDeniedException: stream % has shards split onto added nodes; only a superuser can delete it', stream_name
+                USING ERRCODE = '42501',
+                HINT = 'Ask the cluster administrator to run kinesis_cluster.delete_stream, which also removes its placements.';
+        END IF;
+        DELETE FROM kinesis_cluster.placements p WHERE p.stream_name = delete_stream.stream_name;
+    END IF;
     FOR nd IN SELECT * FROM kinesis_cluster.nodes ORDER BY node_id LOOP
         BEGIN
             PERFORM kinesis_cluster._delete_stream(nd.node_id, stream_name);
@@ -484,7 +610,7 @@ DECLARE
     retention interval;
     created timestamptz;
 BEGIN
-    FOR nd IN SELECT * FROM kinesis_cluster.nodes ORDER BY node_id LOOP
+    FOR nd IN SELECT * FROM kinesis_cluster._stream_nodes(name) LOOP
         BEGIN
             SELECT * INTO d FROM kinesis_cluster._describe_stream_summary(nd.node_id, name);
             nodes_ok := nodes_ok + 1;
@@ -527,11 +653,15 @@ DECLARE
     nd kinesis_cluster.nodes;
     s record;
 BEGIN
-    FOR nd IN SELECT * FROM kinesis_cluster.nodes ORDER BY node_id LOOP
+    FOR nd IN SELECT * FROM kinesis_cluster._stream_nodes(list_shards.stream_name) LOOP
         BEGIN
             FOR s IN SELECT * FROM kinesis_cluster._list_shards(nd.node_id, list_shards.stream_name) LOOP
                 shard_id := kinesis_cluster._shard_id(nd.node_id, s.shard_id);
-                parent_shard_id := kinesis_cluster._shard_id(nd.node_id, s.parent_shard_id);
+                -- a child of a shard split onto this node names its parent on the other node
+                parent_shard_id := coalesce(kinesis_cluster._shard_id(nd.node_id, s.parent_shard_id),
+                                            (SELECT p.parent_shard_id FROM kinesis_cluster.placements p
+                                              WHERE p.stream_name = list_shards.stream_name
+                                                AND list_shards.shard_id = ANY (p.child_shard_ids)));
                 adjacent_parent_shard_id := kinesis_cluster._shard_id(nd.node_id, s.adjacent_parent_shard_id);
                 starting_hash_key := kinesis_cluster._to_cluster(nd, s.starting_hash_key);
                 ending_hash_key := kinesis_cluster._to_cluster(nd, s.ending_hash_key + 1) - 1;
@@ -567,7 +697,6 @@ DECLARE
     ords integer[];
     local_keys numeric[];
     batch uuid := gen_random_uuid();
-    routed bigint;
     res kinesis_node.put_result[] := '{}';
     part kinesis_node.put_result[];
     nd kinesis_cluster.nodes;
@@ -580,18 +709,13 @@ BEGIN
     IF array_position(partition_keys, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'ValidationException: partition keys must not be null' USING ERRCODE = '22023';
     END IF;
-    SELECT array_agg(n.node_id ORDER BY k.i), array_agg(k.i ORDER BY k.i),
-           array_agg(kinesis_cluster._to_local(n, k.h) ORDER BY k.i), count(*)
-      INTO nodes, ords, local_keys, routed
-      FROM (SELECT i, coalesce(explicit_hash_keys[i], kinesis_cluster.hash_key(partition_keys[i])) AS h
-              FROM generate_subscripts(partition_keys, 1) i
-            OFFSET 0) k     -- each hash key computed once, not again in the join condition
-      JOIN kinesis_cluster.nodes n ON k.h BETWEEN n.starting_hash_key AND n.ending_hash_key;
-    IF routed <> cnt THEN
-        -- not configured, or an explicit hash key out of range: say which
-        PERFORM kinesis_cluster._node_of_key(coalesce(explicit_hash_keys[i], kinesis_cluster.hash_key(partition_keys[i])))
-           FROM generate_subscripts(partition_keys, 1) i;
-    END IF;
+    -- wait for a split_shard_to_node in progress (it locks the placements ACCESS EXCLUSIVE; a user
+    -- can take ACCESS SHARE only, so no user can hold puts back), then route in a new statement,
+    -- whose snapshot sees the split's placement
+    LOCK TABLE kinesis_cluster.placements IN ACCESS SHARE MODE;
+    SELECT r.nodes, r.local_keys INTO nodes, local_keys
+      FROM kinesis_cluster._route(stream_name, partition_keys, explicit_hash_keys) r;
+    ords := ARRAY(SELECT generate_series(1, cnt));
     BEGIN
         SELECT array_agg(r) INTO res
           FROM kinesis_cluster._put_split(nodes, batch, stream_name, ords, partition_keys, data, local_keys) r;
@@ -623,7 +747,7 @@ BEGIN
         END LOOP;
     END;
     RETURN QUERY
-        SELECT kinesis_cluster._shard_id(nodes[r.ord], 'shardId-' || r.shard_index), r.sequence_number,
+        SELECT 'shardId-' || lpad(nodes[r.ord]::text, 3, '0') || lpad(r.shard_index::text, 9, '0'), r.sequence_number,
                r.error_code, r.error_message
           FROM unnest(res) r ORDER BY r.ord;
 END
@@ -649,7 +773,8 @@ BEGIN
 END
 $$;
 
--- get_shard_iterator: on the node that owns the shard; the iterator names the node.
+-- get_shard_iterator: on the node that owns the shard; the iterator names the node and the
+-- node's shard index (so that the end of a parent names children on other nodes).
 CREATE FUNCTION kinesis_cluster.get_shard_iterator(stream_name text, shard_id text, shard_iterator_type text,
                                                    starting_sequence_number bigint DEFAULT NULL,
                                                    "timestamp" timestamptz DEFAULT NULL) RETURNS text
@@ -659,19 +784,20 @@ DECLARE
     p record;
 BEGIN
     p := kinesis_cluster._shard_node(stream_name, shard_id);
-    RETURN 'n' || (p.node).node_id || '.'
+    RETURN 'n' || (p.node).node_id || '.' || substr(p.local_shard_id, 9)::integer || '.'
            || kinesis_cluster._get_shard_iterator((p.node).node_id, stream_name, p.local_shard_id, shard_iterator_type,
                                                   starting_sequence_number, "timestamp");
 END
 $$;
 
--- get_records: from the node the iterator names; shard ids translated to cluster ids.
+-- get_records: from the node the iterator names; shard ids translated to cluster ids; at the end
+-- of a parent split onto another node, child_shards names the children there.
 CREATE FUNCTION kinesis_cluster.get_records(shard_iterator text, "limit" integer DEFAULT 10000)
     RETURNS kinesis_cluster.get_records_result
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    m text[] := regexp_match(shard_iterator, '^n([0-9]{1,3})\.(.+)$');
+    m text[] := regexp_match(shard_iterator, '^n([0-9]{1,3})\.([0-9]{1,5})\.(.+)$');
     node integer;
     local_it text;
     sid text;
@@ -684,14 +810,17 @@ BEGIN
             HINT = 'Use an iterator returned by kinesis_cluster.get_shard_iterator or get_records.';
     END IF;
     node := m[1]::integer;
-    local_it := m[2];
+    local_it := m[3];
     FOR r IN SELECT * FROM kinesis_cluster._get_records(node, local_it, "limit") g ORDER BY g.ord LOOP
         IF r.ord = 0 THEN
             result.next_shard_iterator := CASE WHEN r.next_shard_iterator IS NOT NULL
-                                               THEN 'n' || node || '.' || r.next_shard_iterator END;
+                                               THEN 'n' || node || '.' || m[2] || '.' || r.next_shard_iterator END;
             result.millis_behind_latest := r.millis_behind_latest;
             result.child_shards := CASE WHEN r.child_shards IS NOT NULL THEN
-                ARRAY(SELECT kinesis_cluster._shard_id(node, c) FROM unnest(r.child_shards) WITH ORDINALITY AS x(c, o) ORDER BY o) END;
+                ARRAY(SELECT kinesis_cluster._shard_id(node, c) FROM unnest(r.child_shards) WITH ORDINALITY AS x(c, o) ORDER BY o)
+                || ARRAY(SELECT unnest(p.child_shard_ids) FROM kinesis_cluster.placements p
+                          WHERE p.parent_shard_id = kinesis_cluster._shard_id(node, 'shardId-' || m[2])
+                          ORDER BY p.placement_id) END;
         ELSE
             -- a record's shard: its sequence number says which (low 16 bits: local shard index)
             sid := kinesis_cluster._shard_id(node, 'shardId-' || (r.sequence_number & 65535));
@@ -741,3 +870,106 @@ BEGIN
     PERFORM kinesis_cluster._merge_shards((a.node).node_id, stream_name, a.local_shard_id, b.local_shard_id);
 END
 $$;
+
+-- split_shard_to_node(stream_name, shard_to_split, new_starting_hash_key, node_name): grow the
+-- cluster without moving data (superuser: it changes where everyone's puts go).  The shard closes
+-- on its node (kinesis.close_shard: no more puts, its records stay readable until retention ages
+-- them out); two children covering its range, split at new_starting_hash_key, open on node_name
+-- (a node added by add_node) numbered above the parent's ending sequence number
+-- (kinesis.open_shards); the placement catalog sends the range's puts there from the commit on.
+-- Puts wait meanwhile (they lock the placements ACCESS SHARE before routing; this locks them
+-- ACCESS EXCLUSIVE), so no put lands in the parent after a child took one.  The node calls commit on
+-- their own: after a failure half-way, run the same call again (a parent already closed is not
+-- closed twice, children already opened are reused).  The node calls run as the stream's owner
+-- (its role on the proxy too), so that the new node's copy of the stream belongs to it (it needs
+-- CREATE on kinesis_records there).  Returns the children's cluster shard ids.
+CREATE FUNCTION kinesis_cluster.split_shard_to_node(stream_name text, shard_to_split text,
+                                                    new_starting_hash_key numeric, node_name text)
+    RETURNS text[]
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    p record;
+    target kinesis_cluster.nodes;
+    sh record;
+    lo numeric;
+    hi numeric;
+    ending bigint;
+    retention interval;
+    children text[];
+    owner text;
+BEGIN
+    IF stream_name IS NULL OR new_starting_hash_key IS NULL OR node_name IS NULL THEN
+        RAISE EXCEPTION 'ValidationException: stream name, shard, new starting hash key and node name must not be null'
+            USING ERRCODE = '22023';
+    END IF;
+    p := kinesis_cluster._shard_node(stream_name, shard_to_split);
+    SELECT * INTO target FROM kinesis_cluster.nodes n WHERE n.node_name = split_shard_to_node.node_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'ResourceNotFoundException: node % not found', node_name USING ERRCODE = '42704',
+            HINT = 'Add it first with kinesis_cluster.add_node(node_name, connection_string).';
+    END IF;
+    IF target.starting_hash_key IS NOT NULL OR target.node_id = (p.node).node_id THEN
+        RAISE EXCEPTION 'InvalidArgumentException: node % owns a home range or holds the shard; split onto a node added by add_node',
+            node_name USING ERRCODE = '22023';
+    END IF;
+    LOCK TABLE kinesis_cluster.placements IN ACCESS EXCLUSIVE MODE;
+    IF EXISTS (SELECT FROM kinesis_cluster.placements pl
+                WHERE pl.stream_name = split_shard_to_node.stream_name AND pl.parent_shard_id = shard_to_split) THEN
+        RAISE EXCEPTION 'InvalidArgumentException: shard % of stream % has already been split onto another node',
+            shard_to_split, stream_name USING ERRCODE = '22023';
+    END IF;
+    owner := kinesis_cluster._stream_owner((p.node).node_id, stream_name);
+    IF owner IS NULL THEN
+        RAISE EXCEPTION 'ResourceNotFoundException: stream % not found', stream_name USING ERRCODE = '42704';
+    END IF;
+    EXECUTE format('SET LOCAL ROLE %I', owner);
+    SELECT * INTO sh FROM kinesis_cluster._list_shards((p.node).node_id, stream_name) l
+     WHERE l.shard_id = p.local_shard_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'ResourceNotFoundException: shard % of stream % not found', shard_to_split, stream_name
+            USING ERRCODE = '42704';
+    END IF;
+    lo := kinesis_cluster._to_cluster(p.node, sh.starting_hash_key);
+    hi := kinesis_cluster._to_cluster(p.node, sh.ending_hash_key + 1) - 1;
+    IF new_starting_hash_key NOT BETWEEN lo + 2 AND hi - 1 THEN
+        RAISE EXCEPTION 'InvalidArgumentException: new starting hash key % is not both greater than one plus the starting hash key % of shard % and less than its ending hash key %',
+            new_starting_hash_key, lo, shard_to_split, hi USING ERRCODE = '22023';
+    END IF;
+    IF sh.ending_sequence_number IS NULL THEN
+        ending := kinesis_cluster._close_shard((p.node).node_id, stream_name, p.local_shard_id);
+    ELSIF EXISTS (SELECT FROM kinesis_cluster._list_shards((p.node).node_id, stream_name) l
+                   WHERE l.parent_shard_id = p.local_shard_id OR l.adjacent_parent_shard_id = p.local_shard_id) THEN
+        RAISE EXCEPTION 'InvalidArgumentException: shard % of stream % has already been merged or split', shard_to_split, stream_name
+            USING ERRCODE = '22023';
+    ELSE
+        ending := sh.ending_sequence_number;    -- closed by an earlier call that failed later
+    END IF;
+    retention := (SELECT d.retention_period FROM kinesis_cluster._describe_stream_summary((p.node).node_id, stream_name) d);
+    -- children opened by an earlier call that failed before its placement committed: reuse them
+    BEGIN
+        children := ARRAY(SELECT kinesis_cluster._shard_id(target.node_id, l.shard_id)
+                            FROM kinesis_cluster._list_shards(target.node_id, stream_name) l
+                           WHERE l.ending_sequence_number IS NULL AND l.starting_sequence_number > ending
+                             AND (l.starting_hash_key, l.ending_hash_key)
+                                 IN ((lo, new_starting_hash_key - 1), (new_starting_hash_key, hi))
+                           ORDER BY l.shard_id);
+    EXCEPTION WHEN undefined_object THEN
+        children := '{}';       -- the stream is not on the new node yet
+    END;
+    IF cardinality(children) <> 2 THEN
+        -- the children's stream on the new node belongs to the stream's owner (the role now)
+        children := ARRAY(SELECT kinesis_cluster._shard_id(target.node_id, o.shard_id)
+                            FROM kinesis_cluster._open_shards(target.node_id, stream_name,
+                                     ARRAY[lo, new_starting_hash_key], ARRAY[new_starting_hash_key - 1, hi],
+                                     ending, retention) o
+                           ORDER BY o.shard_id);
+    END IF;
+    SET LOCAL ROLE NONE;
+    INSERT INTO kinesis_cluster.placements (stream_name, starting_hash_key, ending_hash_key, node_id,
+                                            parent_shard_id, child_shard_ids)
+    VALUES (stream_name, lo, hi, target.node_id, shard_to_split, children);
+    RETURN children;
+END
+$$;
+REVOKE ALL ON FUNCTION kinesis_cluster.split_shard_to_node(text, text, numeric, text) FROM PUBLIC;

@@ -1,7 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * reshard.c
- *		split_shard, merge_shards, update_shard_count, update_stream_mode.
+ *		split_shard, merge_shards, update_shard_count, update_stream_mode,
+ *		and close_shard / open_shards, which hand a hash key range from one
+ *		server to another (kinesis_cluster, README "Scaling out").
  *
  * A reshard closes parent shards and opens children in the catalog, in the
  * caller's transaction.  Producers keep putting meanwhile with the old
@@ -16,6 +18,12 @@
  * children's numbers, from KG_SEQ(C, child), are above it.  Shards created
  * and closed by the same transaction (update_shard_count's intermediate
  * steps) never receive records.
+ *
+ * close_shard closes a shard without children here: its range is served
+ * elsewhere from then on (puts of keys in it fail on this server).
+ * open_shards opens shards over ranges no open shard covers, numbered above
+ * a given sequence number (the closed parent's ending number on the other
+ * server), so that readers going from parent to children keep the order.
  *
  * Transitions are immediate.  A second reshard of a stream while one is
  * uncommitted gets ResourceInUseException (the stream is UPDATING for
@@ -32,9 +40,11 @@
 
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 
 #include "common/kg_catalog.h"
@@ -62,9 +72,12 @@ typedef struct KgReshard
 	KgOpenShard *open;			/* sorted by start */
 } KgReshard;
 
-/* Check privileges and mode, lock the stream, reserve the children's counter. */
+/*
+ * Check privileges and mode, lock the stream, reserve the children's
+ * counter (at least min_counter).
+ */
 static void
-kg_reshard_begin(KgReshard *r, const char *stream_name, bool check_mode)
+kg_reshard_begin(KgReshard *r, const char *stream_name, bool check_mode, int64 min_counter)
 {
 	KgStream   *s = kg_stream_get(stream_name, false);
 	KgCatalogContext cc;
@@ -88,7 +101,7 @@ kg_reshard_begin(KgReshard *r, const char *stream_name, bool check_mode)
 				 errhint("Retry after that transaction ends.")));
 
 	r->s = s;
-	r->child_counter = kg_stream_begin_reshard(s->state, s->segment_capacity);
+	r->child_counter = kg_stream_begin_reshard(s->state, s->segment_capacity, min_counter);
 
 	/* the layout as of this transaction, including its own earlier reshards */
 	kg_catalog_enter(&cc, false);
@@ -158,8 +171,8 @@ kg_require_open(KgReshard *r, const char *shard_id)
 	return -1;					/* keep compiler quiet */
 }
 
-/* Close an open shard (position pos in r->open) in the catalog. */
-static void
+/* Close an open shard (position pos in r->open) in the catalog; returns its ending sequence number. */
+static int64
 kg_close_shard(KgReshard *r, int pos)
 {
 	KgOpenShard *o = &r->open[pos];
@@ -176,15 +189,17 @@ kg_close_shard(KgReshard *r, int pos)
 	kg_catalog_exit(&cc);
 	memmove(&r->open[pos], &r->open[pos + 1], sizeof(KgOpenShard) * (r->nopen - pos - 1));
 	r->nopen--;
+	return ending;
 }
 
-/* Open a new shard with the next index; returns its index. */
+/* Open a new shard with the next index (parent, adjacent: -1 for none); returns its index. */
 static int32
 kg_open_shard(KgReshard *r, uint128 start, uint128 end, int32 parent, int32 adjacent)
 {
 	int32		idx = r->next_index;
 	KgCatalogContext cc;
 	int			pos;
+	char		nulls[8] = "       ";
 
 	if (idx > KG_MAX_SHARD_INDEX)
 		ereport(ERROR,
@@ -192,6 +207,10 @@ kg_open_shard(KgReshard *r, uint128 start, uint128 end, int32 parent, int32 adja
 				 errmsg("LimitExceededException: stream \"%s\" has used up its %d shard ids",
 						r->s->name, KG_MAX_SHARD_INDEX + 1),
 				 errhint("Create a new stream.")));
+	if (parent < 0)
+		nulls[2] = 'n';
+	if (adjacent < 0)
+		nulls[3] = 'n';
 	kg_catalog_enter(&cc, false);
 	kg_spi_exec("INSERT INTO kinesis.shards (stream_id, shard_index, parent_shard_index, "
 				"adjacent_parent_shard_index, starting_hash_key, ending_hash_key, starting_sequence_number) "
@@ -201,7 +220,7 @@ kg_open_shard(KgReshard *r, uint128 start, uint128 end, int32 parent, int32 adja
 						   Int32GetDatum(adjacent), CStringGetTextDatum(kg_u128_to_cstring(start)),
 						   CStringGetTextDatum(kg_u128_to_cstring(end)),
 						   Int64GetDatum(KG_SEQ(r->child_counter, idx))},
-				adjacent < 0 ? "   n   " : "       ", false);
+				nulls, false);
 	kg_spi_exec("UPDATE kinesis.streams SET next_shard_index = $2 WHERE stream_id OPERATOR(pg_catalog.=) $1",
 				2, (Oid[]) {INT4OID, INT4OID},
 				(Datum[]) {Int32GetDatum(r->s->stream_id), Int32GetDatum(idx + 1)}, NULL, false);
@@ -226,7 +245,7 @@ kg_do_split(KgReshard *r, int pos, uint128 k)
 	KgOpenShard parent = r->open[pos];
 
 	r->open = repalloc(r->open, sizeof(KgOpenShard) * (r->nopen + 2));
-	kg_close_shard(r, pos);
+	(void) kg_close_shard(r, pos);
 	(void) kg_open_shard(r, parent.start, k - 1, parent.shard_index, -1);
 	(void) kg_open_shard(r, k, parent.end, parent.shard_index, -1);
 }
@@ -238,8 +257,8 @@ kg_do_merge(KgReshard *r, int pos)
 	KgOpenShard a = r->open[pos];
 	KgOpenShard b = r->open[pos + 1];
 
-	kg_close_shard(r, pos + 1);
-	kg_close_shard(r, pos);
+	(void) kg_close_shard(r, pos + 1);
+	(void) kg_close_shard(r, pos);
 	(void) kg_open_shard(r, a.start, b.end, a.shard_index, b.shard_index);
 }
 
@@ -272,7 +291,7 @@ kg_split_shard(PG_FUNCTION_ARGS)
 				(errcode(KG_INVALID_ARGUMENT),
 				 errmsg("ValidationException: new starting hash key must satisfy the pattern 0|([1-9]\\d{0,38})")));
 	in_range = kg_cstring_to_u128(key_text, &k);
-	kg_reshard_begin(&r, text_to_cstring(PG_GETARG_TEXT_PP(0)), true);
+	kg_reshard_begin(&r, text_to_cstring(PG_GETARG_TEXT_PP(0)), true, 0);
 	pos = kg_require_open(&r, text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	if (!in_range || !(k > r.open[pos].start + 1 && k < r.open[pos].end))
 		ereport(ERROR,
@@ -298,7 +317,7 @@ kg_merge_shards(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
 						errmsg("ValidationException: stream name and both shards must not be null")));
-	kg_reshard_begin(&r, text_to_cstring(PG_GETARG_TEXT_PP(0)), true);
+	kg_reshard_begin(&r, text_to_cstring(PG_GETARG_TEXT_PP(0)), true, 0);
 	a = kg_require_open(&r, text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	b = kg_require_open(&r, text_to_cstring(PG_GETARG_TEXT_PP(2)));
 	if (b != a + 1 || r.open[a].end + 1 != r.open[b].start)
@@ -387,7 +406,15 @@ kg_update_shard_count(PG_FUNCTION_ARGS)
 				(errcode(KG_INVALID_ARGUMENT),
 				 errmsg("InvalidArgumentException: target shard count must be between 1 and 10000"),
 				 errdetail("The target given was %d.", target)));
-	kg_reshard_begin(&r, text_to_cstring(PG_GETARG_TEXT_PP(0)), true);
+	kg_reshard_begin(&r, text_to_cstring(PG_GETARG_TEXT_PP(0)), true, 0);
+	for (int i = 0; i <= r.nopen; i++)
+		if (i == r.nopen ? (r.nopen == 0 || r.open[i - 1].end != KG_HASH_MAX) :
+			r.open[i].start != (i == 0 ? 0 : r.open[i - 1].end + 1))
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("InvalidArgumentException: the open shards of stream \"%s\" do not cover the hash key space on this server", r.s->name),
+					 errdetail("Part of its hash key range was handed to another server (kinesis.close_shard)."),
+					 errhint("Use split_shard and merge_shards.")));
 	if (target > 2 * r.nopen)
 		ereport(ERROR,
 				(errcode(KG_INVALID_ARGUMENT),
@@ -421,7 +448,7 @@ kg_update_stream_mode(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(KG_INVALID_ARGUMENT),
 				 errmsg("ValidationException: stream mode \"%s\" is not one of PROVISIONED, ON_DEMAND", mode)));
-	kg_reshard_begin(&r, text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	kg_reshard_begin(&r, text_to_cstring(PG_GETARG_TEXT_PP(0)), false, 0);
 	kg_catalog_enter(&cc, false);
 	kg_check_limits(r.s->name, 0, strcmp(mode, "ON_DEMAND") == 0 && strcmp(r.s->mode, "ON_DEMAND") != 0);
 	kg_spi_exec("UPDATE kinesis.streams SET stream_mode = $2 WHERE stream_id OPERATOR(pg_catalog.=) $1",
@@ -438,7 +465,7 @@ kg_reshard_split_half(const char *stream_name, int32 shard_index)
 	KgReshard	r;
 	int			pos;
 
-	kg_reshard_begin(&r, stream_name, false);
+	kg_reshard_begin(&r, stream_name, false, 0);
 	pos = kg_find_open(&r, shard_index);
 	if (pos < 0 || r.open[pos].end - r.open[pos].start < 4)
 		return;
@@ -451,9 +478,132 @@ kg_reshard_merge_pair(const char *stream_name, int32 left_index)
 	KgReshard	r;
 	int			pos;
 
-	kg_reshard_begin(&r, stream_name, false);
+	kg_reshard_begin(&r, stream_name, false, 0);
 	pos = kg_find_open(&r, left_index);
 	if (pos < 0 || pos + 1 >= r.nopen || r.open[pos].end + 1 != r.open[pos + 1].start)
 		return;
 	kg_do_merge(&r, pos);
+}
+
+PG_FUNCTION_INFO_V1(kg_close_shard_sql);
+
+/*
+ * kinesis.close_shard(stream_name, shard_to_close) -> ending sequence number:
+ * close an open shard without opening children on this server (its range
+ * goes to another server's kinesis.open_shards).  Owner only, PROVISIONED.
+ */
+Datum
+kg_close_shard_sql(PG_FUNCTION_ARGS)
+{
+	KgReshard	r;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name and shard to close must not be null")));
+	kg_reshard_begin(&r, text_to_cstring(PG_GETARG_TEXT_PP(0)), true, 0);
+	PG_RETURN_INT64(kg_close_shard(&r, kg_require_open(&r, text_to_cstring(PG_GETARG_TEXT_PP(1)))));
+}
+
+/* The elements of a numeric[] argument as hash keys; ValidationException when not valid. */
+static int
+kg_hash_key_array(ArrayType *a, const char *what, uint128 **keys)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(a) > 1)
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: %s must be a one-dimensional array", what)));
+	deconstruct_array(a, NUMERICOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	*keys = palloc(sizeof(uint128) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		char	   *digits = nulls[i] ? NULL : kg_hash_key_digits(elems[i]);
+
+		if (digits == NULL || !kg_cstring_to_u128(digits, &(*keys)[i]))
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("ValidationException: %s element %d is not a hash key in [0, 2^128 - 1]", what, i + 1)));
+	}
+	return n;
+}
+
+PG_FUNCTION_INFO_V1(kg_open_shards);
+
+/*
+ * kinesis.open_shards(stream_name, starting_hash_keys, ending_hash_keys,
+ * after_sequence_number, retention_period) -> (shard_id,
+ * starting_sequence_number): open one shard per range, over ranges no open
+ * shard covers, numbered above after_sequence_number's counter.  Creates the
+ * stream (PROVISIONED, with the retention given, owned by the caller, who
+ * then needs CREATE on kinesis_records) when it does not exist here;
+ * otherwise the caller must own it.
+ */
+Datum
+kg_open_shards(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Interval	default_retention = {INT64CONST(24) * USECS_PER_HOUR, 0, 0};
+	char	   *name;
+	uint128    *starts;
+	uint128    *ends;
+	int			n;
+	int64		min_counter = 0;
+	KgReshard	r;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name and hash key ranges must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	n = kg_hash_key_array(PG_GETARG_ARRAYTYPE_P(1), "starting_hash_keys", &starts);
+	if (n < 1 || n > 100 || kg_hash_key_array(PG_GETARG_ARRAYTYPE_P(2), "ending_hash_keys", &ends) != n)
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: open_shards takes 1 to 100 ranges, as many starting as ending hash keys")));
+	if (!PG_ARGISNULL(3))
+	{
+		if (PG_GETARG_INT64(3) < 0 || KG_SEQ_COUNTER(PG_GETARG_INT64(3)) >= KG_MAX_COUNTER)
+			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+							errmsg("InvalidArgumentException: after_sequence_number %lld is not a sequence number",
+								   (long long) PG_GETARG_INT64(3))));
+		min_counter = KG_SEQ_COUNTER(PG_GETARG_INT64(3)) + 1;
+	}
+	if (kg_stream_get(name, true) == NULL)
+	{
+		kg_check_stream_name(name);
+		kg_stream_create(name, "PROVISIONED", PG_ARGISNULL(4) ? &default_retention : PG_GETARG_INTERVAL_P(4), 0);
+	}
+	kg_reshard_begin(&r, name, true, min_counter);
+	r.open = repalloc(r.open, sizeof(KgOpenShard) * (r.nopen + n + 2));
+
+	/* each range well formed, overlapping no open shard and no other range */
+	for (int i = 0; i < n; i++)
+	{
+		if (starts[i] > ends[i])
+			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+							errmsg("InvalidArgumentException: range %d starts after it ends", i + 1)));
+		for (int j = 0; j < r.nopen; j++)
+			if (starts[i] <= r.open[j].end && r.open[j].start <= ends[i])
+				ereport(ERROR,
+						(errcode(KG_INVALID_ARGUMENT),
+						 errmsg("InvalidArgumentException: range %d overlaps open shard %s of stream \"%s\"",
+								i + 1, kg_shard_id_string(r.open[j].shard_index), r.s->name),
+						 errhint("Close that shard first (kinesis.close_shard) or open a range outside it.")));
+		for (int j = 0; j < i; j++)
+			if (starts[i] <= ends[j] && starts[j] <= ends[i])
+				ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+								errmsg("InvalidArgumentException: ranges %d and %d overlap", j + 1, i + 1)));
+	}
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < n; i++)
+	{
+		int32		idx = kg_open_shard(&r, starts[i], ends[i], -1, -1);
+		Datum		values[2] = {CStringGetTextDatum(kg_shard_id_string(idx)),
+		Int64GetDatum(KG_SEQ(r.child_counter, idx))};
+		bool		nulls[2] = {false, false};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }

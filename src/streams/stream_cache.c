@@ -639,7 +639,12 @@ kg_stream_route(KgStream *s, uint128 hash)
 		else
 			return sh;
 	}
-	elog(ERROR, "no open shard of stream \"%s\" covers a hash key", s->name);
+	ereport(ERROR,
+			(errcode(KG_INVALID_ARGUMENT),
+			 errmsg("InvalidArgumentException: no open shard of stream \"%s\" on this server covers hash key %s",
+					s->name, kg_u128_to_cstring(hash)),
+			 errdetail("The shard of that range was handed to another server (kinesis.close_shard)."),
+			 errhint("Put through kinesis_cluster, which routes each key to the server that holds it.")));
 	return NULL;				/* keep compiler quiet */
 }
 

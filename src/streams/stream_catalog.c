@@ -49,11 +49,12 @@
 #include "common/kg_catalog.h"
 #include "common/kg_compat.h"
 #include "common/kg_errors.h"
-#include "streams/streams.h"
 #include "common/kg_shmem.h"
+#include "streams/reshard.h"
 #include "streams/segments.h"
 #include "streams/standby.h"
 #include "streams/stream_cache.h"
+#include "streams/streams.h"
 
 #define KG_MIN_RETENTION_US (INT64CONST(24) * USECS_PER_HOUR)
 #define KG_MAX_RETENTION_US (INT64CONST(8760) * USECS_PER_HOUR)
@@ -113,19 +114,15 @@ kg_check_limits_as_owner(const char *stream_name, int additional_shards, bool to
 	kg_catalog_exit(&cc);
 }
 
-PG_FUNCTION_INFO_V1(kg_create_stream);
-
 /*
- * kinesis.create_stream(stream_name, shard_count, stream_mode, retention_period)
+ * Create a data stream owned by the current user (who needs CREATE on
+ * kinesis_records) with 'shards' shards tiling the hash key space; with 0
+ * shards the stream has none yet (kinesis.open_shards adds them).  Name
+ * and mode are already validated.
  */
-Datum
-kg_create_stream(PG_FUNCTION_ARGS)
+void
+kg_stream_create(const char *name, const char *mode, Interval *retention, int shards)
 {
-	char	   *name;
-	char	   *mode = PG_ARGISNULL(2) ? "PROVISIONED" : text_to_cstring(PG_GETARG_TEXT_PP(2));
-	Interval	default_retention = {INT64CONST(24) * USECS_PER_HOUR, 0, 0};
-	Interval   *retention = PG_ARGISNULL(3) ? &default_retention : PG_GETARG_INTERVAL_P(3);
-	int			shards;
 	KgCatalogContext cc;
 	int32		stream_id;
 	char	   *table;
@@ -133,32 +130,6 @@ kg_create_stream(PG_FUNCTION_ARGS)
 	Oid			record_table;
 	uint128		step;
 
-	kg_require_shmem();
-	if (PG_ARGISNULL(0))
-		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
-						errmsg("ValidationException: stream name must not be null")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	kg_check_stream_name(name);
-	if (strcmp(mode, "PROVISIONED") != 0 && strcmp(mode, "ON_DEMAND") != 0)
-		ereport(ERROR,
-				(errcode(KG_INVALID_ARGUMENT),
-				 errmsg("ValidationException: stream mode \"%s\" is not one of PROVISIONED, ON_DEMAND", mode)));
-	if (PG_ARGISNULL(1))
-		shards = strcmp(mode, "ON_DEMAND") == 0 ? 4 : 1;
-	else
-	{
-		shards = PG_GETARG_INT32(1);
-		if (strcmp(mode, "ON_DEMAND") == 0)
-			ereport(ERROR,
-					(errcode(KG_INVALID_ARGUMENT),
-					 errmsg("InvalidArgumentException: shard count must not be given for an ON_DEMAND stream"),
-					 errhint("Leave shard_count NULL; an ON_DEMAND stream starts with 4 shards.")));
-		if (shards < 1 || shards > KG_MAX_INITIAL_SHARDS)
-			ereport(ERROR,
-					(errcode(KG_INVALID_ARGUMENT),
-					 errmsg("ValidationException: shard count must be between 1 and %d", KG_MAX_INITIAL_SHARDS),
-					 errdetail("The shard count given was %d.", shards)));
-	}
 	kg_check_retention(retention);
 	PreventCommandIfReadOnly("kinesis.create_stream()");
 	if (pg_namespace_aclcheck(get_namespace_oid("kinesis_records", false), GetUserId(), ACL_CREATE) != ACLCHECK_OK)
@@ -236,6 +207,49 @@ kg_create_stream(PG_FUNCTION_ARGS)
 	kg_stream_state_restore(kg_stream_state_attach(stream_id), 1);
 	kg_stream_changed_at_commit(stream_id, false);
 	kg_wake_worker(MyDatabaseId);
+}
+
+PG_FUNCTION_INFO_V1(kg_create_stream);
+
+/*
+ * kinesis.create_stream(stream_name, shard_count, stream_mode, retention_period)
+ */
+Datum
+kg_create_stream(PG_FUNCTION_ARGS)
+{
+	char	   *name;
+	char	   *mode = PG_ARGISNULL(2) ? "PROVISIONED" : text_to_cstring(PG_GETARG_TEXT_PP(2));
+	Interval	default_retention = {INT64CONST(24) * USECS_PER_HOUR, 0, 0};
+	Interval   *retention = PG_ARGISNULL(3) ? &default_retention : PG_GETARG_INTERVAL_P(3);
+	int			shards;
+
+	kg_require_shmem();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	kg_check_stream_name(name);
+	if (strcmp(mode, "PROVISIONED") != 0 && strcmp(mode, "ON_DEMAND") != 0)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: stream mode \"%s\" is not one of PROVISIONED, ON_DEMAND", mode)));
+	if (PG_ARGISNULL(1))
+		shards = strcmp(mode, "ON_DEMAND") == 0 ? 4 : 1;
+	else
+	{
+		shards = PG_GETARG_INT32(1);
+		if (strcmp(mode, "ON_DEMAND") == 0)
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("InvalidArgumentException: shard count must not be given for an ON_DEMAND stream"),
+					 errhint("Leave shard_count NULL; an ON_DEMAND stream starts with 4 shards.")));
+		if (shards < 1 || shards > KG_MAX_INITIAL_SHARDS)
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("ValidationException: shard count must be between 1 and %d", KG_MAX_INITIAL_SHARDS),
+					 errdetail("The shard count given was %d.", shards)));
+	}
+	kg_stream_create(name, mode, retention, shards);
 	PG_RETURN_VOID();
 }
 

@@ -271,12 +271,13 @@ kg_reshard_limit_mine(KgStreamState *st)
 /*
  * Start a reshard of a stream in this transaction: the counter of the new
  * shards is reserved 'reserve' counters ahead, and puts routed with the
- * old layout (until this transaction commits) must stay below it.  Returns
+ * old layout (until this transaction commits) must stay below it; at least
+ * min_limit (kinesis.open_shards: above another server's numbers).  Returns
  * the first counter of the new shards.  Repeated calls in one transaction
- * return the same value.
+ * return the same value unless min_limit raises it.
  */
 int64
-kg_stream_begin_reshard(KgStreamState *st, int64 reserve)
+kg_stream_begin_reshard(KgStreamState *st, int64 reserve, int64 min_limit)
 {
 	int64		limit;
 	bool		mine = kg_reshard_limit_mine(st);
@@ -284,6 +285,8 @@ kg_stream_begin_reshard(KgStreamState *st, int64 reserve)
 	SpinLockAcquire(&st->mutex);
 	if (!mine && st->reshard_limit == 0)
 		st->reshard_limit = st->next_counter + reserve;
+	if (st->reshard_limit < min_limit)
+		st->reshard_limit = min_limit;
 	limit = st->reshard_limit;
 	SpinLockRelease(&st->mutex);
 	if (!mine)

@@ -82,7 +82,7 @@ typedef enum KgTakeResult
 extern KgTakeResult kg_stream_state_take(KgStreamState *st, uint32 version, int n,
 										 int64 *first_counter);
 extern void kg_stream_wait_reshard(KgStreamState *st);
-extern int64 kg_stream_begin_reshard(KgStreamState *st, int64 reserve);
+extern int64 kg_stream_begin_reshard(KgStreamState *st, int64 reserve, int64 min_limit);
 extern void kg_stream_state_restore(KgStreamState *st, int64 min_next_counter);
 extern int64 kg_stream_stable_bound(KgStreamState *st);
 extern int64 kg_stream_peek_counter(KgStreamState *st);

@@ -135,6 +135,20 @@ CREATE FUNCTION kinesis.split_shard(stream_name text, shard_to_split text, new_s
 CREATE FUNCTION kinesis.merge_shards(stream_name text, shard_to_merge text, adjacent_shard_to_merge text)
     RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_merge_shards';
 
+-- Handing a hash key range from one server to another (kinesis_cluster grows by splitting a shard
+-- onto a new node, README "Scaling out"): close_shard closes an open shard without children here and
+-- returns its ending sequence number; open_shards opens shards over ranges no open shard covers,
+-- numbered above after_sequence_number (creating the stream, without other shards, when it does not
+-- exist here).  Both need the stream's owner (open_shards on a new stream: CREATE on kinesis_records).
+CREATE FUNCTION kinesis.close_shard(stream_name text, shard_to_close text)
+    RETURNS bigint LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_close_shard_sql';
+
+CREATE FUNCTION kinesis.open_shards(stream_name text, starting_hash_keys numeric[], ending_hash_keys numeric[],
+                                    after_sequence_number bigint DEFAULT NULL,
+                                    retention_period interval DEFAULT '24 hours')
+    RETURNS TABLE (shard_id text, starting_sequence_number bigint)
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_open_shards';
+
 CREATE FUNCTION kinesis.update_shard_count(stream_name text, target_shard_count integer,
                                            scaling_type text DEFAULT 'UNIFORM_SCALING')
     RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_update_shard_count';

@@ -12,7 +12,8 @@
 #   proxy-1  kinesis_cluster.put_records, cluster of node0 only (4 shards)
 #   proxy-2  kinesis_cluster.put_records, cluster of node0 and node1 (2 + 2 shards)
 # Reported: records/s, and per-node CPU seconds used during the case (utime + stime of every
-# process of that server, from /proc), so the share of the proxy is visible.  The nodes share
+# process of that server, from /proc), so the share of the proxy is visible.  BENCH_PERF=1 adds
+# perf profiles of the server called and of node0 in each case.  The nodes share
 # the machine's cores, so 2 nodes cannot be faster than the cores allow; the point is the
 # routing overhead (proxy-1 against direct) and that two nodes split the work.
 
@@ -34,7 +35,7 @@ for my $i (0 .. 1)
 	my $n = PostgreSQL::Test::Cluster->new("bench_node$i");
 	$n->init;
 	$n->append_conf('postgresql.conf', "shared_preload_libraries = 'kinesis_glue'\nmax_worker_processes = 16\n"
-		  . "synchronous_commit = off\nshared_buffers = 256MB\n");
+		  . "synchronous_commit = off\nshared_buffers = 256MB\nlog_statement = none\n");
 	$n->start;
 	$n->safe_psql('postgres', 'CREATE EXTENSION kinesis_glue; CREATE EXTENSION kinesis_glue_cluster CASCADE;');
 	push @nodes, $n;
@@ -44,6 +45,7 @@ for my $k (1, 2)
 {
 	my $p = PostgreSQL::Test::Cluster->new("bench_proxy$k");
 	$p->init;
+	$p->append_conf('postgresql.conf', "log_statement = none\n");    # the test default logs every call
 	$p->start;
 	$p->safe_psql('postgres', 'CREATE EXTENSION kinesis_glue_cluster CASCADE');
 	my @use = @nodes[ 0 .. $k - 1 ];
@@ -76,6 +78,27 @@ sub cpu_seconds
 	return $total / 100;
 }
 
+# BENCH_PERF=1: perf profile (user space) of the backends of the server called and of node0,
+# 5 s each during each case, the top symbols appended to the results (the perf data files stay in
+# the temporary directory for perf report --children).
+sub profile
+{
+	my ($node, $name) = @_;
+	my ($ppid) = split /\n/, slurp_file($node->data_dir . '/postmaster.pid');
+	my @pids = grep {
+		my $st = eval { slurp_file("/proc/$_/stat") };
+		defined $st && (split ' ', ($st =~ s/^.*\)\s+//r))[1] == $ppid
+	} map { m{(\d+)$} } glob '/proc/[0-9]*';
+	my $data = "$ENV{TESTDIR}/perf_${name}_" . $node->name . ".data";
+	IPC::Run::run([ 'perf', 'record', '-e', 'cpu-clock:u', '-F', '999', '-g', '-o', $data, '-p', join(',', @pids),
+			'--', 'sleep', '5' ], '>', \my $o, '2>', \my $e);
+	my $report = '';
+	IPC::Run::run([ 'perf', 'report', '--stdio', '--no-children', '-i', $data, '--sort', 'dso,symbol', '-g', 'none',
+			'--percent-limit', '0.7' ], '>', \$report, '2>', \$e);
+	append_to_file("$ENV{TESTDIR}/results.txt",
+		"--- perf, $name, " . $node->name . " backends ---\n" . join("\n", grep { /%/ } split /\n/, $report) . "\n");
+}
+
 my $script = "$PostgreSQL::Test::Utils::tmp_check/bench_put.sql";
 sub run_case
 {
@@ -89,9 +112,14 @@ sub run_case
 	my @servers = ($node, grep { $_ != $node } @nodes);
 	my %before = map { $_->name => cpu_seconds($_) } @servers;
 	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'pgbench', '-n', '-h', $node->host, '-p', $node->port, '-c', $CLIENTS, '-j', $CLIENTS,
-			'-T', $SECONDS, '-f', $script, $db ], '>', \$out, '2>', \$err)
-	  or die "pgbench failed: $err";
+	my $h = IPC::Run::start([ 'pgbench', '-n', '-h', $node->host, '-p', $node->port, '-c', $CLIENTS, '-j', $CLIENTS,
+			'-T', $SECONDS, '-f', $script, $db ], '>', \$out, '2>', \$err);
+	if ($ENV{BENCH_PERF})
+	{
+		sleep 2;
+		profile($_, $name) for ($node == $nodes[0] ? ($node) : ($node, $nodes[0]));
+	}
+	$h->finish or die "pgbench failed: $err";
 	my ($tps) = $out =~ /tps = ([\d.]+)/;
 	my $cpu = join(', ', map { sprintf('%s %.1f s', $_->name, cpu_seconds($_) - $before{ $_->name }) } @servers);
 	my $line = sprintf('%-8s %9.0f records/s   CPU: %s', $name, $tps * $BATCH, $cpu);
