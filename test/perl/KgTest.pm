@@ -23,6 +23,9 @@
 #   kg_put_orders      numbered records to the stream "orders"
 #   kg_orders_digest   md5 and count of what "orders" holds
 #   kg_read_count      how many records read_shard returns from "orders"
+#   kg_cluster         kinesis_glue_cluster: n nodes and a configured proxy
+#   kg_cluster_node    one more node for such a cluster
+#   kg_conninfo        a libpq connection string for a node
 
 package KgTest;
 
@@ -38,7 +41,7 @@ use Time::HiRes qw(time usleep);
 
 our @EXPORT = qw(kg_node kg_sql kg_wait kg_poll kg_wait_worker kg_job_run_end kg_set_conf
   kg_kill9 kg_crash kg_pgbench kg_psql_bg kg_finish kg_transactions kg_firehose_producers
-  kg_put_orders kg_orders_digest kg_read_count);
+  kg_put_orders kg_orders_digest kg_read_count kg_cluster kg_cluster_node kg_conninfo);
 
 # Settings every kg_node gets unless the test changes or drops them.
 my %default_settings = (
@@ -301,6 +304,40 @@ sub kg_read_count
 	return $n;
 }
 
+sub kg_conninfo
+{
+	my ($node) = @_;
+	return 'host=' . $node->host . ' port=' . $node->port . ' dbname=postgres connect_timeout=2';
+}
+
+sub kg_cluster_node
+{
+	my ($name, %opts) = @_;
+	my $node = kg_node($name, set => $opts{set} // {});
+	$node->safe_psql('postgres', 'CREATE EXTENSION kinesis_glue_cluster CASCADE; CREATE ROLE app LOGIN;'
+		  . ' GRANT CREATE ON SCHEMA kinesis_records TO app;');
+	return $node;
+}
+
+sub kg_cluster
+{
+	my ($prefix, $n, %opts) = @_;
+	my $sharedir = `pg_config --sharedir`;
+	chomp $sharedir;
+	plan skip_all => "PL/Proxy is not installed in $sharedir/extension"
+	  unless -e "$sharedir/extension/plproxy.control";
+	my @nodes = map { kg_cluster_node("${prefix}_node$_", %opts) } 0 .. $n - 1;
+	my $proxy = PostgreSQL::Test::Cluster->new("${prefix}_proxy");
+	$proxy->init;
+	$proxy->start;
+	$proxy->safe_psql('postgres', 'CREATE EXTENSION kinesis_glue_cluster CASCADE; CREATE ROLE app LOGIN;');
+	$proxy->safe_psql('postgres',
+		    'SELECT kinesis_cluster.configure(ARRAY['
+		  . join(',', map { "'node$_'" } 0 .. $n - 1) . '], ARRAY['
+		  . join(',', map { "'" . kg_conninfo($_) . "'" } @nodes) . '])');
+	return ($proxy, @nodes);
+}
+
 1;
 
 __END__
@@ -425,5 +462,22 @@ How many records kinesis.read_shard returns from the first $shards shards of
 "orders" (up to 10000 a shard).
 
 =back
+
+=item kg_cluster($prefix, $n, %opts)
+
+Skips the whole test unless PL/Proxy is installed; otherwise starts C<$n>
+kg_node nodes named C<${prefix}_node$i> with kinesis_glue_cluster, a proxy
+node C<${prefix}_proxy> configured over them (nodes C<node0> ...), and on
+every one a LOGIN role C<app> (with CREATE on kinesis_records on the
+nodes).  C<set> passes settings to the nodes.  Returns C<($proxy, @nodes)>.
+
+=item kg_cluster_node($name, %opts)
+
+One node as kg_cluster starts them (kg_node, kinesis_glue_cluster, role
+C<app>), e.g. to add to a running cluster with C<kinesis_cluster.add_node>.
+
+=item kg_conninfo($node)
+
+A libpq connection string for database postgres of C<$node>.
 
 =cut

@@ -29,36 +29,7 @@ use KgTest;
 
 # PL/Proxy (Debian postgresql-15-plproxy, in test/harness/lib.sh KG_PACKAGES) must be in the
 # PostgreSQL under test; a relocated copy needs plproxy.so and plproxy* copied in (README).
-my $sharedir = `pg_config --sharedir`;
-chomp $sharedir;
-plan skip_all => "PL/Proxy is not installed in $sharedir/extension"
-  unless -e "$sharedir/extension/plproxy.control";
-
-my @nodes;
-for my $i (0 .. 2)
-{
-	my $n = kg_node("cl_node$i", set => { 'kinesis_glue.launcher_naptime' => undef });
-	$n->safe_psql('postgres', 'CREATE EXTENSION kinesis_glue_cluster CASCADE;');
-	push @nodes, $n;
-}
-my $proxy = PostgreSQL::Test::Cluster->new('cl_proxy');
-$proxy->init;
-$proxy->start;
-$proxy->safe_psql('postgres', 'CREATE EXTENSION kinesis_glue_cluster CASCADE');
-my $names = join(',', map { "'node$_'" } 0 .. 2);
-my $conns = join(',',
-	map { "'host=" . $nodes[$_]->host . ' port=' . $nodes[$_]->port . " dbname=postgres connect_timeout=2'" } 0 .. 2);
-$proxy->safe_psql('postgres', "SELECT kinesis_cluster.configure(ARRAY[$names], ARRAY[$conns])");
-
-# an application role: the proxy connects to the nodes as it
-for my $n ($proxy, @nodes)
-{
-	$n->safe_psql('postgres', 'CREATE ROLE app LOGIN');
-}
-for my $n (@nodes)
-{
-	$n->safe_psql('postgres', 'GRANT CREATE ON SCHEMA kinesis_records TO app');
-}
+my ($proxy, @nodes) = kg_cluster('cl', 3, set => { 'kinesis_glue.launcher_naptime' => undef });
 
 sub px
 {

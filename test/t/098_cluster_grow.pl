@@ -19,47 +19,12 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
+use KgTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
 
-my $sharedir = `pg_config --sharedir`;
-chomp $sharedir;
-plan skip_all => "PL/Proxy is not installed in $sharedir/extension"
-  unless -e "$sharedir/extension/plproxy.control";
-
-sub start_node
-{
-	my ($i) = @_;
-	my $n = PostgreSQL::Test::Cluster->new("gr_node$i");
-	$n->init;
-	$n->append_conf(
-		'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_worker_processes = 16
-kinesis_glue.worker_naptime = 200ms
-});
-	$n->start;
-	$n->safe_psql('postgres', 'CREATE EXTENSION kinesis_glue; CREATE EXTENSION kinesis_glue_cluster CASCADE;
-	                           CREATE ROLE app LOGIN; GRANT CREATE ON SCHEMA kinesis_records TO app;');
-	return $n;
-}
-
-sub conn
-{
-	my ($n) = @_;
-	return "host=" . $n->host . ' port=' . $n->port . " dbname=postgres connect_timeout=2";
-}
-
-my @nodes = map { start_node($_) } 0 .. 2;
-my $proxy = PostgreSQL::Test::Cluster->new('gr_proxy');
-$proxy->init;
-$proxy->start;
-$proxy->safe_psql('postgres', 'CREATE EXTENSION kinesis_glue_cluster CASCADE; CREATE ROLE app LOGIN;');
-$proxy->safe_psql('postgres',
-	"SELECT kinesis_cluster.configure(ARRAY['node0', 'node1', 'node2'], ARRAY["
-	  . join(',', map { "'" . conn($_) . "'" } @nodes) . "])");
+my ($proxy, @nodes) = kg_cluster('gr', 3);
 
 sub px
 {
@@ -81,8 +46,8 @@ is($parent, 'shardId-000000000000', 'node 0 holds one shard of the three');
 my $mid = px("SELECT ((${lo}::numeric + ${hi}::numeric + 1) / 2)::numeric(39,0)");
 
 # --- a fourth node joins the running cluster ---
-my $new = start_node(3);
-is($proxy->safe_psql('postgres', "SELECT kinesis_cluster.add_node('node3', '" . conn($new) . "')"), 3, 'add_node: node id 3');
+my $new = kg_cluster_node('gr_node3');
+is($proxy->safe_psql('postgres', "SELECT kinesis_cluster.add_node('node3', '" . kg_conninfo($new) . "')"), 3, 'add_node: node id 3');
 like(px_err("SELECT kinesis_cluster.add_node('node4', 'host=x')"), qr/permission denied/, 'add_node is a superuser\'s');
 is(px("SELECT count(*) FROM kinesis_cluster.list_shards('hot')"), 3, 'a new node holds nothing until a shard is split onto it');
 
