@@ -473,9 +473,22 @@ r_put_record(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 	return o;
 }
 
-/* Check Records: an array of objects with a base64 Data (and PartitionKey). */
-bool
-check_records(json_object *in, bool keys, gw_err *e)
+/* PutRecords' records as binary arrays (check_records fills them). */
+typedef struct records_arrays
+{
+	gw_buf		keys;			/* text[] of PartitionKey */
+	gw_buf		data;			/* bytea[] of the decoded Data */
+	gw_buf		hash_keys;		/* text[] of ExplicitHashKey (NULL when absent) */
+	bool		any_hash_key;
+} records_arrays;
+
+/*
+ * Check Records: an array of objects with a base64 Data (and PartitionKey).
+ * With a, also build the arrays of PutRecords in the same pass (Data
+ * decoded straight into the bytea[]); the caller frees them.
+ */
+static bool
+records_check(json_object *in, bool keys, records_arrays *a, gw_err *e)
 {
 	json_object *recs;
 	size_t		n;
@@ -483,36 +496,84 @@ check_records(json_object *in, bool keys, gw_err *e)
 	if (!json_object_object_get_ex(in, "Records", &recs) || !json_object_is_type(recs, json_type_array))
 		return op_fail(e, "ValidationException", "Records must be an array");
 	n = json_object_array_length(recs);
+	if (a)
+	{
+		gw_array_start(&a->keys, GW_TEXTOID, (int) n);
+		gw_array_start(&a->data, GW_BYTEAOID, (int) n);
+		gw_array_start(&a->hash_keys, GW_TEXTOID, (int) n);
+	}
 	for (size_t i = 0; i < n; i++)
 	{
-		json_object *rec = json_object_array_get_idx(recs, i);
-		const char *d;
+		json_object *rec = json_object_array_get_idx(recs, i),
+				   *ehk;
+		const char *d,
+				   *k = NULL;
 
 		if (!json_object_is_type(rec, json_type_object))
 			return op_fail(e, "SerializationException", "Records[%zu] must be an object", i);
-		if (!in_req(rec, "Data", &d, e) || !check_blob("Data", d, e))
+		if (!in_req(rec, "Data", &d, e))
 			return false;
-		if (keys && !in_req(rec, "PartitionKey", &d, e))
+		if (a ? !gw_array_put_base64(&a->data, d, strlen(d)) : !check_blob("Data", d, e))
+			return op_fail(e, "SerializationException", "Data is not valid base64");
+		if (keys && !in_req(rec, "PartitionKey", &k, e))
 			return false;
+		if (!a)
+			continue;
+		gw_array_put(&a->keys, k, (int) strlen(k));
+		if (json_object_object_get_ex(rec, "ExplicitHashKey", &ehk) && ehk)
+		{
+			const char *h = json_object_get_string(ehk);
+
+			gw_array_put(&a->hash_keys, h, (int) strlen(h));
+			a->any_hash_key = true;
+		}
+		else
+			gw_array_put(&a->hash_keys, NULL, -1);
 	}
 	return true;
 }
 
+/* Check Records (Firehose PutRecordBatch). */
+bool
+check_records(json_object *in, bool keys, gw_err *e)
+{
+	return records_check(in, keys, NULL, e);
+}
+
+/*
+ * PutRecords: the keys and the decoded data go as binary text[] and
+ * bytea[] parameters to kinesis.put_records(stream, keys, data), the
+ * statement prepared once per connection; with explicit hash keys the
+ * records are assembled from unnest() of the three arrays instead.
+ */
 static bool
 b_put_records(gw_request *r, json_object *in, gw_err *e)
 {
-	json_object *recs;
+	records_arrays a = {{0}};
+	gw_query   *q;
+	bool		ok;
 
 	STREAM(in);
-	if (!check_records(in, true, e))
-		return false;
-	json_object_object_get_ex(in, "Records", &recs);
-	gw_query_add(r, "SELECT shard_id, sequence_number::text, error_code, error_message FROM "
-				 "kinesis.put_records($1, ARRAY(SELECT ROW(e->>'PartitionKey', decode(e->>'Data', 'base64'), "
-				 "(e->>'ExplicitHashKey')::numeric)::kinesis.put_records_entry "
-				 "FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n))",
-				 2, stream, json_object_to_json_string_ext(recs, JSON_C_TO_STRING_PLAIN));
-	return true;
+	ok = records_check(in, true, &a, e);
+	if (ok)
+	{
+		gw_query_add(r, a.any_hash_key ?
+					 "SELECT shard_id, sequence_number::text, error_code, error_message FROM "
+					 "kinesis.put_records($1, ARRAY(SELECT ROW(t.k, t.d, t.h::numeric)::kinesis.put_records_entry "
+					 "FROM unnest($2::text[], $3::bytea[], $4::text[]) WITH ORDINALITY AS t(k, d, h, n) ORDER BY t.n))" :
+					 "SELECT shard_id, sequence_number::text, error_code, error_message FROM "
+					 "kinesis.put_records($1, $2::text[], $3::bytea[])",
+					 1, stream);
+		q = &r->queries[r->nqueries - 1];
+		gw_query_bind(q, &a.keys, GW_TEXTARRAYOID);
+		gw_query_bind(q, &a.data, GW_BYTEAARRAYOID);
+		if (a.any_hash_key)
+			gw_query_bind(q, &a.hash_keys, GW_TEXTARRAYOID);
+	}
+	free(a.keys.data);
+	free(a.data.data);
+	free(a.hash_keys.data);
+	return ok;
 }
 
 static json_object *
@@ -571,6 +632,11 @@ r_get_shard_iterator(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 	return o;
 }
 
+/*
+ * GetRecords: the result comes in binary format, every column but the
+ * data cast to text (whose binary form is its text), so the records'
+ * bytes arrive as they are instead of as bytea hex.
+ */
 static bool
 b_get_records(gw_request *r, json_object *in, gw_err *e)
 {
@@ -580,18 +646,20 @@ b_get_records(gw_request *r, json_object *in, gw_err *e)
 
 	if (!in_req(in, "ShardIterator", &it, e) || !in_num(in, "Limit", nb, sizeof(nb), &limit, e))
 		return false;
-	gw_query_add(r, "SELECT g.next_shard_iterator, g.millis_behind_latest, array_to_string(g.child_shards, ','), "
-				 "r.sequence_number::text, extract(epoch FROM r.approximate_arrival_timestamp), "
+	gw_query_add(r, "SELECT g.next_shard_iterator, g.millis_behind_latest::text, array_to_string(g.child_shards, ','), "
+				 "r.sequence_number::text, extract(epoch FROM r.approximate_arrival_timestamp)::text, "
 				 "r.partition_key, r.data "
 				 "FROM kinesis.get_records($1, coalesce($2::integer, 10000)) g "
 				 "LEFT JOIN LATERAL unnest(g.records) r ON true",
 				 2, it, limit);
+	r->queries[r->nqueries - 1].binary_result = true;
 	return true;
 }
 
 /*
  * Records, NextShardIterator, MillisBehindLatest and ChildShards from the
- * rows of the get_records query (shared with SubscribeToShard).
+ * rows of the get_records query (shared with SubscribeToShard): the data
+ * column is bytea in text (hex) or binary format, the others text.
  */
 json_object *
 gw_records_json(PGresult *g)
@@ -609,7 +677,10 @@ gw_records_json(PGresult *g)
 		x = json_object_new_object();
 		add_col(x, "SequenceNumber", g, i, 3);
 		add_epoch(x, "ApproximateArrivalTimestamp", g, i, 4);
-		b64 = bytea_to_base64(PQgetvalue(g, i, 6));
+		if (PQfformat(g, 6) == 1)
+			b64 = gw_base64_encode((const unsigned char *) PQgetvalue(g, i, 6), PQgetlength(g, i, 6));
+		else
+			b64 = bytea_to_base64(PQgetvalue(g, i, 6));
 		add_str(x, "Data", b64);
 		free(b64);
 		add_col(x, "PartitionKey", g, i, 5);
