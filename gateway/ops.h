@@ -24,6 +24,9 @@ void		add_col(json_object *o, const char *key, PGresult *res, int row, int col);
 void		add_epoch(json_object *o, const char *key, PGresult *res, int row, int col);
 void		add_int(json_object *o, const char *key, PGresult *res, int row, int col);
 
+bool		b_put_records(gw_request *r, json_object *in, gw_err *e);
+json_object *r_put_records(gw_request *r, json_object *in, PGresult **res, gw_err *e);
+
 extern const gw_op gw_kinesis_ops[];
 extern const gw_op gw_firehose_ops[];
 
