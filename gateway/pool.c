@@ -37,6 +37,7 @@ typedef struct prepared
 	int			nparams;
 	Oid			types[GW_MAX_PARAMS];
 	bool		ready;			/* its Parse succeeded */
+	bool		sent;			/* its Parse is in the running pipeline */
 } prepared;
 
 /* what one result of the pipeline belongs to */
@@ -130,8 +131,9 @@ prep_forget(pconn *c)
 }
 
 /*
- * The statement for q on c: its index, or a new entry to prepare (*parse
- * set), or -1 when the cache is full (run unnamed).
+ * The statement for q on c: its index, with *parse set when it must be
+ * prepared first (not yet, and not earlier in this pipeline), or -1 when
+ * the cache is full (run unnamed).
  */
 static int
 prep_lookup(pconn *c, const gw_query *q, bool *parse)
@@ -141,7 +143,8 @@ prep_lookup(pconn *c, const gw_query *q, bool *parse)
 		if (c->prep[i].nparams == q->nparams && strcmp(c->prep[i].sql, q->sql) == 0 &&
 			memcmp(c->prep[i].types, q->types, sizeof(Oid) * q->nparams) == 0)
 		{
-			*parse = !c->prep[i].ready;
+			*parse = !c->prep[i].ready && !c->prep[i].sent;
+			c->prep[i].sent |= *parse;
 			return i;
 		}
 	if (c->nprep == PREP_MAX)
@@ -150,6 +153,7 @@ prep_lookup(pconn *c, const gw_query *q, bool *parse)
 	c->prep[c->nprep].nparams = q->nparams;
 	memcpy(c->prep[c->nprep].types, q->types, sizeof(Oid) * q->nparams);
 	c->prep[c->nprep].ready = false;
+	c->prep[c->nprep].sent = true;
 	*parse = true;
 	return c->nprep++;
 }
@@ -355,6 +359,8 @@ pc_results(pconn *c)
 	c->state = PC_IDLE;
 	pc_watch(c, EV_READ);
 	r->in_pool = r->running = false;
+	for (int i = 0; i < c->nprep; i++)
+		c->prep[i].sent = false;	/* a Parse that failed is sent again */
 	r->done(r, c->res, nq, c->err);
 	pc_clear_results(c);
 	pc_next(c);
