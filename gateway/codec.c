@@ -8,7 +8,9 @@
  * (an integer inside the tag is epoch milliseconds, as the Java SDK sends
  * it); on the way out, members named "Data" go back to byte strings and
  * members ending in "Timestamp" to tag 1 with integer milliseconds.
- * Pure functions; no shared state.
+ * Also base64, and one-dimensional arrays in PostgreSQL's binary format
+ * (array_recv), the parameters of the put path (Data decoded straight
+ * into a bytea[]).  Pure functions; no shared state.
  */
 #include "gw.h"
 
@@ -32,17 +34,18 @@ gw_base64_encode(const unsigned char *data, size_t len)
 	return out;
 }
 
-/* Decode standard base64 (padded); NULL when s is not base64. */
-unsigned char *
-gw_base64_decode(const char *s, size_t *len)
+/*
+ * Decode n bytes of standard base64 (padded) into out, which has room for
+ * n / 4 * 3 bytes; false when s is not base64.
+ */
+static bool
+base64_decode_into(const char *s, size_t n, unsigned char *out, size_t *len)
 {
-	size_t		n = strlen(s);
-	unsigned char *out;
 	int			got,
 				pad = 0;
 
 	if (n % 4 != 0)
-		return NULL;
+		return false;
 	for (size_t i = 0; i < n; i++)
 	{
 		char		ch = s[i];
@@ -50,22 +53,110 @@ gw_base64_decode(const char *s, size_t *len)
 		if (ch == '=')
 		{
 			if (i < n - 2)
-				return NULL;
+				return false;
 			pad++;
 		}
 		else if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
 				   (ch >= '0' && ch <= '9') || ch == '+' || ch == '/') || pad)
-			return NULL;
+			return false;
 	}
-	out = malloc(n / 4 * 3 + 1);
 	got = n ? EVP_DecodeBlock(out, (const unsigned char *) s, (int) n) : 0;
 	if (got < 0)
+		return false;
+	*len = got - pad;
+	return true;
+}
+
+/* Decode standard base64 (padded); NULL when s is not base64. */
+unsigned char *
+gw_base64_decode(const char *s, size_t *len)
+{
+	size_t		n = strlen(s);
+	unsigned char *out = malloc(n / 4 * 3 + 1);
+
+	if (!base64_decode_into(s, n, out, len))
 	{
 		free(out);
 		return NULL;
 	}
-	*len = got - pad;
 	return out;
+}
+
+/* Make room for more bytes at the end of b. */
+void
+gw_buf_reserve(gw_buf *b, size_t more)
+{
+	if (b->len + more <= b->cap)
+		return;
+	b->cap = (b->len + more) * 2 + 64;
+	b->data = realloc(b->data, b->cap);
+}
+
+static void
+buf_put_int32(gw_buf *b, uint32_t v)
+{
+	gw_buf_reserve(b, 4);
+	b->data[b->len++] = (char) (v >> 24);
+	b->data[b->len++] = (char) (v >> 16);
+	b->data[b->len++] = (char) (v >> 8);
+	b->data[b->len++] = (char) v;
+}
+
+/*
+ * Start a one-dimensional array of n elements of elemtype in PostgreSQL's
+ * binary format (array_recv): ndim, has-null flag, element type, then
+ * length and lower bound of the dimension; n gw_array_put calls follow.
+ */
+void
+gw_array_start(gw_buf *b, Oid elemtype, int n)
+{
+	b->len = 0;
+	buf_put_int32(b, n > 0 ? 1 : 0);
+	buf_put_int32(b, 0);
+	buf_put_int32(b, elemtype);
+	if (n > 0)
+	{
+		buf_put_int32(b, (uint32_t) n);
+		buf_put_int32(b, 1);
+	}
+}
+
+/* Append an element of len bytes (the type's binary form); len < 0 is NULL. */
+void
+gw_array_put(gw_buf *b, const char *data, int len)
+{
+	if (len < 0)
+	{
+		b->data[7] = 1;			/* the has-null flag */
+		buf_put_int32(b, (uint32_t) -1);
+		return;
+	}
+	buf_put_int32(b, (uint32_t) len);
+	gw_buf_reserve(b, len);
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+}
+
+/* Append a bytea element decoded from slen bytes of base64; false if invalid. */
+bool
+gw_array_put_base64(gw_buf *b, const char *s, size_t slen)
+{
+	size_t		at = b->len,
+				n;
+
+	buf_put_int32(b, 0);
+	gw_buf_reserve(b, slen / 4 * 3 + 1);
+	if (!base64_decode_into(s, slen, (unsigned char *) b->data + b->len, &n))
+	{
+		b->len = at;
+		return false;
+	}
+	b->len += n;
+	b->data[at] = (char) (n >> 24);
+	b->data[at + 1] = (char) (n >> 16);
+	b->data[at + 2] = (char) (n >> 8);
+	b->data[at + 3] = (char) n;
+	return true;
 }
 
 /* Concatenate a (possibly chunked) CBOR byte or text string. */

@@ -23,6 +23,12 @@
 #define GW_MAX_QUERIES 6
 #define GW_MAX_PARAMS 8
 
+/* PostgreSQL type oids of binary parameters (pg_type.dat; stable) */
+#define GW_TEXTOID 25
+#define GW_BYTEAOID 17
+#define GW_TEXTARRAYOID 1009
+#define GW_BYTEAARRAYOID 1001
+
 /* ---- configuration (config.c) ---- */
 typedef struct gw_config
 {
@@ -71,11 +77,23 @@ typedef struct gw_header
 
 typedef struct gw_query
 {
-	const char *sql;
+	const char *sql;			/* static text is prepared once per connection */
 	char	   *sql_owned;		/* sql, when it was built for this request */
 	int			nparams;
 	char	   *params[GW_MAX_PARAMS];	/* owned; NULL is SQL NULL */
+	int			lengths[GW_MAX_PARAMS]; /* byte length of a binary parameter */
+	int			formats[GW_MAX_PARAMS]; /* 1: binary (gw_query_bind) */
+	Oid			types[GW_MAX_PARAMS];	/* 0: inferred from the query */
+	bool		binary_result;	/* results in binary format */
 } gw_query;
+
+/* A growing byte buffer (binary parameters). */
+typedef struct gw_buf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+} gw_buf;
 
 struct gw_conn;
 struct gw_request;
@@ -166,6 +184,7 @@ void		gw_pool_reconfigure(void);
 void		gw_pool_submit(gw_request *r);
 void		gw_pool_forget(gw_request *r);
 void		gw_pool_stop(void);
+void		gw_query_bind(gw_query *q, gw_buf *b, Oid type);
 void		gw_keys_flush(void);
 
 /* ---- operations (ops.c) ---- */
@@ -203,6 +222,10 @@ json_object *gw_cbor_to_json(const unsigned char *buf, size_t len, char *err, si
 unsigned char *gw_json_to_cbor(json_object *o, size_t *len);
 char	   *gw_base64_encode(const unsigned char *data, size_t len);
 unsigned char *gw_base64_decode(const char *s, size_t *len);
+void		gw_buf_reserve(gw_buf *b, size_t more);
+void		gw_array_start(gw_buf *b, Oid elemtype, int n);
+void		gw_array_put(gw_buf *b, const char *data, int len);
+bool		gw_array_put_base64(gw_buf *b, const char *s, size_t slen);
 
 /* ---- SigV4 (sigv4.c) ---- */
 typedef struct gw_sigv4

@@ -707,6 +707,9 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
+	/* a PutRecords body, a GetRecords answer in one read, one write (not 16 KiB each) */
+	bufferevent_set_max_single_read(c->bev, 1024 * 1024);
+	bufferevent_set_max_single_write(c->bev, 1024 * 1024);
 	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);

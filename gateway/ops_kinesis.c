@@ -2,8 +2,9 @@
  * ops_kinesis.c - the Kinesis Data Streams operations: each builds the
  * queries of kinesis.* SQL functions from the request and composes the
  * Kinesis response from their rows.  Timestamps are selected as epoch
- * seconds and bytea as hex, so the session's DateStyle and bytea_output
- * do not matter.  Event-loop thread only.
+ * seconds and bytea as hex (GetRecords: binary), so the session's
+ * DateStyle and bytea_output do not matter.  PutRecords is in ops_put.c.
+ * Event-loop thread only.
  */
 #include "ops.h"
 
@@ -473,78 +474,6 @@ r_put_record(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 	return o;
 }
 
-/* Check Records: an array of objects with a base64 Data (and PartitionKey). */
-bool
-check_records(json_object *in, bool keys, gw_err *e)
-{
-	json_object *recs;
-	size_t		n;
-
-	if (!json_object_object_get_ex(in, "Records", &recs) || !json_object_is_type(recs, json_type_array))
-		return op_fail(e, "ValidationException", "Records must be an array");
-	n = json_object_array_length(recs);
-	for (size_t i = 0; i < n; i++)
-	{
-		json_object *rec = json_object_array_get_idx(recs, i);
-		const char *d;
-
-		if (!json_object_is_type(rec, json_type_object))
-			return op_fail(e, "SerializationException", "Records[%zu] must be an object", i);
-		if (!in_req(rec, "Data", &d, e) || !check_blob("Data", d, e))
-			return false;
-		if (keys && !in_req(rec, "PartitionKey", &d, e))
-			return false;
-	}
-	return true;
-}
-
-static bool
-b_put_records(gw_request *r, json_object *in, gw_err *e)
-{
-	json_object *recs;
-
-	STREAM(in);
-	if (!check_records(in, true, e))
-		return false;
-	json_object_object_get_ex(in, "Records", &recs);
-	gw_query_add(r, "SELECT shard_id, sequence_number::text, error_code, error_message FROM "
-				 "kinesis.put_records($1, ARRAY(SELECT ROW(e->>'PartitionKey', decode(e->>'Data', 'base64'), "
-				 "(e->>'ExplicitHashKey')::numeric)::kinesis.put_records_entry "
-				 "FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(e, n) ORDER BY n))",
-				 2, stream, json_object_to_json_string_ext(recs, JSON_C_TO_STRING_PLAIN));
-	return true;
-}
-
-static json_object *
-r_put_records(gw_request *r, json_object *in, PGresult **res, gw_err *e)
-{
-	json_object *o = json_object_new_object(),
-			   *a = json_object_new_array();
-	int			failed = 0;
-
-	for (int i = 0; i < PQntuples(res[0]); i++)
-	{
-		json_object *x = json_object_new_object();
-
-		if (PQgetisnull(res[0], i, 1))
-		{
-			failed++;
-			add_col(x, "ErrorCode", res[0], i, 2);
-			add_col(x, "ErrorMessage", res[0], i, 3);
-		}
-		else
-		{
-			add_col(x, "SequenceNumber", res[0], i, 1);
-			add_col(x, "ShardId", res[0], i, 0);
-		}
-		json_object_array_add(a, x);
-	}
-	json_object_object_add(o, "FailedRecordCount", json_object_new_int(failed));
-	json_object_object_add(o, "Records", a);
-	add_str(o, "EncryptionType", "NONE");
-	return o;
-}
-
 static bool
 b_get_shard_iterator(gw_request *r, json_object *in, gw_err *e)
 {
@@ -571,6 +500,11 @@ r_get_shard_iterator(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 	return o;
 }
 
+/*
+ * GetRecords: the result comes in binary format, every column but the
+ * data cast to text (whose binary form is its text), so the records'
+ * bytes arrive as they are instead of as bytea hex.
+ */
 static bool
 b_get_records(gw_request *r, json_object *in, gw_err *e)
 {
@@ -580,21 +514,24 @@ b_get_records(gw_request *r, json_object *in, gw_err *e)
 
 	if (!in_req(in, "ShardIterator", &it, e) || !in_num(in, "Limit", nb, sizeof(nb), &limit, e))
 		return false;
-	gw_query_add(r, "SELECT g.next_shard_iterator, g.millis_behind_latest, array_to_string(g.child_shards, ','), "
-				 "r.sequence_number::text, extract(epoch FROM r.approximate_arrival_timestamp), "
+	gw_query_add(r, "SELECT g.next_shard_iterator, g.millis_behind_latest::text, array_to_string(g.child_shards, ','), "
+				 "r.sequence_number::text, extract(epoch FROM r.approximate_arrival_timestamp)::text, "
 				 "r.partition_key, r.data, c.children "
 				 "FROM kinesis.get_records($1, coalesce($2::integer, 10000)) g "
 				 "CROSS JOIN LATERAL (SELECT CASE WHEN g.child_shards IS NOT NULL THEN " CHILDREN_SQL " END) c(children) "
 				 "LEFT JOIN LATERAL unnest(g.records) r ON true",
 				 2, it, limit);
+	r->queries[r->nqueries - 1].binary_result = true;
 	return true;
 }
 
 /*
  * Records, NextShardIterator, MillisBehindLatest and ChildShards from the
- * rows of the get_records query (shared with SubscribeToShard).  Column 7,
- * when the query has it, holds the ChildShards as JSON (CHILDREN_SQL: ids,
- * parents and hash key ranges); else column 2 names the children only.
+ * rows of the get_records query (shared with SubscribeToShard): the data
+ * column is bytea in text (hex) or binary format, the others text.  Column
+ * 7, when the query has it, holds the ChildShards as JSON text
+ * (CHILDREN_SQL: ids, parents and hash key ranges); else column 2 names the
+ * children only.
  */
 json_object *
 gw_records_json(PGresult *g)
@@ -612,7 +549,10 @@ gw_records_json(PGresult *g)
 		x = json_object_new_object();
 		add_col(x, "SequenceNumber", g, i, 3);
 		add_epoch(x, "ApproximateArrivalTimestamp", g, i, 4);
-		b64 = bytea_to_base64(PQgetvalue(g, i, 6));
+		if (PQfformat(g, 6) == 1)
+			b64 = gw_base64_encode((const unsigned char *) PQgetvalue(g, i, 6), PQgetlength(g, i, 6));
+		else
+			b64 = bytea_to_base64(PQgetvalue(g, i, 6));
 		add_str(x, "Data", b64);
 		free(b64);
 		add_col(x, "PartitionKey", g, i, 5);

@@ -19,6 +19,7 @@ gw_query_add(gw_request *r, const char *sql, int nparams,...)
 	va_list		ap;
 	gw_query   *q = &r->queries[r->nqueries++];
 
+	memset(q, 0, sizeof(*q));
 	q->sql = sql;
 	q->nparams = nparams;
 	va_start(ap, nparams);

@@ -4,7 +4,12 @@
  * Each connection runs one request at a time as one pipeline: an optional
  * "SELECT set_config('role', $1, true)", the operation's queries, and a
  * Sync.  Everything up to the Sync is one transaction, so the role reverts
- * at its end and a failed query rolls the whole request back.  Requests
+ * at its end and a failed query rolls the whole request back.  Each
+ * connection prepares a query text the first time it runs it (a Parse in
+ * the same pipeline) and then only binds and executes it: PREP_MAX texts
+ * per connection, keyed by the text and parameter types, forgotten with
+ * the connection, and all deallocated when a query fails because a cached
+ * plan changed its result type (after an extension upgrade).  Requests
  * wait in a FIFO queue (bounded by max_queue, each for at most
  * request_timeout) while every connection is busy or down.  A connection
  * that breaks (PostgreSQL restarted) fails its request with InternalFailure
@@ -17,11 +22,30 @@
 #include <string.h>
 
 #define POOL_MAX 1000
+#define PREP_MAX 64
+#define SLOT_MAX (2 * GW_MAX_QUERIES + 2)
 
 typedef enum
 {
 	PC_DOWN, PC_CONNECTING, PC_IDLE, PC_BUSY
 } pc_state;
+
+/* a statement prepared on one connection as "gw<index>" */
+typedef struct prepared
+{
+	char	   *sql;
+	int			nparams;
+	Oid			types[GW_MAX_PARAMS];
+	bool		ready;			/* its Parse succeeded */
+	bool		sent;			/* its Parse is in the running pipeline */
+} prepared;
+
+/* what one result of the pipeline belongs to */
+enum
+{
+	SLOT_SKIP = -1,				/* set_config('role') or DEALLOCATE ALL */
+	SLOT_PREP = -2				/* a Parse; prep_slot names the statement */
+};
 
 typedef struct pconn
 {
@@ -32,10 +56,15 @@ typedef struct pconn
 	struct event *retry;
 	int			gen;
 	gw_request *req;
-	bool		role_q;
-	int			qi;
-	PGresult   *res[GW_MAX_QUERIES + 1];
+	int			qi;				/* the result slot being read */
+	int			nslots;
+	int			slot[SLOT_MAX]; /* query index, SLOT_SKIP or SLOT_PREP */
+	int			prep_slot[SLOT_MAX];
+	PGresult   *res[GW_MAX_QUERIES];
 	PGresult   *err;
+	prepared	prep[PREP_MAX];
+	int			nprep;
+	bool		prep_reset;		/* send DEALLOCATE ALL before the next request */
 } pconn;
 
 static pconn *conns[POOL_MAX];
@@ -46,6 +75,8 @@ static int	qlen;
 static int	nconns;
 
 static void pc_connect(pconn *c);
+static void pc_clear_results(pconn *c);
+static void prep_forget(pconn *c);
 static void pc_event(evutil_socket_t fd, short what, void *arg);
 static void pc_next(pconn *c);
 
@@ -79,6 +110,83 @@ pc_watch(pconn *c, short what)
 }
 
 static void
+pc_clear_results(pconn *c)
+{
+	for (int i = 0; i < GW_MAX_QUERIES; i++)
+	{
+		PQclear(c->res[i]);
+		c->res[i] = NULL;
+	}
+	PQclear(c->err);
+	c->err = NULL;
+}
+
+/* Forget the connection's prepared statements (closed, or deallocated). */
+static void
+prep_forget(pconn *c)
+{
+	for (int i = 0; i < c->nprep; i++)
+		free(c->prep[i].sql);
+	c->nprep = 0;
+}
+
+/*
+ * The statement for q on c: its index, with *parse set when it must be
+ * prepared first (not yet, and not earlier in this pipeline), or -1 when
+ * the cache is full (run unnamed).
+ */
+static int
+prep_lookup(pconn *c, const gw_query *q, bool *parse)
+{
+	*parse = false;
+	for (int i = 0; i < c->nprep; i++)
+		if (c->prep[i].nparams == q->nparams && strcmp(c->prep[i].sql, q->sql) == 0 &&
+			memcmp(c->prep[i].types, q->types, sizeof(Oid) * q->nparams) == 0)
+		{
+			*parse = !c->prep[i].ready && !c->prep[i].sent;
+			c->prep[i].sent |= *parse;
+			return i;
+		}
+	if (c->nprep == PREP_MAX)
+		return -1;
+	c->prep[c->nprep].sql = strdup(q->sql);
+	c->prep[c->nprep].nparams = q->nparams;
+	memcpy(c->prep[c->nprep].types, q->types, sizeof(Oid) * q->nparams);
+	c->prep[c->nprep].ready = false;
+	c->prep[c->nprep].sent = true;
+	*parse = true;
+	return c->nprep++;
+}
+
+/* Send one query of the request, prepared when the cache allows. */
+static bool
+pc_send_query(pconn *c, const gw_query *q, int qindex)
+{
+	const char *const *vals = (const char *const *) q->params;
+	bool		parse;
+	int			pi = prep_lookup(c, q, &parse);
+	char		name[16];
+
+	if (pi < 0)
+	{
+		c->slot[c->nslots++] = qindex;
+		return PQsendQueryParams(c->pg, q->sql, q->nparams, q->types, vals, q->lengths,
+								 q->formats, q->binary_result) == 1;
+	}
+	snprintf(name, sizeof(name), "gw%d", pi);
+	if (parse)
+	{
+		c->prep_slot[c->nslots] = pi;
+		c->slot[c->nslots++] = SLOT_PREP;
+		if (PQsendPrepare(c->pg, name, q->sql, q->nparams, q->types) != 1)
+			return false;
+	}
+	c->slot[c->nslots++] = qindex;
+	return PQsendQueryPrepared(c->pg, name, q->nparams, vals, q->lengths, q->formats,
+							   q->binary_result) == 1;
+}
+
+static void
 pc_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	pc_connect(arg);
@@ -95,13 +203,9 @@ pc_close(pconn *c, int delay_ms)
 		PQfinish(c->pg);
 	c->pg = NULL;
 	c->state = PC_DOWN;
-	for (int i = 0; i <= GW_MAX_QUERIES; i++)
-	{
-		PQclear(c->res[i]);
-		c->res[i] = NULL;
-	}
-	PQclear(c->err);
-	c->err = NULL;
+	pc_clear_results(c);
+	prep_forget(c);
+	c->prep_reset = false;
 	if (c->idx < gw_conf->pool_size)
 	{
 		struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
@@ -157,18 +261,25 @@ pc_run(pconn *c, gw_request *r)
 	r->running = true;
 	c->state = PC_BUSY;
 	c->qi = 0;
-	c->role_q = r->role != NULL;
+	c->nslots = 0;
 	ok = PQenterPipelineMode(c->pg) == 1;
+	if (ok && c->prep_reset)
+	{
+		prep_forget(c);
+		c->prep_reset = false;
+		c->slot[c->nslots++] = SLOT_SKIP;
+		ok = PQsendQueryParams(c->pg, "DEALLOCATE ALL", 0, NULL, NULL, NULL, NULL, 0) == 1;
+	}
 	if (ok && r->role)
 	{
 		const char *p[1] = {r->role};
 
+		c->slot[c->nslots++] = SLOT_SKIP;
 		ok = PQsendQueryParams(c->pg, "SELECT pg_catalog.set_config('role', $1, true)",
 							   1, NULL, p, NULL, NULL, 0) == 1;
 	}
 	for (int i = 0; ok && i < r->nqueries; i++)
-		ok = PQsendQueryParams(c->pg, r->queries[i].sql, r->queries[i].nparams, NULL,
-							   (const char *const *) r->queries[i].params, NULL, NULL, 0) == 1;
+		ok = pc_send_query(c, &r->queries[i], i);
 	if (ok)
 		ok = PQpipelineSync(c->pg) == 1;
 	if (!ok)
@@ -177,6 +288,31 @@ pc_run(pconn *c, gw_request *r)
 		return;
 	}
 	pc_watch(c, PQflush(c->pg) == 1 ? (EV_READ | EV_WRITE) : EV_READ);
+}
+
+/* Keep one result of slot c->qi: a query's, the first error, or none. */
+static void
+pc_keep(pconn *c, PGresult *res)
+{
+	ExecStatusType st = PQresultStatus(res);
+	int			kind = c->qi < c->nslots ? c->slot[c->qi] : SLOT_SKIP;
+
+	if (kind == SLOT_PREP && st == PGRES_COMMAND_OK)
+		c->prep[c->prep_slot[c->qi]].ready = true;
+	if (st == PGRES_FATAL_ERROR && !c->err)
+	{
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		/* "cached plan must not change result type": prepare again */
+		if (state && strcmp(state, "0A000") == 0 &&
+			strstr(PQresultErrorMessage(res), "cached plan") != NULL)
+			c->prep_reset = true;
+		c->err = res;
+	}
+	else if ((st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) && kind >= 0 && !c->res[kind])
+		c->res[kind] = res;
+	else
+		PQclear(res);
 }
 
 /* Read results; when the Sync arrives hand them to the request. */
@@ -189,26 +325,19 @@ pc_results(pconn *c)
 	while (!PQisBusy(c->pg))
 	{
 		PGresult   *res = PQgetResult(c->pg);
-		ExecStatusType st;
 
 		if (!res)
 		{
 			c->qi++;
 			continue;
 		}
-		st = PQresultStatus(res);
-		if (st == PGRES_PIPELINE_SYNC)
+		if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
 		{
 			PQclear(res);
 			break;
 		}
-		if (st == PGRES_FATAL_ERROR && !c->err)
-			c->err = res;
-		else if ((st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) && c->qi <= GW_MAX_QUERIES && !c->res[c->qi])
-			c->res[c->qi] = res;
-		else
-			PQclear(res);
-		if (c->qi > GW_MAX_QUERIES + 1)
+		pc_keep(c, res);
+		if (c->qi > SLOT_MAX)
 			break;
 	}
 	if (PQisBusy(c->pg))
@@ -230,14 +359,10 @@ pc_results(pconn *c)
 	c->state = PC_IDLE;
 	pc_watch(c, EV_READ);
 	r->in_pool = r->running = false;
-	r->done(r, c->res + (c->role_q ? 1 : 0), nq, c->err);
-	for (int i = 0; i <= GW_MAX_QUERIES; i++)
-	{
-		PQclear(c->res[i]);
-		c->res[i] = NULL;
-	}
-	PQclear(c->err);
-	c->err = NULL;
+	for (int i = 0; i < c->nprep; i++)
+		c->prep[i].sent = false;	/* a Parse that failed is sent again */
+	r->done(r, c->res, nq, c->err);
+	pc_clear_results(c);
 	pc_next(c);
 }
 
@@ -427,4 +552,21 @@ gw_pool_stop(void)
 				PQfinish(conns[i]->pg);
 			conns[i]->pg = NULL;
 		}
+}
+
+/*
+ * Set parameter i = q->nparams of q to the bytes of b in binary format
+ * (type oid), taking b's buffer.
+ */
+void
+gw_query_bind(gw_query *q, gw_buf *b, Oid type)
+{
+	int			i = q->nparams++;
+
+	q->params[i] = b->data ? b->data : malloc(1);
+	q->lengths[i] = (int) b->len;
+	q->formats[i] = 1;
+	q->types[i] = type;
+	b->data = NULL;
+	b->len = b->cap = 0;
 }

@@ -3,46 +3,63 @@
 #
 #   test/bench/gateway.sh        as root (runs everything as postgres) or as postgres
 #
-# Through kinesis_glue_gateway with the AWS SDK for JavaScript v3 (default
-# HTTP/2 handler; test/gateway/bench.mjs, needs `npm ci` in test/gateway),
-# against the SQL path with pgbench in the same run, with 1 and 4 clients:
-#   put: PutRecords of 500 records of 100 B  vs  kinesis.put_records of the same
-#   get: GetShardIterator + GetRecords(10,000) vs  get_shard_iterator +
-#        get_records(10,000) with the records array sent to the client (both
-#        from TRIM_HORIZON, so each call returns the same records)
-# Printed: records/s of each and the ratio gateway / SQL (the bar of DESIGN.md
-# is 0.7).  kinesis-local (kinesis-mock) is not measured yet.
+# In one run (needs `npm ci` in test/gateway: the AWS SDK and kinesis-local):
+#   put: PutRecords of 500 records of 100 B, through kinesis_glue_gateway and
+#        through kinesis-local (kinesis-mock for node, in memory), against the
+#        SQL path kinesis.put_records(stream, keys, data) with pgbench
+#   get: GetShardIterator(TRIM_HORIZON) + GetRecords(10,000), through both,
+#        against get_shard_iterator + get_records(10,000) with the records
+#        array sent to the client (every call returns the same 500 records)
+# each with 1 and 4 clients (client i on shard i % 4), each client a node
+# process running test/gateway/bench.mjs in two ways: "sdk", the AWS SDK for
+# JavaScript v3 (default HTTP/2 handler for the gateway; HTTP/1.1 for
+# kinesis-local, which fails on h2c), which spends about as much CPU per call
+# as the gateway, and "raw", prebuilt JSON requests on a keep-alive HTTP/1.1
+# connection, which measures mostly the server.  Printed: records/s of each
+# and the ratios gateway / SQL (the bar of issue 17 is >= 0.7) and
+# gateway / kinesis-local (bar > 1); with BENCH_ROUNDS > 1 the table is
+# measured that many times, interleaved, and a summary gives the mean and
+# the spread (min-max) of each figure.  Timing is never asserted.
 #
-# Settings (environment): BENCH_SECONDS (default 10 per run), BENCH_PORT
-# (default 5497; names the socket file only), GATEWAY_PORT (default 45670),
+# Settings (environment): BENCH_SECONDS (default 5 per measurement),
+# BENCH_ROUNDS (default 2), BENCH_PORT (default 5497; names the socket file
+# only), GATEWAY_PORT (default 45670; kinesis-local uses the next two),
 # BENCH_TMPDIR (default /tmp), PG_BINDIR (default: pg_config --bindir, with
-# the kinesis_glue library installed), GATEWAY (default: gateway/kinesis_glue_gateway).
+# the kinesis_glue library installed), GATEWAY (default:
+# gateway/kinesis_glue_gateway), BENCH_POOL (the gateway's pool_size, default 4),
+# BENCH_KINESIS_LOCAL=0 to leave kinesis-local out.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-SECONDS_RUN=${BENCH_SECONDS:-10}
+SECONDS_RUN=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_ROUNDS:-2}
+POOL=${BENCH_POOL:-4}
+WITH_KL=${BENCH_KINESIS_LOCAL:-1}
 PORT=${BENCH_PORT:-5497}
 GWPORT=${GATEWAY_PORT:-45670}
+KLPORT=$((GWPORT + 1))
 BINDIR=${PG_BINDIR:-$(pg_config --bindir)}
 GATEWAY=${GATEWAY:-$ROOT/gateway/kinesis_glue_gateway}
-WORK=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/kg_gateway_bench.XXXXXX")
+WORK=${BENCH_WORKDIR:-$(mktemp -d "${BENCH_TMPDIR:-/tmp}/kg_gateway_bench.XXXXXX")}
 
 if [ "$(id -u)" = 0 ]; then
 	chown postgres "$WORK"
-	exec su postgres -c "BENCH_SECONDS=$SECONDS_RUN BENCH_PORT=$PORT GATEWAY_PORT=$GWPORT PG_BINDIR=$BINDIR GATEWAY=$GATEWAY BENCH_WORKDIR=$WORK $(printf %q "$0")"
+	exec su postgres -c "BENCH_SECONDS=$SECONDS_RUN BENCH_ROUNDS=$ROUNDS BENCH_POOL=$POOL BENCH_KINESIS_LOCAL=$WITH_KL BENCH_PORT=$PORT GATEWAY_PORT=$GWPORT PG_BINDIR=$BINDIR GATEWAY=$GATEWAY BENCH_WORKDIR=$WORK $(printf %q "$0")"
 fi
-WORK=${BENCH_WORKDIR:-$WORK}
 DATA=$WORK/data
 PSQL=("$BINDIR/psql" -X -q -A -t -h "$WORK" -p "$PORT" -d postgres -v ON_ERROR_STOP=1)
 GWPID=
+KLPID=
 
 cleanup()
 {
 	[ -n "$GWPID" ] && kill "$GWPID" 2>/dev/null
+	[ -n "$KLPID" ] && kill "$KLPID" 2>/dev/null
 	"$BINDIR/pg_ctl" -D "$DATA" -m fast stop >/dev/null 2>&1 || true
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 "$BINDIR/initdb" -D "$DATA" -A trust >/dev/null
 cat >>"$DATA/postgresql.conf" <<EOF
@@ -73,14 +90,30 @@ SELECT count(*) FROM generate_series(0, 3) s, generate_series(1, 20) b,
 EOF
 
 "$GATEWAY" -s "listen=127.0.0.1:$GWPORT" -s "conninfo=host=$WORK port=$PORT dbname=postgres" \
-	-s pool_size=4 -s request_log_level=debug >"$WORK/gateway.log" 2>&1 &
+	-s pool_size="$POOL" -s log_level=warn >"$WORK/gateway.log" 2>&1 &
 GWPID=$!
 sleep 0.5
+
+KL=$ROOT/test/gateway/node_modules/kinesis-local
+if [ "$WITH_KL" = 1 ]; then
+	KINESIS_MOCK_PLAIN_PORT=$KLPORT KINESIS_MOCK_TLS_PORT=$((KLPORT + 1)) KINESIS_MOCK_CERT_PATH=$KL/server.json \
+		INITIALIZE_STREAMS=bench_gw:4,bench_get:4 node "$KL/main.js" >"$WORK/kinesis-local.log" 2>&1 &
+	KLPID=$!
+	for _ in $(seq 1 600); do
+		(echo >"/dev/tcp/127.0.0.1/$KLPORT") 2>/dev/null && break
+		sleep 0.1
+	done
+	sleep 1 # INITIALIZE_STREAMS: the streams become ACTIVE
+	# 500 records in each shard of bench_get (its puts are slow: fewer than
+	# in the database; each GetRecords returns 500 records in both)
+	(cd "$ROOT/test/gateway" && node bench.mjs "http://127.0.0.1:$KLPORT" fill 1 0 bench_get raw >/dev/null)
+fi
 
 echo "SELECT count(*) FROM bench_input b, kinesis.put_records('bench_sql', b.keys, b.datas);" >"$WORK/put.sql"
 echo "SELECT (kinesis.get_records(kinesis.get_shard_iterator('bench_get', 'shardId-00000000000' || (:client_id % 4), 'TRIM_HORIZON'), 10000)).records;" >"$WORK/get.sql"
 
 # records/s of the SQL path: pgbench -c N of script $1, $3 records per call
+# (-M prepared: the gateway prepares its statements too)
 sql_rate()
 {
 	local tps
@@ -89,15 +122,19 @@ sql_rate()
 	echo "$tps * $3" | bc -l
 }
 
-# records/s through the gateway: $2 node processes running bench.mjs $1
-# with one client each (one process would be bound by its own CPU: the SDK
-# serialises and signs in JavaScript); client i reads shard i % 4
-gw_rate()
+# records/s through an endpoint: $2 node processes running bench.mjs $1
+# with one client each (one process would be bound by its own CPU), each
+# connected and warmed up by one call before the common start; client i
+# reads shard i % 4; $3 = port, $4 = sdk|raw, $5 = SDK handler
+ep_rate()
 {
-	local stream=bench_gw i
+	local stream=bench_gw i proto=$5 start
 	[ "$1" = get ] && stream=bench_get
+	[ "$4" = raw ] && proto=raw
+	# the processes start measuring together, once node has loaded (slow on a busy machine)
+	start=$(($(date +%s%3N) + 4000))
 	for i in $(seq 0 $(($2 - 1))); do
-		(cd "$ROOT/test/gateway" && node bench.mjs "http://127.0.0.1:$GWPORT" "$1" 1 "$SECONDS_RUN" "$stream" h2 "$i" \
+		(cd "$ROOT/test/gateway" && node bench.mjs "http://127.0.0.1:$3" "$1" 1 "$SECONDS_RUN" "$stream" "$proto" "$i" "$start" \
 			>"$WORK/client.$i" 2>/dev/null) &
 	done
 	wait
@@ -110,14 +147,40 @@ gw_rate()
 # a segment boundary, so fewer than 10,000)
 GET_PER_CALL=$("${PSQL[@]}" -c "SELECT cardinality((kinesis.get_records(kinesis.get_shard_iterator('bench_get', 'shardId-000000000000', 'TRIM_HORIZON'), 10000)).records)")
 echo "get_records from TRIM_HORIZON returns $GET_PER_CALL records per call"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
 
-printf '%-5s %8s %16s %16s %8s\n' case clients 'gateway rec/s' 'SQL rec/s' ratio
-for c in put get; do
-	per=500
-	[ $c = get ] && per=$GET_PER_CALL
-	for n in 1 4; do
-		g=$(gw_rate $c $n)
-		s=$(sql_rate $c $n $per)
-		printf '%-5s %8d %16.0f %16.0f %8.2f\n' $c $n "$g" "$s" "$(echo "$g / $s" | bc -l)"
+# one line per figure: round case clients what rate
+: >"$WORK/figures"
+for round in $(seq 1 "$ROUNDS"); do
+	for c in put get; do
+		per=500
+		[ $c = get ] && per=$GET_PER_CALL
+		for n in 1 4; do
+			echo "$round $c $n sql $(sql_rate $c $n $per)" >>"$WORK/figures"
+			for k in sdk raw; do
+				echo "$round $c $n gateway-$k $(ep_rate $c $n "$GWPORT" $k h2)" >>"$WORK/figures"
+				[ "$WITH_KL" = 1 ] &&
+					echo "$round $c $n kinesis-local-$k $(ep_rate $c $n "$KLPORT" $k h1)" >>"$WORK/figures"
+			done
+		done
 	done
+	echo "round $round done, load $(cut -d' ' -f1-3 /proc/loadavg)"
 done
+
+# the table: mean (min-max) of each figure over the rounds, and the ratios of the means
+awk -v kl="$WITH_KL" '
+{ k = $2 " " $3 " " $4; v = $5; n[k]++; s[k] += v
+  if (!(k in lo) || v < lo[k]) lo[k] = v; if (!(k in hi) || v > hi[k]) hi[k] = v }
+function m(k) { return n[k] ? s[k] / n[k] : 0 }
+function f(k) { return sprintf("%7.0f (%.0f-%.0f)", m(k), lo[k], hi[k]) }
+function r(a, b) { return m(b) > 0 ? sprintf("%6.2f", m(a) / m(b)) : "     -" }
+END {
+  printf "%-4s %2s %-6s %-24s %-24s %-24s %7s %7s\n", "case", "n", "client", "gateway rec/s", \
+    "kinesis-local rec/s", "SQL rec/s", "gw/SQL", "gw/kl"
+  split("put get", cs); split("1 4", ns); split("sdk raw", ks)
+  for (i = 1; i <= 2; i++) for (j = 1; j <= 2; j++) for (l = 1; l <= 2; l++) {
+    p = cs[i] " " ns[j] " "; g = p "gateway-" ks[l]; q = p "kinesis-local-" ks[l]
+    printf "%-4s %2s %-6s %-24s %-24s %-24s %7s %7s\n", cs[i], ns[j], ks[l], f(g), \
+      kl == 1 ? f(q) : "-", f(p "sql"), r(g, p "sql"), kl == 1 ? r(g, q) : "-"
+  }
+}' "$WORK/figures"
