@@ -191,6 +191,9 @@ like(
 	sql("SELECT error_message FROM glue.get_job_run('forever', $run)"),
 	qr/^the run exceeded its timeout of 00:00:03 \(cancelled: the run passed its timeout; terminated: the cancel was ignored for kinesis_glue.runner_grace\)$/,
 	'its status says it was cancelled at its timeout and terminated after the grace period');
+is( sql("SELECT state || ': ' || reason FROM kinesis_glue.runners WHERE kind = 'job run' AND id = $run"),
+	'idle: cancelled: the run passed its timeout; terminated: the cancel was ignored for kinesis_glue.runner_grace',
+	'kinesis_glue.runners still lists its runner, terminated, with the reason');
 
 for my $l ($producer, $monitor)
 {
