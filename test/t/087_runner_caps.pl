@@ -16,8 +16,9 @@
 #   - role other then wants 2 (delivery streams): both start;
 #   - role third wants 4 (mapping slots): 2 start, the budget is full, 2 wait
 #     with that reason;
-#   - a database created afterwards still gets its worker (a reserved slot),
-#     and its own runners wait rather than take the last slot.
+#   - a database created afterwards still gets its worker (a reserved slot;
+#     the other one holds PostgreSQL's logical replication launcher), and
+#     its own runners wait.
 
 use strict;
 use warnings;
@@ -132,8 +133,12 @@ ok( wait_for(
 		'waiting: waiting for a runner slot: 8 runners use the background worker slots left after the launcher, '
 		  . '2 database workers and kinesis_glue.reserved_worker_processes'),
 	"the new database's runner waits rather than take a reserved slot");
+is( sql("SELECT waiting_reason FROM firehose.delivery_stream_metrics WHERE delivery_stream_name = 'other-db2'", 'db2'),
+	'waiting for a runner slot: 8 runners use the background worker slots left after the launcher, '
+	  . '2 database workers and kinesis_glue.reserved_worker_processes',
+	"the delivery stream's metrics say why");
 is(sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type LIKE 'kinesis_glue%'"),
-	11, 'launcher, 2 workers and 8 runners: one slot is still free');
+	11, 'launcher, 2 workers and 8 runners (the 12th slot: the logical replication launcher)');
 
 # the budget is now 7 (two database workers): freeing two slots makes room
 # for one runner, and the oldest waiter that fits goes first: not hog's
