@@ -9,9 +9,8 @@
 #     FAILING, the reason in last_error), and its runner is never terminated
 #     (it obeys the cancel);
 #   - a second delivery stream of the same data stream whose transform, a
-#     video stream processor
-#     whose function, and a Glue job whose script loop forever catching
-#     query_canceled: each runner is terminated after its timeout plus
+#     video stream processor whose function, and a Glue job whose script
+#     loop forever catching query_canceled: each runner is terminated after its timeout plus
 #     kinesis_glue.runner_grace (not before), with the reason in its status
 #     view and in kinesis_glue.runners; the delivery and processor runners
 #     come back (with backoff) and are terminated again.
