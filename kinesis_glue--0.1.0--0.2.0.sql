@@ -903,8 +903,18 @@ BEGIN
             PERFORM firehose._retry_state(id, 'recovered', NULL, NULL);
         END IF;
         RETURN n;
-    EXCEPTION WHEN OTHERS THEN
-        err := SQLERRM;         -- the attempt is rolled back: checkpoint, rows, objects
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        -- the attempt is rolled back: checkpoint, rows, objects.  In a
+        -- delivery runner (not force) a cancel is the batch's statement
+        -- timeout: a failed attempt like any other, so it is recorded and
+        -- backed off; a cancel of flush() cancels the caller's statement.
+        IF SQLSTATE = '57014' AND force THEN
+            RAISE;
+        END IF;
+        err := CASE WHEN SQLSTATE = '57014'
+                    THEN format('the batch ran longer than kinesis_glue.delivery_timeout (%s): %s',
+                                current_setting('kinesis_glue.delivery_timeout'), SQLERRM)
+                    ELSE SQLERRM END;
     END;
 
     attempts := d.failed_attempts + 1;
@@ -4119,6 +4129,25 @@ CREATE VIEW kinesis_glue.runners AS
       FROM kinesis_glue._runners() r
       LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) r.datid;
 GRANT SELECT ON kinesis_glue.runners TO PUBLIC;
+
+-- Why the runner of (kind, id) in this database waits for a slot (the
+-- runner caps), NULL when it does not wait: for the status views.
+CREATE FUNCTION kinesis_glue._runner_waiting_reason(kind text, id bigint) RETURNS text
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT min(r.reason) FROM kinesis_glue._runners() r
+     WHERE r.kind = $1 AND r.id = $2 AND r.state = 'waiting'
+       AND r.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+$$;
+-- the stream processors' status says why a processor's runner waits
+CREATE OR REPLACE VIEW kinesis_video.stream_processor_status AS
+    SELECT p.name, s.stream_name AS input_video_stream,
+           pg_catalog.to_regprocedure(p.function_name)::pg_catalog.regproc AS function_name, p.output_stream, p.owner,
+           p.status, p.last_fragment_number, p.fragments_processed, p.events_emitted, p.fragments_failed,
+           p.failed_attempts, p.next_attempt_at, p.last_error, p.last_error_at,
+           p.creation_timestamp, p.last_update_timestamp,
+           kinesis_glue._runner_waiting_reason('processor', p.processor_id) AS waiting_reason
+      FROM kinesis_video.stream_processors p JOIN kinesis_video.streams s USING (stream_id);
 CREATE OR REPLACE VIEW kinesis.event_source_mapping_status AS
     SELECT m.mapping_id, s.stream_name, pg_catalog.to_regprocedure(m.function_name)::pg_catalog.regproc AS function_name, m.owner,
            CASE WHEN m.enabled THEN 'Enabled' ELSE 'Disabled' END AS state,
@@ -4152,7 +4181,8 @@ CREATE VIEW firehose.delivery_stream_metrics AS
            d.records_backed_up,
            p.pending_records, p.pending_bytes, p.data_freshness,
            d.last_delivery_at, d.last_error, d.last_error_at, d.failing_since, d.failed_attempts,
-           d.next_attempt_at
+           d.next_attempt_at,
+           kinesis_glue._runner_waiting_reason('delivery', d.delivery_stream_id) AS waiting_reason
       FROM firehose.delivery_streams d
       LEFT JOIN LATERAL (
            SELECT sum(c.lag_records) AS pending_records, sum(c.lag_bytes) AS pending_bytes,
@@ -4162,7 +4192,7 @@ CREATE VIEW firehose.delivery_stream_metrics AS
               AND c.consumer_name OPERATOR(pg_catalog.=) d.consumer_name) p ON true;
 GRANT SELECT ON firehose.delivery_stream_metrics TO PUBLIC;
 COMMENT ON VIEW firehose.delivery_stream_metrics IS
-    'per delivery stream: records and bytes in and delivered, failures by kind, data freshness, last error';
+    'per delivery stream: records and bytes in and delivered, failures by kind, data freshness, last error, why its runner waits';
 
 
 -- 7. Reads on hot standbys (scale-out) and put_record's named row type

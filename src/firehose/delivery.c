@@ -54,7 +54,8 @@ static const KgPollRunner delivery = {
 	"WHERE enabled ORDER BY delivery_stream_id",
 	.check_sql = "SELECT owner::oid, true FROM firehose.delivery_streams "
 	"WHERE delivery_stream_id OPERATOR(pg_catalog.=) $1 AND enabled",
-	.start_sql = "SELECT firehose._recover_objects(delivery_stream_id, destination_directory) "
+	/* (recover_objects: the owner of a table destination may not run _recover_objects) */
+	.start_sql = "SELECT firehose.recover_objects(delivery_stream_name) "
 	"FROM firehose.delivery_streams WHERE delivery_stream_id OPERATOR(pg_catalog.=) $1 "
 	"AND destination_type OPERATOR(pg_catalog.=) 'files'",
 	.batch_sql = "SELECT firehose._deliver($1::int4, false)",

@@ -684,7 +684,8 @@ CREATE VIEW firehose.delivery_stream_metrics AS
            d.records_backed_up,
            p.pending_records, p.pending_bytes, p.data_freshness,
            d.last_delivery_at, d.last_error, d.last_error_at, d.failing_since, d.failed_attempts,
-           d.next_attempt_at
+           d.next_attempt_at,
+           kinesis_glue._runner_waiting_reason('delivery', d.delivery_stream_id) AS waiting_reason
       FROM firehose.delivery_streams d
       LEFT JOIN LATERAL (
            SELECT sum(c.lag_records) AS pending_records, sum(c.lag_bytes) AS pending_bytes,
@@ -694,7 +695,7 @@ CREATE VIEW firehose.delivery_stream_metrics AS
               AND c.consumer_name OPERATOR(pg_catalog.=) d.consumer_name) p ON true;
 GRANT SELECT ON firehose.delivery_stream_metrics TO PUBLIC;
 COMMENT ON VIEW firehose.delivery_stream_metrics IS
-    'per delivery stream: records and bytes in and delivered, failures by kind, data freshness, last error';
+    'per delivery stream: records and bytes in and delivered, failures by kind, data freshness, last error, why its runner waits';
 
 -- Direct PUT ---------------------------------------------------------------
 

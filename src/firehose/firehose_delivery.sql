@@ -465,8 +465,18 @@ BEGIN
             PERFORM firehose._retry_state(id, 'recovered', NULL, NULL);
         END IF;
         RETURN n;
-    EXCEPTION WHEN OTHERS THEN
-        err := SQLERRM;         -- the attempt is rolled back: checkpoint, rows, objects
+    EXCEPTION WHEN OTHERS OR query_canceled THEN
+        -- the attempt is rolled back: checkpoint, rows, objects.  In a
+        -- delivery runner (not force) a cancel is the batch's statement
+        -- timeout: a failed attempt like any other, so it is recorded and
+        -- backed off; a cancel of flush() cancels the caller's statement.
+        IF SQLSTATE = '57014' AND force THEN
+            RAISE;
+        END IF;
+        err := CASE WHEN SQLSTATE = '57014'
+                    THEN format('the batch ran longer than kinesis_glue.delivery_timeout (%s): %s',
+                                current_setting('kinesis_glue.delivery_timeout'), SQLERRM)
+                    ELSE SQLERRM END;
     END;
 
     attempts := d.failed_attempts + 1;

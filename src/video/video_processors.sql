@@ -184,7 +184,8 @@ CREATE VIEW kinesis_video.stream_processor_status AS
            pg_catalog.to_regprocedure(p.function_name)::pg_catalog.regproc AS function_name, p.output_stream, p.owner,
            p.status, p.last_fragment_number, p.fragments_processed, p.events_emitted, p.fragments_failed,
            p.failed_attempts, p.next_attempt_at, p.last_error, p.last_error_at,
-           p.creation_timestamp, p.last_update_timestamp
+           p.creation_timestamp, p.last_update_timestamp,
+           kinesis_glue._runner_waiting_reason('processor', p.processor_id) AS waiting_reason
       FROM kinesis_video.stream_processors p JOIN kinesis_video.streams s USING (stream_id);
 GRANT SELECT ON kinesis_video.stream_processor_status TO PUBLIC;
 

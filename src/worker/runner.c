@@ -53,6 +53,7 @@
 
 #define KG_LAUNCH_TIMEOUT_MS 10000
 #define KG_RESTART_BACKOFF_MAX_MS 60000
+#define KG_TERMINATED_SHOWN_MS 60000
 
 int			kg_max_runners_per_database = 16;
 int			kg_max_runners_per_role = 8;
@@ -557,11 +558,16 @@ kg_runner_want(const KgRunnerKind *kind, int64 id, int32 part, int32 generation,
 /*
  * End of a supervisor round: entries of this kind and database that were
  * not wanted this round stop waiting; with stop_unwanted, their runners are
- * terminated too (a mapping deleted, disabled or shrunk).
+ * terminated too (a mapping deleted, disabled or shrunk).  An exited runner
+ * that the supervisor terminated stays listed (idle, with the reason in
+ * kinesis_glue.runners) for KG_TERMINATED_SHOWN_MS, also when nothing
+ * wants it again (a job run that ended).
  */
 void
 kg_runner_round_end(const KgRunnerKind *kind, bool stop_unwanted)
 {
+	TimestampTz now = GetCurrentTimestamp();
+
 	if (Registry == NULL)
 		return;
 	LWLockAcquire(Registry->lock, LW_EXCLUSIVE);
@@ -571,6 +577,9 @@ kg_runner_round_end(const KgRunnerKind *kind, bool stop_unwanted)
 
 		if (s->state == KG_RUNNER_FREE || s->seen || s->info.dboid != MyDatabaseId ||
 			strcmp(s->info.kind, kind->name) != 0)
+			continue;
+		if (s->state == KG_RUNNER_IDLE && s->info.terminated &&
+			!TimestampDifferenceExceeds(s->since, now, KG_TERMINATED_SHOWN_MS))
 			continue;
 		if (s->state == KG_RUNNER_WAITING || s->state == KG_RUNNER_IDLE)
 			s->state = KG_RUNNER_FREE;

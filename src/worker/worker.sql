@@ -35,6 +35,16 @@ CREATE VIEW kinesis_glue.runners AS
       LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) r.datid;
 GRANT SELECT ON kinesis_glue.runners TO PUBLIC;
 
+-- Why the runner of (kind, id) in this database waits for a slot (the
+-- runner caps), NULL when it does not wait: for the status views.
+CREATE FUNCTION kinesis_glue._runner_waiting_reason(kind text, id bigint) RETURNS text
+    LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+    SELECT min(r.reason) FROM kinesis_glue._runners() r
+     WHERE r.kind = $1 AND r.id = $2 AND r.state = 'waiting'
+       AND r.datid = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+$$;
+
 -- Start this database's worker once CREATE EXTENSION commits.
 SELECT kinesis_glue._register_database();
 
