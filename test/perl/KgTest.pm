@@ -26,6 +26,9 @@
 #   kg_cluster         kinesis_glue_cluster: n nodes and a configured proxy
 #   kg_cluster_node    one more node for such a cluster
 #   kg_conninfo        a libpq connection string for a node
+#   kg_gateway_program the built gateway (skips the test without node, npm
+#                      or the gateway) and test/gateway
+#   kg_npm_ci          npm ci in test/gateway when its lock file changed
 
 package KgTest;
 
@@ -33,6 +36,8 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use Cwd ();
+use File::Basename ();
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -41,7 +46,8 @@ use Time::HiRes qw(time usleep);
 
 our @EXPORT = qw(kg_node kg_sql kg_wait kg_poll kg_wait_worker kg_job_run_end kg_set_conf
   kg_kill9 kg_crash kg_pgbench kg_psql_bg kg_finish kg_transactions kg_firehose_producers
-  kg_put_orders kg_orders_digest kg_read_count kg_cluster kg_cluster_node kg_conninfo);
+  kg_put_orders kg_orders_digest kg_read_count kg_cluster kg_cluster_node kg_conninfo
+  kg_gateway_program kg_npm_ci);
 
 # Settings every kg_node gets unless the test changes or drops them.
 my %default_settings = (
@@ -217,6 +223,7 @@ sub kg_pgbench
 	my @cmd = (
 		'pgbench', '-h', $node->host, '-p', $node->port, '-n',
 		'-c', $clients, '-j', $clients, '-T', $opts{seconds});
+	push @cmd, '-U', $opts{user} if defined $opts{user};
 	push @cmd, '-R', $opts{rate} if defined $opts{rate};
 	push @cmd, '-D', $_ for @{ $opts{define} // [] };
 	push @cmd, '-f', $file, $opts{db} // 'postgres';
@@ -302,6 +309,31 @@ sub kg_read_count
 	$n += $node->safe_psql($db, sprintf(q{SELECT count(*) FROM kinesis.read_shard('orders', 'shardId-%012d', NULL, 10000)}, $_))
 	  for 0 .. $shards - 1;
 	return $n;
+}
+
+sub kg_gateway_program
+{
+	my $root = Cwd::abs_path(File::Basename::dirname(__FILE__) . '/../..');
+	plan skip_all => 'node and npm are needed for the gateway tests'
+	  unless system('node --version >/dev/null 2>&1') == 0
+	  && system('npm --version >/dev/null 2>&1') == 0;
+	my ($gateway) = grep { -x $_ } "$root/gateway/kinesis_glue_gateway",
+	  map { "$_/kinesis_glue_gateway" } split /:/, $ENV{PATH};
+	plan skip_all => 'kinesis_glue_gateway is not built (its libraries are missing)' unless $gateway;
+	return ($gateway, "$root/test/gateway");
+}
+
+sub kg_npm_ci
+{
+	my ($tdir, $what) = @_;
+	$ENV{npm_config_cache} = "$tdir/.npm-cache";
+	$ENV{npm_config_update_notifier} = 'false';
+	my $installed = "$tdir/node_modules/.package-lock.json";
+	return 1 if -e $installed && -M $installed <= -M "$tdir/package-lock.json";
+	my $log = PostgreSQL::Test::Utils::tempdir() . '/npm.log';
+	my $ok = system("cd '$tdir' && timeout 600 npm ci --no-audit --no-fund --loglevel=error >'$log' 2>&1") == 0;
+	ok($ok, $what) or diag(slurp_file($log));
+	return $ok;
 }
 
 sub kg_conninfo
@@ -415,7 +447,7 @@ a start of the node; returns what kg_kill9 returned.
 
 Writes $script to $name.sql in the node's base directory and starts pgbench
 on it in the background: C<clients> (default 1, as many threads), C<seconds>
-(-T), C<rate> (-R), C<define> (list of -D values), C<db>, C<timeout> (default
+(-T), C<user> (-U), C<rate> (-R), C<define> (list of -D values), C<db>, C<timeout> (default
 seconds + timeout_default).  Returns a run for kg_finish: a hash with C<h>
 (the IPC::Run harness) and C<out>, C<err> (references to its output).
 
@@ -475,6 +507,19 @@ nodes).  C<set> passes settings to the nodes.  Returns C<($proxy, @nodes)>.
 
 One node as kg_cluster starts them (kg_node, kinesis_glue_cluster, role
 C<app>), e.g. to add to a running cluster with C<kinesis_cluster.add_node>.
+
+=item kg_gateway_program()
+
+Skips the whole test unless node and npm run and kinesis_glue_gateway is
+built (in gateway/ or on PATH); returns the gateway's path and the
+test/gateway directory.
+
+=item kg_npm_ci($tdir, $what)
+
+Runs C<npm ci> in C<$tdir> (cache in C<$tdir/.npm-cache>, which it also
+sets for the rest of the test) when its package-lock.json is newer than the
+installed modules, as a test named C<$what>; returns whether the modules are
+there.
 
 =item kg_conninfo($node)
 

@@ -24,67 +24,34 @@
 use strict;
 use warnings;
 
-use IPC::Run;
-use PostgreSQL::Test::Cluster;
+use KgTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time usleep);
+use Time::HiRes qw(time);
 
 my $RUN_SECONDS = 60;
 
-my $node = PostgreSQL::Test::Cluster->new('acceptance');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_connections = 40
-max_worker_processes = 16
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.launcher_naptime = 200ms
-kinesis_glue.delivery_timeout = 2s
-kinesis_glue.mapping_timeout = 2s
-kinesis_glue.runner_grace = 2s
-# retention is 24 h: a record segment expires 15 s after it closed
-kinesis_glue.retention_clock_offset = 86385
-});
-$node->start;
+my $node = kg_node(
+	'acceptance',
+	set => {
+		max_connections => 40,
+		'kinesis_glue.delivery_timeout' => '2s',
+		'kinesis_glue.mapping_timeout' => '2s',
+		'kinesis_glue.runner_grace' => '2s',
+		# retention is 24 h: a record segment expires 15 s after it closed
+		'kinesis_glue.retention_clock_offset' => 86385
+	});
 
 sub sql { my ($q, %o) = @_; return $node->safe_psql('postgres', $q, %o); }
 
-# wait_for(QUERY, EXPECTED, SECONDS): poll until QUERY returns EXPECTED
+# wait_for(QUERY, EXPECTED[, SECONDS]): kg_wait, bounded by SECONDS when given
 sub wait_for
 {
 	my ($query, $expected, $secs) = @_;
-	my $deadline = time() + ($secs // 30);
-	my $got = '';
-	while (time() < $deadline)
-	{
-		$got = sql($query);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("waited in vain for [$query] = [$expected]; last: [$got]");
-	return 0;
-}
-
-# pgbench(USER, CLIENTS, SECONDS, SCRIPT_TEXT, NAME): started in the background
-sub pgbench
-{
-	my ($user, $clients, $secs, $script, $name) = @_;
-	my $file = $node->basedir . "/$name.sql";
-	PostgreSQL::Test::Utils::append_to_file($file, $script);
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[
-			'pgbench', '-h', $node->host, '-p', $node->port, ($user ? ('-U', $user) : ()), '-n',
-			'-c', $clients, '-j', $clients, '-T', $secs, '-f', $file, 'postgres'
-		],
-		'>', \$out, '2>', \$err, IPC::Run::timeout($secs + 120));
-	return { h => $h, out => \$out, err => \$err, name => $name };
+	return kg_wait($node, $query, $expected, undef, defined $secs ? (within => $secs) : ());
 }
 
 sql(q{
-CREATE EXTENSION kinesis_glue;
 CREATE ROLE app;
 CREATE ROLE producer LOGIN;
 GRANT CREATE ON SCHEMA public, kinesis_records, kinesis_video_media TO app, producer;
@@ -163,15 +130,15 @@ my %ids = (
 # ------------------------------------------------------------------------
 my $t_start = time();
 my $run = sql("SET ROLE app; SELECT glue.start_job_run('forever')");
-my $producer = pgbench('producer', 2, $RUN_SECONDS,
+my $producer = kg_pgbench($node, 'producer',
 	"INSERT INTO prodlog SELECT sequence_number FROM kinesis.put_record('feed', 'k' || random(), 'x');\n",
-	'producer');
-my $monitor = pgbench(undef, 1, $RUN_SECONDS,
+	user => 'producer', clients => 2, seconds => $RUN_SECONDS, timeout => $RUN_SECONDS + 120);
+my $monitor = kg_pgbench($node, 'monitor',
 	"INSERT INTO runner_log SELECT clock_timestamp(), kind, id, state, since, reason FROM kinesis_glue.runners;\n"
 	  . "INSERT INTO segment_log SELECT clock_timestamp(), min(segment_no), "
 	  . "max(segment_no) FILTER (WHERE opened_at IS NOT NULL) FROM kinesis.segments WHERE stream_id = $feed_id;\n"
 	  . "\\sleep 20 ms\n",
-	'monitor');
+	seconds => $RUN_SECONDS, timeout => $RUN_SECONDS + 120);
 
 ok( wait_for(
 		"SELECT count(*) > 0 FROM pg_stat_activity WHERE backend_type = 'kinesis_glue delivery' AND wait_event = 'PgSleep'",
@@ -196,8 +163,7 @@ is( sql("SELECT state || ': ' || reason FROM kinesis_glue.runners WHERE kind = '
 
 for my $l ($producer, $monitor)
 {
-	my $ok = eval { $l->{h}->finish; 1 };
-	is($ok ? $l->{h}->full_result(0) >> 8 : "died: $@", 0, "pgbench $l->{name} ran for $RUN_SECONDS s without errors")
+	is(kg_finish($l), 0, "pgbench $l->{name} ran for $RUN_SECONDS s without errors")
 	  or diag("stderr: ${$l->{err}}");
 }
 my $elapsed = time() - $t_start;
@@ -206,7 +172,7 @@ note(sprintf('the load ran %.1f s', $elapsed));
 # ------------------------------------------------------------------------
 # the producer: every put succeeded, across segments, while retention dropped
 # ------------------------------------------------------------------------
-my ($committed) = ${ $producer->{out} } =~ /number of transactions actually processed: (\d+)/;
+my $committed = kg_transactions($producer);
 my ($failed) = ${ $producer->{out} } =~ /number of failed transactions: (\d+)/;
 is($failed // 0, 0, 'no put failed');
 is(sql('SELECT count(*) FROM prodlog'), $committed, "every committed put is logged ($committed puts)");

@@ -23,41 +23,27 @@
 use strict;
 use warnings;
 
-use PostgreSQL::Test::Cluster;
+use KgTest;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time usleep);
 
-my $node = PostgreSQL::Test::Cluster->new('caps');
-$node->init;
-$node->append_conf(
-	'postgresql.conf', qq{
-shared_preload_libraries = 'kinesis_glue'
-max_worker_processes = 12
-kinesis_glue.worker_naptime = 200ms
-kinesis_glue.launcher_naptime = 200ms
-kinesis_glue.max_runners_per_role = 4
-kinesis_glue.max_runners_per_database = 16
-kinesis_glue.reserved_worker_processes = 2
-});
-$node->start;
+my $node = kg_node(
+	'caps',
+	extension => undef,
+	set => {
+		max_worker_processes => 12,
+		'kinesis_glue.max_runners_per_role' => 4,
+		'kinesis_glue.max_runners_per_database' => 16,
+		'kinesis_glue.reserved_worker_processes' => 2
+	});
 
-sub sql { my ($q, $db) = @_; return $node->safe_psql($db // 'postgres', $q); }
+sub sql { my ($q, $db) = @_; return kg_sql($node, $q, db => $db); }
 
-# wait_for(QUERY, EXPECTED, SECONDS): poll until QUERY returns EXPECTED
+# wait_for(QUERY, EXPECTED[, SECONDS]): kg_wait, bounded by SECONDS when given
 sub wait_for
 {
 	my ($query, $expected, $secs) = @_;
-	my $deadline = time() + ($secs // 30);
-	my $got = '';
-	while (time() < $deadline)
-	{
-		$got = sql($query);
-		return 1 if $got eq $expected;
-		usleep(100_000);
-	}
-	diag("waited in vain for [$query] = [$expected]; last: [$got]");
-	return 0;
+	return kg_wait($node, $query, $expected, undef, defined $secs ? (within => $secs) : ());
 }
 
 # runners(ROLE, STATE): how many runners of ROLE's objects are in STATE

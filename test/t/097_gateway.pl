@@ -23,7 +23,6 @@ use strict;
 use warnings;
 
 use Cwd qw(abs_path);
-use File::Basename qw(dirname);
 use IO::Select;
 use IO::Socket::INET;
 use PostgreSQL::Test::Cluster;
@@ -32,19 +31,8 @@ use Test::More;
 use Time::HiRes qw(time usleep);
 use KgTest;
 
-my $root = abs_path(dirname(__FILE__) . '/../..');
-my $tdir = "$root/test/gateway";
-
-plan skip_all => 'node and npm are needed for the gateway tests'
-  unless system('node --version >/dev/null 2>&1') == 0
-  && system('npm --version >/dev/null 2>&1') == 0;
-my $gateway = -x "$root/gateway/kinesis_glue_gateway" ? "$root/gateway/kinesis_glue_gateway" : undef;
-for my $d (split /:/, $ENV{PATH})
-{
-	last if $gateway;
-	$gateway = "$d/kinesis_glue_gateway" if -x "$d/kinesis_glue_gateway";
-}
-plan skip_all => 'kinesis_glue_gateway is not built (its libraries are missing)' unless $gateway;
+my ($gateway, $tdir) = kg_gateway_program();
+my $root = abs_path("$tdir/../..");
 
 my $node = kg_node('gateway', set => { max_connections => 40, max_worker_processes => undef });
 sub sql { return kg_sql($node, $_[0]); }
@@ -120,17 +108,7 @@ my ($c_port, $c_pid, $c_log, $c_conf) = start_gateway('small', 'postgres', 'auth
 	'client_timeout = 1', 'max_connections = 3', 'max_body_bytes = 65536', 'request_log_level = debug');
 
 # ---- 1. the JS SDK tests ----
-my $lock = "$tdir/package-lock.json";
-my $installed = "$tdir/node_modules/.package-lock.json";
-local $ENV{npm_config_cache} = "$tdir/.npm-cache";
-local $ENV{npm_config_update_notifier} = 'false';
-my $npm_ok = 1;
-if (!-e $installed || -M $installed > -M $lock)
-{
-	my $r = system("cd '$tdir' && timeout 600 npm ci --no-audit --no-fund --loglevel=error >'$tmp/npm.log' 2>&1");
-	$npm_ok = $r == 0;
-	ok($npm_ok, 'npm ci installs the pinned AWS SDK clients') or diag(slurp_file("$tmp/npm.log"));
-}
+my $npm_ok = kg_npm_ci($tdir, 'npm ci installs the pinned AWS SDK clients');
 SKIP:
 {
 	skip 'npm ci failed', 1 unless $npm_ok;
