@@ -135,7 +135,7 @@ q() { "${PSQL[@]}" -At -d "$KG_DB" -c "$@"; }
 # SOURCE_SHA, GIT, USE_BUILD (1: install and check the library of $BUILD)
 # and INSTALLED_DIFFERS.
 kg_bench_build() {
-	local f
+	local f stage
 	SOURCE=${BENCH_SOURCE:-worktree}
 	GIT=(git -c safe.directory="$ROOT" -C "$ROOT")
 	if [ "$SOURCE" = worktree ]; then
@@ -154,10 +154,17 @@ kg_bench_build() {
 	mkdir -p "$BUILD" 2>/dev/null && [ -w "$BUILD" ] || BUILD=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/kg_bench_build.XXXXXX")
 	log "building an optimised copy of the extension ($SOURCE) in $BUILD"
 	if [ "$SOURCE" = worktree ]; then
-		# copy the sources, keeping their mtimes so make rebuilds only what changed
-		# (and the install's other files: released scripts, cluster/)
+		# copy the sources (and the install's other files: released scripts,
+		# cluster/); only the files that changed, which get a new mtime, so
+		# make rebuilds exactly what changed (a file edited while an earlier
+		# build ran is older than its object, but differs)
+		stage=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/kg_bench_src.XXXXXX")
 		(cd "$ROOT" && find src cluster -type f \( -name '*.c' -o -name '*.h' -o -name '*.sql' -o -name '*.control' \) -print0 |
-			tar --null -cf - Makefile kinesis_glue.control kinesis_glue--*.sql -T -) | tar -C "$BUILD" -xf -
+			tar --null -cf - Makefile kinesis_glue.control kinesis_glue--*.sql -T -) | tar -C "$stage" -xf -
+		(cd "$stage" && find . -type f -print) | while read -r f; do
+			cmp -s "$stage/$f" "$BUILD/$f" || { mkdir -p "$(dirname "$BUILD/$f")" && cp "$stage/$f" "$BUILD/$f"; }
+		done
+		rm -rf "$stage"
 		# drop sources that no longer exist in the work tree
 		(cd "$BUILD" && find src -type f \( -name '*.c' -o -name '*.h' -o -name '*.sql' \) -print) |
 			while read -r f; do [ -e "$ROOT/$f" ] || rm -f "$BUILD/$f"; done
