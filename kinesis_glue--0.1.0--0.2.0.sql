@@ -4210,3 +4210,16 @@ CREATE FUNCTION kinesis.put_record(stream_name text, partition_key text, data by
                                    sequence_number_for_ordering bigint DEFAULT NULL)
     RETURNS SETOF kinesis.put_record_result
     LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 1 AS 'MODULE_PATHNAME', 'kg_put_record';
+
+-- get_records as rows (issue 19): a row per record, then one last row with
+-- next_shard_iterator, millis_behind_latest and child_shards
+CREATE TYPE kinesis.get_records_row AS (shard_id text, sequence_number bigint,
+                                        approximate_arrival_timestamp timestamptz,
+                                        partition_key text, data bytea, next_shard_iterator text,
+                                        millis_behind_latest bigint, child_shards text[]);
+-- get_records as rows, without building the records array (README "Reading
+-- as rows"); wait as in the waiting get_records (consumers.sql)
+CREATE FUNCTION kinesis.get_records_rows(shard_iterator text, "limit" integer DEFAULT 10000,
+                                         wait interval DEFAULT NULL)
+    RETURNS SETOF kinesis.get_records_row
+    LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 1001 AS 'MODULE_PATHNAME', 'kg_get_records_rows';

@@ -205,9 +205,10 @@ if has_case get; then
 fi
 if has_case read; then
 	ITER=$(q "SELECT kinesis.get_shard_iterator('bench_get', 'shardId-000000000000', 'TRIM_HORIZON')")
-	log "case 3c/3d: get_records unnested and read_shard, 10,000 records to the client, 1 client"
+	log "case 3c/3d/3e: get_records unnested, read_shard and get_records_rows, 10,000 records to the client, 1 client"
 	measure get_unnest 1 get_records_unnest_kinesis.sql read_scan_baseline.sql "-D it=$ITER" "-D after=$AFTER"
 	measure read_shard 1 read_shard_kinesis.sql read_scan_baseline.sql "" "-D after=$AFTER"
+	measure get_rows 1 get_records_rows_kinesis.sql read_scan_baseline.sql "-D it=$ITER" "-D after=$AFTER"
 fi
 if [ $RUN_PGQ = 1 ]; then
 	# each PgQ run pairs with a kinesis run of the same shape (ratio: ours / PgQ)
@@ -293,6 +294,7 @@ row() {
 	row get_iter "3b. get_records 10,000 (prefetched iterator)" 10000 0.8
 	row get_unnest "3c. get_records 10,000 unnested to the client" 10000 0.8
 	row read_shard "3d. read_shard 10,000 to the client" 10000 0.9
+	row get_rows "3e. get_records_rows 10,000 to the client" 10000 0.8
 	row put_record "4. put_record, 1 record/txn, 1 client" 1 1.0
 	row pgq_insert "P1. put_records 500 against PgQ insert_event" 500 "" PgQ
 	row pgq_read "P2. get_records unnested against PgQ batch" 10000 "" PgQ
@@ -307,7 +309,7 @@ row() {
 	awk '{ s += $1; if ($1 > m) m = $1 } END { printf "other load on the machine during the runs: mean %.2f, max %.2f runnable processes (%s)\n", NR ? s / NR : 0, m, (m > 0.3 ? "WARNING: the machine was busy; figures and ratios are unreliable, run again on a quiet machine" : "quiet") }' "$PGB_LOG/busy"
 	echo "baselines: 1/2 INSERT INTO baseline SELECT of the same 500 rows (unnest of the same arrays, nextval, PRIMARY KEY);"
 	echo "           3 index range scan of the same 10,000 rows returned as array_agg of whole rows;"
-	echo "           3c/3d the same index range scan, every column of the 10,000 rows returned to the client;"
+	echo "           3c/3d/3e the same index range scan, every column of the 10,000 rows returned to the client;"
 	echo "           4 one-row INSERT (nextval) per transaction.  Streams 'bench' and 'bench1' have 4 shards."
 	[ $RUN_PGQ = 0 ] || echo "peers: P1 PgQ insert_event of the same 500 records per transaction; P2 PgQ next_batch + get_batch_events of the same 10,000 records (ratio: ours / PgQ)"
 } | tee "$RESULTS"
