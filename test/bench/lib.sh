@@ -12,9 +12,10 @@
 #   kg_bench_attach DIR         the same variables for a cluster kept in DIR
 #                               by another run (no trap; profile.sh)
 #   kg_bench_initdb <<EOF       initdb (trust, UTF8, locale C, owner DBUSER)
-#   extra postgresql.conf lines and postgresql.conf: the socket-only server
-#   EOF                         (listen_addresses '', port PORT, socket in
-#                               SOCK, kinesis_glue preloaded) plus stdin
+#   <postgresql.conf lines>     and a postgresql.conf for a socket-only
+#   EOF                         server (listen_addresses '', port PORT,
+#                               socket in SOCK, kinesis_glue preloaded),
+#                               then the lines given on stdin
 #   kg_bench_start              pg_ctl start (dies with the log's tail)
 #   kg_bench_stop [MODE]        pg_ctl stop (default: immediate)
 #   q SQL                       one statement through psql -At, database
@@ -26,7 +27,8 @@
 #                               BENCH_BUILD_DIR, BENCH_NO_BUILD; see run.sh)
 #   kg_bench_start_build        kg_bench_start that installs the build first
 #                               (as root, when it differs) and restarts until
-#                               the server loaded that build
+#                               the server loaded that build (its parts:
+#                               kg_bench_install_build, kg_bench_loaded_is_build)
 # and for scripts that compare runs on a shared machine:
 #   wait_quiet                  waits up to BENCH_QUIET_WAIT s (default 60)
 #                               for two quiet seconds
