@@ -120,4 +120,12 @@ SELECT kg_try(format('SELECT * FROM kinesis.get_records_rows(%L)', :'it'));
 RESET ROLE;
 DROP ROLE gr_reader;
 
+-- the record table's index and its segments' skip btree deduplication
+-- (their keys are unique; a deduplication pass before each split is waste)
+SELECT count(*) >= 2 AS indexes, bool_and(c.reloptions @> ARRAY['deduplicate_items=off']) AS no_dedup
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid = (SELECT record_table FROM kinesis.streams WHERE stream_name = 'gr.s')
+    OR i.indrelid IN (SELECT inhrelid FROM pg_inherits
+                       WHERE inhparent = (SELECT record_table FROM kinesis.streams WHERE stream_name = 'gr.s'));
+
 SELECT kinesis.delete_stream('gr.s');
