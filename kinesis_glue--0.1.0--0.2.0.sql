@@ -4798,3 +4798,15 @@ CREATE FUNCTION kinesis.open_shards(stream_name text, starting_hash_keys numeric
                                     retention_period interval DEFAULT '24 hours')
     RETURNS TABLE (shard_id text, starting_sequence_number bigint)
     LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_open_shards';
+-- get_records as rows (issue 19): a row per record, then one last row with
+-- next_shard_iterator, millis_behind_latest and child_shards
+CREATE TYPE kinesis.get_records_row AS (shard_id text, sequence_number bigint,
+                                        approximate_arrival_timestamp timestamptz,
+                                        partition_key text, data bytea, next_shard_iterator text,
+                                        millis_behind_latest bigint, child_shards text[]);
+-- get_records as rows, without building the records array (README "Reading
+-- as rows"); wait as in the waiting get_records (consumers.sql)
+CREATE FUNCTION kinesis.get_records_rows(shard_iterator text, "limit" integer DEFAULT 10000,
+                                         wait interval DEFAULT NULL)
+    RETURNS SETOF kinesis.get_records_row
+    LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 1001 AS 'MODULE_PATHNAME', 'kg_get_records_rows';

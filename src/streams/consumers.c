@@ -55,6 +55,7 @@
 #include "common/kg_errors.h"
 #include "streams/streams.h"
 #include "streams/read.h"
+#include "streams/record_rows.h"
 #include "streams/standby.h"
 #include "streams/stream_cache.h"
 
@@ -499,22 +500,23 @@ kg_acquire_leases(KgStream *s, int32 consumer_id)
 	return leases;
 }
 
-/* Collects consumed records into the caller's tuplestore. */
+/*
+ * Collects consumed records into the caller's tuplestore, copying the
+ * stored rows where it can (record_rows.c).
+ */
 typedef struct KgConsumeSink
 {
 	Tuplestorestate *store;
 	TupleDesc	desc;
-	Datum		shard_id;
+	KgRecordRows rows;			/* of the shard being read */
 } KgConsumeSink;
 
 static bool
-kg_consume_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
+kg_consume_sink(void *arg, const KgStoredRecord *rec)
 {
 	KgConsumeSink *c = (KgConsumeSink *) arg;
-	Datum		values[5] = {c->shard_id, Int64GetDatum(seq), TimestampTzGetDatum(arrival), pk, data};
-	bool		nulls[5] = {false, false, false, false, false};
 
-	tuplestore_putvalues(c->store, c->desc, values, nulls);
+	kg_record_rows_put(&c->rows, rec, c->store);
 	return true;
 }
 
@@ -557,9 +559,9 @@ kg_consume_once(KgStream *s, int32 consumer_id, int max_records, KgConsumeSink *
 
 		if (sh == NULL || total >= max_records)
 			continue;
-		sink->shard_id = CStringGetTextDatum(kg_shard_id_string(sh->shard_index));
-		kg_read_shard_range(s, sh, l->checkpoint, max_records - total, KG_CONSUME_MAX_BYTES,
-							kg_consume_sink, sink, &res);
+		kg_record_rows_init(&sink->rows, sink->desc, sh->shard_index);
+		kg_read_shard_rows(s, sh, l->checkpoint, max_records - total, KG_CONSUME_MAX_BYTES,
+						   kg_consume_sink, sink, &res);
 		total += res.count;
 		if (res.next_position != l->checkpoint || res.shard_end)
 			kg_store_checkpoint(consumer_id, sh->shard_index, res.next_position, res.shard_end);

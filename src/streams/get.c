@@ -2,7 +2,8 @@
  *
  * get.c
  *		get_shard_iterator, get_records, read_shard, and the start position
- *		of a read_shard that resumes after a consumer's checkpoint.
+ *		of a read_shard that resumes after a consumer's checkpoint (the
+ *		positions themselves: read.c).
  *
  * Iterators are stateless positions (iterator.c): reusing one returns the
  * same records; every call returns a new token.  LATEST is fixed when the
@@ -31,6 +32,7 @@
 #include "common/kg_errors.h"
 #include "streams/iterator.h"
 #include "streams/read.h"
+#include "streams/record_rows.h"
 #include "streams/standby.h"
 #include "streams/stream_cache.h"
 #include "streams/throughput.h"
@@ -97,95 +99,6 @@ kg_check_sequence_for_shard(KgShard *sh, int64 seq, const char *what)
 				(errcode(KG_INVALID_ARGUMENT),
 				 errmsg("InvalidArgumentException: invalid %s; it encodes %s, while it was used in a call to a shard with %s",
 						what, kg_shard_id_string(KG_SEQ_SHARD(seq)), kg_shard_id_string(sh->shard_index))));
-}
-
-typedef struct KgFindTime
-{
-	TimestampTz target;
-	int64		found;
-} KgFindTime;
-
-static bool
-kg_find_time_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
-{
-	KgFindTime *f = (KgFindTime *) arg;
-
-	if (arrival >= f->target)
-	{
-		f->found = seq;
-		return false;
-	}
-	return true;
-}
-
-/* Position of AT_TIMESTAMP: before the first record at or after t, else the tip. */
-int64
-kg_position_at_time(KgStream *s, KgShard *sh, TimestampTz t)
-{
-	int64		pos = kg_trim_position(s, sh);
-
-	for (;;)
-	{
-		KgFindTime f = {t, -1};
-		KgReadResult res;
-
-		kg_read_shard_range(s, sh, pos, KG_GET_MAX_RECORDS, PG_INT64_MAX,
-							kg_find_time_sink, &f, &res);
-		if (f.found >= 0)
-			return f.found - 1;
-		if (!res.more)
-			return res.next_position;
-		pos = res.next_position;
-		CHECK_FOR_INTERRUPTS();
-	}
-}
-
-/* Position of LATEST: after the last stable record (a closed shard: its end). */
-int64
-kg_position_latest(KgStream *s, KgShard *sh)
-{
-	if (sh->closed)
-		return sh->ending_seq;
-	return Max(KG_SEQ(kg_stream_stable_bound(s->state), 0) - 1, kg_trim_position(s, sh));
-}
-
-/*
- * ValidationException unless position is TRIM_HORIZON, LATEST or
- * AT_TIMESTAMP; InvalidArgumentException unless a timestamp comes with
- * AT_TIMESTAMP and only with it.  (Consumers and event source mappings.)
- */
-void
-kg_check_starting_position(const char *position, bool has_timestamp)
-{
-	if (strcmp(position, "TRIM_HORIZON") != 0 && strcmp(position, "LATEST") != 0 &&
-		strcmp(position, "AT_TIMESTAMP") != 0)
-		ereport(ERROR,
-				(errcode(KG_INVALID_ARGUMENT),
-				 errmsg("ValidationException: starting position \"%s\" is not one of TRIM_HORIZON, LATEST, AT_TIMESTAMP", position)));
-	if ((strcmp(position, "AT_TIMESTAMP") == 0) != has_timestamp)
-		ereport(ERROR,
-				(errcode(KG_INVALID_ARGUMENT),
-				 errmsg("InvalidArgumentException: a starting position timestamp goes with AT_TIMESTAMP, and only with it")));
-}
-
-/* The position of every shard of s (by s->shards index) for a starting position. */
-int64 *
-kg_start_positions(KgStream *s, const char *position, TimestampTz t)
-{
-	int64	   *start = palloc(sizeof(int64) * Max(s->nshards, 1));
-
-	for (int i = 0; i < s->nshards; i++)
-	{
-		KgShard    *sh = &s->shards[i];
-
-		if (strcmp(position, "TRIM_HORIZON") == 0)
-			start[i] = kg_trim_position(s, sh);
-		else if (strcmp(position, "LATEST") == 0)
-			start[i] = kg_position_latest(s, sh);
-		else
-			start[i] = kg_position_at_time(s, sh, t);
-	}
-	return start;
 }
 
 PG_FUNCTION_INFO_V1(kg_get_shard_iterator);
@@ -275,60 +188,43 @@ kg_get_shard_iterator(PG_FUNCTION_ARGS)
 }
 
 /*
- * Collects records as kinesis.record composites: get_records writes them
- * straight into the result array (one copy of each record, no tuple per
- * record to form and copy again), read_shard into its tuplestore.
+ * Collects records as rows of kinesis.record (record_rows.c): get_records
+ * writes them straight into the result array (one copy of each record),
+ * read_shard and get_records_rows into their tuplestore.
  */
 typedef struct KgRecordCollector
 {
-	TupleDesc	desc;
-	Datum		shard_id;
+	KgRecordRows rows;
 	int			n;
 	char	   *buf;			/* get_records: the array being built */
 	Size		len;			/* bytes of buf used */
 	Size		cap;			/* bytes of buf allocated */
 	char		elemalign;		/* typalign of kinesis.record */
-	uint8		hoff;			/* header size of the records; 0: none yet */
-	char		header[MAXALIGN(offsetof(HeapTupleHeaderData, t_bits) + BITMAPLEN(8))];	/* first record's header */
-	Tuplestorestate *store;		/* read_shard: rows go here instead */
+	Tuplestorestate *store;		/* the others: rows go here instead */
 } KgRecordCollector;
 
 /* Bytes before the first element of a one-dimensional array without nulls. */
 #define KG_ARRAY_HEADER ARR_OVERHEAD_NONULLS(1)
 
 /*
- * Append one composite to the array of c, formed in place.  The first
- * record is formed by heap_form_tuple, and its header (type, typmod and
- * whatever else this server's heap_form_tuple stamps on a composite datum;
- * no field is null) is the template of the others: each later record gets
- * that header, its own length, and heap_fill_tuple's data, written once
- * into the array where construct_array would have copied a separately
- * formed tuple a second time.  External TOAST pointers are fetched first,
- * as HeapTupleGetDatum would.  buf is zeroed ahead, so the padding is zero.
+ * Append rec's composite to the array of c, copied in place from the stored
+ * row where it can be (record_rows.c), else formed with external values
+ * fetched, as HeapTupleGetDatum would.  buf is zeroed ahead, so the padding
+ * is zero.
  */
 static void
-kg_collect_append(KgRecordCollector *c, Datum *values, bool *nulls)
+kg_collect_append(KgRecordCollector *c, const KgStoredRecord *rec)
 {
 	HeapTuple	tup = NULL;
-	Size		data_len = 0;
-	Size		len;
+	Size		len = kg_record_rows_copy_len(&c->rows, rec);
 	Size		start;
 	Size		end;			/* with the padding after it */
-	HeapTupleHeader td;
 
-	for (int i = 3; i < 5; i++)
-		if (VARATT_IS_EXTERNAL(DatumGetPointer(values[i])))
-			values[i] = PointerGetDatum(detoast_external_attr((struct varlena *) DatumGetPointer(values[i])));
-	if (c->hoff == 0)
+	if (len == 0)
 	{
-		tup = heap_form_tuple(c->desc, values, nulls);
-		Assert(!HeapTupleHasExternal(tup) && !HeapTupleHasNulls(tup));
+		tup = kg_record_rows_form(&c->rows, rec, true);
+		Assert(!HeapTupleHasExternal(tup));
 		len = tup->t_len;
-	}
-	else
-	{
-		data_len = heap_compute_data_size(c->desc, values, nulls);
-		len = c->hoff + data_len;
 	}
 	start = att_align_nominal(c->len, c->elemalign);
 	end = att_align_nominal(start + len, c->elemalign);
@@ -344,22 +240,13 @@ kg_collect_append(KgRecordCollector *c, Datum *values, bool *nulls)
 		memset(c->buf + c->cap, 0, newcap - c->cap);
 		c->cap = newcap;
 	}
-	td = (HeapTupleHeader) (c->buf + start);
 	if (tup != NULL)
 	{
-		memcpy(td, tup->t_data, len);
-		c->hoff = tup->t_data->t_hoff;
-		Assert(c->hoff <= sizeof(c->header));
-		memcpy(c->header, tup->t_data, c->hoff);
+		memcpy(c->buf + start, tup->t_data, len);
 		heap_freetuple(tup);
 	}
 	else
-	{
-		memcpy(td, c->header, c->hoff);
-		HeapTupleHeaderSetDatumLength(td, len);
-		heap_fill_tuple(c->desc, values, nulls, (char *) td + c->hoff, data_len,
-						&td->t_infomask, NULL);
-	}
+		kg_record_rows_copy(&c->rows, rec, (HeapTupleHeader) (c->buf + start), len);
 	c->len = start + len;
 	c->n++;
 }
@@ -384,22 +271,135 @@ kg_collect_array(KgRecordCollector *c, Oid record_type)
 }
 
 static bool
-kg_collect_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
+kg_collect_sink(void *arg, const KgStoredRecord *rec)
 {
 	KgRecordCollector *c = (KgRecordCollector *) arg;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
 
-	values[0] = c->shard_id;
-	values[1] = Int64GetDatum(seq);
-	values[2] = TimestampTzGetDatum(arrival);
-	values[3] = pk;
-	values[4] = data;
 	if (c->store)
-		tuplestore_putvalues(c->store, c->desc, values, nulls);
+		kg_record_rows_put(&c->rows, rec, c->store);
 	else
-		kg_collect_append(c, values, nulls);
+		kg_collect_append(c, rec);
 	return true;
+}
+
+/* What a get_records call returns besides its records. */
+typedef struct KgGetResult
+{
+	Datum		next_shard_iterator;	/* text; 0 when NULL */
+	int64		millis_behind_latest;
+	Datum		child_shards;	/* text[]; 0 when NULL */
+} KgGetResult;
+
+/*
+ * The read of get_records and get_records_rows: the records after the
+ * shard_iterator argument (argument 0; "limit" argument 1), waiting up to
+ * wait_ms for the first, into c (set up by the caller but for its rows'
+ * shard); the rest of the result into out.
+ */
+static void
+kg_get_records_read(FunctionCallInfo fcinfo, int64 wait_ms, KgRecordCollector *c,
+					TupleDesc row_desc, KgGetResult *out)
+{
+	KgIterator	it;
+	KgStream   *s;
+	KgShard    *sh;
+	int			limit = PG_ARGISNULL(1) ? KG_GET_MAX_RECORDS : PG_GETARG_INT32(1);
+	KgReadResult res;
+	KgShardMeter *meter;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: shard iterator must not be null")));
+	kg_check_limit(limit);
+	kg_iterator_decode(text_to_cstring(PG_GETARG_TEXT_PP(0)), &it);
+
+	s = kg_stream_get_by_id(it.stream_id, true);
+	if (s == NULL || s->created_at != it.stream_created)
+		ereport(ERROR,
+				(errcode(KG_RESOURCE_NOT_FOUND),
+				 errmsg("ResourceNotFoundException: shard %s of the iterator's stream does not exist",
+						kg_shard_id_string(it.shard_index)),
+				 errdetail("The stream was deleted after the iterator was issued.")));
+	kg_check_read_privilege(s);
+	sh = kg_stream_find_shard(s, it.shard_index);
+	if (sh == NULL)
+		ereport(ERROR,
+				(errcode(KG_RESOURCE_NOT_FOUND),
+				 errmsg("ResourceNotFoundException: shard %s in stream \"%s\" does not exist",
+						kg_shard_id_string(it.shard_index), s->name)));
+	kg_record_rows_init(&c->rows, row_desc, sh->shard_index);
+	if (c->store == NULL)
+	{
+		c->cap = KG_ARRAY_HEADER + (Size) Min(limit, 256) * 256;
+		c->buf = palloc0(c->cap);	/* zeroed: padding between records */
+		c->len = KG_ARRAY_HEADER;
+	}
+
+	meter = kg_admit_read(s, sh);
+	{
+		TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+
+		for (;;)
+		{
+			long		remaining;
+
+			if (wait_ms > 0)
+				ConditionVariablePrepareToSleep(&s->state->commit_cv);
+			kg_read_shard_rows(s, sh, it.position, limit, KG_GET_MAX_BYTES,
+							   kg_collect_sink, c, &res);
+			if (res.count > 0 || res.shard_end || wait_ms == 0)
+				break;
+			remaining = (long) ((deadline - GetCurrentTimestamp()) / 1000);
+			if (remaining <= 0)
+				break;
+			if (RecoveryInProgress())	/* no wake-up on replay: poll the bound */
+				remaining = Min(remaining, kg_standby_poll_ms());
+			(void) ConditionVariableTimedSleep(&s->state->commit_cv, remaining, PG_WAIT_EXTENSION);
+		}
+		if (wait_ms > 0)
+			ConditionVariableCancelSleep();
+	}
+	if (meter)
+		kg_meter_debit_read(meter, res.bytes);
+
+	memset(out, 0, sizeof(*out));
+	if (res.shard_end)
+	{
+		/* closed shard read to its end: no next iterator, name the children */
+		Datum	   *children = palloc(sizeof(Datum) * Max(s->nshards, 1));
+		int			nchildren = 0;
+
+		for (int i = 0; i < s->nshards; i++)
+			if (s->shards[i].parent_index == sh->shard_index ||
+				s->shards[i].adjacent_parent_index == sh->shard_index)
+				children[nchildren++] = CStringGetTextDatum(kg_shard_id_string(s->shards[i].shard_index));
+		out->child_shards = PointerGetDatum(construct_array(children, nchildren, TEXTOID, -1, false, TYPALIGN_INT));
+	}
+	else
+	{
+		it.position = res.next_position;
+		it.issued_at = GetCurrentTimestamp();
+		out->next_shard_iterator = CStringGetTextDatum(kg_iterator_encode(&it));
+	}
+	out->millis_behind_latest = res.more && res.count > 0 ?
+		Max((GetCurrentTimestamp() - res.last_arrival) / 1000, 0) : 0;
+}
+
+/* The wait argument of get_records (argument 2) in milliseconds; NULL: 0. */
+static int64
+kg_wait_argument(FunctionCallInfo fcinfo)
+{
+	int64		wait_ms;
+
+	if (PG_NARGS() < 3 || PG_ARGISNULL(2))
+		return 0;
+	wait_ms = kg_interval_usecs(PG_GETARG_INTERVAL_P(2)) / 1000;
+	if (wait_ms < 0 || wait_ms > 3600 * 1000)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: wait must be between 0 and 1 hour")));
+	return wait_ms;
 }
 
 static Datum kg_get_records_internal(FunctionCallInfo fcinfo, int64 wait_ms);
@@ -425,122 +425,76 @@ PG_FUNCTION_INFO_V1(kg_get_records_wait);
 Datum
 kg_get_records_wait(PG_FUNCTION_ARGS)
 {
-	int64		wait_ms = 0;
-
-	if (!PG_ARGISNULL(2))
-	{
-		wait_ms = kg_interval_usecs(PG_GETARG_INTERVAL_P(2)) / 1000;
-		if (wait_ms < 0 || wait_ms > 3600 * 1000)
-			ereport(ERROR,
-					(errcode(KG_INVALID_ARGUMENT),
-					 errmsg("ValidationException: wait must be between 0 and 1 hour")));
-	}
-	return kg_get_records_internal(fcinfo, wait_ms);
+	return kg_get_records_internal(fcinfo, kg_wait_argument(fcinfo));
 }
 
 static Datum
 kg_get_records_internal(FunctionCallInfo fcinfo, int64 wait_ms)
 {
-	KgIterator	it;
-	KgStream   *s;
-	KgShard    *sh;
-	int			limit = PG_ARGISNULL(1) ? KG_GET_MAX_RECORDS : PG_GETARG_INT32(1);
 	TupleDesc	resdesc;
 	Oid			record_type;
 	KgRecordCollector c;
-	KgReadResult res;
-	KgShardMeter *meter;
+	KgGetResult out;
 	Datum		values[4];
-	bool		nulls[4] = {false, false, false, true};
+	bool		nulls[4] = {false, false, false, false};
 	int16		typlen;
 	bool		typbyval;
-	char		typalign;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(KG_INVALID_ARGUMENT),
-				 errmsg("ValidationException: shard iterator must not be null")));
-	kg_check_limit(limit);
-	kg_iterator_decode(text_to_cstring(PG_GETARG_TEXT_PP(0)), &it);
-
-	s = kg_stream_get_by_id(it.stream_id, true);
-	if (s == NULL || s->created_at != it.stream_created)
-		ereport(ERROR,
-				(errcode(KG_RESOURCE_NOT_FOUND),
-				 errmsg("ResourceNotFoundException: shard %s of the iterator's stream does not exist",
-						kg_shard_id_string(it.shard_index)),
-				 errdetail("The stream was deleted after the iterator was issued.")));
-	kg_check_read_privilege(s);
-	sh = kg_stream_find_shard(s, it.shard_index);
-	if (sh == NULL)
-		ereport(ERROR,
-				(errcode(KG_RESOURCE_NOT_FOUND),
-				 errmsg("ResourceNotFoundException: shard %s in stream \"%s\" does not exist",
-						kg_shard_id_string(it.shard_index), s->name)));
 
 	if (get_call_result_type(fcinfo, NULL, &resdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type of get_records must be composite");
 	record_type = get_element_type(TupleDescAttr(resdesc, 0)->atttypid);
 	memset(&c, 0, sizeof(c));
-	get_typlenbyvalalign(record_type, &typlen, &typbyval, &typalign);
-	c.desc = lookup_rowtype_tupdesc_copy(record_type, -1);
-	c.shard_id = CStringGetTextDatum(kg_shard_id_string(sh->shard_index));
-	c.elemalign = typalign;
-	c.cap = KG_ARRAY_HEADER + (Size) Min(limit, 256) * 256;
-	c.buf = palloc0(c.cap);		/* zeroed: padding between records */
-	c.len = KG_ARRAY_HEADER;
-
-	meter = kg_admit_read(s, sh);
-	{
-		TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
-
-		for (;;)
-		{
-			long		remaining;
-
-			if (wait_ms > 0)
-				ConditionVariablePrepareToSleep(&s->state->commit_cv);
-			kg_read_shard_range(s, sh, it.position, limit, KG_GET_MAX_BYTES,
-								kg_collect_sink, &c, &res);
-			if (res.count > 0 || res.shard_end || wait_ms == 0)
-				break;
-			remaining = (long) ((deadline - GetCurrentTimestamp()) / 1000);
-			if (remaining <= 0)
-				break;
-			if (RecoveryInProgress())	/* no wake-up on replay: poll the bound */
-				remaining = Min(remaining, kg_standby_poll_ms());
-			(void) ConditionVariableTimedSleep(&s->state->commit_cv, remaining, PG_WAIT_EXTENSION);
-		}
-		if (wait_ms > 0)
-			ConditionVariableCancelSleep();
-	}
-	if (meter)
-		kg_meter_debit_read(meter, res.bytes);
+	get_typlenbyvalalign(record_type, &typlen, &typbyval, &c.elemalign);
+	kg_get_records_read(fcinfo, wait_ms, &c, lookup_rowtype_tupdesc_copy(record_type, -1), &out);
 
 	values[0] = kg_collect_array(&c, record_type);
-	if (res.shard_end)
-	{
-		/* closed shard read to its end: no next iterator, name the children */
-		Datum	   *children = palloc(sizeof(Datum) * Max(s->nshards, 1));
-		int			nchildren = 0;
-
-		for (int i = 0; i < s->nshards; i++)
-			if (s->shards[i].parent_index == sh->shard_index ||
-				s->shards[i].adjacent_parent_index == sh->shard_index)
-				children[nchildren++] = CStringGetTextDatum(kg_shard_id_string(s->shards[i].shard_index));
-		nulls[1] = true;
-		values[3] = PointerGetDatum(construct_array(children, nchildren, TEXTOID, -1, false, TYPALIGN_INT));
-		nulls[3] = false;
-	}
-	else
-	{
-		it.position = res.next_position;
-		it.issued_at = GetCurrentTimestamp();
-		values[1] = CStringGetTextDatum(kg_iterator_encode(&it));
-	}
-	values[2] = Int64GetDatum(res.more && res.count > 0 ?
-							  Max((GetCurrentTimestamp() - res.last_arrival) / 1000, 0) : 0);
+	values[1] = out.next_shard_iterator;
+	nulls[1] = out.next_shard_iterator == (Datum) 0;
+	values[2] = Int64GetDatum(out.millis_behind_latest);
+	values[3] = out.child_shards;
+	nulls[3] = out.child_shards == (Datum) 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(resdesc), values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(kg_get_records_rows);
+
+/*
+ * kinesis.get_records_rows(shard_iterator, "limit", wait) -> SETOF
+ * kinesis.get_records_row: what get_records returns, as rows: one per
+ * record (next_shard_iterator, millis_behind_latest and child_shards NULL),
+ * then always one last row whose record columns are NULL and that holds
+ * next_shard_iterator, millis_behind_latest and child_shards.  No array is
+ * built and none is taken apart again.
+ */
+Datum
+kg_get_records_rows(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	KgRecordCollector c;
+	KgGetResult out;
+	TupleDesc	desc;
+	Datum	   *values;
+	bool	   *nulls;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	desc = rsinfo->setDesc;
+	if (desc->natts != KG_STORED_NATTS + 3)
+		elog(ERROR, "return type of get_records_rows must have %d columns", KG_STORED_NATTS + 3);
+	memset(&c, 0, sizeof(c));
+	c.store = rsinfo->setResult;
+	kg_get_records_read(fcinfo, kg_wait_argument(fcinfo), &c, desc, &out);
+
+	values = palloc0(sizeof(Datum) * desc->natts);
+	nulls = palloc(sizeof(bool) * desc->natts);
+	for (int i = 0; i < desc->natts; i++)
+		nulls[i] = i < KG_STORED_NATTS;
+	values[KG_STORED_NATTS] = out.next_shard_iterator;
+	nulls[KG_STORED_NATTS] = out.next_shard_iterator == (Datum) 0;
+	values[KG_STORED_NATTS + 1] = Int64GetDatum(out.millis_behind_latest);
+	values[KG_STORED_NATTS + 2] = out.child_shards;
+	nulls[KG_STORED_NATTS + 2] = out.child_shards == (Datum) 0;
+	tuplestore_putvalues(c.store, desc, values, nulls);
+	return (Datum) 0;
 }
 
 PG_FUNCTION_INFO_V1(kg_read_shard);
@@ -579,11 +533,10 @@ kg_read_shard(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	memset(&c, 0, sizeof(c));
-	c.desc = rsinfo->setDesc;
 	c.store = rsinfo->setResult;
-	c.shard_id = CStringGetTextDatum(kg_shard_id_string(sh->shard_index));
+	kg_record_rows_init(&c.rows, rsinfo->setDesc, sh->shard_index);
 	meter = kg_admit_read(s, sh);
-	kg_read_shard_range(s, sh, after, limit, KG_GET_MAX_BYTES, kg_collect_sink, &c, &res);
+	kg_read_shard_rows(s, sh, after, limit, KG_GET_MAX_BYTES, kg_collect_sink, &c, &res);
 	if (meter)
 		kg_meter_debit_read(meter, res.bytes);
 	return (Datum) 0;

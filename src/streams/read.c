@@ -2,7 +2,9 @@
  *
  * read.c
  *		The one scan every reader uses: the records of one shard after a
- *		position, up to the last stable sequence, in sequence order.
+ *		position, up to the last stable sequence, in sequence order; and
+ *		the positions readers start from (trim horizon, LATEST,
+ *		AT_TIMESTAMP), which read.h declares with it.
  *
  * The stable bound is read first and the scan snapshot (the latest, not
  * the caller's, which may be older under REPEATABLE READ) taken after it, so
@@ -23,9 +25,11 @@
 
 #include "access/detoast.h"
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -60,14 +64,51 @@ kg_trim_position(KgStream *s, KgShard *sh)
 }
 
 /*
- * Scan shard sh of stream s for records with sequence number > after_seq,
- * up to the last stable sequence (and the shard's end), passing at most
- * limit records and about max_bytes to sink.
+ * Does a segment have the layout of the record tables (stream_catalog.c:
+ * shard_index integer, sequence_number bigint, approximate_arrival_timestamp
+ * timestamptz, partition_key text, data bytea)?  Only then are its rows read
+ * at known offsets, and do stored-row sinks get the stored row itself.
  */
-void
-kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
-					int64 max_bytes, KgRecordSink sink, void *arg,
-					KgReadResult *res)
+static bool
+kg_segment_layout_ok(TupleDesc desc)
+{
+	static const Oid types[KG_STORED_NATTS] = {INT4OID, INT8OID, TIMESTAMPTZOID, TEXTOID, BYTEAOID};
+
+	if (desc->natts != KG_STORED_NATTS)
+		return false;
+	for (int i = 0; i < KG_STORED_NATTS; i++)
+		if (TupleDescAttr(desc, i)->attisdropped || TupleDescAttr(desc, i)->atttypid != types[i])
+			return false;
+	return true;
+}
+
+/*
+ * The values of a row without nulls of a segment with the record tables'
+ * layout, read at their known offsets: what slot_getallattrs would find,
+ * without its general loop (about 500 instructions a row).
+ */
+static inline void
+kg_stored_values(HeapTuple tup, int64 *seq, TimestampTz *arrival, Datum *pk, Datum *data)
+{
+	char	   *tp = (char *) tup->t_data + tup->t_data->t_hoff;
+	uint32		off = att_align_nominal(sizeof(int32), TYPALIGN_DOUBLE);
+
+	*seq = *(int64 *) (tp + off);
+	off += sizeof(int64);
+	*arrival = *(TimestampTz *) (tp + off);
+	off += sizeof(TimestampTz);
+	off = att_align_pointer(off, TYPALIGN_INT, -1, tp + off);
+	*pk = PointerGetDatum(tp + off);
+	off = att_addlength_pointer(off, -1, tp + off);
+	off = att_align_pointer(off, TYPALIGN_INT, -1, tp + off);
+	*data = PointerGetDatum(tp + off);
+}
+
+/* kg_read_shard_range with a sink of records (sink) or of stored rows (row_sink) */
+static void
+kg_read_shard_range_internal(KgStream *s, KgShard *sh, int64 after_seq, int limit,
+							 int64 max_bytes, KgRecordSink sink, KgStoredSink row_sink,
+							 void *arg, KgReadResult *res)
 {
 	int64		bound = kg_stream_stable_bound(s->state);
 	int64		upper = KG_SEQ(bound, 0) - 1;
@@ -102,6 +143,7 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 		TupleTableSlot *slot;
 		IndexScanDesc scan;
 		ScanKeyData keys[3];
+		bool		layout_ok;
 
 		if (!OidIsValid(relid))
 			continue;
@@ -115,6 +157,7 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 			continue;
 		}
 		irel = index_open(linitial_oid(indexes), AccessShareLock);
+		layout_ok = kg_segment_layout_ok(RelationGetDescr(rel));
 		slot = table_slot_create(rel, NULL);
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(sh->shard_index));
 		ScanKeyInit(&keys[1], 2, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(after_seq));
@@ -123,16 +166,40 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 		index_rescan(scan, keys, 3, NULL, 0);
 		while (index_getnext_slot(scan, ForwardScanDirection, slot))
 		{
-			bool		isnull;
 			int64		size;
 			int64		seq;
 			TimestampTz arrival;
 			Datum		pk,
 						data;
+			HeapTuple	tup = NULL;
 
-			slot_getallattrs(slot);
-			seq = DatumGetInt64(slot->tts_values[1]);
-			arrival = DatumGetTimestampTz(slot->tts_values[2]);
+			if (layout_ok)
+			{
+				bool		should_free;
+
+				tup = ExecFetchSlotHeapTuple(slot, false, &should_free);
+				Assert(!should_free);
+				if (HeapTupleHasNulls(tup))
+					tup = NULL;
+			}
+			if (tup != NULL)
+			{
+				kg_stored_values(tup, &seq, &arrival, &pk, &data);
+#ifdef USE_ASSERT_CHECKING
+				slot_getallattrs(slot);
+				Assert(seq == DatumGetInt64(slot->tts_values[1]));
+				Assert(arrival == DatumGetTimestampTz(slot->tts_values[2]));
+				Assert(pk == slot->tts_values[3] && data == slot->tts_values[4]);
+#endif
+			}
+			else
+			{
+				slot_getallattrs(slot);
+				seq = DatumGetInt64(slot->tts_values[1]);
+				arrival = DatumGetTimestampTz(slot->tts_values[2]);
+				pk = slot->tts_values[3];
+				data = slot->tts_values[4];
+			}
 			if (arrival < cutoff)
 				continue;		/* expired, segment not dropped yet */
 			if (full)
@@ -141,9 +208,6 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 				res->more = true;
 				break;
 			}
-			pk = slot->tts_values[3];
-			data = slot->tts_values[4];
-			(void) isnull;
 			size = toast_raw_datum_size(data) + toast_raw_datum_size(pk);
 			if (res->count > 0 && bytes + size > max_bytes)
 			{
@@ -151,7 +215,19 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 				res->more = true;
 				break;
 			}
-			if (!sink(arg, seq, arrival, pk, data))
+			if (row_sink != NULL)
+			{
+				KgStoredRecord rec = {seq, arrival, pk, data, NULL};
+
+				if (tup != NULL && !HeapTupleHasExternal(tup))
+					rec.stored = tup;
+				if (!row_sink(arg, &rec))
+				{
+					res->more = true;
+					break;
+				}
+			}
+			else if (!sink(arg, seq, arrival, pk, data))
 			{
 				res->more = true;
 				break;
@@ -183,4 +259,122 @@ kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 		res->next_position = upper;
 		res->shard_end = sh->closed && upper >= sh->ending_seq;
 	}
+}
+
+/*
+ * Scan shard sh of stream s for records with sequence number > after_seq,
+ * up to the last stable sequence (and the shard's end), passing at most
+ * limit records and about max_bytes to sink.
+ */
+void
+kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
+					int64 max_bytes, KgRecordSink sink, void *arg,
+					KgReadResult *res)
+{
+	kg_read_shard_range_internal(s, sh, after_seq, limit, max_bytes, sink, NULL, arg, res);
+}
+
+/*
+ * kg_read_shard_range for sinks that copy whole records: row_sink also gets
+ * the stored row when its bytes may be copied as they are (see
+ * KgStoredRecord).
+ */
+void
+kg_read_shard_rows(KgStream *s, KgShard *sh, int64 after_seq, int limit,
+				   int64 max_bytes, KgStoredSink row_sink, void *arg,
+				   KgReadResult *res)
+{
+	kg_read_shard_range_internal(s, sh, after_seq, limit, max_bytes, NULL, row_sink, arg, res);
+}
+
+/* records looked at per scan while looking for a time */
+#define KG_FIND_TIME_BATCH 10000
+
+typedef struct KgFindTime
+{
+	TimestampTz target;
+	int64		found;
+} KgFindTime;
+
+static bool
+kg_find_time_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
+{
+	KgFindTime *f = (KgFindTime *) arg;
+
+	if (arrival >= f->target)
+	{
+		f->found = seq;
+		return false;
+	}
+	return true;
+}
+
+/* Position of AT_TIMESTAMP: before the first record at or after t, else the tip. */
+int64
+kg_position_at_time(KgStream *s, KgShard *sh, TimestampTz t)
+{
+	int64		pos = kg_trim_position(s, sh);
+
+	for (;;)
+	{
+		KgFindTime f = {t, -1};
+		KgReadResult res;
+
+		kg_read_shard_range(s, sh, pos, KG_FIND_TIME_BATCH, PG_INT64_MAX,
+							kg_find_time_sink, &f, &res);
+		if (f.found >= 0)
+			return f.found - 1;
+		if (!res.more)
+			return res.next_position;
+		pos = res.next_position;
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* Position of LATEST: after the last stable record (a closed shard: its end). */
+int64
+kg_position_latest(KgStream *s, KgShard *sh)
+{
+	if (sh->closed)
+		return sh->ending_seq;
+	return Max(KG_SEQ(kg_stream_stable_bound(s->state), 0) - 1, kg_trim_position(s, sh));
+}
+
+/*
+ * ValidationException unless position is TRIM_HORIZON, LATEST or
+ * AT_TIMESTAMP; InvalidArgumentException unless a timestamp comes with
+ * AT_TIMESTAMP and only with it.  (Consumers and event source mappings.)
+ */
+void
+kg_check_starting_position(const char *position, bool has_timestamp)
+{
+	if (strcmp(position, "TRIM_HORIZON") != 0 && strcmp(position, "LATEST") != 0 &&
+		strcmp(position, "AT_TIMESTAMP") != 0)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: starting position \"%s\" is not one of TRIM_HORIZON, LATEST, AT_TIMESTAMP", position)));
+	if ((strcmp(position, "AT_TIMESTAMP") == 0) != has_timestamp)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: a starting position timestamp goes with AT_TIMESTAMP, and only with it")));
+}
+
+/* The position of every shard of s (by s->shards index) for a starting position. */
+int64 *
+kg_start_positions(KgStream *s, const char *position, TimestampTz t)
+{
+	int64	   *start = palloc(sizeof(int64) * Max(s->nshards, 1));
+
+	for (int i = 0; i < s->nshards; i++)
+	{
+		KgShard    *sh = &s->shards[i];
+
+		if (strcmp(position, "TRIM_HORIZON") == 0)
+			start[i] = kg_trim_position(s, sh);
+		else if (strcmp(position, "LATEST") == 0)
+			start[i] = kg_position_latest(s, sh);
+		else
+			start[i] = kg_position_at_time(s, sh, t);
+	}
+	return start;
 }

@@ -10,11 +10,33 @@
 #ifndef KG_READ_H
 #define KG_READ_H
 
+#include "access/htup.h"
 #include "streams/stream_cache.h"
 
 /* Called per record; return false to stop. */
 typedef bool (*KgRecordSink) (void *arg, int64 seq, TimestampTz arrival,
 							  Datum partition_key, Datum data);
+
+/* the columns of a record table's rows (stream_catalog.c) */
+#define KG_STORED_NATTS 5
+
+/*
+ * A record as a stored-row sink sees it.  stored is the row of the segment
+ * (valid during the call only) when its bytes may be copied as they are: the
+ * segment has the record tables' layout and the row has no nulls and no
+ * external (TOASTed out of line) values; NULL otherwise.
+ */
+typedef struct KgStoredRecord
+{
+	int64		seq;
+	TimestampTz arrival;
+	Datum		partition_key;
+	Datum		data;
+	HeapTuple	stored;
+} KgStoredRecord;
+
+/* Called per record; return false to stop. */
+typedef bool (*KgStoredSink) (void *arg, const KgStoredRecord *rec);
 
 typedef struct KgReadResult
 {
@@ -29,6 +51,9 @@ typedef struct KgReadResult
 extern void kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 								int64 max_bytes, KgRecordSink sink, void *arg,
 								KgReadResult *res);
+extern void kg_read_shard_rows(KgStream *s, KgShard *sh, int64 after_seq, int limit,
+							   int64 max_bytes, KgStoredSink row_sink, void *arg,
+							   KgReadResult *res);
 extern void kg_check_read_privilege(KgStream *s);
 extern int64 kg_trim_position(KgStream *s, KgShard *sh);
 extern int64 kg_position_latest(KgStream *s, KgShard *sh);

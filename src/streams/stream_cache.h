@@ -58,6 +58,7 @@ typedef struct KgStream
 	int			nopen;
 	KgShard   **open;			/* open shards by starting hash key */
 	HTAB	   *segments;		/* segment_no -> relation OID */
+	int64		nudged_segment; /* missing segment the worker was woken for */
 } KgStream;
 
 extern KgStream *kg_stream_get(const char *name, bool missing_ok);

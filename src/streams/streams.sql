@@ -78,6 +78,12 @@ CREATE TYPE kinesis.record AS (shard_id text, sequence_number bigint,
 CREATE TYPE kinesis.put_record_result AS (shard_id text, sequence_number bigint);
 CREATE TYPE kinesis.get_records_result AS (records kinesis.record[], next_shard_iterator text,
                                            millis_behind_latest bigint, child_shards text[]);
+-- get_records_rows: a row per record (the last three columns NULL), then one
+-- last row with the record columns NULL and the rest of get_records' result
+CREATE TYPE kinesis.get_records_row AS (shard_id text, sequence_number bigint,
+                                        approximate_arrival_timestamp timestamptz,
+                                        partition_key text, data bytea, next_shard_iterator text,
+                                        millis_behind_latest bigint, child_shards text[]);
 
 -- Direct DML on a stream's record table would bypass sequence numbering.
 CREATE FUNCTION kinesis.forbid_direct_dml() RETURNS trigger
@@ -197,6 +203,13 @@ CREATE FUNCTION kinesis.get_shard_iterator(stream_name text, shard_id text, shar
 CREATE FUNCTION kinesis.get_records(shard_iterator text, "limit" integer DEFAULT 10000)
     RETURNS kinesis.get_records_result
     LANGUAGE c VOLATILE PARALLEL UNSAFE AS 'MODULE_PATHNAME', 'kg_get_records';
+
+-- get_records as rows, without building the records array (README "Reading
+-- as rows"); wait as in the waiting get_records (consumers.sql)
+CREATE FUNCTION kinesis.get_records_rows(shard_iterator text, "limit" integer DEFAULT 10000,
+                                         wait interval DEFAULT NULL)
+    RETURNS SETOF kinesis.get_records_row
+    LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 1001 AS 'MODULE_PATHNAME', 'kg_get_records_rows';
 
 CREATE FUNCTION kinesis.read_shard(stream_name text, shard_id text, after_sequence_number bigint DEFAULT NULL,
                                    "limit" integer DEFAULT 1000)

@@ -32,7 +32,7 @@
 #      and printed as p50, p90, p99, max and mean in ms.
 #
 # Settings: BENCH_WAIT_ITERATIONS; the others are run.sh's (BENCH_DURATION,
-# BENCH_ROUNDS, ...).
+# BENCH_ROUNDS, ...).  The cluster plumbing is run.sh's (test/bench/lib.sh).
 
 if ! declare -F pgbench_tps >/dev/null 2>&1; then
 	# run on its own: let run.sh set everything up and source us at its end

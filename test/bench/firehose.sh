@@ -51,7 +51,8 @@
 #   FH_RECORDS       records per delivery (default 200000; at most about
 #                    1,200,000 so that they stay under the 128 MiB buffer)
 #   FH_ROUNDS        rounds (default 3)
-# and run.sh's (BENCH_QUIET_WAIT, BENCH_KEEP, ...).  A quick look:
+# and run.sh's (BENCH_QUIET_WAIT, BENCH_KEEP, ...; the cluster plumbing is
+# run.sh's, test/bench/lib.sh).  A quick look:
 #   BENCH_CASES=firehose BENCH_RETENTION=0 FH_ROUNDS=1 test/bench/run.sh
 set -euo pipefail
 

@@ -22,49 +22,19 @@
 # pessimistic figures.
 set -euo pipefail
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
 RUNS=${JOBS_LATENCY_RUNS:-50}
 RECORDS=${JOBS_RECORDS:-200000}
-PORT=${BENCH_PORT:-5498}
-BINDIR=${BENCH_BINDIR:-$(${PG_CONFIG:-pg_config} --bindir)}
+BINDIR=${BENCH_BINDIR:-}
+kg_bench_init glue_jobs
 
-log() { printf '[glue_jobs %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-if [ "$(id -u)" = 0 ]; then
-	id postgres >/dev/null 2>&1 || die "running as root needs an OS user 'postgres'"
-	as_db() { runuser -u postgres -- "$@"; }
-else
-	as_db() { "$@"; }
-fi
-
-TMP=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/kg_jobs.XXXXXX")
-[ "$(id -u)" = 0 ] && chown postgres: "$TMP"
-PGDATA_DIR=$TMP/data
-cleanup() {
-	local rc=$?
-	if [ "${BENCH_KEEP:-0}" = 1 ]; then
-		log "kept $TMP (socket $TMP, port $PORT)"
-	else
-		as_db "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -m immediate -w stop >/dev/null 2>&1 || true
-		rm -rf "$TMP"
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log "initdb in $PGDATA_DIR"
-as_db "$BINDIR/initdb" -D "$PGDATA_DIR" --auth=trust --no-instructions -E UTF8 --locale=C >"$TMP/initdb.log" 2>&1 ||
-	{ cat "$TMP/initdb.log" >&2; die "initdb failed"; }
-cat >>"$PGDATA_DIR/postgresql.conf" <<CONF
-shared_preload_libraries = 'kinesis_glue'
-listen_addresses = ''
-unix_socket_directories = '$TMP'
-port = $PORT
+kg_bench_tmpdir kg_jobs
+kg_bench_initdb <<CONF
 max_worker_processes = 16
 shared_buffers = 256MB
 CONF
-as_db "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$TMP/server.log" -w start >/dev/null
-q() { as_db "$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$TMP" -p "$PORT" -d postgres -At -c "$1"; }
+kg_bench_start
 q "CREATE EXTENSION kinesis_glue"
 ASSERTS=$(q "SHOW debug_assertions")
 sleep 2    # the database worker starts

@@ -19,18 +19,19 @@ set -euo pipefail
 
 [ $# -ge 2 ] || { sed -n '2,18p' "$0"; exit 2; }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-DIR=${1%/}
+. "$HERE/lib.sh"
+kg_bench_init profile
+kg_bench_attach "$1"
+DIR=$TMP
 SCRIPT=$2
 shift 2
-PORT=${BENCH_PORT:-5498}
-DBUSER=$([ "$(id -u)" = 0 ] && echo postgres || id -un)
+KG_DB=bench
 command -v perf >/dev/null || { echo "perf is missing (apt-get install linux-perf)" >&2; exit 1; }
-[ -e "$DIR/data/postmaster.pid" ] || { echo "no running cluster in $DIR" >&2; exit 1; }
+[ -e "$PGDATA_DIR/postmaster.pid" ] || { echo "no running cluster in $DIR" >&2; exit 1; }
 [ -e "$HERE/$SCRIPT" ] || { echo "no script $HERE/$SCRIPT" >&2; exit 1; }
 
-q() { psql -X -At -h "$DIR" -p "$PORT" -U "$DBUSER" -d bench -c "$1"; }
 OUT=$DIR/profile-$(basename "$SCRIPT" .sql)
-pgbench -n -M prepared -c 1 -j 1 -T 20 -h "$DIR" -p "$PORT" -U "$DBUSER" "$@" \
+"$BINDIR/pgbench" -n -M prepared -c 1 -j 1 -T 20 -h "$DIR" -p "$PORT" -U "$DBUSER" "$@" \
 	-f "$HERE/$SCRIPT" bench >"$OUT.pgbench" 2>&1 &
 PB=$!
 sleep 4

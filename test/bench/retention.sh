@@ -56,6 +56,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
 RECORDS=${RET_RECORDS:-10000000}
 SEGMENT_RECORDS=${RET_SEGMENT_RECORDS:-4194304}
 STEADY_SECONDS=${RET_STEADY_SECONDS:-60}
@@ -64,47 +65,30 @@ EXPIRE_AFTER=${RET_EXPIRE_AFTER:-10}
 SAMPLE=${RET_SAMPLE:-5}
 CASES=${RET_CASES:-"expire steady"}
 PORT=${BENCH_PORT:-5499}
-RESULTS=$HERE/retention-latest.txt
-PG_CONFIG=${PG_CONFIG:-pg_config}
-BINDIR=$("$PG_CONFIG" --bindir)
-LIBDIR=$("$PG_CONFIG" --pkglibdir)
 DB=bench_retention
-
-log() { printf '[retention %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
+DBUSER=${RET_PGUSER:-}
+kg_bench_init retention
+RESULTS=$HERE/retention-latest.txt
 has_case() { case " $CASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
-if [ "$(id -u)" = 0 ]; then
-	id postgres >/dev/null 2>&1 || die "running as root needs an OS user 'postgres'"
-	as_db() { runuser -u postgres -- "$@"; }
-	DBUSER=${RET_PGUSER:-postgres}
-else
-	as_db() { "$@"; }
-	DBUSER=${RET_PGUSER:-$(id -un)}
-fi
-
 # --- the server --------------------------------------------------------------
-TMP=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/kg_retention.XXXXXX")
-[ "$(id -u)" = 0 ] && chown postgres: "$TMP"
+kg_bench_tmpdir kg_retention
 EXTERNAL=0
 if [ -n "${RET_PGHOST:-}" ]; then
 	EXTERNAL=1
+	KG_BENCH_EXTERNAL=1
 	SOCK=$RET_PGHOST
 	PORT=${RET_PGPORT:-5432}
 	SERVER_LOG=
-else
-	SOCK=$TMP
-	PGDATA_DIR=$TMP/data
-	SERVER_LOG=$TMP/server.log
+	PSQL=("$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U "$DBUSER")
 fi
 export PGOPTIONS='-c client_min_messages=warning'
-PSQL=("$BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U "$DBUSER")
-q() { as_db "${PSQL[@]}" -At -d "$DB" -c "$1"; }
-qpg() { as_db "${PSQL[@]}" -At -d postgres -c "$1"; }
+KG_DB=$DB
+qpg() { "${PSQL[@]}" -At -d postgres -c "$1"; }
 set_conf() { qpg "ALTER SYSTEM SET $1 = '$2'" >/dev/null; qpg "SELECT pg_reload_conf()" >/dev/null; }
 
-cleanup() {
-	local rc=$?
+# at exit: stop the load; on a server not ours, undo the settings and drop the database
+kg_bench_on_exit() {
 	[ -n "${LOAD_PID:-}" ] && kill "$LOAD_PID" 2>/dev/null || true
 	if [ $EXTERNAL = 1 ]; then
 		for s in worker_naptime segment_interval retention_clock_offset; do
@@ -112,37 +96,18 @@ cleanup() {
 		done
 		qpg "SELECT pg_reload_conf()" >/dev/null 2>&1 || true
 		qpg "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1 || true
-		rm -rf "$TMP"
-	elif [ "${BENCH_KEEP:-0}" = 1 ]; then
-		log "kept the cluster: $PGDATA_DIR (socket $SOCK, port $PORT)"
-	else
-		as_db "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -m immediate -w stop >/dev/null 2>&1 || true
-		rm -rf "$TMP"
 	fi
-	exit $rc
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 if [ $EXTERNAL = 0 ]; then
-	log "initdb in $PGDATA_DIR"
-	as_db "$BINDIR/initdb" -D "$PGDATA_DIR" -U "$DBUSER" --auth=trust --no-instructions -E UTF8 --locale=C >"$TMP/initdb.log" 2>&1 ||
-		{ cat "$TMP/initdb.log" >&2; die "initdb failed"; }
-	cat >>"$PGDATA_DIR/postgresql.conf" <<EOF
-
-# --- kinesis_glue retention benchmark ---
-listen_addresses = ''
-port = $PORT
-unix_socket_directories = '$SOCK'
-shared_preload_libraries = 'kinesis_glue'
+	kg_bench_initdb <<EOF
 max_worker_processes = 16
 shared_buffers = 1GB
 max_wal_size = 8GB
 checkpoint_timeout = 30min
 log_line_prefix = '%m [%p] %b '
 EOF
-	as_db "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$SERVER_LOG" -w start >/dev/null ||
-		{ tail -n 30 "$SERVER_LOG" >&2; die "server did not start"; }
+	kg_bench_start
 fi
 qpg "DROP DATABASE IF EXISTS $DB" >/dev/null
 qpg "CREATE DATABASE $DB" >/dev/null

@@ -63,133 +63,22 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(cd "$HERE/../.." && pwd)
+. "$HERE/lib.sh"
+kg_bench_init bench
 DURATION=${BENCH_DURATION:-15}
 ROUNDS=${BENCH_ROUNDS:-3}
-PORT=${BENCH_PORT:-5498}
 CASES=${BENCH_CASES:-"put_records put_records2 get read put_record"}
 RESULTS=$HERE/results-latest.txt
 [ -w "$HERE" ] || RESULTS=${BENCH_TMPDIR:-/tmp}/kg_bench-results-latest.txt
-PG_CONFIG=${PG_CONFIG:-pg_config}
-BINDIR=$("$PG_CONFIG" --bindir)
 
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-# --- who runs the server --------------------------------------------------
-if [ "$(id -u)" = 0 ]; then
-	id postgres >/dev/null 2>&1 || die "running as root needs an OS user 'postgres' to own the cluster"
-	DBUSER=postgres
-	as_db() { runuser -u postgres -- "$@"; }
-else
-	DBUSER=$(id -un)
-	as_db() { "$@"; }
-fi
-
-# --- 1. build and install -------------------------------------------------
-# The work tree's own objects may be a DEBUG=1 build (-O0, assertions), so
-# the benchmark builds its own optimised copy.
-SOURCE=${BENCH_SOURCE:-worktree}
-GIT=(git -c safe.directory="$ROOT" -C "$ROOT")
-if [ "$SOURCE" = worktree ]; then
-	BUILD=${BENCH_BUILD_DIR:-$HERE/tmp/build}
-else
-	SOURCE_SHA=$("${GIT[@]}" rev-parse --verify "$SOURCE^{commit}") || die "BENCH_SOURCE=$SOURCE is not a commit"
-	BUILD=${BENCH_BUILD_DIR:-$HERE/tmp/build-${SOURCE_SHA:0:12}}
-fi
-LIBDIR=$("$PG_CONFIG" --pkglibdir)
-EXTDIR=$("$PG_CONFIG" --sharedir)/extension
-build() {
-	local f
-	mkdir -p "$BUILD" 2>/dev/null && [ -w "$BUILD" ] || BUILD=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/kg_bench_build.XXXXXX")
-	log "building an optimised copy of the extension ($SOURCE) in $BUILD"
-	if [ "$SOURCE" = worktree ]; then
-		# copy the sources, keeping their mtimes so make rebuilds only what changed
-		(cd "$ROOT" && find src -type f \( -name '*.c' -o -name '*.h' -o -name '*.sql' \) -print0 |
-			tar --null -cf - Makefile kinesis_glue.control -T -) | tar -C "$BUILD" -xf -
-		# drop sources that no longer exist in the work tree
-		(cd "$BUILD" && find src -type f \( -name '*.c' -o -name '*.h' -o -name '*.sql' \) -print) |
-			while read -r f; do [ -e "$ROOT/$f" ] || rm -f "$BUILD/$f"; done
-	elif [ ! -e "$BUILD/Makefile" ]; then
-		# one build directory per commit
-		"${GIT[@]}" archive "$SOURCE_SHA" Makefile kinesis_glue.control src | tar -C "$BUILD" -xf -
-	fi
-	make -C "$BUILD" -s -j"$(nproc)" DEBUG= PG_CONFIG="$PG_CONFIG" >/dev/null ||
-		die "build failed (make -C $BUILD)"
-}
-# Install the build when the installed files differ.  Called right before the
-# server starts: someone else on the machine may install another build of
-# kinesis_glue (e.g. a DEBUG=1 one) at any time.
-install_build() {
-	local need=0 f
-	cmp -s "$BUILD/kinesis_glue.so" "$LIBDIR/kinesis_glue.so" || need=1
-	cmp -s "$BUILD/kinesis_glue.control" "$EXTDIR/kinesis_glue.control" || need=1
-	for f in "$BUILD"/kinesis_glue--*.sql; do
-		cmp -s "$f" "$EXTDIR/$(basename "$f")" || need=1
-	done
-	[ $need = 1 ] || return 0
-	if [ "$(id -u)" != 0 ]; then
-		log "WARNING: the installed kinesis_glue differs from the build of the sources and only root can install it; measuring the installed one"
-		INSTALLED_DIFFERS=1
-		USE_BUILD=0
-		return 0
-	fi
-	log "installing the optimised build (make install)"
-	make -C "$BUILD" -s DEBUG= PG_CONFIG="$PG_CONFIG" install >/dev/null || die "make install failed"
-}
-# Is the library the postmaster mapped the one built here?  (root reads the
-# mapped file itself; otherwise compare with the installed file)
-loaded_is_build() {
-	local pm range
-	pm=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
-	range=$(awk '/\/kinesis_glue\.so/ { print $1; exit }' "/proc/$pm/maps" 2>/dev/null)
-	[ -n "$range" ] || return 1
-	if [ -r "/proc/$pm/map_files/$range" ]; then
-		cmp -s "/proc/$pm/map_files/$range" "$BUILD/kinesis_glue.so"
-	else
-		cmp -s "$LIBDIR/kinesis_glue.so" "$BUILD/kinesis_glue.so"
-	fi
-}
-# USE_BUILD=1: install (when needed) and check the library of $BUILD
-USE_BUILD=1
-INSTALLED_DIFFERS=0
-if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
-	[ -n "${BENCH_BUILD_DIR:-}" ] || USE_BUILD=0
-	[ $USE_BUILD = 0 ] || [ -e "$BUILD/kinesis_glue.so" ] || die "no kinesis_glue.so in BENCH_BUILD_DIR=$BUILD"
-else
-	build
-fi
+# --- 1. build (installed right before the server starts) -------------------
+kg_bench_build
 
 # --- 2. private cluster ---------------------------------------------------
-TMP=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/kg_bench.XXXXXX")
-[ "$(id -u)" = 0 ] && chown postgres: "$TMP"
-PGDATA_DIR=$TMP/data
-SOCK=$TMP
-SERVER_LOG=$TMP/server.log
+kg_bench_tmpdir kg_bench
 PGB_LOG=$TMP/pgbench
-cleanup() {
-	local rc=$?
-	if [ "${BENCH_KEEP:-0}" = 1 ]; then
-		log "kept the cluster: $PGDATA_DIR (socket $SOCK, port $PORT); stop it with: pg_ctl -D $PGDATA_DIR stop"
-	else
-		as_db "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -m immediate -w stop >/dev/null 2>&1 || true
-		rm -rf "$TMP"
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log "initdb in $PGDATA_DIR"
-as_db "$BINDIR/initdb" -D "$PGDATA_DIR" -U "$DBUSER" --auth=trust --no-instructions -E UTF8 --locale=C >"$TMP/initdb.log" 2>&1 ||
-	{ cat "$TMP/initdb.log" >&2; die "initdb failed"; }
-cat >>"$PGDATA_DIR/postgresql.conf" <<EOF
-
-# --- kinesis_glue benchmark ---
-listen_addresses = ''
-port = $PORT
-unix_socket_directories = '$SOCK'
-shared_preload_libraries = 'kinesis_glue'
+KG_DB=bench
+kg_bench_initdb <<EOF
 max_worker_processes = 16
 shared_buffers = 1GB
 max_wal_size = 4GB
@@ -198,19 +87,7 @@ max_connections = 20
 # prefetched iterators must outlive every run of the get case
 kinesis_glue.iterator_ttl = '24h'
 EOF
-for attempt in 1 2 3 4 5; do
-	[ $USE_BUILD = 0 ] || install_build
-	as_db "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -l "$SERVER_LOG" -w start >/dev/null ||
-		{ tail -n 30 "$SERVER_LOG" >&2; die "server did not start"; }
-	{ [ $USE_BUILD = 0 ] || loaded_is_build; } && break
-	[ $attempt = 5 ] && die "the server keeps loading another kinesis_glue.so than $BUILD/kinesis_glue.so (someone else is installing builds)"
-	log "the server loaded another build of kinesis_glue.so (replaced meanwhile); restarting"
-	as_db "$BINDIR/pg_ctl" -D "$PGDATA_DIR" -m fast -w stop >/dev/null
-	sleep 1
-done
-
-PSQL=(psql -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U "$DBUSER")
-q() { "${PSQL[@]}" -At -d bench -c "$1"; }
+kg_bench_start_build
 
 "${PSQL[@]}" -d postgres -c "CREATE DATABASE bench" >/dev/null
 log "setting up streams, baselines and input data"
@@ -259,37 +136,9 @@ fi
 
 # --- 3. measurements ------------------------------------------------------
 mkdir -p "$PGB_LOG"; : >"$PGB_LOG/busy"
-# Other load on the machine skews a run (and so a ratio).  Runnable
-# processes that are neither this server's nor this run's pgbench (nor
-# kernel threads) are counted five times a second while pgbench runs, and
-# before each run the script waits (up to BENCH_QUIET_WAIT seconds, default
-# 60) for two quiet seconds.
-# foreign_runnable [PGBENCH_PID] -> prints the count now
-foreign_runnable() {
-	local pm
-	pm=$(head -n 1 "$PGDATA_DIR/postmaster.pid")
-	ps -e -o stat=,pid=,ppid=,comm= | awk -v pm="$pm" -v pb="${1:-0}" -v me="$BASHPID" \
-		'$1 ~ /^R/ && $4 != "ps" && $2 != pm && $3 != pm && $2 != pb && $3 != pb && $3 != 2 && $2 != 2 && $3 != me && $2 != me { n++ } END { print n + 0 }'
-}
-# busy_sampler PGBENCH_PID -> prints the mean count while it runs
-busy_sampler() {
-	local pid=$1 n=0 sum=0
-	while kill -0 "$pid" 2>/dev/null; do
-		sum=$((sum + $(foreign_runnable "$pid"))); n=$((n + 1))
-		sleep 0.2
-	done
-	awk -v s="$sum" -v n="$n" 'BEGIN { printf "%.2f\n", n ? s / n : 0 }'
-}
-wait_quiet() {
-	local deadline=$((SECONDS + ${BENCH_QUIET_WAIT:-60})) quiet=0 told=0
-	while [ $SECONDS -lt $deadline ]; do
-		if [ "$(foreign_runnable)" = 0 ]; then quiet=$((quiet + 1)); else quiet=0; fi
-		[ $quiet -ge 10 ] && return 0
-		if [ $quiet = 0 ] && [ $told = 0 ]; then log "waiting for other load on the machine to stop (up to ${BENCH_QUIET_WAIT:-60} s)"; told=1; fi
-		sleep 0.2
-	done
-	log "the machine is still busy; measuring anyway"
-}
+# Other load on the machine skews a run (and so a ratio): lib.sh's
+# busy_sampler counts it while pgbench runs, and wait_quiet waits for it to
+# stop before each run (up to BENCH_QUIET_WAIT seconds, default 60).
 
 # pgbench_tps CLIENTS SCRIPT [pgbench args...] -> prints tps; appends the
 # other load seen during the run to $PGB_LOG/busy
@@ -299,7 +148,7 @@ pgbench_tps() {
 	out=$(mktemp -p "$PGB_LOG" "$(date +%H%M%S)-$(basename "$script" .sql)-c$clients.XXXX")
 	q "CHECKPOINT" >/dev/null
 	wait_quiet
-	pgbench -n -M prepared -c "$clients" -j "$clients" -T "$DURATION" \
+	"$BINDIR/pgbench" -n -M prepared -c "$clients" -j "$clients" -T "$DURATION" \
 		-h "$SOCK" -p "$PORT" -U "$DBUSER" "$@" -f "$HERE/$script" bench >"$out" 2>&1 &
 	pid=$!
 	busy=$(busy_sampler "$pid")
@@ -316,7 +165,6 @@ pgbench_tps() {
 	awk '/^tps = / { print $3; exit }' "$out"
 }
 
-median() { tr ' ' '\n' | { grep -v '^$' || true; } | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # measure NAME CLIENTS KSCRIPT BSCRIPT [KARGS] [BARGS]
 # Rounds alternate which side runs first.  Per side the median ops/s; the
@@ -357,9 +205,10 @@ if has_case get; then
 fi
 if has_case read; then
 	ITER=$(q "SELECT kinesis.get_shard_iterator('bench_get', 'shardId-000000000000', 'TRIM_HORIZON')")
-	log "case 3c/3d: get_records unnested and read_shard, 10,000 records to the client, 1 client"
+	log "case 3c/3d/3e: get_records unnested, read_shard and get_records_rows, 10,000 records to the client, 1 client"
 	measure get_unnest 1 get_records_unnest_kinesis.sql read_scan_baseline.sql "-D it=$ITER" "-D after=$AFTER"
 	measure read_shard 1 read_shard_kinesis.sql read_scan_baseline.sql "" "-D after=$AFTER"
+	measure get_rows 1 get_records_rows_kinesis.sql read_scan_baseline.sql "-D it=$ITER" "-D after=$AFTER"
 fi
 if [ $RUN_PGQ = 1 ]; then
 	# each PgQ run pairs with a kinesis run of the same shape (ratio: ours / PgQ)
@@ -445,6 +294,7 @@ row() {
 	row get_iter "3b. get_records 10,000 (prefetched iterator)" 10000 0.8
 	row get_unnest "3c. get_records 10,000 unnested to the client" 10000 0.8
 	row read_shard "3d. read_shard 10,000 to the client" 10000 0.9
+	row get_rows "3e. get_records_rows 10,000 to the client" 10000 0.8
 	row put_record "4. put_record, 1 record/txn, 1 client" 1 1.0
 	row pgq_insert "P1. put_records 500 against PgQ insert_event" 500 "" PgQ
 	row pgq_read "P2. get_records unnested against PgQ batch" 10000 "" PgQ
@@ -459,7 +309,7 @@ row() {
 	awk '{ s += $1; if ($1 > m) m = $1 } END { printf "other load on the machine during the runs: mean %.2f, max %.2f runnable processes (%s)\n", NR ? s / NR : 0, m, (m > 0.3 ? "WARNING: the machine was busy; figures and ratios are unreliable, run again on a quiet machine" : "quiet") }' "$PGB_LOG/busy"
 	echo "baselines: 1/2 INSERT INTO baseline SELECT of the same 500 rows (unnest of the same arrays, nextval, PRIMARY KEY);"
 	echo "           3 index range scan of the same 10,000 rows returned as array_agg of whole rows;"
-	echo "           3c/3d the same index range scan, every column of the 10,000 rows returned to the client;"
+	echo "           3c/3d/3e the same index range scan, every column of the 10,000 rows returned to the client;"
 	echo "           4 one-row INSERT (nextval) per transaction.  Streams 'bench' and 'bench1' have 4 shards."
 	[ $RUN_PGQ = 0 ] || echo "peers: P1 PgQ insert_event of the same 500 records per transaction; P2 PgQ next_batch + get_batch_events of the same 10,000 records (ratio: ours / PgQ)"
 } | tee "$RESULTS"

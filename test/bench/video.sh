@@ -16,40 +16,29 @@
 #
 # Settings (environment): VIDEO_FRAGMENTS (default 200), VIDEO_CLIP_RUNS
 # (default 20), BENCH_PORT (default 5498), BENCH_TMPDIR (default /tmp),
-# PG_BINDIR (default: pg_config --bindir; the kinesis_glue library must be
-# installed for those binaries).  Timings of a DEBUG=1 build (assertions,
+# BENCH_KEEP=1 (keep the cluster and leave it running), PG_BINDIR (default:
+# pg_config --bindir; the kinesis_glue library must be installed for those
+# binaries).  Timings of a DEBUG=1 build (assertions,
 # -O0) are not representative; the report says which build ran.
 set -euo pipefail
 
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
 FRAGMENTS=${VIDEO_FRAGMENTS:-200}
 CLIP_RUNS=${VIDEO_CLIP_RUNS:-20}
-PORT=${BENCH_PORT:-5498}
-BINDIR=${PG_BINDIR:-$(pg_config --bindir)}
-WORK=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/kg_video_bench.XXXXXX")
+BINDIR=${PG_BINDIR:-}
+kg_bench_init video
+kg_bench_tmpdir kg_video_bench
+WORK=$TMP
+PSQL+=(-A -t -d postgres)
+PGBENCH=("$BINDIR/pgbench" -n -h "$SOCK" -p "$PORT" -U "$DBUSER" postgres)
 
-if [ "$(id -u)" = 0 ]; then
-	chown postgres "$WORK"
-	exec su postgres -c "VIDEO_FRAGMENTS=$FRAGMENTS VIDEO_CLIP_RUNS=$CLIP_RUNS BENCH_PORT=$PORT PG_BINDIR=$BINDIR BENCH_WORKDIR=$WORK $(printf %q "$0")"
-fi
-WORK=${BENCH_WORKDIR:-$WORK}
-DATA=$WORK/data
-PSQL=("$BINDIR/psql" -X -q -A -t -h "$WORK" -p "$PORT" -d postgres -v ON_ERROR_STOP=1)
-PGBENCH=("$BINDIR/pgbench" -n -h "$WORK" -p "$PORT" postgres)
-
-cleanup() { "$BINDIR/pg_ctl" -D "$DATA" -m fast stop >/dev/null 2>&1 || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-"$BINDIR/initdb" -D "$DATA" -A trust >/dev/null
-cat >>"$DATA/postgresql.conf" <<EOF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-shared_preload_libraries = 'kinesis_glue'
+kg_bench_initdb <<EOF
 shared_buffers = 256MB
 max_wal_size = 4GB
 kinesis_glue.worker_naptime = 200ms
 EOF
-"$BINDIR/pg_ctl" -D "$DATA" -l "$WORK/server.log" -w start >/dev/null
+kg_bench_start
 
 "${PSQL[@]}" <<'EOF'
 CREATE EXTENSION kinesis_glue;
