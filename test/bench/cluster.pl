@@ -24,6 +24,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
+use KgTest;
 
 my $SECONDS = $ENV{BENCH_SECONDS} // 15;
 my $CLIENTS = $ENV{BENCH_CLIENTS} // 4;
@@ -32,12 +33,16 @@ my $BATCH = $ENV{BENCH_BATCH} // 100;
 my @nodes;
 for my $i (0 .. 1)
 {
-	my $n = PostgreSQL::Test::Cluster->new("bench_node$i");
-	$n->init;
-	$n->append_conf('postgresql.conf', "shared_preload_libraries = 'kinesis_glue'\nmax_worker_processes = 16\n"
-		  . "synchronous_commit = off\nshared_buffers = 256MB\nlog_statement = none\n");
-	$n->start;
-	$n->safe_psql('postgres', 'CREATE EXTENSION kinesis_glue; CREATE EXTENSION kinesis_glue_cluster CASCADE;');
+	my $n = kg_node(
+		"bench_node$i",
+		set => {
+			synchronous_commit => 'off',
+			shared_buffers => '256MB',
+			log_statement => 'none',
+			'kinesis_glue.worker_naptime' => undef,
+			'kinesis_glue.launcher_naptime' => undef
+		});
+	$n->safe_psql('postgres', 'CREATE EXTENSION kinesis_glue_cluster CASCADE;');
 	push @nodes, $n;
 }
 my @proxies;

@@ -12,5 +12,5 @@ export PATH="$BINDIR:$PATH"
 TMP=$(mktemp -d /tmp/kg_cluster_bench.XXXXXX)
 cd "$TMP"
 export TESTDIR=$TMP PG_REGRESS=$PGXS/../../src/test/regress/pg_regress
-perl -I "$PGXS/../../src/test/perl" "$HERE/cluster.pl" || { tail -20 "$TMP"/tmp_check/log/regress_log_cluster >&2; exit 1; }
+perl -I "$PGXS/../../src/test/perl" -I "$HERE/../perl" "$HERE/cluster.pl" || { tail -20 "$TMP"/tmp_check/log/regress_log_cluster >&2; exit 1; }
 cat "$TMP/results.txt"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kinesis_glue benchmark, the wire gateway (issue 17), on a private cluster:
 #
-#   test/bench/gateway.sh        as root (runs everything as postgres) or as postgres
+#   test/bench/gateway.sh        as root (the server runs as postgres) or as postgres
 #
 # In one run (needs `npm ci` in test/gateway: the AWS SDK and kinesis-local):
 #   put: PutRecords of 500 records of 100 B, through kinesis_glue_gateway and
@@ -25,53 +25,44 @@
 # BENCH_ROUNDS (default 2), BENCH_PORT (default 5497; names the socket file
 # only), GATEWAY_PORT (default 45670; kinesis-local uses the next two),
 # BENCH_TMPDIR (default /tmp), PG_BINDIR (default: pg_config --bindir, with
-# the kinesis_glue library installed), GATEWAY (default:
+# the kinesis_glue library installed), BENCH_KEEP (see lib.sh), GATEWAY (default:
 # gateway/kinesis_glue_gateway), BENCH_POOL (the gateway's pool_size, default 4),
 # BENCH_KINESIS_LOCAL=0 to leave kinesis-local out.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$HERE/lib.sh"
+[ -z "${PG_BINDIR:-}" ] || BINDIR=$PG_BINDIR
+PORT=${BENCH_PORT:-5497}
+kg_bench_init gateway
 SECONDS_RUN=${BENCH_SECONDS:-5}
 ROUNDS=${BENCH_ROUNDS:-2}
 POOL=${BENCH_POOL:-4}
 WITH_KL=${BENCH_KINESIS_LOCAL:-1}
-PORT=${BENCH_PORT:-5497}
 GWPORT=${GATEWAY_PORT:-45670}
 KLPORT=$((GWPORT + 1))
-BINDIR=${PG_BINDIR:-$(pg_config --bindir)}
 GATEWAY=${GATEWAY:-$ROOT/gateway/kinesis_glue_gateway}
-WORK=${BENCH_WORKDIR:-$(mktemp -d "${BENCH_TMPDIR:-/tmp}/kg_gateway_bench.XXXXXX")}
-
-if [ "$(id -u)" = 0 ]; then
-	chown postgres "$WORK"
-	exec su postgres -c "BENCH_SECONDS=$SECONDS_RUN BENCH_ROUNDS=$ROUNDS BENCH_POOL=$POOL BENCH_KINESIS_LOCAL=$WITH_KL BENCH_PORT=$PORT GATEWAY_PORT=$GWPORT PG_BINDIR=$BINDIR GATEWAY=$GATEWAY BENCH_WORKDIR=$WORK $(printf %q "$0")"
-fi
-DATA=$WORK/data
-PSQL=("$BINDIR/psql" -X -q -A -t -h "$WORK" -p "$PORT" -d postgres -v ON_ERROR_STOP=1)
 GWPID=
 KLPID=
 
-cleanup()
-{
-	[ -n "$GWPID" ] && kill "$GWPID" 2>/dev/null
-	[ -n "$KLPID" ] && kill "$KLPID" 2>/dev/null
-	"$BINDIR/pg_ctl" -D "$DATA" -m fast stop >/dev/null 2>&1 || true
-	rm -rf "$WORK"
+# at exit, before the server stops: the gateway and kinesis-local
+kg_bench_on_exit() {
+	[ -z "$GWPID" ] || kill "$GWPID" 2>/dev/null || true
+	[ -z "$KLPID" ] || kill "$KLPID" 2>/dev/null || true
 }
-trap cleanup EXIT
-trap 'exit 1' INT TERM
 
-"$BINDIR/initdb" -D "$DATA" -A trust >/dev/null
-cat >>"$DATA/postgresql.conf" <<EOF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$WORK'
-shared_preload_libraries = 'kinesis_glue'
+kg_bench_tmpdir kg_gateway_bench
+WORK=$TMP
+kg_bench_initdb <<EOF
 shared_buffers = 256MB
 max_wal_size = 4GB
 kinesis_glue.worker_naptime = 200ms
 EOF
-"$BINDIR/pg_ctl" -D "$DATA" -l "$WORK/server.log" -w start >/dev/null
+kg_bench_start
+PSQL+=(-A -t -d postgres)
+want=$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT/kinesis_glue.control")
+have=$("${PSQL[@]}" -c "SELECT default_version FROM pg_available_extensions WHERE name = 'kinesis_glue'")
+[ "$have" = "$want" ] || die "the installed kinesis_glue is $have, the work tree's $want: install the work tree's build (make install, or run.sh's optimised build) first"
 
 "${PSQL[@]}" <<'EOF'
 CREATE EXTENSION kinesis_glue;
@@ -89,7 +80,7 @@ SELECT count(*) FROM generate_series(0, 3) s, generate_series(1, 20) b,
              FROM generate_series(1, 500)));
 EOF
 
-"$GATEWAY" -s "listen=127.0.0.1:$GWPORT" -s "conninfo=host=$WORK port=$PORT dbname=postgres" \
+"$GATEWAY" -s "listen=127.0.0.1:$GWPORT" -s "conninfo=host=$WORK port=$PORT dbname=postgres user=$DBUSER" \
 	-s pool_size="$POOL" -s log_level=warn >"$WORK/gateway.log" 2>&1 &
 GWPID=$!
 sleep 0.5
@@ -117,7 +108,7 @@ echo "SELECT (kinesis.get_records(kinesis.get_shard_iterator('bench_get', 'shard
 sql_rate()
 {
 	local tps
-	tps=$("$BINDIR/pgbench" -n -M prepared -h "$WORK" -p "$PORT" -c "$2" -j "$2" -T "$SECONDS_RUN" \
+	tps=$("$BINDIR/pgbench" -n -M prepared -h "$WORK" -p "$PORT" -U "$DBUSER" -c "$2" -j "$2" -T "$SECONDS_RUN" \
 		-f "$WORK/$1.sql" postgres 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
 	echo "$tps * $3" | bc -l
 }
