@@ -63,7 +63,7 @@ _PG_init(void)
 		return;
 
 	kg_shmem_init_hooks();
-	kg_worker_init_hooks();
+	kg_utility_init_hook();
 
 	/* pg_upgrade must not see workers writing to the new cluster */
 	if (IsBinaryUpgrade)

@@ -39,7 +39,7 @@ extern int	kg_worker_task_interval(const KgTask *task);
 
 /* registration (postmaster) */
 extern void kg_register_launcher(void);
-extern void kg_worker_init_hooks(void);
+extern void kg_utility_init_hook(void);
 
 /*
  * A kind of storage the DDL guard protects (ddl_guard.c): every relation

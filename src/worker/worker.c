@@ -3,15 +3,11 @@
  * worker.c
  *		The per-database kinesis_glue worker: a loop that runs the
  *		registered periodic tasks (tasks.c), each unit of work in its own
- *		transaction, and sleeps on its latch in between.
+ *		transaction, and sleeps on its latch in between; and
+ *		kg_run_in_transaction, the unit of work every task uses.
  *
- * Also here: the SQL functions that register a database at CREATE
- * EXTENSION and wake the worker, and the utility hook that stops a
- * database's worker and mapping runners before DROP DATABASE, ALTER
- * DATABASE ... RENAME and CREATE DATABASE ... TEMPLATE (which refuse to
- * run while any session, our worker included, is connected to it; see
- * templates.c), runs the DDL guard (ddl_guard.c) first and hands DROP
- * OWNED / REASSIGN OWNED to owned.c after they ran.
+ * The SQL functions of the worker registry are in worker_sql.c, the
+ * utility hook in utility.c, the launch of dynamic workers in launch.c.
  *
  * Locking: KgShared->lock for slot fields only.  The worker holds no
  * snapshot, lock or transaction while it sleeps.
@@ -21,13 +17,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "nodes/makefuncs.h"
-#include "utils/lsyscache.h"
-#include "common/kg_catalog.h"
 #include "commands/dbcommands.h"
-#include "commands/extension.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -36,18 +26,17 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
-#include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "common/kg_catalog.h"
 #include "common/kg_guc.h"
 #include "common/kg_shmem.h"
 #include "worker/kg_runner.h"
 #include "worker/kg_worker.h"
 
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static MemoryContext WorkerLoopContext = NULL;
 static char worker_dbname[NAMEDATALEN] = "?";
 
@@ -297,262 +286,4 @@ kg_worker_main(Datum main_arg)
 		}
 		ResetLatch(MyLatch);
 	}
-}
-
-/*
- * Commit callback armed by kinesis_glue._register_database(): mark this
- * database wanted and wake the launcher, only once CREATE EXTENSION has
- * committed (a worker started earlier would not see the extension).
- */
-static void
-kg_register_at_commit(XactEvent event, void *arg)
-{
-	KgDatabaseSlot *slot;
-
-	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
-		event != XACT_EVENT_PARALLEL_COMMIT && event != XACT_EVENT_PARALLEL_ABORT)
-		return;
-	UnregisterXactCallback(kg_register_at_commit, arg);
-	if (event != XACT_EVENT_COMMIT || KgShared == NULL)
-		return;
-
-	LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
-	slot = kg_find_database_slot(MyDatabaseId, true);
-	if (slot)
-	{
-		slot->wanted = true;
-		slot->stopping = false;
-		slot->last_launch = 0;
-	}
-	LWLockRelease(KgShared->lock);
-	if (slot == NULL)
-		ereport(WARNING,
-				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
-				 errmsg("no kinesis_glue worker slot is free for database %u",
-						MyDatabaseId),
-				 errhint("Raise \"kinesis_glue.max_databases\" and restart the server.")));
-	kg_wake_launcher();
-}
-
-PG_FUNCTION_INFO_V1(kg_register_database);
-
-/*
- * kinesis_glue._register_database(): called by the install script.  Arms
- * the commit callback above; without preload it only warns, because the
- * extension may be created before the server is restarted with it.
- */
-Datum
-kg_register_database(PG_FUNCTION_ARGS)
-{
-	if (KgShared == NULL)
-	{
-		ereport(WARNING,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("kinesis_glue is not loaded via \"shared_preload_libraries\""),
-				 errdetail("Functions that need shared memory fail until it is."),
-				 errhint("Add kinesis_glue to \"shared_preload_libraries\" in postgresql.conf and restart the server.")));
-		PG_RETURN_VOID();
-	}
-	RegisterXactCallback(kg_register_at_commit, NULL);
-	PG_RETURN_VOID();
-}
-
-PG_FUNCTION_INFO_V1(kg_wake_worker_sql);
-
-/* kinesis_glue.wake_worker(): wake this database's worker now. */
-Datum
-kg_wake_worker_sql(PG_FUNCTION_ARGS)
-{
-	kg_require_shmem();
-	kg_wake_worker(MyDatabaseId);
-	PG_RETURN_VOID();
-}
-
-PG_FUNCTION_INFO_V1(kg_worker_status);
-
-/*
- * kinesis_glue.worker_status(): one row per database slot in use:
- * (database oid, wanted, stopping, worker pid or NULL).
- */
-Datum
-kg_worker_status(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-
-	kg_require_shmem();
-	InitMaterializedSRF(fcinfo, 0);
-
-	LWLockAcquire(KgShared->lock, LW_SHARED);
-	for (int i = 0; i < KgShared->ndatabases; i++)
-	{
-		KgDatabaseSlot *slot = &KgShared->databases[i];
-		Datum		values[4];
-		bool		nulls[4] = {false, false, false, false};
-
-		if (slot->dboid == InvalidOid)
-			continue;
-		values[0] = ObjectIdGetDatum(slot->dboid);
-		values[1] = BoolGetDatum(slot->wanted);
-		values[2] = BoolGetDatum(slot->stopping);
-		values[3] = Int32GetDatum(slot->worker_pid);
-		nulls[3] = (slot->worker_pid == 0);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	LWLockRelease(KgShared->lock);
-	return (Datum) 0;
-}
-
-/*
- * Stop the worker of a database about to be dropped, renamed or copied
- * (stopping true), so that the command does not fail with "being accessed
- * by other users", and its long-lived runners (kg_stop_database_workers);
- * or, stopping false, let them come back (the launcher restarts the
- * worker, which restarts its runners).  Returns the database's OID.
- */
-static Oid
-kg_stop_worker_for_drop(const char *dbname, bool stopping)
-{
-	Oid			dboid = get_database_oid(dbname, true);
-	KgDatabaseSlot *slot;
-
-	if (!OidIsValid(dboid) || KgShared == NULL)
-		return InvalidOid;
-	LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
-	slot = kg_find_database_slot(dboid, false);
-	if (slot)
-	{
-		slot->stopping = stopping;
-		if (!stopping)
-			slot->last_launch = 0;
-	}
-	LWLockRelease(KgShared->lock);
-	/* nobody restarts them while the slot is stopping */
-	if (stopping)
-		kg_stop_database_workers(dboid, "stopped: the database is being dropped, renamed or copied");
-	else
-		kg_wake_launcher();
-	return dboid;
-}
-
-/* Free the slot of a database that has been dropped. */
-static void
-kg_forget_database(Oid dboid)
-{
-	KgDatabaseSlot *slot;
-
-	if (!OidIsValid(dboid) || KgShared == NULL)
-		return;
-	LWLockAcquire(KgShared->lock, LW_EXCLUSIVE);
-	slot = kg_find_database_slot(dboid, false);
-	if (slot && slot->worker_pid == 0)
-		memset(slot, 0, sizeof(KgDatabaseSlot));
-	LWLockRelease(KgShared->lock);
-	kg_runner_forget_database(dboid);
-}
-
-/*
- * Start a dynamic background worker of this library that connects to a
- * database (the caller's arguments say which: main_arg, and extra, at most
- * BGW_EXTRALEN bytes) and notifies this process when it starts and stops.
- * The one launch path of the per-database workers (launcher.c) and the
- * runners (runner.c).  *handle is allocated in TopMemoryContext, so it
- * outlives the round that launched it; it is set to NULL when no worker
- * slot is free (returns false).
- */
-bool
-kg_launch_dynamic_worker(const char *function_name, const char *type, const char *name,
-						 Datum main_arg, const void *extra, Size extra_size,
-						 BackgroundWorkerHandle **handle)
-{
-	BackgroundWorker worker;
-	MemoryContext old;
-	bool		ok;
-
-	Assert(extra_size <= BGW_EXTRALEN);
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "kinesis_glue");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "%s", function_name);
-	snprintf(worker.bgw_name, BGW_MAXLEN, "%s", name);
-	snprintf(worker.bgw_type, BGW_MAXLEN, "%s", type);
-	worker.bgw_main_arg = main_arg;
-	worker.bgw_notify_pid = MyProcPid;
-	if (extra_size > 0)
-		memcpy(worker.bgw_extra, extra, extra_size);
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	ok = RegisterDynamicBackgroundWorker(&worker, handle);
-	MemoryContextSwitchTo(old);
-	if (!ok)
-		*handle = NULL;
-	return ok;
-}
-
-static void
-kg_ProcessUtility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTree,
-				  ProcessUtilityContext context, ParamListInfo params,
-				  QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
-{
-	Node	   *parsetree = pstmt->utilityStmt;
-	const char *volatile dropped_db = NULL;
-	volatile Oid dropped_oid = InvalidOid;
-
-	kg_ddl_guard(parsetree);
-	/* a role that still owns kinesis_glue objects here cannot go */
-	if (IsA(parsetree, DropRoleStmt))
-		kg_owned_check_drop_role((DropRoleStmt *) parsetree);
-
-	if (IsA(parsetree, DropdbStmt))
-		dropped_db = ((DropdbStmt *) parsetree)->dbname;
-	else if (IsA(parsetree, RenameStmt) &&
-			 ((RenameStmt *) parsetree)->renameType == OBJECT_DATABASE)
-		dropped_db = ((RenameStmt *) parsetree)->subname;
-	else
-		dropped_db = kg_copied_database(parsetree);	/* CREATE DATABASE ... TEMPLATE */
-
-	if (dropped_db)
-		dropped_oid = kg_stop_worker_for_drop(dropped_db, true);
-	/* a dropped database takes its job runs and crawls with it */
-	if (IsA(parsetree, DropdbStmt) && OidIsValid(dropped_oid))
-		kg_runner_terminate_database(dropped_oid, false, "stopped: the database is being dropped");
-
-	PG_TRY();
-	{
-		if (prev_ProcessUtility)
-			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-								params, queryEnv, dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
-									params, queryEnv, dest, qc);
-	}
-	PG_CATCH();
-	{
-		if (dropped_db)
-			kg_stop_worker_for_drop(dropped_db, false);
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-
-	if (IsA(parsetree, DropdbStmt))
-		kg_forget_database(dropped_oid);
-
-	/* a renamed database keeps its OID: let the worker come back */
-	if (dropped_db && IsA(parsetree, RenameStmt))
-		kg_stop_worker_for_drop(((RenameStmt *) parsetree)->newname, false);
-
-	/* streams of roles whose objects were just dropped or reassigned */
-	if (IsA(parsetree, DropOwnedStmt) || IsA(parsetree, ReassignOwnedStmt))
-		kg_owned_objects_done(parsetree);
-	/* the template of a copy: let its worker come back */
-	if (dropped_db && IsA(parsetree, CreatedbStmt))
-		kg_stop_worker_for_drop(dropped_db, false);
-}
-
-/* Install the utility hook; called from _PG_init under preload. */
-void
-kg_worker_init_hooks(void)
-{
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = kg_ProcessUtility;
 }
