@@ -15,7 +15,7 @@ import cborLib from 'cbor';
 
 import * as K from '@aws-sdk/client-kinesis';
 import * as F from '@aws-sdk/client-firehose';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { NodeHttpHandler, NodeHttp2Handler } from '@smithy/node-http-handler';
 
 // AWS's CBOR timestamps are tag 1 around epoch *milliseconds* (the Java SDK's
 // convention), not the seconds of RFC 8949: keep the raw number.
@@ -393,10 +393,11 @@ test('ListStreams pages by NextToken', async () => {
 });
 
 for (const h1 of [false, true]) {
-  test(`JS v3 Firehose client (${h1 ? 'HTTP/1.1' : 'HTTP/2'}): Direct PUT, describe, list, errors`, async () => {
+  // The Firehose client's default handler is HTTP/1.1 (unlike Kinesis'): h2 is asked for explicitly.
+  test(`JS v3 Firehose client (${h1 ? 'HTTP/1.1' : 'HTTP/2'}): Direct PUT, describe, list, delete, errors`, async () => {
     const f = new F.FirehoseClient({
       endpoint: OPEN, region: 'us-east-1', credentials: dummy, maxAttempts: 1,
-      ...(h1 ? { requestHandler: new NodeHttpHandler() } : {}),
+      requestHandler: h1 ? new NodeHttpHandler() : new NodeHttp2Handler(),
     });
     const name = process.env.GW_FIREHOSE;
     try {
@@ -415,6 +416,11 @@ for (const h1 of [false, true]) {
       await rejects(f.send(new F.DescribeDeliveryStreamCommand({ DeliveryStreamName: 'nope' })), 'ResourceNotFoundException');
       await rejects(f.send(new F.PutRecordBatchCommand({ DeliveryStreamName: name, Records: [] })), 'InvalidArgumentException');
       await rejects(f.send(new F.CreateDeliveryStreamCommand({ DeliveryStreamName: 'x', DeliveryStreamType: 'DirectPut' })), 'InvalidArgumentException');
+      const doomed = `gw-fh-delete-${h1 ? 'h1' : 'h2'}`;
+      psql(`SELECT firehose.create_delivery_stream('${doomed}', 'fh_out')`);
+      await f.send(new F.DeleteDeliveryStreamCommand({ DeliveryStreamName: doomed }));
+      await rejects(f.send(new F.DescribeDeliveryStreamCommand({ DeliveryStreamName: doomed })), 'ResourceNotFoundException');
+      await rejects(f.send(new F.DeleteDeliveryStreamCommand({ DeliveryStreamName: doomed })), 'ResourceNotFoundException');
     } finally { f.destroy(); }
   });
 }

@@ -29,6 +29,7 @@
 #   kg_gateway_program the built gateway (skips the test without node, npm
 #                      or the gateway) and test/gateway
 #   kg_npm_ci          npm ci in test/gateway when its lock file changed
+#   kg_stubborn_sql    CREATE FUNCTION stubborn(): user code that ignores cancels
 
 package KgTest;
 
@@ -47,7 +48,7 @@ use Time::HiRes qw(time usleep);
 our @EXPORT = qw(kg_node kg_sql kg_wait kg_poll kg_wait_worker kg_job_run_end kg_set_conf
   kg_kill9 kg_crash kg_pgbench kg_psql_bg kg_finish kg_transactions kg_firehose_producers
   kg_put_orders kg_orders_digest kg_read_count kg_cluster kg_cluster_node kg_conninfo
-  kg_gateway_program kg_npm_ci);
+  kg_gateway_program kg_npm_ci kg_stubborn_sql);
 
 # Settings every kg_node gets unless the test changes or drops them.
 my %default_settings = (
@@ -336,6 +337,23 @@ sub kg_npm_ci
 	return $ok;
 }
 
+sub kg_stubborn_sql
+{
+	return q{
+CREATE FUNCTION stubborn() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    LOOP
+        BEGIN
+            PERFORM pg_sleep(10);
+        EXCEPTION WHEN query_canceled THEN
+            NULL;   -- ignore the cancel and go on
+        END;
+    END LOOP;
+END
+$$;
+};
+}
+
 sub kg_conninfo
 {
 	my ($node) = @_;
@@ -520,6 +538,12 @@ Runs C<npm ci> in C<$tdir> (cache in C<$tdir/.npm-cache>, which it also
 sets for the rest of the test) when its package-lock.json is newer than the
 installed modules, as a test named C<$what>; returns whether the modules are
 there.
+
+=item kg_stubborn_sql()
+
+SQL that creates C<stubborn()> in the current schema: a function that sleeps
+forever and ignores every cancel (it catches C<query_canceled>), the user
+code that runner timeouts must end by terminating the runner.
 
 =item kg_conninfo($node)
 

@@ -165,17 +165,7 @@ note(sprintf("b: %.1f s", time() - $t_start));
 # c. user code that catches the cancel of its timeout
 # ------------------------------------------------------------------------
 $sql->(q{
-CREATE FUNCTION stubborn() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    LOOP
-        BEGIN
-            PERFORM pg_sleep(10);
-        EXCEPTION WHEN query_canceled THEN
-            NULL;   -- ignore the cancel and go on
-        END;
-    END LOOP;
-END
-$$;
+} . kg_stubborn_sql() . q{
 CREATE FUNCTION stubborn_f(recs kinesis.record[]) RETURNS void LANGUAGE sql AS 'SELECT stubborn()';
 GRANT EXECUTE ON FUNCTION stubborn() TO other;
 SET ROLE other;

@@ -65,17 +65,7 @@ CREATE UNLOGGED TABLE segment_log (at timestamptz, first_segment bigint, current
 # ------------------------------------------------------------------------
 sql(q{
 SET ROLE app;
-CREATE FUNCTION stubborn() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    LOOP
-        BEGIN
-            PERFORM pg_sleep(10);
-        EXCEPTION WHEN query_canceled THEN
-            NULL;   -- ignore the cancel and go on
-        END;
-    END LOOP;
-END
-$$;
+} . kg_stubborn_sql() . q{
 
 -- a. data stream -> table, the transform sleeps (the source keeps its
 -- records past the retention clock offset)
