@@ -220,6 +220,12 @@ SELECT kg_try($$SELECT * FROM kinesis_video.get_clip('vs.cam', 'PRODUCER_TIMESTA
 SELECT kg_try($$SELECT * FROM kinesis_video.get_clip('vs.cam', 'PRODUCER_TIMESTAMP', '2030-01-02', '2030-01-01')$$);
 SELECT kg_try($$SELECT * FROM kinesis_video.get_clip('vs.cam', 'PRODUCER_TIMESTAMP', '2031-01-01', '2031-01-01 00:01')$$);
 SELECT kg_try($$SELECT * FROM kinesis_video.get_clip('vs.buffer', 'SERVER_TIMESTAMP', now() - interval '1 min', now())$$);
+-- get_clip's buffer fill: NULL in, NULL out; fragment order, and a buffer that must grow
+SELECT kinesis_video._clip_media(NULL, NULL, NULL, NULL, 0) IS NULL AS null_query,
+       kinesis_video._clip_media('SELECT 1 AS fragment_number', NULL, NULL, NULL, NULL) IS NULL AS null_size;
+SELECT convert_from(kinesis_video._clip_media(
+           'SELECT 1 AS fragment_number, ''ab''::bytea AS media UNION ALL SELECT 0, ''cd''', NULL, NULL, NULL, 1),
+       'UTF8') AS in_fragment_order;
 
 --
 -- get_hls_playlist

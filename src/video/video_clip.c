@@ -39,14 +39,15 @@ PG_FUNCTION_INFO_V1(kg_video_clip_media);
  * range_sql selects fragment rows (with columns fragment_number and media)
  * for $1..$3; the result is their media in fragment-number order.
  * total_bytes sizes the buffer; a clip that turns out larger (a fragment
- * put after get_clip counted, in another snapshot) grows it.
+ * put after get_clip counted, in another snapshot) grows it.  NULL when
+ * range_sql or total_bytes is NULL.
  */
 Datum
 kg_video_clip_media(PG_FUNCTION_ARGS)
 {
-	char	   *range_sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	int64		total = PG_GETARG_INT64(4);
-	Size		capacity = (Size) Max(total, 0) + VARHDRSZ;
+	char	   *range_sql;
+	int64		total;
+	Size		capacity;
 	Size		used = VARHDRSZ;
 	char	   *buf;
 	Portal		portal;
@@ -55,6 +56,11 @@ kg_video_clip_media(PG_FUNCTION_ARGS)
 	Oid			types[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	char		nulls[3];
 
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(4))
+		PG_RETURN_NULL();
+	range_sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	total = PG_GETARG_INT64(4);
+	capacity = (Size) Max(total, 0) + VARHDRSZ;
 	if (total < 0 || total > MaxAllocSize - VARHDRSZ)
 		elog(ERROR, "clip size out of range: " INT64_FORMAT, total);
 	for (int i = 0; i < 3; i++)
