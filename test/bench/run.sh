@@ -49,7 +49,10 @@
 #                    A/B runs of an experimental build)
 #   BENCH_BUILD_DIR  build directory (default test/bench/tmp/build[-<hash>])
 #   BENCH_CASES      cases to run, a subset of "put_records put_records2 get read
-#                    put_record pgq" (default: all); "pgq" (the peer queue
+#                    put_record jobs video pgq" (default: all); "jobs" runs
+#                    glue_jobs.sh and "video" video.sh (each on a cluster of
+#                    its own on port BENCH_PORT + 1, ROUNDS times, their
+#                    figures joining the table: rows 5-7); "pgq" (the peer queue
 #                    PgQ: insert_event, next_batch + get_batch_events) runs
 #                    only when PgQ is installed (Debian postgresql-15-pgq3)
 #                    and is skipped with a message otherwise; "consume" and "firehose" select
@@ -67,7 +70,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 kg_bench_init bench
 DURATION=${BENCH_DURATION:-15}
 ROUNDS=${BENCH_ROUNDS:-3}
-CASES=${BENCH_CASES:-"put_records put_records2 get read put_record"}
+CASES=${BENCH_CASES:-"put_records put_records2 get read put_record jobs video"}
 RESULTS=$HERE/results-latest.txt
 [ -w "$HERE" ] || RESULTS=${BENCH_TMPDIR:-/tmp}/kg_bench-results-latest.txt
 
@@ -169,7 +172,7 @@ pgbench_tps() {
 # measure NAME CLIENTS KSCRIPT BSCRIPT [KARGS] [BARGS]
 # Rounds alternate which side runs first.  Per side the median ops/s; the
 # ratio is the median of the per-round ratios (each pairs two adjacent runs).
-declare -A TPS_K TPS_B RATIO
+declare -A TPS_K TPS_B RATIO SPREAD
 measure() {
 	local name=$1 clients=$2 ks=$3 bs=$4 kargs=${5:-} bargs=${6:-} r k b kl="" bl="" rl=""
 	for r in $(seq 1 "$ROUNDS"); do
@@ -184,7 +187,11 @@ measure() {
 	TPS_K[$name]=$(echo "$kl" | median)
 	TPS_B[$name]=$(echo "$bl" | median)
 	RATIO[$name]=$(echo "$rl" | median)
+	SPREAD[$name]=$(spread "$rl")
 }
+
+# spread "R1 R2 ..." -> "min-max" of the per-round ratios
+spread() { echo "$1" | tr ' ' '\n' | awk 'NF { if (n++ == 0 || $1 < lo) lo = $1; if ($1 > hi) hi = $1 } END { if (n) printf "%.2f-%.2f", lo, hi }'; }
 has_case() { case " $CASES " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 
 log "each run: pgbench -n -M prepared -T $DURATION; $ROUNDS round(s) per case"
@@ -221,6 +228,72 @@ fi
 if has_case put_record; then
 	log "case 4: put_record, one record per transaction, 1 client"
 	measure put_record 1 put_record_kinesis.sql put_record_baseline.sql
+fi
+
+# The rows of the table that need a cluster of their own (issue 19): the
+# bookmarked Glue job (glue_jobs.sh: a job run over 200,000 records against
+# INSERT ... SELECT of the same rows) and video (video.sh: put_media of 1 MB
+# fragments against an INSERT of the same bytes, get_clip of a 1-minute clip
+# against string_agg of the same rows), each run ROUNDS times on the next
+# port, with the same installed build; their figures join TPS_K / TPS_B /
+# RATIO.  get_clip's bar (at most 1.5 times string_agg's time) is printed as
+# the ratio string_agg time / get_clip time >= 0.67.
+# extra_round SCRIPT -> the script's report (stdout); its log goes to $PGB_LOG
+extra_round() {
+	local out pid rc=0
+	out=$(mktemp -p "$PGB_LOG" "$(date +%H%M%S)-$(basename "$1" .sh).XXXX")
+	wait_quiet
+	BENCH_PORT=$((PORT + 1)) PG_CONFIG=$PG_CONFIG BENCH_BINDIR=$BINDIR PG_BINDIR=$BINDIR BENCH_KEEP=0 \
+		JOBS_LATENCY_RUNS=${JOBS_LATENCY_RUNS:-20} "$HERE/$1" >"$out" 2>"$out.log" &
+	pid=$!
+	# (busy_sampler cannot tell the script's own server from other load:
+	# the log gives the load average instead)
+	wait "$pid" || rc=$?
+	log "$1 done, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+	[ $rc = 0 ] || { tail -n 20 "$out.log" >&2; die "$1 failed"; }
+	cat "$out"
+}
+# extra_case NAME "K1 B1 K2 B2 ..." (ops/s of both sides per round): medians, ratio, spread
+extra_case() {
+	local name=$1 kl="" bl="" rl="" k b
+	set -- $2
+	while [ $# -ge 2 ]; do
+		k=$1 b=$2; shift 2
+		kl="$kl $k"; bl="$bl $b"; rl="$rl $(awk -v k="$k" -v b="$b" 'BEGIN { printf "%.6f", (b > 0 ? k / b : 0) }')"
+	done
+	TPS_K[$name]=$(echo "$kl" | median)
+	TPS_B[$name]=$(echo "$bl" | median)
+	RATIO[$name]=$(echo "$rl" | median)
+	SPREAD[$name]=$(spread "$rl")
+}
+if has_case jobs; then
+	log "case 5: bookmarked Glue job stream -> table (glue_jobs.sh), $ROUNDS round(s)"
+	figs=""
+	for r in $(seq 1 "$ROUNDS"); do
+		rep=$(extra_round glue_jobs.sh)
+		# records/s of the job's execution and of the baseline
+		figs="$figs $(echo "$rep" | awk '
+			/records, stream -> table/ { n = $2 }
+			/plain INSERT ... SELECT from a table:/ { b = $(NF - 1) }
+			/bookmarked job \(execution\):/ { for (i = 1; i <= NF; i++) if ($(i + 1) == "ms") { j = $i; break } }
+			END { if (n && b && j) printf "%.1f %.1f", n * 1000 / j, n * 1000 / b }')"
+		log "glue job round $r: $(echo "$rep" | grep -E 'ratio baseline' | tr -s ' ')"
+	done
+	extra_case job "$figs"
+fi
+if has_case video; then
+	log "cases 6/7: put_media and get_clip (video.sh), $ROUNDS round(s)"
+	pfigs="" cfigs=""
+	for r in $(seq 1 "$ROUNDS"); do
+		rep=$(extra_round video.sh)
+		# put_media and INSERT in MB/s (= 1 MB fragments/s); clips/s from the mean latencies
+		pfigs="$pfigs $(echo "$rep" | awk '/^ingest  put_media/ { p = $3 } /^ingest  plain INSERT bytea/ { i = $5 } END { if (p && i) print p, i }')"
+		cfigs="$cfigs $(echo "$rep" | sed -n 's/^get_clip .*: \([0-9.]*\) ms mean .*string_agg baseline \([0-9.]*\) ms.*/\1 \2/p' |
+			awk '{ printf "%.3f %.3f", 1000 / $1, 1000 / $2 }')"
+		log "video round $r: $(echo "$rep" | grep -E '^(ratio|get_clip)' | tr -s ' ' | paste -sd';')"
+	done
+	extra_case put_media "$pfigs"
+	extra_case get_clip "$cfigs"
 fi
 
 # draw_chart: records/s per path, kinesis_glue against its baseline (plain
@@ -264,8 +337,8 @@ echo "case,label,kinesis_records_per_s,baseline_records_per_s,baseline,ratio,bar
 row() {
 	local name=$1 label=$2 per=$3 bar=$4 kind=${5:-plain SQL}
 	[ -n "${TPS_K[$name]:-}" ] || return 0
-	awk -v l="$label" -v k="${TPS_K[$name]}" -v b="${TPS_B[$name]}" -v r="${RATIO[$name]}" -v per="$per" -v bar="$bar" 'BEGIN {
-		printf "%-44s %10.1f %12.0f %10.1f %12.0f %7.3f %6s  %s\n", l, k, k * per, b, b * per, r, (bar == "" ? "" : ">=" bar), (bar == "" ? "(peer)" : r >= bar ? "PASS" : "BELOW")
+	awk -v l="$label" -v k="${TPS_K[$name]}" -v b="${TPS_B[$name]}" -v r="${RATIO[$name]}" -v per="$per" -v bar="$bar" -v sp="${SPREAD[$name]:-}" 'BEGIN {
+		printf "%-44s %10.1f %12.0f %10.1f %12.0f %7.3f %11s %6s  %s\n", l, k, k * per, b, b * per, r, sp, (bar == "" ? "" : ">=" bar), (bar == "" ? "(peer)" : r >= bar ? "PASS" : "BELOW")
 	}'
 	awk -v n="$name" -v l="$label" -v k="${TPS_K[$name]}" -v b="${TPS_B[$name]}" -v r="${RATIO[$name]}" -v per="$per" -v bar="$bar" -v kind="$kind" 'BEGIN {
 		gsub(/,/, ";", l); printf "%s,%s,%.0f,%.0f,%s,%.3f,%s\n", n, l, k * per, b * per, kind, r, bar
@@ -286,8 +359,8 @@ row() {
 	echo "pgbench -n -M prepared -T $DURATION, $ROUNDS round(s) per side (median ops/s; ratio = median of per-round ratios); fsync/synchronous_commit on;"\
 		"shared_buffers 1GB, max_wal_size 4GB, checkpoint_timeout 30min; CHECKPOINT before each run"
 	echo
-	printf "%-44s %10s %12s %10s %12s %7s %6s  %s\n" "case" "kin ops/s" "kin rec/s" "base ops/s" "base rec/s" "ratio" "bar" "verdict"
-	printf '%.0s-' $(seq 1 118); echo
+	printf "%-44s %10s %12s %10s %12s %7s %11s %6s  %s\n" "case" "kin ops/s" "kin rec/s" "base ops/s" "base rec/s" "ratio" "spread" "bar" "verdict"
+	printf '%.0s-' $(seq 1 130); echo
 	row put_records "1. put_records 500x100B, 1 client" 500 1.0
 	row put_records2 "2. put_records 500x100B, 2 clients" 500 1.2
 	row get "3. get_records 10,000 (with get_shard_iterator)" 10000 0.8
@@ -296,6 +369,9 @@ row() {
 	row read_shard "3d. read_shard 10,000 to the client" 10000 0.9
 	row get_rows "3e. get_records_rows 10,000 to the client" 10000 0.8
 	row put_record "4. put_record, 1 record/txn, 1 client" 1 1.0
+	row job "5. bookmarked Glue job stream -> table" 1 0.9
+	row put_media "6. put_media 1 MB fragments (ops = MB)" 1 0.9
+	row get_clip "7. get_clip 1 min 30 x 1 MB (bar: <=1.5x)" 1 0.67
 	row pgq_insert "P1. put_records 500 against PgQ insert_event" 500 "" PgQ
 	row pgq_read "P2. get_records unnested against PgQ batch" 10000 "" PgQ
 	if [ -n "${TPS_B[get_lite]:-}" ]; then
@@ -306,11 +382,14 @@ row() {
 		}'
 	fi
 	echo
-	awk '{ s += $1; if ($1 > m) m = $1 } END { printf "other load on the machine during the runs: mean %.2f, max %.2f runnable processes (%s)\n", NR ? s / NR : 0, m, (m > 0.3 ? "WARNING: the machine was busy; figures and ratios are unreliable, run again on a quiet machine" : "quiet") }' "$PGB_LOG/busy"
+	awk '{ s += $1; if ($1 > m) m = $1 } END { printf "other load on the machine during the pgbench runs: mean %.2f, max %.2f runnable processes (%s)\n", NR ? s / NR : 0, m, (m > 0.3 ? "WARNING: the machine was busy; figures and ratios are unreliable, run again on a quiet machine" : "quiet") }' "$PGB_LOG/busy"
 	echo "baselines: 1/2 INSERT INTO baseline SELECT of the same 500 rows (unnest of the same arrays, nextval, PRIMARY KEY);"
 	echo "           3 index range scan of the same 10,000 rows returned as array_agg of whole rows;"
 	echo "           3c/3d/3e the same index range scan, every column of the 10,000 rows returned to the client;"
-	echo "           4 one-row INSERT (nextval) per transaction.  Streams 'bench' and 'bench1' have 4 shards."
+	echo "           4 one-row INSERT (nextval) per transaction.  Streams 'bench' and 'bench1' have 4 shards;"
+	echo "           5 INSERT ... SELECT of the same ${JOBS_RECORDS:-200000} records from a table (glue_jobs.sh, rec/s = records / execution time);"
+	echo "           6 INSERT of the same 1 MB bytea (video.sh); 7 string_agg of the same 30 fragments (ops = clips/s)."
+	echo "ratio: median of the per-round ratios; spread: their min-max over the rounds."
 	[ $RUN_PGQ = 0 ] || echo "peers: P1 PgQ insert_event of the same 500 records per transaction; P2 PgQ next_batch + get_batch_events of the same 10,000 records (ratio: ours / PgQ)"
 } | tee "$RESULTS"
 draw_chart
