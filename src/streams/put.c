@@ -133,7 +133,8 @@ kg_put_validate_entry(KgPutInput *in, int i, bool batch)
  * random hash key: after splits the open shards of an on-demand stream
  * cover unequal ranges, so uniformly random keys would load a wide shard
  * more than a narrow one, while dealing by shard gives every open shard the
- * same number of records (from one call, exactly, up to one).  The counter
+ * same number of records (within one call the counts differ by at most
+ * one).  The counter
  * is per backend and starts at a random shard, so that many sessions
  * putting one record each do not all land on the first shard.  A record
  * without a partition key is stored with the empty key (GetRecords returns
