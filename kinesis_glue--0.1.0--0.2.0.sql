@@ -4810,3 +4810,36 @@ CREATE FUNCTION kinesis.get_records_rows(shard_iterator text, "limit" integer DE
                                          wait interval DEFAULT NULL)
     RETURNS SETOF kinesis.get_records_row
     LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 1001 AS 'MODULE_PATHNAME', 'kg_get_records_rows';
+-- Record distribution strategy (UpdateStreamRecordDistributionStrategy,
+-- CreateStream RecordDistributionStrategy): a catalog column, its update
+-- function, and describe_stream_settings reports it (a new OUT column, so
+-- the function is dropped and created again).
+ALTER TABLE kinesis.streams
+    ADD COLUMN record_distribution_strategy text NOT NULL DEFAULT 'USER_PARTITION_KEY'
+        CHECK (record_distribution_strategy = 'USER_PARTITION_KEY'
+               OR (record_distribution_strategy = 'AUTO' AND stream_mode = 'ON_DEMAND'));
+CREATE FUNCTION kinesis.update_stream_record_distribution_strategy(stream_name text, strategy text)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_update_record_distribution';
+
+DROP FUNCTION kinesis.describe_stream_settings(text);
+CREATE FUNCTION kinesis.describe_stream_settings(stream_name text,
+        OUT encryption_type text, OUT key_id text, OUT shard_level_metrics text[],
+        OUT record_distribution_strategy text)
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    id integer;
+BEGIN
+    SELECT s.stream_id, CASE WHEN s.stream_mode = 'ON_DEMAND' THEN s.record_distribution_strategy END
+      INTO id, record_distribution_strategy
+      FROM kinesis.streams s WHERE s.stream_name = describe_stream_settings.stream_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'ResourceNotFoundException: stream "%" does not exist', stream_name
+            USING ERRCODE = 'undefined_object', HINT = 'List the data streams with kinesis.list_streams().';
+    END IF;
+    SELECT coalesce(x.encryption_type, 'NONE'), x.key_id, coalesce(x.shard_level_metrics, '{}')
+      INTO encryption_type, key_id, shard_level_metrics
+      FROM (SELECT) d LEFT JOIN kinesis.stream_settings x ON x.stream_id = id;
+END
+$$;
+

@@ -44,6 +44,7 @@ json_object *r_put_records(gw_request *r, json_object *in, PGresult **res, gw_er
 
 extern const gw_op gw_kinesis_ops[];
 extern const gw_op gw_kinesis_meta_ops[];
+extern const gw_op gw_kinesis_channel_ops[];
 extern const gw_op gw_firehose_ops[];
 
 #endif

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool		check_records(json_object *in, bool keys, gw_err *e);
+bool		check_records(json_object *in, gw_err *e);
 
 static bool
 b_put_record(gw_request *r, json_object *in, gw_err *e)
@@ -46,7 +46,7 @@ b_put_record_batch(gw_request *r, json_object *in, gw_err *e)
 	const char *name;
 	json_object *recs;
 
-	if (!in_req(in, "DeliveryStreamName", &name, e) || !check_records(in, false, e))
+	if (!in_req(in, "DeliveryStreamName", &name, e) || !check_records(in, e))
 		return false;
 	json_object_object_get_ex(in, "Records", &recs);
 	gw_query_add(r, "SELECT record_id, error_code, error_message FROM firehose.put_record_batch($1, "
@@ -212,11 +212,11 @@ const gw_op *
 gw_op_find(const char *target)
 {
 	const char *dot = strchr(target, '.');
-	const gw_op *tables[] = {gw_kinesis_ops, gw_kinesis_meta_ops, gw_firehose_ops};
+	const gw_op *tables[] = {gw_kinesis_ops, gw_kinesis_meta_ops, gw_kinesis_channel_ops, gw_firehose_ops};
 
 	if (!dot)
 		return NULL;
-	for (int t = 0; t < 3; t++)
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
 		for (const gw_op *op = tables[t]; op->name; op++)
 			if (strlen(op->service) == (size_t) (dot - target) &&
 				strncmp(op->service, target, dot - target) == 0 && strcmp(op->name, dot + 1) == 0)

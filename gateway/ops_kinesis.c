@@ -34,6 +34,20 @@ b_create_stream(gw_request *r, json_object *in, gw_err *e)
 					   "warm throughput is not supported: kinesis_glue streams are not provisioned by throughput");
 	gw_query_add(r, "SELECT kinesis.create_stream($1, $2::integer, coalesce($3, 'PROVISIONED'))", 3,
 				 name, count, mode);
+
+	/*
+	 * RecordDistributionStrategy: set in the same transaction (create_stream
+	 * keeps the signature DESIGN.md fixes); USER_PARTITION_KEY is what a new
+	 * stream has, so only AUTO needs the call, which refuses PROVISIONED
+	 */
+	if (json_object_object_get_ex(in, "RecordDistributionStrategy", &md) && md)
+	{
+		const char *strategy = json_object_get_string(md);
+
+		if (strcmp(strategy, "USER_PARTITION_KEY") != 0)
+			gw_query_add(r, "SELECT kinesis.update_stream_record_distribution_strategy($1, $2)", 2,
+						 name, strategy);
+	}
 	/* Tags take effect with the stream: the same transaction */
 	if (json_object_object_get_ex(in, "Tags", &md) && md)
 	{
@@ -140,7 +154,7 @@ r_list_streams(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 #define SUMMARY_SQL "SELECT stream_name, stream_status, stream_mode, " \
 	"(extract(epoch FROM retention_period) / 3600)::integer, open_shard_count, consumer_count, " \
 	"extract(epoch FROM stream_creation_timestamp), st.encryption_type, st.key_id, " \
-	"array_to_json(st.shard_level_metrics)::text " \
+	"array_to_json(st.shard_level_metrics)::text, st.record_distribution_strategy " \
 	"FROM kinesis.describe_stream_summary($1) CROSS JOIN kinesis.describe_stream_settings($1) st"
 
 #define SHARDS_SQL "SELECT shard_id, parent_shard_id, adjacent_parent_shard_id, starting_hash_key::text, " \
@@ -191,6 +205,11 @@ r_summary(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 	add_int(d, "OpenShardCount", res[0], 0, 4);
 	add_int(d, "ConsumerCount", res[0], 0, 5);
 	json_object_object_add(d, "MaxRecordSizeInKiB", json_object_new_int(1024));
+	/* channels cannot exist here (ops_kinesis_channels.c) */
+	json_object_object_add(d, "ChannelCount", json_object_new_int(0));
+	/* ON_DEMAND streams only, as in the API model (NULL otherwise) */
+	if (!PQgetisnull(res[0], 0, 10))
+		add_col(d, "RecordDistributionStrategy", res[0], 0, 10);
 	return o;
 }
 
@@ -418,6 +437,18 @@ b_update_stream_mode(gw_request *r, json_object *in, gw_err *e)
 }
 
 static bool
+b_update_distribution(gw_request *r, json_object *in, gw_err *e)
+{
+	const char *strategy;
+
+	STREAM(in);
+	if (!in_req(in, "RecordDistributionStrategy", &strategy, e))
+		return false;
+	gw_query_add(r, "SELECT kinesis.update_stream_record_distribution_strategy($1, $2)", 2, stream, strategy);
+	return true;
+}
+
+static bool
 retention(gw_request *r, json_object *in, gw_err *e, const char *sql)
 {
 	char		nb[32];
@@ -455,7 +486,9 @@ b_put_record(gw_request *r, json_object *in, gw_err *e)
 			   *sfo = in_str(in, "SequenceNumberForOrdering");
 
 	STREAM(in);
-	if (!in_req(in, "PartitionKey", &key, e) || !in_req(in, "Data", &data, e) || !check_blob("Data", data, e))
+	/* PartitionKey may be missing (AUTO streams): put_record decides */
+	key = in_str(in, "PartitionKey");
+	if (!in_req(in, "Data", &data, e) || !check_blob("Data", data, e))
 		return false;
 	gw_query_add(r, "SELECT shard_id, sequence_number::text FROM "
 				 "kinesis.put_record($1, $2, decode($3, 'base64'), $4::numeric, $5::bigint)",
@@ -712,6 +745,7 @@ const gw_op gw_kinesis_ops[] = {
 	{"Kinesis_20131202", "MergeShards", b_merge_shards, r_empty},
 	{"Kinesis_20131202", "UpdateShardCount", b_update_shard_count, r_update_shard_count},
 	{"Kinesis_20131202", "UpdateStreamMode", b_update_stream_mode, r_empty},
+	{"Kinesis_20131202", "UpdateStreamRecordDistributionStrategy", b_update_distribution, r_empty},
 	{"Kinesis_20131202", "IncreaseStreamRetentionPeriod", b_increase_retention, r_empty},
 	{"Kinesis_20131202", "DecreaseStreamRetentionPeriod", b_decrease_retention, r_empty},
 	{"Kinesis_20131202", "RegisterStreamConsumer", b_register_consumer, r_register_consumer},

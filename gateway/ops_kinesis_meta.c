@@ -360,6 +360,9 @@ r_describe_limits(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 	add_int(o, "OpenShardCount", res[0], 0, 1);
 	add_int(o, "OnDemandStreamCount", res[0], 0, 2);
 	add_int(o, "OnDemandStreamCountLimit", res[0], 0, 3);
+	/* no channel can exist here (ops_kinesis_channels.c) */
+	json_object_object_add(o, "ChannelCount", json_object_new_int(0));
+	json_object_object_add(o, "ChannelCountLimit", json_object_new_int(0));
 	return o;
 }
 

@@ -21,12 +21,14 @@ typedef struct records_arrays
 } records_arrays;
 
 /*
- * Check Records: an array of objects with a base64 Data (and PartitionKey).
- * With a, also build the arrays of PutRecords in the same pass (Data
- * decoded straight into the bytea[]); the caller frees them.
+ * Check Records: an array of objects with a base64 Data.  With a, also
+ * build the arrays of PutRecords in the same pass (Data decoded straight
+ * into the bytea[]); the caller frees them.  PartitionKey is optional (a
+ * stream with the AUTO record distribution strategy needs none): a missing
+ * one goes as NULL and kinesis.put_records decides, by the stream.
  */
 static bool
-records_check(json_object *in, bool keys, records_arrays *a, gw_err *e)
+records_check(json_object *in, records_arrays *a, gw_err *e)
 {
 	json_object *recs;
 	size_t		n;
@@ -45,7 +47,7 @@ records_check(json_object *in, bool keys, records_arrays *a, gw_err *e)
 		json_object *rec = json_object_array_get_idx(recs, i),
 				   *ehk;
 		const char *d,
-				   *k = NULL;
+				   *k;
 
 		if (!json_object_is_type(rec, json_type_object))
 			return op_fail(e, "SerializationException", "Records[%zu] must be an object", i);
@@ -53,11 +55,10 @@ records_check(json_object *in, bool keys, records_arrays *a, gw_err *e)
 			return false;
 		if (a ? !gw_array_put_base64(&a->data, d, strlen(d)) : !check_blob("Data", d, e))
 			return op_fail(e, "SerializationException", "Data is not valid base64");
-		if (keys && !in_req(rec, "PartitionKey", &k, e))
-			return false;
 		if (!a)
 			continue;
-		gw_array_put(&a->keys, k, (int) strlen(k));
+		k = in_str(rec, "PartitionKey");
+		gw_array_put(&a->keys, k, k ? (int) strlen(k) : -1);
 		if (json_object_object_get_ex(rec, "ExplicitHashKey", &ehk) && ehk)
 		{
 			const char *h = json_object_get_string(ehk);
@@ -73,9 +74,9 @@ records_check(json_object *in, bool keys, records_arrays *a, gw_err *e)
 
 /* Check Records (Firehose PutRecordBatch). */
 bool
-check_records(json_object *in, bool keys, gw_err *e)
+check_records(json_object *in, gw_err *e)
 {
-	return records_check(in, keys, NULL, e);
+	return records_check(in, NULL, e);
 }
 
 /*
@@ -94,7 +95,7 @@ b_put_records(gw_request *r, json_object *in, gw_err *e)
 
 	if (!in_stream(in, stream, sizeof(stream), e))
 		return false;
-	ok = records_check(in, true, &a, e);
+	ok = records_check(in, &a, e);
 	if (ok)
 	{
 		gw_query_add(r, a.any_hash_key ?

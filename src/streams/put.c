@@ -2,8 +2,10 @@
  *
  * put.c
  *		put_record and put_records: validate, route by MD5 of the partition
- *		key, take sequence numbers from the shared counter and bulk-insert
- *		into the current record segment.  No SPI and no per-row SQL here.
+ *		key (or, on a stream with the AUTO record distribution strategy,
+ *		round-robin over the open shards), take sequence numbers from the
+ *		shared counter and bulk-insert into the current record segment.  No
+ *		SPI and no per-row SQL here.
  *
  * The whole input is validated before anything is taken or written, so a
  * bad entry rejects the call and changes nothing.  Records of one call get
@@ -38,6 +40,8 @@
 #include "utils/rel.h"
 #include "utils/typcache.h"
 
+#include "common/pg_prng.h"
+
 #include "common/kg_compat.h"
 #include "common/kg_errors.h"
 #include "common/kg_hashkey.h"
@@ -60,25 +64,44 @@ static void kg_put_admitted(KgStream *s, KgPutInput *in, KgPutResult *out, int n
 static TupleTableSlot **put_slots = NULL;
 static TupleDesc put_desc = NULL;
 
-/* ValidationException / InvalidArgumentException checks of one record. */
+/* " (record N)" in messages, built only when one is raised */
+#define where (batch ? psprintf(" (record %d)", i + 1) : "")
+
+/*
+ * Record i has no partition key: ValidationException unless the stream
+ * uses the AUTO record distribution strategy (a missing stream is not
+ * AUTO: the error stays the one a null key always got).  Called while
+ * validating, and again with the entry routing uses, in case the strategy
+ * changed in between.
+ */
+static void
+kg_put_null_key(const char *stream_name, int i, bool batch)
+{
+	KgStream   *s = kg_stream_get(stream_name, true);
+
+	if (s == NULL || !s->auto_distribution)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: partition key must not be null%s", where),
+				 s ? errhint("Only a stream with the AUTO record distribution strategy accepts records without a partition key.") : 0));
+}
+
+/*
+ * ValidationException / InvalidArgumentException checks of one record.  A
+ * NULL partition key was checked by kg_put_null_key.
+ */
 static void
 kg_put_validate_entry(KgPutInput *in, int i, bool batch)
 {
 	int			nchars;
 
-	/* " (record N)" in messages, built only when one is raised */
-#define where (batch ? psprintf(" (record %d)", i + 1) : "")
-
-	if (in->pk == NULL)
-		ereport(ERROR,
-				(errcode(KG_INVALID_ARGUMENT),
-				 errmsg("ValidationException: partition key must not be null%s", where)));
 	if (in->data == NULL)
 		ereport(ERROR,
 				(errcode(KG_INVALID_ARGUMENT),
 				 errmsg("ValidationException: data must not be null%s", where)));
 	/* a key of 1 to 256 bytes has 1 to 256 characters: count only longer ones */
-	nchars = in->pklen >= 1 && in->pklen <= KG_MAX_PARTITION_KEY_CHARS ? in->pklen :
+	nchars = in->pk == NULL ? 1 :
+		in->pklen >= 1 && in->pklen <= KG_MAX_PARTITION_KEY_CHARS ? in->pklen :
 		pg_mbstrlen_with_len(in->pk, in->pklen);
 	if (nchars < 1 || nchars > KG_MAX_PARTITION_KEY_CHARS)
 		ereport(ERROR,
@@ -99,7 +122,45 @@ kg_put_validate_entry(KgPutInput *in, int i, bool batch)
 				 errmsg("InvalidArgumentException: invalid explicit hash key%s", where),
 				 errdetail("The explicit hash key must be an integer in the range [0, 2^128-1]; the value given was %s.",
 						   in->ehk_text)));
+}
+
 #undef where
+
+/*
+ * AUTO record distribution: ignore partition and explicit hash keys and deal
+ * the records out round-robin over the open shards (each gets the starting
+ * hash key of its shard, which routes to it).  Round-robin rather than a
+ * random hash key: after splits the open shards of an on-demand stream
+ * cover unequal ranges, so uniformly random keys would load a wide shard
+ * more than a narrow one, while dealing by shard gives every open shard the
+ * same number of records (within one call the counts differ by at most
+ * one).  The counter
+ * is per backend and starts at a random shard, so that many sessions
+ * putting one record each do not all land on the first shard.  A record
+ * without a partition key is stored with the empty key (GetRecords returns
+ * PartitionKey ""); a given key is stored as given.
+ */
+static void
+kg_put_spread(KgStream *s, KgPutInput *in, int n)
+{
+	static uint32 next_shard = 0;
+	static bool seeded = false;
+
+	if (!seeded)
+	{
+		next_shard = pg_prng_uint32(&pg_global_prng_state);
+		seeded = true;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		if (in[i].pk == NULL)
+		{
+			in[i].pk = "";
+			in[i].pklen = 0;
+		}
+		/* no open shard here: hash key 0, which routing refuses */
+		in[i].hash = s->nopen > 0 ? s->open[next_shard++ % s->nopen]->start_hash : 0;
+	}
 }
 
 /* Decode the explicit hash key argument of one entry. */
@@ -212,6 +273,8 @@ kg_put(const char *stream_name, KgPutInput *in, int n, KgPutResult *out,
 {
 	KgStream   *s;
 	int64		total = 0;
+	int			null_key = -1;	/* the first record without a partition key */
+	bool		batch = n > 1 || sequence_number_for_ordering == -2;
 
 	kg_require_shmem();
 	if (XactReadOnly)
@@ -234,7 +297,12 @@ kg_put(const char *stream_name, KgPutInput *in, int n, KgPutResult *out,
 				 errhint("Split the batch into several calls.")));
 	for (int i = 0; i < n; i++)
 	{
-		kg_put_validate_entry(&in[i], i, n > 1 || sequence_number_for_ordering == -2);
+		if (unlikely(in[i].pk == NULL) && null_key < 0)
+		{
+			kg_put_null_key(stream_name, i, batch);
+			null_key = i;
+		}
+		kg_put_validate_entry(&in[i], i, batch);
 		total += in[i].pklen + VARSIZE_ANY_EXHDR(in[i].data);
 	}
 	if (total > KG_MAX_BATCH_BYTES)
@@ -252,9 +320,16 @@ kg_put(const char *stream_name, KgPutInput *in, int n, KgPutResult *out,
 				 errhint("The stream's owner can grant it: GRANT INSERT ON %s TO role.",
 						 quote_qualified_identifier("kinesis_records", get_rel_name(s->record_table)))));
 
-	for (int i = 0; i < n; i++)
-		in[i].hash = in[i].ehk_given ? in[i].ehk :
-			kg_partition_key_hash(in[i].pk, in[i].pklen);
+	if (unlikely(s->auto_distribution))
+		kg_put_spread(s, in, n);
+	else
+	{
+		if (unlikely(null_key >= 0))
+			kg_put_null_key(stream_name, null_key, batch);	/* AUTO no more */
+		for (int i = 0; i < n; i++)
+			in[i].hash = in[i].ehk_given ? in[i].ehk :
+				kg_partition_key_hash(in[i].pk, in[i].pklen);
+	}
 
 	if (kg_stream_metered(s))
 	{

@@ -73,6 +73,22 @@ typedef struct KgReshard
 } KgReshard;
 
 /*
+ * Take the stream's UPDATING lock (ExclusiveLock on the stream as a
+ * database object, until the transaction ends), without waiting:
+ * ResourceInUseException when another transaction reshards or changes it.
+ */
+void
+kg_stream_lock_updating(KgStream *s)
+{
+	if (!ConditionalLockDatabaseObject(RelationRelationId, s->record_table, 1, ExclusiveLock))
+		ereport(ERROR,
+				(errcode(KG_RESOURCE_IN_USE),
+				 errmsg("ResourceInUseException: stream \"%s\" is not ACTIVE, instead in state UPDATING", s->name),
+				 errdetail("Another transaction is resharding or changing the stream."),
+				 errhint("Retry after that transaction ends.")));
+}
+
+/*
  * Check privileges and mode, lock the stream, reserve the children's
  * counter (at least min_counter).
  */
@@ -93,12 +109,7 @@ kg_reshard_begin(KgReshard *r, const char *stream_name, bool check_mode, int64 m
 				(errcode(KG_INVALID_ARGUMENT),
 				 errmsg("ValidationException: stream \"%s\" is in ON_DEMAND mode; its shards are managed automatically", s->name),
 				 errhint("Switch it with kinesis.update_stream_mode(stream, 'PROVISIONED') to reshard by hand.")));
-	if (!ConditionalLockDatabaseObject(RelationRelationId, s->record_table, 1, ExclusiveLock))
-		ereport(ERROR,
-				(errcode(KG_RESOURCE_IN_USE),
-				 errmsg("ResourceInUseException: stream \"%s\" is not ACTIVE, instead in state UPDATING", s->name),
-				 errdetail("Another transaction is resharding or changing the stream."),
-				 errhint("Retry after that transaction ends.")));
+	kg_stream_lock_updating(s);
 
 	r->s = s;
 	r->child_counter = kg_stream_begin_reshard(s->state, s->segment_capacity, min_counter);
@@ -451,6 +462,26 @@ kg_update_stream_mode(PG_FUNCTION_ARGS)
 	kg_reshard_begin(&r, text_to_cstring(PG_GETARG_TEXT_PP(0)), false, 0);
 	kg_catalog_enter(&cc, false);
 	kg_check_limits(r.s->name, 0, strcmp(mode, "ON_DEMAND") == 0 && strcmp(r.s->mode, "ON_DEMAND") != 0);
+
+	/*
+	 * AUTO is for ON_DEMAND streams only: refuse rather than silently switch
+	 * to partition keys, which producers relying on AUTO may not send.  The
+	 * row is locked (kg_reshard_begin), so the strategy read stays true.
+	 */
+	if (strcmp(mode, "PROVISIONED") == 0)
+	{
+		bool		isnull;
+
+		kg_spi_exec("SELECT record_distribution_strategy OPERATOR(pg_catalog.=) 'AUTO' FROM kinesis.streams "
+					"WHERE stream_id OPERATOR(pg_catalog.=) $1",
+					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(r.s->stream_id)}, NULL, false);
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+			ereport(ERROR,
+					(errcode(KG_INVALID_ARGUMENT),
+					 errmsg("InvalidArgumentException: stream \"%s\" uses the AUTO record distribution strategy, which only ON_DEMAND streams support",
+							r.s->name),
+					 errhint("Switch it first with kinesis.update_stream_record_distribution_strategy(stream_name, 'USER_PARTITION_KEY').")));
+	}
 	kg_spi_exec("UPDATE kinesis.streams SET stream_mode = $2 WHERE stream_id OPERATOR(pg_catalog.=) $1",
 				2, (Oid[]) {INT4OID, TEXTOID},
 				(Datum[]) {Int32GetDatum(r.s->stream_id), CStringGetTextDatum(mode)}, NULL, false);

@@ -15,6 +15,8 @@
 
 extern void kg_reshard_split_half(const char *stream_name, int32 shard_index);
 extern void kg_reshard_merge_pair(const char *stream_name, int32 left_index);
+struct KgStream;
+extern void kg_stream_lock_updating(struct KgStream *s);
 extern void kg_stream_create(const char *name, const char *mode, Interval *retention, int shards);
 
 #endif							/* KG_RESHARD_H */

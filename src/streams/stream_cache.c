@@ -302,7 +302,8 @@ kg_read_stream_row(KgStream *s)
 	kg_catalog_enter(&cc, true);
 	n = kg_spi_exec("SELECT record_table::oid, segment_capacity, stream_creation_timestamp, "
 					"retention_period, "
-					"stream_status, stream_mode, throughput_quotas, trim_before, owner::pg_catalog.oid "
+					"stream_status, stream_mode, throughput_quotas, trim_before, owner::pg_catalog.oid, "
+					"record_distribution_strategy OPERATOR(pg_catalog.=) 'AUTO' "
 					"FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
 					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(s->stream_id)}, NULL, true);
 	if (n == 0)
@@ -329,6 +330,7 @@ kg_read_stream_row(KgStream *s)
 			s->trim_before = isnull ? 0 : DatumGetTimestampTz(q);
 		}
 		s->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 9, &isnull));
+		s->auto_distribution = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 	}
 	kg_catalog_exit(&cc);
 	return true;

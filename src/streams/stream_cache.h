@@ -49,6 +49,7 @@ typedef struct KgStream
 	char		status[16];
 	char		mode[16];
 	int			quotas;			/* stream setting: 1 on, 0 off, -1 follow GUC */
+	bool		auto_distribution;	/* record distribution strategy AUTO */
 	KgStreamState *state;
 	uint32		version;		/* shared version this copy was read at */
 	LocalTransactionId loaded_lxid; /* transaction that read it (standbys) */

@@ -2,8 +2,8 @@
  *
  * stream_catalog.c
  *		The control plane of data streams: create_stream, delete_stream,
- *		describe_stream_summary, list_shards, the retention changes and the
- *		stability view.
+ *		describe_stream_summary, list_shards, the retention changes, the
+ *		record distribution strategy and the stability view.
  *
  * Privileges: creating a stream needs CREATE on schema kinesis_records;
  * the creator becomes the stream's owner (kinesis.streams.owner).  The
@@ -27,7 +27,9 @@
  *
  * Locking: create and delete take SHARE ROW EXCLUSIVE on kinesis.streams
  * (serialising control-plane changes, not puts or reads).  delete_stream's
- * DROP TABLE waits for puts and reads in progress on the stream.
+ * DROP TABLE waits for puts and reads in progress on the stream.  Changing
+ * the record distribution strategy takes the stream's UPDATING lock
+ * (kg_stream_lock_updating, as update_stream_mode does) and its catalog row.
  *
  *-------------------------------------------------------------------------
  */
@@ -534,5 +536,59 @@ kg_set_throughput_quotas(PG_FUNCTION_ARGS)
 				PG_ARGISNULL(1) ? " n" : "  ", false);
 	kg_catalog_exit(&cc);
 	kg_stream_changed_at_commit(s->stream_id, false);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(kg_update_record_distribution);
+
+/*
+ * kinesis.update_stream_record_distribution_strategy(stream_name, strategy):
+ * USER_PARTITION_KEY or AUTO (ON_DEMAND streams only).  Same rights as
+ * update_stream_mode: the stream's owner.  Takes the stream's UPDATING lock
+ * (as a reshard or a mode change does, ResourceInUseException when another
+ * transaction holds it), so a concurrent switch to PROVISIONED cannot pass
+ * between the mode check and the update; the mode is read as this
+ * transaction sees it (a create_stream or update_stream_mode earlier in it
+ * counts).  Puts see the change when it commits (shared version).
+ */
+Datum
+kg_update_record_distribution(PG_FUNCTION_ARGS)
+{
+	KgStream   *s;
+	char	   *strategy;
+	char	   *mode;
+	KgCatalogContext cc;
+	int32		stream_id;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: stream name and record distribution strategy must not be null")));
+	strategy = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (strcmp(strategy, "AUTO") != 0 && strcmp(strategy, "USER_PARTITION_KEY") != 0)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("ValidationException: record distribution strategy \"%s\" is not one of AUTO, USER_PARTITION_KEY",
+						strategy)));
+	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
+	kg_check_stream_owner(s, "change the record distribution strategy of");
+	PreventCommandIfReadOnly("kinesis.update_stream_record_distribution_strategy()");
+	kg_stream_lock_updating(s);
+	stream_id = s->stream_id;
+	kg_catalog_enter(&cc, false);
+	if (kg_spi_exec("SELECT stream_mode FROM kinesis.streams WHERE stream_id OPERATOR(pg_catalog.=) $1 FOR NO KEY UPDATE",
+					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, false) == 0)
+		kg_stream_not_found(s->name);	/* deleted meanwhile */
+	mode = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (strcmp(strategy, "AUTO") == 0 && strcmp(mode, "ON_DEMAND") != 0)
+		ereport(ERROR,
+				(errcode(KG_INVALID_ARGUMENT),
+				 errmsg("InvalidArgumentException: the AUTO record distribution strategy is only supported for ON_DEMAND streams; stream \"%s\" is %s",
+						s->name, mode),
+				 errhint("Switch it first with kinesis.update_stream_mode(stream_name, 'ON_DEMAND').")));
+	kg_spi_exec("UPDATE kinesis.streams SET record_distribution_strategy = $2 WHERE stream_id OPERATOR(pg_catalog.=) $1",
+				2, (Oid[]) {INT4OID, TEXTOID},
+				(Datum[]) {Int32GetDatum(stream_id), CStringGetTextDatum(strategy)}, NULL, false);
+	kg_catalog_exit(&cc);
+	kg_stream_changed_at_commit(stream_id, false);
 	PG_RETURN_VOID();
 }

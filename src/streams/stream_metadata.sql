@@ -362,16 +362,21 @@ CREATE FUNCTION kinesis.disable_enhanced_monitoring(stream_name text, shard_leve
     LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$ SELECT * FROM kinesis._set_enhanced_monitoring(stream_name, shard_level_metrics, false) $$;
 
--- What DescribeStream(Summary) adds to describe_stream_summary: the
--- encryption and the shard-level metrics of a stream.
+-- What DescribeStream(Summary) adds to describe_stream_summary (whose row
+-- DESIGN.md fixes and kinesis_cluster proxies column for column): the
+-- encryption, the shard-level metrics and, for ON_DEMAND streams only (as
+-- Kinesis reports it), the record distribution strategy.
 CREATE FUNCTION kinesis.describe_stream_settings(stream_name text,
-        OUT encryption_type text, OUT key_id text, OUT shard_level_metrics text[])
+        OUT encryption_type text, OUT key_id text, OUT shard_level_metrics text[],
+        OUT record_distribution_strategy text)
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
     id integer;
 BEGIN
-    SELECT s.stream_id INTO id FROM kinesis.streams s WHERE s.stream_name = describe_stream_settings.stream_name;
+    SELECT s.stream_id, CASE WHEN s.stream_mode = 'ON_DEMAND' THEN s.record_distribution_strategy END
+      INTO id, record_distribution_strategy
+      FROM kinesis.streams s WHERE s.stream_name = describe_stream_settings.stream_name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'ResourceNotFoundException: stream "%" does not exist', stream_name
             USING ERRCODE = 'undefined_object', HINT = 'List the data streams with kinesis.list_streams().';

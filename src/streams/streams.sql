@@ -16,7 +16,13 @@ CREATE TABLE kinesis.streams (
     throughput_quotas boolean,     -- NULL: follow kinesis_glue.throughput_quotas
     trim_before timestamptz,       -- records older stay expired after a retention increase
     -- added in 0.2.0 (new columns go last: an upgraded catalog matches a fresh one)
-    owner regrole NOT NULL         -- administers the stream; holds SELECT, INSERT WITH GRANT OPTION on record_table
+    owner regrole NOT NULL,        -- administers the stream; holds SELECT, INSERT WITH GRANT OPTION on record_table
+    -- how puts place records (kinesis.update_stream_record_distribution_strategy):
+    -- USER_PARTITION_KEY by the key's MD5; AUTO round-robin over the open
+    -- shards, for ON_DEMAND streams only
+    record_distribution_strategy text NOT NULL DEFAULT 'USER_PARTITION_KEY'
+        CHECK (record_distribution_strategy = 'USER_PARTITION_KEY'
+               OR (record_distribution_strategy = 'AUTO' AND stream_mode = 'ON_DEMAND'))
 );
 
 CREATE TABLE kinesis.shards (
@@ -161,6 +167,12 @@ CREATE FUNCTION kinesis.update_shard_count(stream_name text, target_shard_count 
 
 CREATE FUNCTION kinesis.update_stream_mode(stream_name text, stream_mode text)
     RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_update_stream_mode';
+
+-- USER_PARTITION_KEY (the default) or AUTO (ON_DEMAND streams only: puts
+-- ignore partition and explicit hash keys, spread records over the open
+-- shards, and accept a NULL partition key); needs the stream's owner.
+CREATE FUNCTION kinesis.update_stream_record_distribution_strategy(stream_name text, strategy text)
+    RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_update_record_distribution';
 
 CREATE FUNCTION kinesis.set_throughput_quotas(stream_name text, enabled boolean)
     RETURNS void LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_set_throughput_quotas';

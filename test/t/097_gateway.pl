@@ -1,7 +1,7 @@
 
 # The wire gateway (gateway/, kinesis_glue_gateway) in front of a private
 # cluster, driven by unchanged clients:
-#   1. the AWS SDK for JavaScript v3 (test/gateway/gateway.test.mjs, node:test,
+#   1. the AWS SDK for JavaScript v3 (test/gateway/gateway.test.mjs and newest_ops.test.mjs, node:test,
 #      installed by `npm ci` from test/gateway/package-lock.json): Kinesis with
 #      its default HTTP/2 handler and with NodeHttpHandler (HTTP/1.1) through
 #      every built operation and their errors, Firehose, hand-built CBOR over
@@ -122,7 +122,7 @@ SKIP:
 	local $ENV{GW_TLS} = "https://localhost:$tls_port";
 	local $ENV{GW_PGHOST} = $host;
 	local $ENV{GW_PGPORT} = $pgport;
-	my $tap = `cd '$tdir' && timeout 300 node --test --test-reporter=tap gateway.test.mjs 2>&1`;
+	my $tap = `cd '$tdir' && timeout 300 node --test --test-reporter=tap gateway.test.mjs newest_ops.test.mjs 2>&1`;
 	my $count = 0;
 	for my $line (split /\n/, $tap)
 	{
@@ -130,7 +130,7 @@ SKIP:
 		$count++;
 		ok(!defined $1, "node: $2") or diag($tap);
 	}
-	is($count, 23, 'every node test ran') or diag($tap);
+	is($count, 30, 'every node test ran') or diag($tap);
 }
 is(sql('SELECT count(*) FROM firehose.delivery_stream_metrics WHERE delivery_stream_name = \'gw-fh\''), '1',
 	'the delivery stream the Firehose client used is still there');
