@@ -116,6 +116,7 @@ static SPIPlanPtr kg_video_stream_plan;
 static SPIPlanPtr kg_video_exists_plan;
 static SPIPlanPtr kg_video_segment_plan;
 static SPIPlanPtr kg_video_nextval_plan;
+static SPIPlanPtr kg_video_processors_plan;
 
 typedef struct KgVideoTablePlans
 {
@@ -304,6 +305,7 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 	Datum		result[2];
 	bool		result_nulls[2] = {false, false};
 	int64		size;
+	bool		wake_worker;
 
 	kg_require_shmem();
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
@@ -429,6 +431,13 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 	kg_video_run_kept(&kg_video_nextval_plan, "SELECT pg_catalog.nextval('kinesis_video.fragment_numbers')",
 					  0, NULL, NULL, NULL, false);
 	fragment_number = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	/* the worker is woken at commit only for a running stream processor */
+	wake_worker = kg_video_run_kept(&kg_video_processors_plan,
+									"SELECT 1 FROM kinesis_video.stream_processors "
+									"WHERE stream_id OPERATOR(pg_catalog.=) $1 "
+									"AND status OPERATOR(pg_catalog.=) 'RUNNING' LIMIT 1",
+									1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)},
+									NULL, true) > 0;
 	kg_catalog_exit(&cc);
 
 	/*
@@ -441,7 +450,7 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 	kg_video_insert_fragment(tp, fragment_number, media_sequence, producer_ts, server_ts, length_ms,
 							 (int32) size, metadata, kg_video_media_ref(media));
 	SPI_finish();
-	kg_video_note_put(stream_id);
+	kg_video_note_put(stream_id, wake_worker);
 
 	result[0] = Int64GetDatum(fragment_number);
 	result[1] = TimestampTzGetDatum(server_ts);
