@@ -4803,5 +4803,6 @@ CREATE OR REPLACE FUNCTION kinesis_video.get_clip(stream_name text, fragment_sel
         start_timestamp timestamptz, end_timestamp timestamptz)
     RETURNS TABLE (content_type text, payload bytea, fragment_count integer,
                    first_fragment_number bigint, last_fragment_number bigint)
-    LANGUAGE c VOLATILE ROWS 1 AS 'MODULE_PATHNAME', 'kg_video_get_clip';
+    LANGUAGE c VOLATILE ROWS 1 SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'kg_video_get_clip';
 

@@ -260,7 +260,8 @@ static const TupleTableSlotOps kg_video_clip_handoff_ops = {
  *		RETURNS TABLE (content_type text, payload bytea, fragment_count integer,
  *					   first_fragment_number bigint, last_fragment_number bigint)
  *
- * One row, or the errors of kinesis_video._clip_plan.  Runs as the caller.
+ * One row, or the errors of kinesis_video._clip_plan.  Runs as the caller,
+ * with search_path pinned by the function's SET clause.
  */
 Datum
 kg_video_get_clip(PG_FUNCTION_ARGS)
