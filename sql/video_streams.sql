@@ -372,6 +372,12 @@ FETCH FIRST FROM clip;
 COMMIT;
 SELECT kinesis_video.delete_stream('vs.bigclip');
 DROP TABLE clip_src;
+-- put_media keeps its plans per fragment table: a stream deleted and made
+-- again under the same name (a new table) takes puts in the same session
+SELECT kinesis_video.create_stream('vs.bigclip', data_retention_in_hours => 1) IS NOT NULL AS created;
+SELECT count(*) AS put FROM kinesis_video.put_media('vs.bigclip', '\x0102', '2030-01-01', 2000);
+SELECT fragment_size_in_bytes, media FROM kinesis_video_media."vs.bigclip";
+SELECT kinesis_video.delete_stream('vs.bigclip');
 
 DROP FUNCTION public.kv_detect(kinesis_video.fragment), public.kv_wrong(text);
 REVOKE CREATE ON SCHEMA kinesis_video_media FROM regress_kv_owner;
