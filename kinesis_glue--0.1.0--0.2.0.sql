@@ -4241,58 +4241,6 @@ CREATE FUNCTION kinesis.put_record(stream_name text, partition_key text, data by
     RETURNS SETOF kinesis.put_record_result
     LANGUAGE c VOLATILE PARALLEL UNSAFE ROWS 1 AS 'MODULE_PATHNAME', 'kg_put_record';
 
--- get_clip fills one buffer of the clip's size (kinesis_video._clip_media) and keeps its
--- one-row result in memory (issue 19)
--- from src/video/video_read.sql
-CREATE OR REPLACE FUNCTION kinesis_video._clip_media(range_sql text, horizon timestamptz,
-        start_timestamp timestamptz, end_timestamp timestamptz, total_bytes bigint)
-    RETURNS bytea LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_video_clip_media';
-
--- from src/video/video_read.sql
-CREATE OR REPLACE FUNCTION kinesis_video.get_clip(stream_name text, fragment_selector_type text,
-        start_timestamp timestamptz, end_timestamp timestamptz)
-    RETURNS TABLE (content_type text, payload bytea, fragment_count integer,
-                   first_fragment_number bigint, last_fragment_number bigint)
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET work_mem = '128MB' AS
-$$
-DECLARE
-    s kinesis_video.streams := kinesis_video._get_readable(get_clip.stream_name);
-    ts_col text := kinesis_video._ts_column(fragment_selector_type, 'fragment selector type');
-    sel text;
-    n integer;
-    bytes bigint;
-    first_number bigint;
-    last_number bigint;
-    horizon timestamptz;
-BEGIN
-    PERFORM kinesis_video._require_retention(s);
-    IF start_timestamp IS NULL OR end_timestamp IS NULL OR end_timestamp <= start_timestamp
-       OR end_timestamp - start_timestamp > interval '24 hours' THEN
-        RAISE EXCEPTION 'InvalidArgumentException: a clip needs a start timestamp before its end timestamp, at most 24 hours apart'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    sel := kinesis_video._range_sql(s, ts_col);
-    horizon := kinesis_video._horizon(s);
-    EXECUTE format('SELECT count(*), sum(fragment_size_in_bytes), min(fragment_number), max(fragment_number) '
-                   'FROM (%s) c', sel)
-       INTO n, bytes, first_number, last_number
-       USING horizon, start_timestamp, end_timestamp;
-    IF n = 0 THEN
-        RAISE EXCEPTION 'ResourceNotFoundException: no fragments of video stream "%" in the requested range', s.stream_name
-            USING ERRCODE = 'undefined_object';
-    END IF;
-    IF n > 200 OR bytes > 100 * 1024 * 1024 THEN
-        RAISE EXCEPTION 'ClientLimitExceededException: the clip would have % fragments and % bytes', n, bytes
-            USING ERRCODE = 'program_limit_exceeded',
-                  DETAIL = 'A clip has at most 200 fragments and 100 MB.',
-                  HINT = 'Ask for a shorter time range.';
-    END IF;
-    RETURN QUERY SELECT coalesce(s.media_type, 'application/octet-stream'),
-        kinesis_video._clip_media(sel, horizon, start_timestamp, end_timestamp, bytes),
-        n, first_number, last_number;
-END
-$$;
-
 -- Stream metadata (src/streams/stream_metadata.sql): tags, resource policies,
 -- encryption and enhanced-monitoring settings, limits, account settings,
 -- child shards.
@@ -4842,4 +4790,52 @@ BEGIN
       FROM (SELECT) d LEFT JOIN kinesis.stream_settings x ON x.stream_id = id;
 END
 $$;
+
+
+-- get_clip in C (issue 19): the result row is built once, each fragment read from TOAST
+-- straight into it; the checks move to kinesis_video._clip_plan
+-- from src/video/video_read.sql
+CREATE FUNCTION kinesis_video._clip_plan(stream_name text, fragment_selector_type text,
+        start_timestamp timestamptz, end_timestamp timestamptz,
+        OUT content_type text, OUT range_sql text, OUT horizon timestamptz)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    s kinesis_video.streams := kinesis_video._get_readable(_clip_plan.stream_name);
+    ts_col text := kinesis_video._ts_column(fragment_selector_type, 'fragment selector type');
+    n integer;
+    bytes bigint;
+BEGIN
+    PERFORM kinesis_video._require_retention(s);
+    IF start_timestamp IS NULL OR end_timestamp IS NULL OR end_timestamp <= start_timestamp
+       OR end_timestamp - start_timestamp > interval '24 hours' THEN
+        RAISE EXCEPTION 'InvalidArgumentException: a clip needs a start timestamp before its end timestamp, at most 24 hours apart'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    range_sql := kinesis_video._range_sql(s, ts_col);
+    horizon := kinesis_video._horizon(s);
+    EXECUTE format('SELECT count(*), sum(fragment_size_in_bytes) FROM (%s) c', range_sql)
+       INTO n, bytes
+       USING horizon, start_timestamp, end_timestamp;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'ResourceNotFoundException: no fragments of video stream "%" in the requested range', s.stream_name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF n > 200 OR bytes > 100 * 1024 * 1024 THEN
+        RAISE EXCEPTION 'ClientLimitExceededException: the clip would have % fragments and % bytes', n, bytes
+            USING ERRCODE = 'program_limit_exceeded',
+                  DETAIL = 'A clip has at most 200 fragments and 100 MB.',
+                  HINT = 'Ask for a shorter time range.';
+    END IF;
+    content_type := coalesce(s.media_type, 'application/octet-stream');
+END
+$$;
+
+-- from src/video/video_read.sql
+CREATE OR REPLACE FUNCTION kinesis_video.get_clip(stream_name text, fragment_selector_type text,
+        start_timestamp timestamptz, end_timestamp timestamptz)
+    RETURNS TABLE (content_type text, payload bytea, fragment_count integer,
+                   first_fragment_number bigint, last_fragment_number bigint)
+    LANGUAGE c VOLATILE ROWS 1 SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'kg_video_get_clip';
 

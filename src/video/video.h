@@ -33,7 +33,7 @@
 extern Size kg_video_shmem_size(void);
 extern void kg_video_shmem_init(void);
 extern void kg_video_init_backend(void);
-extern void kg_video_note_put(int32 stream_id);
+extern void kg_video_note_put(int32 stream_id, bool wake_worker);
 extern int	kg_video_put_depth;
 extern Oid	kg_video_streams_relid(void);
 extern void kg_video_lock_stream(int32 stream_id);

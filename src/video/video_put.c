@@ -21,6 +21,19 @@
  * commit in fragment-number order and a reader that returns everything
  * visible up to number N never later sees a number below N appear.
  *
+ * The media is never copied here: the argument goes to the INSERT as it
+ * came (a toast pointer stays one; an in-memory value goes as an indirect
+ * toast pointer to it), so forming the row for the direct-DML trigger and
+ * for heap_insert copies a pointer, and the one copy of the bytes is the
+ * one the INSERT makes into the segment's TOAST table, as a plain INSERT
+ * of the same value does.  The statements are prepared once per backend
+ * and kept (SPI_keepplan): the catalog ones (planned and run as the
+ * extension owner with search_path pinned, kg_catalog_enter), and per
+ * fragment table the previous-fragment query (as the extension owner) and
+ * the INSERT (planned and run as the caller; the executor checks the
+ * caller's INSERT right at every run).  The plan cache replans when a
+ * table, its partitions or the caller's search_path change.
+ *
  * Locking: the stream's put lock (ExclusiveLock on the object
  * (kinesis_video.streams, stream_id)) for the rest of the transaction.
  *
@@ -28,14 +41,17 @@
  */
 #include "postgres.h"
 
+#include "access/detoast.h"
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "nodes/parsenodes.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
@@ -89,40 +105,170 @@ kg_video_check_metadata(Jsonb *jb)
 	}
 }
 
+/*
+ * put_media's kept plans.  The catalog statements are the same for every
+ * stream; a fragment table's two are kept per table, under the table's
+ * name when they were made (a stream deleted and created again under the
+ * same name has a new table; should its OID be reused under another name,
+ * the plans are made again).
+ */
+static SPIPlanPtr kg_video_stream_plan;
+static SPIPlanPtr kg_video_exists_plan;
+static SPIPlanPtr kg_video_segment_plan;
+static SPIPlanPtr kg_video_nextval_plan;
+static SPIPlanPtr kg_video_processors_plan;
+
+typedef struct KgVideoTablePlans
+{
+	Oid			media_table;	/* hash key */
+	NameData	relname;		/* the table's name when the plans were made */
+	SPIPlanPtr	last;			/* the previous fragment (extension owner) */
+	SPIPlanPtr	insert;			/* the INSERT of a fragment (caller) */
+} KgVideoTablePlans;
+
+static HTAB *kg_video_table_plans;
+
+/*
+ * Run the plan kept in *plan, preparing sql (with nargs arguments of types
+ * argtypes) first if there is none yet; returns SPI_processed.  Caller is
+ * connected to SPI, as the role the statement must be planned and run as.
+ */
+static int
+kg_video_run_kept(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+				  Datum *values, const char *nulls, bool read_only)
+{
+	int			rc;
+
+	if (*plan == NULL)
+	{
+		/*
+		 * Generic plans only: a custom plan would turn the parameters into
+		 * constants, and makeConst detoasts a varlena (a copy of the media
+		 * per put); none of these statements plans better for a value.
+		 */
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare kinesis_glue internal query (%s): %s",
+				 SPI_result_code_string(SPI_result), sql);
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "could not keep the plan of kinesis_glue internal query: %s", sql);
+		*plan = p;
+	}
+	rc = SPI_execute_plan(*plan, values, nulls, read_only, 0);
+	if (rc < 0)
+		elog(ERROR, "kinesis_glue internal query failed (%d): %s", rc,
+			 sql ? sql : "(kept plan)");
+	return (int) SPI_processed;
+}
+
+/*
+ * The kept plans of fragment table media_table (an entry without plans the
+ * first time, or when the table's name changed since they were made).
+ */
+static KgVideoTablePlans *
+kg_video_table_plans_for(Oid media_table)
+{
+	KgVideoTablePlans *tp;
+	char	   *relname = get_rel_name(media_table);
+	bool		found;
+
+	if (relname == NULL)
+		elog(ERROR, "fragment table %u of a video stream does not exist", media_table);
+	if (kg_video_table_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(KgVideoTablePlans);
+		kg_video_table_plans = hash_create("kinesis_glue put_media plans", 16, &ctl,
+										   HASH_ELEM | HASH_BLOBS);
+	}
+	tp = hash_search(kg_video_table_plans, &media_table, HASH_ENTER, &found);
+	if (found && strcmp(NameStr(tp->relname), relname) != 0)
+	{
+		if (tp->last)
+			SPI_freeplan(tp->last);
+		if (tp->insert)
+			SPI_freeplan(tp->insert);
+		found = false;
+	}
+	if (!found)
+	{
+		namestrcpy(&tp->relname, relname);
+		tp->last = NULL;
+		tp->insert = NULL;
+	}
+	return tp;
+}
+
+/* The quoted, qualified name of the fragment table of tp. */
+static char *
+kg_video_qtable(KgVideoTablePlans *tp)
+{
+	return quote_qualified_identifier("kinesis_video_media", NameStr(tp->relname));
+}
+
 /* Does a segment of the stream cover ts?  Caller is inside kg_catalog_enter. */
 static bool
 kg_video_segment_exists(int32 stream_id, TimestampTz ts)
 {
-	return kg_spi_exec("SELECT 1 FROM kinesis_video.segments WHERE stream_id OPERATOR(pg_catalog.=) $1 "
-					   "AND range_start OPERATOR(pg_catalog.<=) $2 AND range_end OPERATOR(pg_catalog.>) $2",
-					   2, (Oid[]) {INT4OID, TIMESTAMPTZOID},
-					   (Datum[]) {Int32GetDatum(stream_id), TimestampTzGetDatum(ts)}, NULL, true) > 0;
+	return kg_video_run_kept(&kg_video_segment_plan,
+							 "SELECT 1 FROM kinesis_video.segments WHERE stream_id OPERATOR(pg_catalog.=) $1 "
+							 "AND range_start OPERATOR(pg_catalog.<=) $2 AND range_end OPERATOR(pg_catalog.>) $2",
+							 2, (Oid[]) {INT4OID, TIMESTAMPTZOID},
+							 (Datum[]) {Int32GetDatum(stream_id), TimestampTzGetDatum(ts)}, NULL, true) > 0;
+}
+
+/*
+ * media as a datum the INSERT stores without copying it first: a value
+ * that is already a toast pointer as it is, an in-memory one behind an
+ * indirect toast pointer (palloc'd in the current context, which must
+ * outlive the INSERT).  The INSERT's TOAST step reads through it.
+ */
+static Datum
+kg_video_media_ref(Datum media)
+{
+	struct varlena *value = (struct varlena *) DatumGetPointer(media);
+	struct varatt_indirect redirect;
+	struct varlena *ref;
+
+	if (VARATT_IS_EXTERNAL(value))
+		return media;
+	redirect.pointer = value;
+	ref = (struct varlena *) palloc(INDIRECT_POINTER_SIZE);
+	SET_VARTAG_EXTERNAL(ref, VARTAG_INDIRECT);
+	memcpy(VARDATA_EXTERNAL(ref), &redirect, sizeof(redirect));
+	return PointerGetDatum(ref);
 }
 
 PG_FUNCTION_INFO_V1(kg_video_put_media);
 
 /*
- * Insert one fragment row into the fragment table qtable, as the current
+ * Insert one fragment row into the fragment table of tp, as the current
  * user, with the direct-DML guard open only for this INSERT (also when it
- * fails and the caller catches the error).
+ * fails and the caller catches the error).  Caller is connected to SPI.
  */
 static void
-kg_video_insert_fragment(const char *qtable, int64 fragment_number, int64 media_sequence,
+kg_video_insert_fragment(KgVideoTablePlans *tp, int64 fragment_number, int64 media_sequence,
 						 TimestampTz producer_ts, TimestampTz server_ts, int32 length_ms, int32 size,
-						 Jsonb *metadata, bytea *media)
+						 Jsonb *metadata, Datum media)
 {
+	char	   *sql = tp->insert ? NULL :
+		psprintf("INSERT INTO %s (fragment_number, media_sequence, producer_timestamp, "
+				 "server_timestamp, fragment_length_in_milliseconds, fragment_size_in_bytes, "
+				 "fragment_metadata, media) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", kg_video_qtable(tp));
+
 	kg_video_put_depth++;
 	PG_TRY();
 	{
-		kg_spi_exec(psprintf("INSERT INTO %s (fragment_number, media_sequence, producer_timestamp, "
-							 "server_timestamp, fragment_length_in_milliseconds, fragment_size_in_bytes, "
-							 "fragment_metadata, media) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", qtable),
-					8, (Oid[]) {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, INT4OID, JSONBOID, BYTEAOID},
-					(Datum[]) {Int64GetDatum(fragment_number), Int64GetDatum(media_sequence),
-							   TimestampTzGetDatum(producer_ts), TimestampTzGetDatum(server_ts),
-							   Int32GetDatum(length_ms), Int32GetDatum(size),
-							   metadata ? JsonbPGetDatum(metadata) : (Datum) 0, PointerGetDatum(media)},
-					(char[]) {' ', ' ', ' ', ' ', ' ', ' ', metadata ? ' ' : 'n', ' '}, false);
+		kg_video_run_kept(&tp->insert, sql,
+						  8, (Oid[]) {INT8OID, INT8OID, TIMESTAMPTZOID, TIMESTAMPTZOID, INT4OID, INT4OID, JSONBOID, BYTEAOID},
+						  (Datum[]) {Int64GetDatum(fragment_number), Int64GetDatum(media_sequence),
+									 TimestampTzGetDatum(producer_ts), TimestampTzGetDatum(server_ts),
+									 Int32GetDatum(length_ms), Int32GetDatum(size),
+									 metadata ? JsonbPGetDatum(metadata) : (Datum) 0, media},
+						  (char[]) {' ', ' ', ' ', ' ', ' ', ' ', metadata ? ' ' : 'n', ' '}, false);
 	}
 	PG_FINALLY();
 	{
@@ -141,14 +287,14 @@ Datum
 kg_video_put_media(PG_FUNCTION_ARGS)
 {
 	char	   *name;
-	bytea	   *media;
+	Datum		media;
 	TimestampTz producer_ts;
 	int32		length_ms;
 	Jsonb	   *metadata = PG_ARGISNULL(4) ? NULL : PG_GETARG_JSONB_P(4);
 	KgCatalogContext cc;
 	int32		stream_id;
 	Oid			media_table;
-	char	   *qtable;
+	KgVideoTablePlans *tp;
 	bool		isnull;
 	int64		fragment_number;
 	int64		media_sequence = 1;
@@ -159,6 +305,7 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 	Datum		result[2];
 	bool		result_nulls[2] = {false, false};
 	int64		size;
+	bool		wake_worker;
 
 	kg_require_shmem();
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
@@ -166,7 +313,7 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 				(errcode(KG_INVALID_ARGUMENT),
 				 errmsg("InvalidArgumentException: stream name, media, producer timestamp and fragment length must not be null")));
 	name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	media = PG_GETARG_BYTEA_PP(1);
+	media = PG_GETARG_DATUM(1);
 	producer_ts = PG_GETARG_TIMESTAMPTZ(2);
 	length_ms = PG_GETARG_INT32(3);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -174,9 +321,10 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 
 	/* the stream, and the caller's right to write to it */
 	kg_catalog_enter(&cc, true);
-	if (kg_spi_exec("SELECT stream_id, media_table::oid FROM kinesis_video.streams "
-					"WHERE stream_name OPERATOR(pg_catalog.=) $1",
-					1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name)}, NULL, true) == 0)
+	if (kg_video_run_kept(&kg_video_stream_plan,
+						  "SELECT stream_id, media_table::oid FROM kinesis_video.streams "
+						  "WHERE stream_name OPERATOR(pg_catalog.=) $1",
+						  1, (Oid[]) {TEXTOID}, (Datum[]) {CStringGetTextDatum(name)}, NULL, true) == 0)
 		ereport(ERROR,
 				(errcode(KG_RESOURCE_NOT_FOUND),
 				 errmsg("ResourceNotFoundException: video stream \"%s\" does not exist", name)));
@@ -190,8 +338,8 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 				 errhint("The stream's owner can grant it: GRANT INSERT ON %s TO role.",
 						 quote_qualified_identifier("kinesis_video_media", get_rel_name(media_table)))));
 
-	/* the KVS limits */
-	size = VARSIZE_ANY_EXHDR(media);
+	/* the KVS limits (the size without reading the media) */
+	size = (int64) toast_raw_datum_size(media) - VARHDRSZ;
 	if (size < 1 || size > KG_VIDEO_MAX_FRAGMENT_BYTES)
 		ereport(ERROR,
 				(errcode(KG_INVALID_ARGUMENT),
@@ -225,8 +373,9 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 		 */
 		server_ts = GetCurrentTimestamp();
 		kg_catalog_enter(&cc, true);
-		if (kg_spi_exec("SELECT 1 FROM kinesis_video.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
-						1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, true) == 0)
+		if (kg_video_run_kept(&kg_video_exists_plan,
+							  "SELECT 1 FROM kinesis_video.streams WHERE stream_id OPERATOR(pg_catalog.=) $1",
+							  1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)}, NULL, true) == 0)
 			ereport(ERROR,
 					(errcode(KG_RESOURCE_NOT_FOUND),
 					 errmsg("ResourceNotFoundException: video stream \"%s\" does not exist", name)));
@@ -249,10 +398,12 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 	 * index, statistics object, trigger, rule, policy or partition a user
 	 * could attach to it (ddl_guard.c), so no user code runs here.
 	 */
-	qtable = quote_qualified_identifier("kinesis_video_media", get_rel_name(media_table));
-	if (kg_spi_exec(psprintf("SELECT producer_timestamp, server_timestamp, media_sequence FROM %s "
-							 "ORDER BY server_timestamp DESC LIMIT 1", qtable),
-					0, NULL, NULL, NULL, true) > 0)
+	tp = kg_video_table_plans_for(media_table);
+	if (kg_video_run_kept(&tp->last,
+						  tp->last ? NULL :
+						  psprintf("SELECT producer_timestamp, server_timestamp, media_sequence FROM %s "
+								   "ORDER BY server_timestamp DESC LIMIT 1", kg_video_qtable(tp)),
+						  0, NULL, NULL, NULL, true) > 0)
 	{
 		TimestampTz last_producer_ts;
 
@@ -277,8 +428,16 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 					 errmsg("ClientLimitExceededException: no fragment segment of video stream \"%s\" covers the current time yet", name),
 					 errdetail("The system clock is behind the previous fragment's server timestamp.")));
 	}
-	kg_spi_exec("SELECT pg_catalog.nextval('kinesis_video.fragment_numbers')", 0, NULL, NULL, NULL, false);
+	kg_video_run_kept(&kg_video_nextval_plan, "SELECT pg_catalog.nextval('kinesis_video.fragment_numbers')",
+					  0, NULL, NULL, NULL, false);
 	fragment_number = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	/* the worker is woken at commit only for a running stream processor */
+	wake_worker = kg_video_run_kept(&kg_video_processors_plan,
+									"SELECT 1 FROM kinesis_video.stream_processors "
+									"WHERE stream_id OPERATOR(pg_catalog.=) $1 "
+									"AND status OPERATOR(pg_catalog.=) 'RUNNING' LIMIT 1",
+									1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(stream_id)},
+									NULL, true) > 0;
 	kg_catalog_exit(&cc);
 
 	/*
@@ -288,12 +447,10 @@ kg_video_put_media(PG_FUNCTION_ARGS)
 	 */
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "could not connect to the SPI manager");
-	/* (the name built above lived in the catalog context's SPI memory) */
-	qtable = quote_qualified_identifier("kinesis_video_media", get_rel_name(media_table));
-	kg_video_insert_fragment(qtable, fragment_number, media_sequence, producer_ts, server_ts, length_ms,
-							 (int32) size, metadata, media);
+	kg_video_insert_fragment(tp, fragment_number, media_sequence, producer_ts, server_ts, length_ms,
+							 (int32) size, metadata, kg_video_media_ref(media));
 	SPI_finish();
-	kg_video_note_put(stream_id);
+	kg_video_note_put(stream_id, wake_worker);
 
 	result[0] = Int64GetDatum(fragment_number);
 	result[1] = TimestampTzGetDatum(server_ts);

@@ -246,37 +246,23 @@ $$
                   'ORDER BY %1$I, fragment_number DESC', ts_col, ($1).media_table)
 $$;
 
--- The media of the fragments range_sql selects (kinesis_video._range_sql,
--- with get_clip's parameters $1..$3), in fragment-number order, in one
--- buffer of total_bytes (video_clip.c).  Internal to get_clip; it runs the
--- query as its caller, so it gives nobody more than a query of their own.
-CREATE FUNCTION kinesis_video._clip_media(range_sql text, horizon timestamptz,
-        start_timestamp timestamptz, end_timestamp timestamptz, total_bytes bigint)
-    RETURNS bytea LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kg_video_clip_media';
-
--- GetClip: the media of the fragments that start in [start_timestamp,
--- end_timestamp] (inclusive at both ends, as the ON_DEMAND playlist)
--- concatenated in order, as the producer sent them (no MP4 repackaging).
--- Limits: a range of at most 24 hours, at most 200 fragments and 100 MB.
--- Fragments with the same start timestamp count once (the newest wins).
--- The clip is built in memory once, in a buffer of its exact size; work_mem
--- is raised for the call so that the one-row result (at most 100 MB) stays
--- in memory instead of being written to a temporary file and read back.
-CREATE FUNCTION kinesis_video.get_clip(stream_name text, fragment_selector_type text,
-        start_timestamp timestamptz, end_timestamp timestamptz)
-    RETURNS TABLE (content_type text, payload bytea, fragment_count integer,
-                   first_fragment_number bigint, last_fragment_number bigint)
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET work_mem = '128MB' AS
+-- The checks of get_clip (GetClip): the caller may read the stream, it
+-- retains data, the range is at most 24 hours, and the fragments that start
+-- in [start_timestamp, end_timestamp] (inclusive at both ends, as the
+-- ON_DEMAND playlist; of fragments with the same start timestamp, the
+-- newest) are 1-200 and at most 100 MB.  Returns the clip's content type and
+-- its query (kinesis_video._range_sql, parameters $1 horizon, $2 start, $3
+-- end), which get_clip runs as its caller (video_clip.c).
+CREATE FUNCTION kinesis_video._clip_plan(stream_name text, fragment_selector_type text,
+        start_timestamp timestamptz, end_timestamp timestamptz,
+        OUT content_type text, OUT range_sql text, OUT horizon timestamptz)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    s kinesis_video.streams := kinesis_video._get_readable(get_clip.stream_name);
+    s kinesis_video.streams := kinesis_video._get_readable(_clip_plan.stream_name);
     ts_col text := kinesis_video._ts_column(fragment_selector_type, 'fragment selector type');
-    sel text;
     n integer;
     bytes bigint;
-    first_number bigint;
-    last_number bigint;
-    horizon timestamptz;
 BEGIN
     PERFORM kinesis_video._require_retention(s);
     IF start_timestamp IS NULL OR end_timestamp IS NULL OR end_timestamp <= start_timestamp
@@ -284,11 +270,10 @@ BEGIN
         RAISE EXCEPTION 'InvalidArgumentException: a clip needs a start timestamp before its end timestamp, at most 24 hours apart'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    sel := kinesis_video._range_sql(s, ts_col);
+    range_sql := kinesis_video._range_sql(s, ts_col);
     horizon := kinesis_video._horizon(s);
-    EXECUTE format('SELECT count(*), sum(fragment_size_in_bytes), min(fragment_number), max(fragment_number) '
-                   'FROM (%s) c', sel)
-       INTO n, bytes, first_number, last_number
+    EXECUTE format('SELECT count(*), sum(fragment_size_in_bytes) FROM (%s) c', range_sql)
+       INTO n, bytes
        USING horizon, start_timestamp, end_timestamp;
     IF n = 0 THEN
         RAISE EXCEPTION 'ResourceNotFoundException: no fragments of video stream "%" in the requested range', s.stream_name
@@ -300,8 +285,21 @@ BEGIN
                   DETAIL = 'A clip has at most 200 fragments and 100 MB.',
                   HINT = 'Ask for a shorter time range.';
     END IF;
-    RETURN QUERY SELECT coalesce(s.media_type, 'application/octet-stream'),
-        kinesis_video._clip_media(sel, horizon, start_timestamp, end_timestamp, bytes),
-        n, first_number, last_number;
+    content_type := coalesce(s.media_type, 'application/octet-stream');
 END
 $$;
+
+-- GetClip: the media of the fragments that start in [start_timestamp,
+-- end_timestamp] (inclusive at both ends, as the ON_DEMAND playlist)
+-- concatenated in order, as the producer sent them (no MP4 repackaging).
+-- Limits: a range of at most 24 hours, at most 200 fragments and 100 MB.
+-- Fragments with the same start timestamp count once (the newest wins).
+-- The checks are kinesis_video._clip_plan's; the row is built in C
+-- (video_clip.c) with each fragment read once, straight into it, and kept
+-- in memory (never in a temporary file) until the caller reads it.
+CREATE FUNCTION kinesis_video.get_clip(stream_name text, fragment_selector_type text,
+        start_timestamp timestamptz, end_timestamp timestamptz)
+    RETURNS TABLE (content_type text, payload bytea, fragment_count integer,
+                   first_fragment_number bigint, last_fragment_number bigint)
+    LANGUAGE c VOLATILE ROWS 1 SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'kg_video_get_clip';

@@ -57,6 +57,7 @@ static KgVideoWaitSlot *VideoSlots = NULL;
 /* slots this transaction put fragments to (bit i = slot i) */
 static uint64 pending_slots[KG_VIDEO_WAIT_SLOTS / 64];
 static bool pending_any = false;
+static bool pending_wake = false;	/* a stream written has a running processor */
 
 /* > 0 while video_put.c inserts a fragment: the DML guard lets it pass */
 int			kg_video_put_depth = 0;
@@ -97,20 +98,27 @@ kg_video_slot(int32 stream_id)
 	return &VideoSlots[kg_video_slot_of(stream_id)];
 }
 
-/* Remember that this transaction put a fragment to the stream. */
+/*
+ * Remember that this transaction put a fragment to the stream, and whether
+ * the worker must be woken at commit for a running stream processor of it.
+ */
 void
-kg_video_note_put(int32 stream_id)
+kg_video_note_put(int32 stream_id, bool wake_worker)
 {
 	int			i = kg_video_slot_of(stream_id);
 
 	pending_slots[i / 64] |= UINT64CONST(1) << (i % 64);
 	pending_any = true;
+	pending_wake |= wake_worker;
 }
 
 /*
  * Transaction callback: after a commit (already visible to new snapshots),
  * bump and broadcast the slots of the streams written, and wake the
- * worker for the stream processors; forget them after an abort.
+ * worker when one of them has a running stream processor (a round of the
+ * worker costs about as much CPU as a tenth of a 1 MB put, so a put to a
+ * stream without processors does not ask for one); forget them after an
+ * abort.
  */
 static void
 kg_video_xact_callback(XactEvent event, void *arg)
@@ -135,13 +143,15 @@ kg_video_xact_callback(XactEvent event, void *arg)
 						pg_atomic_fetch_add_u64(&VideoSlots[i].commits, 1);
 						ConditionVariableBroadcast(&VideoSlots[i].cv);
 					}
-				kg_wake_worker(MyDatabaseId);
+				if (pending_wake)
+					kg_wake_worker(MyDatabaseId);
 			}
 			/* FALLTHROUGH */
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 			memset(pending_slots, 0, sizeof(pending_slots));
 			pending_any = false;
+			pending_wake = false;
 			kg_video_put_depth = 0;
 			break;
 		default:
