@@ -160,9 +160,14 @@ kg_bench_build() {
 		# cluster/); only the files that changed, which get a new mtime, so
 		# make rebuilds exactly what changed (a file edited while an earlier
 		# build ran is older than its object, but differs)
+		# The current version's install script is generated from the
+		# component files (the Makefile's DATA_built): never copied, since a
+		# stale copy with a new mtime would look up to date to make.
 		stage=$(mktemp -d "${BENCH_TMPDIR:-/tmp}/kg_bench_src.XXXXXX")
-		(cd "$ROOT" && find src cluster -type f \( -name '*.c' -o -name '*.h' -o -name '*.sql' -o -name '*.control' \) -print0 |
-			tar --null -cf - Makefile kinesis_glue.control kinesis_glue--*.sql -T -) | tar -C "$stage" -xf -
+		built=kinesis_glue--$(sed -n "s/^default_version = '\(.*\)'/\1/p" "$ROOT/kinesis_glue.control").sql
+		(cd "$ROOT" && { find src cluster -type f \( -name '*.c' -o -name '*.h' -o -name '*.sql' -o -name '*.control' \) -print0
+			find . -maxdepth 1 -name 'kinesis_glue--*.sql' ! -name "$built" -printf '%P\0'; } |
+			tar --null -cf - Makefile kinesis_glue.control -T -) | tar -C "$stage" -xf -
 		(cd "$stage" && find . -type f -print) | while read -r f; do
 			cmp -s "$stage/$f" "$BUILD/$f" || { mkdir -p "$(dirname "$BUILD/$f")" && cp "$stage/$f" "$BUILD/$f"; }
 		done
