@@ -40,7 +40,8 @@
 
 /*
  * Copy the rows of glue._bookmark_stream_scan(stream, consumer) into store
- * (job-bookmark-pause: consumer set; job-bookmark-disable: NULL).  In SPI.
+ * (job-bookmark-pause: consumer set; job-bookmark-disable: NULL).  In SPI,
+ * after glue._bookmark_stream_open's writes (not read-only, as they are not).
  */
 static void
 kg_bookmark_scan(text *stream, const char *consumer, Tuplestorestate *store)
@@ -51,7 +52,7 @@ kg_bookmark_scan(text *stream, const char *consumer, Tuplestorestate *store)
 									   2, (Oid[]) {TEXTOID, TEXTOID},
 									   (Datum[]) {PointerGetDatum(stream),
 												  consumer ? CStringGetTextDatum(consumer) : (Datum) 0},
-									   consumer ? "  " : " n", true, 0);
+									   consumer ? "  " : " n", false, 0);
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, KG_BOOKMARK_FETCH);

@@ -6,7 +6,8 @@
 #      each shard's checkpoint exactly to the last record inserted, so the
 #      runs that follow insert every record once and none twice;
 #   2. a backlog across a split is read parent first, then the children,
-#      in one run: every record once, each partition key in order;
+#      in one run: every record once, each partition key in order; a first
+#      job-bookmark-pause run reads it all and moves nothing;
 #   3. a run stopped after its read inserts nothing and leaves the
 #      bookmark; the rerun continues after it;
 #   4. the read has the owner's rights only: with SELECT on the stream
@@ -120,6 +121,19 @@ is(sql(q{SELECT count(*) FROM (SELECT pk, n < lag(n) OVER (PARTITION BY pk ORDER
           WHERE back}), '0', 'each partition key in the order it was put');
 is(run_end(start('resharded')), 'SUCCEEDED', 'a second run');
 is(sql('SELECT count(*) FROM rs_out'), '22000', 'finds nothing new');
+
+# a first run with job-bookmark-pause reads from the start (its consumer is
+# registered in the same call) and moves nothing
+$node->safe_psql('postgres', q{
+	SET ROLE bm_owner;
+	CREATE TABLE public.peek_out (n bigint);
+	SELECT glue.create_job('peek', script => $$INSERT INTO peek_out SELECT count(*) FROM glue.bookmark_records('rs')$$,
+	    default_arguments => '{"--job-bookmark-option": "job-bookmark-pause"}');
+});
+is(run_end(start('peek')), 'SUCCEEDED', 'a first paused run');
+is(run_end(start('peek')), 'SUCCEEDED', 'a second paused run');
+is(sql('SELECT string_agg(n::text, \',\' ORDER BY ctid) FROM peek_out'), '22000,22000',
+	'both read every record: the first sees its new consumer, neither moves it');
 
 # ---------------------------------------------------------------------------
 # 3. stopped after the read
