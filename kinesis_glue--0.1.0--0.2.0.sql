@@ -4839,3 +4839,52 @@ CREATE OR REPLACE FUNCTION kinesis_video.get_clip(stream_name text, fragment_sel
     LANGUAGE c VOLATILE ROWS 1 SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'kg_video_get_clip';
 
+-- glue.bookmark_records in C: a bookmarked stream read is one call into the
+-- statement's rows (job_runs.sql), opened and scanned by these two
+-- from src/glue/job_runs.sql
+CREATE OR REPLACE FUNCTION glue.bookmark_records(stream_name text, max_records integer DEFAULT NULL)
+    RETURNS SETOF kinesis.record
+    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'kg_glue_bookmark_records';
+
+-- from src/glue/job_runs.sql
+CREATE OR REPLACE FUNCTION glue._bookmark_stream_open(stream_name text, OUT option text, OUT consumer text)
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    r glue.job_runs := glue._current_run();
+BEGIN
+    option := glue._bookmark_option(r);
+    IF option = 'job-bookmark-disable' THEN
+        RETURN;
+    END IF;
+    consumer := 'glue-job-' || r.job_id;
+    IF NOT EXISTS (SELECT 1 FROM kinesis.list_stream_consumers(stream_name) c WHERE c.consumer_name = consumer) THEN
+        PERFORM kinesis.register_stream_consumer(stream_name, consumer, 'TRIM_HORIZON');
+    END IF;
+    PERFORM glue._bookmark_save('stream:' || stream_name, 'stream', NULL, NULL);
+END
+$$;
+
+-- from src/glue/job_runs.sql
+CREATE OR REPLACE FUNCTION glue._bookmark_stream_scan(stream_name text, consumer text)
+    RETURNS SETOF kinesis.record
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
+    s record;
+BEGIN
+    IF consumer IS NULL THEN
+        FOR s IN SELECT * FROM kinesis.list_shards(stream_name) ORDER BY shard_id LOOP
+            RETURN QUERY SELECT * FROM glue._shard_records(stream_name, s.shard_id, NULL);
+        END LOOP;
+        RETURN;
+    END IF;
+    FOR s IN SELECT p.shard_id, p.checkpoint_sequence_number FROM kinesis.consumer_positions p
+              WHERE p.stream_name = _bookmark_stream_scan.stream_name AND p.consumer_name = consumer
+              ORDER BY p.shard_id LOOP
+        RETURN QUERY SELECT * FROM glue._shard_records(stream_name, s.shard_id,
+                kinesis.read_shard_start(stream_name, s.shard_id, s.checkpoint_sequence_number));
+    END LOOP;
+END
+$$;
+

@@ -393,43 +393,60 @@ $$;
 -- after the job's checkpoint, which moves in the run's transaction (so a
 -- run that fails or is stopped leaves it where it was); with
 -- job-bookmark-pause, the same records without moving it; with
--- job-bookmark-disable, every record the stream still holds.
+-- job-bookmark-disable, every record the stream still holds.  The
+-- function is C (src/glue/bookmarks.c): it opens the read with
+-- glue._bookmark_stream_open and, with job-bookmark-enable, consumes every
+-- new record of the job's consumer in one call (kinesis.consume's checks,
+-- leases and checkpoints) straight into the rows the calling statement
+-- reads, so `INSERT ... SELECT ... FROM glue.bookmark_records(...)` is one
+-- statement with no batches; the other options read through
+-- glue._bookmark_stream_scan.
 CREATE FUNCTION glue.bookmark_records(stream_name text, max_records integer DEFAULT NULL)
     RETURNS SETOF kinesis.record
+    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'kg_glue_bookmark_records';
+
+-- The start of a stream read of the running job: its bookmark option, and
+-- (unless job-bookmark-disable) its consumer, registered at TRIM_HORIZON on
+-- first use, with the run noted in the job's bookmarks.
+CREATE FUNCTION glue._bookmark_stream_open(stream_name text, OUT option text, OUT consumer text)
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
     r glue.job_runs := glue._current_run();
-    opt text := glue._bookmark_option(r);
-    consumer text := 'glue-job-' || r.job_id;
-    n bigint;
-    total bigint := 0;
+BEGIN
+    option := glue._bookmark_option(r);
+    IF option = 'job-bookmark-disable' THEN
+        RETURN;
+    END IF;
+    consumer := 'glue-job-' || r.job_id;
+    IF NOT EXISTS (SELECT 1 FROM kinesis.list_stream_consumers(stream_name) c WHERE c.consumer_name = consumer) THEN
+        PERFORM kinesis.register_stream_consumer(stream_name, consumer, 'TRIM_HORIZON');
+    END IF;
+    PERFORM glue._bookmark_save('stream:' || stream_name, 'stream', NULL, NULL);
+END
+$$;
+
+-- The records of a stream without moving a checkpoint, with the caller's
+-- rights: after consumer's checkpoints (job-bookmark-pause), or all of them
+-- (consumer NULL: job-bookmark-disable).
+CREATE FUNCTION glue._bookmark_stream_scan(stream_name text, consumer text)
+    RETURNS SETOF kinesis.record
+    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
+$$
+DECLARE
     s record;
 BEGIN
-    IF opt = 'job-bookmark-disable' THEN
+    IF consumer IS NULL THEN
         FOR s IN SELECT * FROM kinesis.list_shards(stream_name) ORDER BY shard_id LOOP
             RETURN QUERY SELECT * FROM glue._shard_records(stream_name, s.shard_id, NULL);
         END LOOP;
         RETURN;
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM kinesis.list_stream_consumers(stream_name) c WHERE c.consumer_name = consumer) THEN
-        PERFORM kinesis.register_stream_consumer(stream_name, consumer, 'TRIM_HORIZON');
-    END IF;
-    PERFORM glue._bookmark_save('stream:' || stream_name, 'stream', NULL, NULL);
-    IF opt = 'job-bookmark-pause' THEN
-        FOR s IN SELECT p.shard_id, p.checkpoint_sequence_number FROM kinesis.consumer_positions p
-                  WHERE p.stream_name = bookmark_records.stream_name AND p.consumer_name = consumer ORDER BY p.shard_id LOOP
-            RETURN QUERY SELECT * FROM glue._shard_records(stream_name, s.shard_id,
-                    kinesis.read_shard_start(stream_name, s.shard_id, s.checkpoint_sequence_number));
-        END LOOP;
-        RETURN;
-    END IF;
-    LOOP
-        RETURN QUERY SELECT * FROM kinesis.consume(stream_name, consumer,
-                                                   least(10000, coalesce(max_records - total, 10000))::integer);
-        GET DIAGNOSTICS n = ROW_COUNT;
-        total := total + n;
-        EXIT WHEN n = 0 OR (max_records IS NOT NULL AND total >= max_records);
+    FOR s IN SELECT p.shard_id, p.checkpoint_sequence_number FROM kinesis.consumer_positions p
+              WHERE p.stream_name = _bookmark_stream_scan.stream_name AND p.consumer_name = consumer
+              ORDER BY p.shard_id LOOP
+        RETURN QUERY SELECT * FROM glue._shard_records(stream_name, s.shard_id,
+                kinesis.read_shard_start(stream_name, s.shard_id, s.checkpoint_sequence_number));
     END LOOP;
 END
 $$;

@@ -2,8 +2,8 @@
  *
  * consumers.c
  *		Named consumers: register_stream_consumer, deregister_stream_consumer,
- *		list_stream_consumers, consume, checkpoint and the lag function of
- *		the kinesis.consumer_positions view.
+ *		list_stream_consumers, consume and checkpoint (the lag function of
+ *		the kinesis.consumer_positions view is in consumer_lag.c).
  *
  * A consumer has one row per shard in kinesis.consumer_shards: its
  * checkpoint (the last record processed) and a lease.  consume() runs in
@@ -53,6 +53,7 @@
 #include "common/kg_catalog.h"
 #include "common/kg_compat.h"
 #include "common/kg_errors.h"
+#include "streams/consume.h"
 #include "streams/streams.h"
 #include "streams/read.h"
 #include "streams/record_rows.h"
@@ -61,6 +62,7 @@
 
 #define KG_MAX_CONSUMERS_PER_STREAM 20
 #define KG_CONSUME_MAX_BYTES (10 * 1024 * 1024)
+#define KG_CONSUME_CHUNK 10000	/* records per read (kinesis.consume's most) */
 
 /* ValidationException unless a consumer name is 1-128 of [a-zA-Z0-9_.-]. */
 static void
@@ -538,35 +540,107 @@ kg_store_checkpoint(int32 consumer_id, int32 shard_index, int64 checkpoint, bool
 }
 
 /*
- * One pass: lease, read up to max_records from the leased shards, move
- * their checkpoints.  Returns the number of records stored; *progress is
- * set when a shard finished (children may now be eligible).
+ * One pass: lease, read up to max_records from the leased shards (with
+ * to_end, each shard in chunks until it is caught up; else one chunk), move
+ * their checkpoints (once per shard).  Returns the number of records
+ * stored; *progress is set when a shard finished (children may now be
+ * eligible).  The readers' memory lives in a context reset after each chunk.
  */
-static int
-kg_consume_once(KgStream *s, int32 consumer_id, int max_records, KgConsumeSink *sink,
-				bool *progress)
+static int64
+kg_consume_once(KgStream *s, int32 consumer_id, int64 max_records, bool to_end,
+				KgConsumeSink *sink, bool *progress)
 {
 	List	   *leases = kg_acquire_leases(s, consumer_id);
+	MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "kinesis_glue consume",
+													ALLOCSET_DEFAULT_SIZES);
 	ListCell   *lc;
-	int			total = 0;
+	int64		total = 0;
 
 	*progress = false;
 	foreach(lc, leases)
 	{
 		KgLease    *l = lfirst(lc);
 		KgShard    *sh = kg_stream_find_shard(s, l->shard_index);
+		int64		pos = l->checkpoint;
 		KgReadResult res;
 
 		if (sh == NULL || total >= max_records)
 			continue;
-		kg_record_rows_init(&sink->rows, sink->desc, sh->shard_index);
-		kg_read_shard_rows(s, sh, l->checkpoint, max_records - total, KG_CONSUME_MAX_BYTES,
-						   kg_consume_sink, sink, &res);
-		total += res.count;
-		if (res.next_position != l->checkpoint || res.shard_end)
-			kg_store_checkpoint(consumer_id, sh->shard_index, res.next_position, res.shard_end);
+		do
+		{
+			MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
+
+			kg_record_rows_init(&sink->rows, sink->desc, sh->shard_index);
+			kg_read_shard_rows(s, sh, pos, (int) Min(max_records - total, KG_CONSUME_CHUNK),
+							   KG_CONSUME_MAX_BYTES, kg_consume_sink, sink, &res);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(chunk_cxt);
+			total += res.count;
+			pos = res.next_position;
+			CHECK_FOR_INTERRUPTS();
+		} while (to_end && res.more && total < max_records);
+		if (pos != l->checkpoint || res.shard_end)
+			kg_store_checkpoint(consumer_id, sh->shard_index, pos, res.shard_end);
 		if (res.shard_end)
 			*progress = true;
+	}
+	MemoryContextDelete(chunk_cxt);
+	return total;
+}
+
+/*
+ * The checks of a consume as consumer of stream_name, by the current user:
+ * a primary, read access to the stream, the consumer exists and the user
+ * may consume as it.  Returns the stream; *consumer_id is set.
+ */
+static KgStream *
+kg_consume_open(const char *stream_name, const char *consumer, int32 *consumer_id)
+{
+	KgStream   *s;
+	Oid			registered_by = InvalidOid;
+
+	kg_refuse_write_in_recovery("kinesis.consume()");
+	s = kg_stream_get(stream_name, false);
+	kg_check_read_privilege(s);
+	*consumer_id = kg_consumer_id(s, consumer, false, &registered_by);
+	kg_check_consumer_access(s, consumer, registered_by, "consume as");
+	PreventCommandIfReadOnly("kinesis.consume()");
+	return s;
+}
+
+/*
+ * Declared in streams/consume.h: consume as kinesis.consume does (same
+ * checks, leases and checkpoints in the caller's transaction), but every
+ * record readable now, up to max_records (<= 0: no cap), in one call into
+ * store (whose descriptor is desc, kinesis.record's): each leased shard is
+ * read to its stable end and its checkpoint moved once; passes repeat while
+ * they find records or finish a parent shard (its children become
+ * eligible).  Returns the number of records stored.
+ */
+int64
+kg_consume_all(const char *stream_name, const char *consumer, int64 max_records,
+			   Tuplestorestate *store, TupleDesc desc)
+{
+	int32		consumer_id;
+	KgStream   *s = kg_consume_open(stream_name, consumer, &consumer_id);
+	KgConsumeSink sink;
+	int64		total = 0;
+
+	memset(&sink, 0, sizeof(sink));
+	sink.store = store;
+	sink.desc = desc;
+	if (max_records <= 0)
+		max_records = PG_INT64_MAX;
+	for (;;)
+	{
+		bool		progress;
+		int64		n = kg_consume_once(s, consumer_id, max_records - total, true, &sink, &progress);
+
+		total += n;
+		if (total >= max_records || (n == 0 && !progress))
+			break;
+		if (progress)			/* a parent finished: its children are ready now */
+			s = kg_stream_get(stream_name, false);
 	}
 	return total;
 }
@@ -587,7 +661,6 @@ kg_consume(PG_FUNCTION_ARGS)
 	int64		wait_ms = 0;
 	TimestampTz deadline;
 	KgConsumeSink sink;
-	Oid			registered_by = InvalidOid;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
@@ -605,12 +678,8 @@ kg_consume(PG_FUNCTION_ARGS)
 					(errcode(KG_INVALID_ARGUMENT),
 					 errmsg("ValidationException: wait must be between 0 and 1 hour")));
 	}
-	kg_refuse_write_in_recovery("kinesis.consume()");
-	s = kg_stream_get(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
-	kg_check_read_privilege(s);
-	consumer_id = kg_consumer_id(s, text_to_cstring(PG_GETARG_TEXT_PP(1)), false, &registered_by);
-	kg_check_consumer_access(s, text_to_cstring(PG_GETARG_TEXT_PP(1)), registered_by, "consume as");
-	PreventCommandIfReadOnly("kinesis.consume()");
+	s = kg_consume_open(text_to_cstring(PG_GETARG_TEXT_PP(0)), text_to_cstring(PG_GETARG_TEXT_PP(1)),
+						&consumer_id);
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	sink.store = rsinfo->setResult;
@@ -626,7 +695,7 @@ kg_consume(PG_FUNCTION_ARGS)
 		/* arm the wakeup before looking, so a commit in between is not lost */
 		if (wait_ms > 0)
 			ConditionVariablePrepareToSleep(&st->commit_cv);
-		if (kg_consume_once(s, consumer_id, max_records, &sink, &progress) > 0)
+		if (kg_consume_once(s, consumer_id, max_records, false, &sink, &progress) > 0)
 			break;
 		if (progress)
 		{
@@ -708,67 +777,4 @@ kg_checkpoint(PG_FUNCTION_ARGS)
 	(void) n;
 	kg_store_checkpoint(consumer_id, idx, seq, sh->closed && seq >= sh->ending_seq);
 	PG_RETURN_VOID();
-}
-
-typedef struct KgLagCount
-{
-	int64		records;
-	TimestampTz oldest;
-	int64		bytes;
-} KgLagCount;
-
-static bool
-kg_lag_sink(void *arg, int64 seq, TimestampTz arrival, Datum pk, Datum data)
-{
-	KgLagCount *c = (KgLagCount *) arg;
-
-	if (c->records++ == 0)
-		c->oldest = arrival;
-	/* the data's bytes, as Firehose's buffer size and IncomingBytes count */
-	c->bytes += toast_raw_datum_size(data) - VARHDRSZ;
-	return true;
-}
-
-PG_FUNCTION_INFO_V1(kg_shard_lag);
-
-/*
- * kinesis._shard_lag(stream_id, shard_index, after): records readable after
- * a position and the arrival of the oldest; NULLs when the caller may not
- * read the stream, the shard is gone, or on a hot standby.
- */
-Datum
-kg_shard_lag(PG_FUNCTION_ARGS)
-{
-	TupleDesc	desc;
-	Datum		values[3];
-	bool		nulls[3] = {true, true, true};
-	KgStream   *s = kg_stream_get_by_id(PG_GETARG_INT32(0), true);
-	KgShard    *sh = s ? kg_stream_find_shard(s, PG_GETARG_INT32(1)) : NULL;
-
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be composite");
-	/* on a hot standby: counted up to the replayed bound */
-	if (sh != NULL && pg_class_aclcheck(s->record_table, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
-	{
-		KgLagCount c = {0, 0, 0};
-		int64		pos = PG_GETARG_INT64(2);
-
-		for (;;)
-		{
-			KgReadResult res;
-
-			kg_read_shard_range(s, sh, pos, 10000, PG_INT64_MAX, kg_lag_sink, &c, &res);
-			if (!res.more)
-				break;
-			pos = res.next_position;
-			CHECK_FOR_INTERRUPTS();
-		}
-		values[0] = Int64GetDatum(c.records);
-		nulls[0] = false;
-		values[1] = TimestampTzGetDatum(c.oldest);
-		nulls[1] = c.records == 0;
-		values[2] = Int64GetDatum(c.bytes);
-		nulls[2] = false;
-	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
 }

@@ -1,0 +1,180 @@
+# A bookmarked stream -> table job is one statement,
+# INSERT ... SELECT ... FROM glue.bookmark_records(stream), whose read
+# consumes every new record in one call (src/glue/bookmarks.c,
+# kg_consume_all in src/streams/consumers.c).  Exactly-once across runs:
+#   1. a capped read (max_records across the read's chunks of 10,000) moves
+#      each shard's checkpoint exactly to the last record inserted, so the
+#      runs that follow insert every record once and none twice;
+#   2. a backlog across a split is read parent first, then the children,
+#      in one run: every record once, each partition key in order; a first
+#      job-bookmark-pause run reads it all and moves nothing;
+#   3. a run stopped after its read inserts nothing and leaves the
+#      bookmark; the rerun continues after it;
+#   4. the read has the owner's rights only: with SELECT on the stream
+#      revoked the run fails (AccessDeniedException), writes nothing and
+#      keeps the bookmark.
+
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use KgTest;
+
+my $node = kg_node('job_stream_bookmark', set => { max_worker_processes => 16 });
+
+sub sql { return kg_sql($node, $_[0]); }
+sub run_end { return kg_job_run_end($node, $_[0]); }
+sub start { my ($job, $args) = @_; return sql("SELECT glue.start_job_run('$job', '" . ($args // '{}') . "')"); }
+
+sql(q{
+	CREATE ROLE bm_owner LOGIN;
+	GRANT USAGE ON SCHEMA glue, kinesis, kinesis_glue TO bm_owner;
+	GRANT CREATE ON SCHEMA public TO bm_owner;
+});
+
+# put records from..to into stream (data: the number; partition key: pk,
+# an SQL expression of g), 500 a call
+sub put
+{
+	my ($stream, $from, $to, $pk) = @_;
+	$pk //= "'k' || g";
+	sql(qq{DO \$\$ BEGIN
+	         FOR b IN 0 .. ($to - $from) / 500 LOOP
+	           PERFORM kinesis.put_records('$stream',
+	             ARRAY(SELECT $pk FROM generate_series($from + b * 500, least($from + b * 500 + 499, $to)) g),
+	             ARRAY(SELECT convert_to(g::text, 'UTF8') FROM generate_series($from + b * 500, least($from + b * 500 + 499, $to)) g));
+	         END LOOP;
+	       END \$\$});
+}
+
+# the checkpoint per shard of a job's bookmark, as 'shard:seq,...'
+sub checkpoints
+{
+	my ($job) = @_;
+	return sql(qq{SELECT string_agg(s.key || ':' || (s.value #>> '{}'), ',' ORDER BY s.key)
+	                FROM glue.get_job_bookmark('$job') b, jsonb_each(b.shards) s});
+}
+
+# ---------------------------------------------------------------------------
+# 1. capped reads across chunk boundaries
+# ---------------------------------------------------------------------------
+sql(q{
+	SELECT kinesis.create_stream('big', 2);
+	GRANT SELECT ON kinesis_records.big TO bm_owner;
+});
+put('big', 1, 30000);
+my $per_shard = sql(q{SELECT string_agg(c::text, ',' ORDER BY shard_index) FROM
+                       (SELECT shard_index, count(*) c FROM kinesis_records.big GROUP BY 1) x});
+like($per_shard, qr/^\d{5},\d{5}$/, "a shard holds more records than one read chunk ($per_shard)");
+$node->safe_psql('postgres', q{
+	SET ROLE bm_owner;
+	CREATE TABLE public.big_out (seq bigint, shard text, n int, run bigint);
+	SELECT glue.create_job('capped', script => $$
+	    INSERT INTO big_out
+	    SELECT r.sequence_number, r.shard_id, convert_from(r.data, 'UTF8')::int, glue.job_run_id()
+	      FROM glue.bookmark_records('big', :'cap'::int) r$$,
+	    default_arguments => '{"--job-bookmark-option": "job-bookmark-enable", "--cap": "12345"}');
+});
+for my $i (1 .. 4)
+{
+	my $id = start('capped');
+	is(run_end($id), 'SUCCEEDED', "capped run $i");
+	# per shard: the records up to the checkpoint are exactly those inserted
+	is(sql(q{SELECT count(*) FROM jsonb_each((SELECT b.shards FROM glue.get_job_bookmark('capped') b)) c
+	          WHERE (SELECT count(*) FROM kinesis_records.big r
+	                  WHERE 'shardId-' || lpad(r.shard_index::text, 12, '0') = c.key
+	                    AND r.sequence_number <= (c.value #>> '{}')::bigint)
+	                IS DISTINCT FROM
+	                (SELECT count(*) FROM big_out o WHERE o.shard = c.key AND o.seq <= (c.value #>> '{}')::bigint)
+	             OR EXISTS (SELECT 1 FROM big_out o WHERE o.shard = c.key AND o.seq > (c.value #>> '{}')::bigint)}),
+		'0', "after capped run $i each shard's checkpoint covers exactly the records inserted");
+}
+is(sql("SELECT string_agg(n::text, ',' ORDER BY run) FROM (SELECT run, count(*) n FROM big_out GROUP BY run) x"),
+	'12345,12345,5310', 'each run took at most the cap, the last the rest (the fourth found nothing)');
+is(sql('SELECT count(*), count(DISTINCT n), min(n), max(n) FROM big_out'), '30000|30000|1|30000',
+	'every record inserted exactly once across the capped runs');
+
+# ---------------------------------------------------------------------------
+# 2. a backlog across a split, in one run
+# ---------------------------------------------------------------------------
+sql(q{
+	SELECT kinesis.create_stream('rs', 1);
+	GRANT SELECT ON kinesis_records.rs TO bm_owner;
+});
+put('rs', 1, 11000, "'k' || (g % 50)");
+sql(q{SELECT kinesis.split_shard('rs', 'shardId-000000000000', (2::numeric ^ 127)::numeric(39, 0))});
+put('rs', 11001, 22000, "'k' || (g % 50)");
+$node->safe_psql('postgres', q{
+	SET ROLE bm_owner;
+	CREATE TABLE public.rs_out (ord bigint GENERATED ALWAYS AS IDENTITY, seq bigint, pk text, n int);
+	SELECT glue.create_job('resharded', script => $$
+	    INSERT INTO rs_out (seq, pk, n)
+	    SELECT r.sequence_number, r.partition_key, convert_from(r.data, 'UTF8')::int
+	      FROM glue.bookmark_records('rs') r$$,
+	    default_arguments => '{"--job-bookmark-option": "job-bookmark-enable"}');
+});
+is(run_end(start('resharded')), 'SUCCEEDED', 'a run over a split backlog');
+is(sql('SELECT count(*), count(DISTINCT n) FROM rs_out'), '22000|22000', 'reads parent and children in one run, once');
+is(sql(q{SELECT count(*) FROM (SELECT pk, n < lag(n) OVER (PARTITION BY pk ORDER BY ord) AS back FROM rs_out) x
+          WHERE back}), '0', 'each partition key in the order it was put');
+is(run_end(start('resharded')), 'SUCCEEDED', 'a second run');
+is(sql('SELECT count(*) FROM rs_out'), '22000', 'finds nothing new');
+
+# a first run with job-bookmark-pause reads from the start (its consumer is
+# registered in the same call) and moves nothing
+$node->safe_psql('postgres', q{
+	SET ROLE bm_owner;
+	CREATE TABLE public.peek_out (n bigint);
+	SELECT glue.create_job('peek', script => $$INSERT INTO peek_out SELECT count(*) FROM glue.bookmark_records('rs')$$,
+	    default_arguments => '{"--job-bookmark-option": "job-bookmark-pause"}');
+});
+is(run_end(start('peek')), 'SUCCEEDED', 'a first paused run');
+is(run_end(start('peek')), 'SUCCEEDED', 'a second paused run');
+is(sql('SELECT string_agg(n::text, \',\' ORDER BY ctid) FROM peek_out'), '22000,22000',
+	'both read every record: the first sees its new consumer, neither moves it');
+
+# ---------------------------------------------------------------------------
+# 3. stopped after the read
+# ---------------------------------------------------------------------------
+put('big', 30001, 30500);
+$node->safe_psql('postgres', q{
+	SET ROLE bm_owner;
+	SELECT glue.update_job('capped', script => $$
+	    INSERT INTO big_out
+	    SELECT r.sequence_number, r.shard_id, convert_from(r.data, 'UTF8')::int, glue.job_run_id()
+	      FROM glue.bookmark_records('big') r;
+	    SELECT pg_sleep(:'sleep'::float8)$$,
+	    default_arguments => '{"--job-bookmark-option": "job-bookmark-enable", "--sleep": "0"}');
+});
+my $before = checkpoints('capped');
+my $id = start('capped', '{"--sleep": "300"}');
+kg_wait($node, qq{SELECT wait_event = 'PgSleep' FROM pg_stat_activity a JOIN glue.job_runs r ON a.pid = r.worker_pid
+                   WHERE r.run_id = $id}, 't', 'the run has read and inserted');
+sql("SELECT glue.stop_job_run('capped', $id)");
+is(run_end($id), 'STOPPED', 'the run is stopped after its read');
+is(sql('SELECT count(*) FROM big_out'), '30000', 'a stopped run inserts nothing');
+is(checkpoints('capped'), $before, 'and leaves the bookmark where it was');
+is(run_end(start('capped')), 'SUCCEEDED', 'the rerun');
+is(sql('SELECT count(*), count(DISTINCT n), max(n) FROM big_out'), '30500|30500|30500',
+	'continues after the bookmark: the new records once');
+
+# ---------------------------------------------------------------------------
+# 4. the owner's rights only
+# ---------------------------------------------------------------------------
+put('big', 30501, 30501);
+sql('REVOKE SELECT ON kinesis_records.big FROM bm_owner');
+$before = checkpoints('capped');
+$id = start('capped');
+is(run_end($id), 'FAILED', 'a run whose owner lost SELECT on the stream');
+like(sql("SELECT error_message FROM glue.job_runs WHERE run_id = $id"), qr/AccessDeniedException/,
+	'fails with AccessDeniedException');
+is(sql('SELECT count(*) FROM big_out'), '30500', 'writes nothing');
+is(checkpoints('capped'), $before, 'and keeps the bookmark');
+sql('GRANT SELECT ON kinesis_records.big TO bm_owner');
+is(run_end(start('capped')), 'SUCCEEDED', 'with SELECT granted again');
+is(sql('SELECT count(*), count(DISTINCT n) FROM big_out'), '30501|30501', 'the record comes once');
+
+$node->stop;
+done_testing();
