@@ -1,0 +1,265 @@
+/*-------------------------------------------------------------------------
+ *
+ * kinesis_glue_node.c
+ *		The node side of kinesis_cluster.put_records, in C:
+ *		kinesis_node.put_records reads the sections the proxy sent
+ *		(kc_section.h) and puts their records through kinesis_glue's own put
+ *		path (kg_put, the C function behind kinesis.put_records, looked up in
+ *		kinesis_glue's library, which the node preloads), with the local hash
+ *		keys as explicit keys: no PL/pgSQL, no composite array, no numeric.
+ *		The two libraries are built from the same tree and installed
+ *		together, so kg_put's arguments (streams/put.h) are the same here.
+ *
+ *		The batch memo keeps retries safe: a batch already applied for this
+ *		login returns its stored results instead of putting again (through
+ *		kinesis_node._batch_results and _batch_remember, SECURITY DEFINER
+ *		functions with a pinned search_path; users cannot read or write
+ *		kinesis_node.put_batches).  The put itself runs as the calling role:
+ *		kg_put checks its INSERT right on the stream.
+ *
+ * Locking: that of kg_put (put.c).  The memo row is inserted in the put's
+ * transaction; its primary key makes a second, concurrent call of the same
+ * batch fail instead of putting twice.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "libpq/pqformat.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/uuid.h"
+
+#include "common/kg_errors.h"
+#include "streams/put.h"
+
+#include "kc_section.h"
+
+PG_MODULE_MAGIC;
+
+typedef void (*kg_put_fn) (const char *stream_name, KgPutInput *in, int n, KgPutResult *out,
+						   int64 sequence_number_for_ordering);
+
+static kg_put_fn put_fn = NULL;
+static SPIPlanPtr results_plan = NULL;
+static SPIPlanPtr remember_plan = NULL;
+
+/* A plan kept for the backend's life (SPI connected). */
+static SPIPlanPtr
+keep_plan(const char *sql, int nargs, Oid *types)
+{
+	SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+	if (p == NULL || SPI_keepplan(p) != 0)
+		elog(ERROR, "could not prepare \"%s\": %s", sql, SPI_result_code_string(SPI_result));
+	return p;
+}
+
+/*
+ * Read the records of the sections in parts (a bytea[]) into in[] and
+ * ords[] (palloc'd, *n records).  Partition keys arrive in UTF-8 and are
+ * converted to the database encoding.  Errors: a section of another format
+ * or cut short (ERRCODE_PROTOCOL_VIOLATION, from pqformat), more than 500
+ * records.
+ */
+static void
+read_sections(ArrayType *parts, KgPutInput **in, int32 **ords, int *n)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nparts;
+	int			total = 0;
+
+	deconstruct_array(parts, BYTEAOID, -1, false, TYPALIGN_INT, &elems, &nulls, &nparts);
+	*in = palloc0(sizeof(KgPutInput) * 500);
+	*ords = palloc(sizeof(int32) * 500);
+	for (int p = 0; p < nparts; p++)
+	{
+		bytea	   *sec;
+		StringInfoData buf;
+		int			count;
+
+		if (nulls[p])
+			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+							errmsg("ValidationException: a section of a cluster batch must not be null")));
+		sec = DatumGetByteaPP(elems[p]);
+		buf.data = VARDATA_ANY(sec);
+		buf.len = buf.maxlen = VARSIZE_ANY_EXHDR(sec);
+		buf.cursor = 0;
+		if (pq_getmsgint(&buf, 4) != KC_SECTION_MAGIC)
+			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+							errmsg("ValidationException: not a section of a kinesis_cluster batch"),
+							errhint("Install the same version of kinesis_glue_cluster on the proxy and on the nodes.")));
+		count = pq_getmsgint(&buf, 4);
+		if (count < 0 || count > 500 - total)
+			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+							errmsg("InvalidArgumentException: records must contain at most 500 records")));
+		for (int i = 0; i < count; i++)
+		{
+			KgPutInput *r = &(*in)[total];
+			uint64		hi;
+			int			len;
+			const char *bytes;
+
+			(*ords)[total] = pq_getmsgint(&buf, 4);
+			hi = pq_getmsgint64(&buf);
+			r->ehk = ((uint128) hi << 64) | (uint64) pq_getmsgint64(&buf);
+			r->ehk_given = r->ehk_ok = true;
+			len = pq_getmsgint(&buf, 4);
+			bytes = pq_getmsgbytes(&buf, len);
+			r->pk = pg_any_to_server(bytes, len, PG_UTF8);
+			r->pklen = r->pk == bytes ? len : strlen(r->pk);
+			len = pq_getmsgint(&buf, 4);
+			bytes = pq_getmsgbytes(&buf, len);
+			r->data = palloc(VARHDRSZ + len);
+			SET_VARSIZE(r->data, VARHDRSZ + len);
+			memcpy(VARDATA(r->data), bytes, len);
+			total++;
+		}
+		pq_getmsgend(&buf);
+	}
+	*n = total;
+}
+
+/*
+ * The stored results of this batch for this login into out[] (n records),
+ * or false when it has not been applied.  Error: stored with another count.
+ */
+static bool
+stored_results(Datum batch, KgPutResult *out, int n)
+{
+	bool		found = false;
+	bool		isnull;
+	Datum		d;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (results_plan == NULL)
+		results_plan = keep_plan("SELECT r.shard_indexes, r.sequence_numbers FROM kinesis_node._batch_results($1) r",
+								 1, (Oid[]) {UUIDOID});
+	if (SPI_execute_plan(results_plan, &batch, NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the batch memo");
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	if (!isnull)
+	{
+		Datum	   *idx,
+				   *seq;
+		bool	   *idxnull,
+				   *seqnull;
+		int			ni,
+					ns;
+
+		deconstruct_array(DatumGetArrayTypeP(d), INT4OID, 4, true, TYPALIGN_INT, &idx, &idxnull, &ni);
+		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull);
+		deconstruct_array(DatumGetArrayTypeP(d), INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &seq, &seqnull, &ns);
+		if (ni != n || ns != n)
+			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+							errmsg("InvalidArgumentException: batch %s was applied with %d records, not %d",
+								   DatumGetCString(DirectFunctionCall1(uuid_out, batch)), ni, n)));
+		for (int i = 0; i < n; i++)
+		{
+			out[i].shard_index = DatumGetInt32(idx[i]);
+			out[i].throttled = seqnull[i];
+			out[i].sequence_number = seqnull[i] ? 0 : DatumGetInt64(seq[i]);
+		}
+		found = true;
+	}
+	SPI_finish();
+	return found;
+}
+
+/* Store the results of this batch for this login (in the put's transaction). */
+static void
+remember_results(Datum batch, KgPutResult *out, int n)
+{
+	Datum	   *idx = palloc(sizeof(Datum) * n);
+	Datum	   *seq = palloc(sizeof(Datum) * n);
+	bool	   *seqnull = palloc(sizeof(bool) * n);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	Datum		args[3];
+
+	for (int i = 0; i < n; i++)
+	{
+		idx[i] = Int32GetDatum(out[i].shard_index);
+		seq[i] = Int64GetDatum(out[i].sequence_number);
+		seqnull[i] = out[i].throttled;
+	}
+	args[0] = batch;
+	args[1] = PointerGetDatum(construct_array(idx, n, INT4OID, 4, true, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_md_array(seq, seqnull, 1, dims, lbs, INT8OID, 8, FLOAT8PASSBYVAL,
+												 TYPALIGN_DOUBLE));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (remember_plan == NULL)
+		remember_plan = keep_plan("SELECT kinesis_node._batch_remember($1, $2, $3)",
+								  3, (Oid[]) {UUIDOID, INT4ARRAYOID, INT8ARRAYOID});
+	if (SPI_execute_plan(remember_plan, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not write the batch memo");
+	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(kc_node_put_records);
+
+/*
+ * kinesis_node.put_records(batch uuid, stream_name text, parts bytea[])
+ * RETURNS SETOF kinesis_node.put_result: the node's part of a cluster
+ * put_records, in its own (autocommit) transaction, as the connecting role.
+ * One row per record, in section order: its position in the caller's batch,
+ * the local shard index and sequence number, or (throttled) NULL and
+ * ProvisionedThroughputExceededException.  A batch already applied for this
+ * login returns its stored results and puts nothing.  Errors: those of
+ * read_sections and of kinesis.put_records (unknown stream, validation,
+ * privileges), a batch id applied with another count.
+ */
+Datum
+kc_node_put_records(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	KgPutInput *in;
+	KgPutResult *out;
+	int32	   *ords;
+	int			n;
+	char	   *stream_name;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: batch, stream name and sections must not be null")));
+	stream_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	read_sections(PG_GETARG_ARRAYTYPE_P(2), &in, &ords, &n);
+	out = palloc0(sizeof(KgPutResult) * Max(n, 1));
+
+	if (!stored_results(PG_GETARG_DATUM(0), out, n))
+	{
+		if (put_fn == NULL)
+			put_fn = (kg_put_fn) load_external_function("$libdir/kinesis_glue", "kg_put", true, NULL);
+		put_fn(stream_name, in, n, out, -2);
+		remember_results(PG_GETARG_DATUM(0), out, n);
+	}
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, true, true};
+
+		values[0] = Int32GetDatum(ords[i]);
+		values[1] = Int32GetDatum(out[i].shard_index);
+		values[2] = Int64GetDatum(out[i].sequence_number);
+		if (out[i].throttled)
+		{
+			nulls[1] = nulls[2] = true;
+			nulls[3] = nulls[4] = false;
+			values[3] = CStringGetTextDatum("ProvisionedThroughputExceededException");
+			values[4] = CStringGetTextDatum(psprintf("Rate exceeded for shard shardId-%012d in stream %s.",
+													 out[i].shard_index, stream_name));
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
