@@ -66,12 +66,22 @@ BEGIN
 END
 $$;
 
--- Remember the results of a batch (in the caller's transaction, the one that put the records);
--- forget batches older than an hour, once a minute at most: the oldest is found with the index,
--- the DELETE (a scan of the table) runs only when it is over 61 minutes old.  (Deleting at every
--- call scanned the table at every call, a third of a node's CPU in a cluster put.)
+-- Remember the results of a batch (in the caller's transaction, the one that put the records).
 CREATE FUNCTION kinesis_node._batch_remember(batch uuid, shard_indexes integer[], sequence_numbers bigint[])
     RETURNS void
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
+$$
+BEGIN
+    INSERT INTO kinesis_node.put_batches (batch, login, shard_indexes, sequence_numbers)
+    VALUES (_batch_remember.batch, SESSION_USER, _batch_remember.shard_indexes, _batch_remember.sequence_numbers);
+END
+$$;
+
+-- Forget batches older than an hour (kinesis_node.put_records calls it once a minute at most per
+-- backend): the oldest is found with the index, the DELETE (a scan of the table) runs only when it
+-- is over 61 minutes old.  (Deleting at every call scanned the table at every call, a third of a
+-- node's CPU in a cluster put.)
+CREATE FUNCTION kinesis_node._batch_forget() RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
@@ -80,19 +90,20 @@ BEGIN
         DELETE FROM kinesis_node.put_batches b
          WHERE b.applied_at OPERATOR(pg_catalog.<) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) interval '1 hour');
     END IF;
-    INSERT INTO kinesis_node.put_batches (batch, login, shard_indexes, sequence_numbers)
-    VALUES (_batch_remember.batch, SESSION_USER, _batch_remember.shard_indexes, _batch_remember.sequence_numbers);
 END
 $$;
--- (Both stay executable by PUBLIC: kinesis_node.put_records calls them as the connecting role;
+
+-- (These stay executable by PUBLIC: kinesis_node.put_records calls them as the connecting role;
 -- a role reaches only its own login's batches.)
 
--- The node's part of a cluster put_records: the sections the proxy packed for this node (one
--- bytea each, see kc_section.h), put through kinesis_glue's own put path with the local hash keys
--- (C, kinesis_glue_node.c); runs in its own (autocommit) transaction on the node, as the
--- connecting role (its grants apply).  A batch already applied for this login returns its
--- stored results instead of putting again.
-CREATE FUNCTION kinesis_node.put_records(batch uuid, stream_name text, parts bytea[])
+-- The node's part of a cluster put_records: its sections (kc_section.h) in the bytea sections at
+-- starts with lengths (the proxy sends all nodes' sections in one bytea, which PL/Proxy sends in
+-- binary), put through kinesis_glue's own put path with the local hash keys (C,
+-- kinesis_glue_node.c); runs in its own (autocommit) transaction on the node, as the connecting
+-- role (its grants apply).  resend: the proxy sends the part again; a batch already applied for
+-- this login then returns its stored results instead of putting again.
+CREATE FUNCTION kinesis_node.put_records(batch uuid, stream_name text, resend boolean, sections bytea,
+                                         starts integer[], lengths integer[])
     RETURNS SETOF kinesis_node.put_result
     LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
     AS '$libdir/kinesis_glue_node', 'kc_node_put_records';
@@ -390,26 +401,29 @@ $$
     SELECT * FROM kinesis.list_shards(stream_name);
 $$;
 
--- All nodes of a put_records at once: each node gets its section (one element each, so PL/Proxy
--- evaluates RUN ON once per node, not once per record) and the sections run in parallel.
-CREATE FUNCTION kinesis_cluster._put_split(node integer[], batch uuid, stream_name text, parts bytea[])
+-- All nodes of a put_records at once: every node of the batch gets the sections (a scalar bytea,
+-- sent in binary) and, split, the start and length of its own (one element per node, so PL/Proxy
+-- evaluates RUN ON once per node, not once per record); the nodes run in parallel.
+CREATE FUNCTION kinesis_cluster._put_split(node integer[], batch uuid, stream_name text, sections bytea,
+                                           starts integer[], lengths integer[])
     RETURNS SETOF kinesis_node.put_result
     LANGUAGE plproxy AS
 $$
     CLUSTER 'kinesis_cluster';
-    SPLIT node, parts;
+    SPLIT node, starts, lengths;
     RUN ON node;
-    SELECT * FROM kinesis_node.put_records(batch, stream_name, parts);
+    SELECT * FROM kinesis_node.put_records(batch, stream_name, false, sections, starts, lengths);
 $$;
 
--- One node's section of a put_records (after a split call failed); a scalar bytea, sent in binary.
+-- One node's section of a put_records, sent again after a split call failed.
 CREATE FUNCTION kinesis_cluster._put_node(on_node integer, batch uuid, stream_name text, part bytea)
     RETURNS SETOF kinesis_node.put_result
     LANGUAGE plproxy AS
 $$
     CLUSTER 'kinesis_cluster';
     RUN ON on_node;
-    SELECT * FROM kinesis_node.put_records(batch, stream_name, ARRAY[part]);
+    SELECT * FROM kinesis_node.put_records(batch, stream_name, true, part, ARRAY[0],
+                                           ARRAY[pg_catalog.length(part)]);
 $$;
 
 CREATE FUNCTION kinesis_cluster._get_shard_iterator(on_node integer, stream_name text, shard_id text,

@@ -33,6 +33,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "common/kg_errors.h"
@@ -48,6 +49,7 @@ typedef void (*kg_put_fn) (const char *stream_name, KgPutInput *in, int n, KgPut
 static kg_put_fn put_fn = NULL;
 static SPIPlanPtr results_plan = NULL;
 static SPIPlanPtr remember_plan = NULL;
+static SPIPlanPtr forget_plan = NULL;
 
 /* A plan kept for the backend's life (SPI connected). */
 static SPIPlanPtr
@@ -61,37 +63,46 @@ keep_plan(const char *sql, int nargs, Oid *types)
 }
 
 /*
- * Read the records of the sections in parts (a bytea[]) into in[] and
- * ords[] (palloc'd, *n records).  Partition keys arrive in UTF-8 and are
- * converted to the database encoding.  Errors: a section of another format
- * or cut short (ERRCODE_PROTOCOL_VIOLATION, from pqformat), more than 500
- * records.
+ * Read the records of the sections of sections (a bytea) that start at
+ * starts[i] and are lengths[i] bytes long into in[] and ords[] (palloc'd,
+ * *n records).  Partition keys arrive in UTF-8 and are converted to the
+ * database encoding.  Errors: a slice outside the bytea, a section of
+ * another format or cut short (ERRCODE_PROTOCOL_VIOLATION, from pqformat),
+ * more than 500 records.
  */
 static void
-read_sections(ArrayType *parts, KgPutInput **in, int32 **ords, int *n)
+read_sections(bytea *sections, ArrayType *starts, ArrayType *lengths, KgPutInput **in, int32 **ords, int *n)
 {
-	Datum	   *elems;
-	bool	   *nulls;
-	int			nparts;
+	Datum	   *st,
+			   *ln;
+	bool	   *stnull,
+			   *lnnull;
+	int			nst,
+				nln;
+	int			size = VARSIZE_ANY_EXHDR(sections);
 	int			total = 0;
 
-	deconstruct_array(parts, BYTEAOID, -1, false, TYPALIGN_INT, &elems, &nulls, &nparts);
+	deconstruct_array(starts, INT4OID, 4, true, TYPALIGN_INT, &st, &stnull, &nst);
+	deconstruct_array(lengths, INT4OID, 4, true, TYPALIGN_INT, &ln, &lnnull, &nln);
+	if (nst != nln)
+		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+						errmsg("ValidationException: as many section starts as lengths")));
 	*in = palloc0(sizeof(KgPutInput) * 500);
 	*ords = palloc(sizeof(int32) * 500);
-	for (int p = 0; p < nparts; p++)
+	for (int p = 0; p < nst; p++)
 	{
-		bytea	   *sec;
 		StringInfoData buf;
+		int			start = stnull[p] ? -1 : DatumGetInt32(st[p]);
+		int			len = lnnull[p] ? -1 : DatumGetInt32(ln[p]);
 		int			count;
 
-		if (nulls[p])
+		if (start < 0 || len < 0 || len > size - start)
 			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
-							errmsg("ValidationException: a section of a cluster batch must not be null")));
-		sec = DatumGetByteaPP(elems[p]);
-		buf.data = VARDATA_ANY(sec);
-		buf.len = buf.maxlen = VARSIZE_ANY_EXHDR(sec);
+							errmsg("ValidationException: section %d of a cluster batch lies outside its bytes", p + 1)));
+		buf.data = VARDATA_ANY(sections) + start;
+		buf.len = buf.maxlen = len;
 		buf.cursor = 0;
-		if (pq_getmsgint(&buf, 4) != KC_SECTION_MAGIC)
+		if (len < 8 || pq_getmsgint(&buf, 4) != KC_SECTION_MAGIC)
 			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
 							errmsg("ValidationException: not a section of a kinesis_cluster batch"),
 							errhint("Install the same version of kinesis_glue_cluster on the proxy and on the nodes.")));
@@ -103,7 +114,6 @@ read_sections(ArrayType *parts, KgPutInput **in, int32 **ords, int *n)
 		{
 			KgPutInput *r = &(*in)[total];
 			uint64		hi;
-			int			len;
 			const char *bytes;
 
 			(*ords)[total] = pq_getmsgint(&buf, 4);
@@ -173,16 +183,22 @@ stored_results(Datum batch, KgPutResult *out, int n)
 	return found;
 }
 
-/* Store the results of this batch for this login (in the put's transaction). */
+/*
+ * Store the results of this batch for this login (in the put's transaction).
+ * Once a minute at most per backend, first forget the batches older than an
+ * hour (kinesis_node._batch_forget).
+ */
 static void
 remember_results(Datum batch, KgPutResult *out, int n)
 {
+	static TimestampTz last_forget = 0;
 	Datum	   *idx = palloc(sizeof(Datum) * n);
 	Datum	   *seq = palloc(sizeof(Datum) * n);
 	bool	   *seqnull = palloc(sizeof(bool) * n);
 	int			dims[1] = {n};
 	int			lbs[1] = {1};
 	Datum		args[3];
+	TimestampTz now = GetCurrentTimestamp();
 
 	for (int i = 0; i < n; i++)
 	{
@@ -196,6 +212,14 @@ remember_results(Datum batch, KgPutResult *out, int n)
 												 TYPALIGN_DOUBLE));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	if (now - last_forget >= 60 * USECS_PER_SEC)
+	{
+		if (forget_plan == NULL)
+			forget_plan = keep_plan("SELECT kinesis_node._batch_forget()", 0, NULL);
+		if (SPI_execute_plan(forget_plan, NULL, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not clean the batch memo");
+		last_forget = now;
+	}
 	if (remember_plan == NULL)
 		remember_plan = keep_plan("SELECT kinesis_node._batch_remember($1, $2, $3)",
 								  3, (Oid[]) {UUIDOID, INT4ARRAYOID, INT8ARRAYOID});
@@ -207,15 +231,20 @@ remember_results(Datum batch, KgPutResult *out, int n)
 PG_FUNCTION_INFO_V1(kc_node_put_records);
 
 /*
- * kinesis_node.put_records(batch uuid, stream_name text, parts bytea[])
- * RETURNS SETOF kinesis_node.put_result: the node's part of a cluster
- * put_records, in its own (autocommit) transaction, as the connecting role.
- * One row per record, in section order: its position in the caller's batch,
- * the local shard index and sequence number, or (throttled) NULL and
- * ProvisionedThroughputExceededException.  A batch already applied for this
- * login returns its stored results and puts nothing.  Errors: those of
- * read_sections and of kinesis.put_records (unknown stream, validation,
- * privileges), a batch id applied with another count.
+ * kinesis_node.put_records(batch uuid, stream_name text, resend boolean,
+ * sections bytea, starts integer[], lengths integer[]) RETURNS SETOF
+ * kinesis_node.put_result: the node's part of a cluster put_records (the
+ * sections of sections at starts with lengths), in its own (autocommit)
+ * transaction, as the connecting role.  One row per record, in section
+ * order: its position in the caller's batch, the local shard index and
+ * sequence number, or (throttled) NULL and
+ * ProvisionedThroughputExceededException.  When resend is true (the proxy
+ * sends a part again) and the batch was already applied for this login, the
+ * stored results come back and nothing is put; the first send skips that
+ * look-up (a batch id sent twice as first send fails on the memo's primary
+ * key instead of putting twice).  Errors: those of read_sections and of
+ * kinesis.put_records (unknown stream, validation, privileges), a batch id
+ * applied with another count.
  */
 Datum
 kc_node_put_records(PG_FUNCTION_ARGS)
@@ -227,14 +256,15 @@ kc_node_put_records(PG_FUNCTION_ARGS)
 	int			n;
 	char	   *stream_name;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
-						errmsg("ValidationException: batch, stream name and sections must not be null")));
+	for (int a = 0; a < 6; a++)
+		if (PG_ARGISNULL(a))
+			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+							errmsg("ValidationException: batch, stream name, resend and sections must not be null")));
 	stream_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	read_sections(PG_GETARG_ARRAYTYPE_P(2), &in, &ords, &n);
+	read_sections(PG_GETARG_BYTEA_PP(3), PG_GETARG_ARRAYTYPE_P(4), PG_GETARG_ARRAYTYPE_P(5), &in, &ords, &n);
 	out = palloc0(sizeof(KgPutResult) * Max(n, 1));
 
-	if (!stored_results(PG_GETARG_DATUM(0), out, n))
+	if (!PG_GETARG_BOOL(2) || !stored_results(PG_GETARG_DATUM(0), out, n))
 	{
 		if (put_fn == NULL)
 			put_fn = (kg_put_fn) load_external_function("$libdir/kinesis_glue", "kg_put", true, NULL);
