@@ -11,6 +11,9 @@
 #   direct   kinesis.put_records on node0 (a 4-shard stream)
 #   proxy-1  kinesis_cluster.put_records, cluster of node0 only (4 shards)
 #   proxy-2  kinesis_cluster.put_records, cluster of node0 and node1 (2 + 2 shards)
+#   client   the same statement on the proxy with a function that puts nothing: what the client's
+#            statement itself costs (building its arrays), which the proxy cases pay on the
+#            proxy and the direct case on the node; routing is the proxy's CPU above it
 # Reported: records/s, per-server CPU seconds used during the case (utime + stime of every
 # process of that server, from /proc; servers that used under 0.5 s left out) and CPU
 # microseconds per record put, so the share of the proxy is visible, and the 1-minute load
@@ -142,6 +145,11 @@ sub run_case
 	return $tps * $BATCH;
 }
 
+# the client's statement alone (its arrays built, nothing put), on the proxy: the part of the
+# proxy's CPU that is not routing
+$proxies[0]->safe_psql('postgres',
+	'CREATE FUNCTION public.no_put(text, text[], bytea[]) RETURNS SETOF integer LANGUAGE plpgsql AS $$ BEGIN RETURN NEXT cardinality($2) + cardinality($3); END $$');
+run_case('client', $proxies[0], 'postgres', 'public.no_put');
 my $direct = run_case('direct', $nodes[0], 'postgres', 'kinesis.put_records');
 my $p1 = run_case('proxy-1', $proxies[0], 'postgres', 'kinesis_cluster.put_records');
 my $p2 = run_case('proxy-2', $proxies[1], 'postgres', 'kinesis_cluster.put_records');
