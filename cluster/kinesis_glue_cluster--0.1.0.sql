@@ -66,17 +66,6 @@ BEGIN
 END
 $$;
 
--- Remember the results of a batch (in the caller's transaction, the one that put the records).
-CREATE FUNCTION kinesis_node._batch_remember(batch uuid, shard_indexes integer[], sequence_numbers bigint[])
-    RETURNS void
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
-$$
-BEGIN
-    INSERT INTO kinesis_node.put_batches (batch, login, shard_indexes, sequence_numbers)
-    VALUES (_batch_remember.batch, SESSION_USER, _batch_remember.shard_indexes, _batch_remember.sequence_numbers);
-END
-$$;
-
 -- Forget batches older than an hour (kinesis_node.put_records calls it once a minute at most per
 -- backend): the oldest is found with the index, the DELETE (a scan of the table) runs only when it
 -- is over 61 minutes old.  (Deleting at every call scanned the table at every call, a third of a
@@ -94,7 +83,8 @@ END
 $$;
 
 -- (These stay executable by PUBLIC: kinesis_node.put_records calls them as the connecting role;
--- a role reaches only its own login's batches.)
+-- a role reaches only its own login's batches.  New rows are written by kinesis_node.put_records
+-- itself, in C.)
 
 -- The node's part of a cluster put_records: its sections (kc_section.h) in the bytea sections at
 -- starts with lengths (the proxy sends all nodes' sections in one bytea, which PL/Proxy sends in
@@ -195,13 +185,6 @@ $$;
 CREATE FUNCTION kinesis_cluster.hash_key(partition_key text) RETURNS numeric
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
 $$ SELECT kinesis_cluster._hex128(pg_catalog.md5(pg_catalog.convert_to(partition_key, 'UTF8'))) $$;
-
--- put_records in C (kinesis_glue_cluster.c): routing (MD5, placements, home ranges), one section
--- per node (kc_section.h), the parallel PL/Proxy call _put_split, results in input order.
-CREATE FUNCTION kinesis_cluster._put(stream_name text, partition_keys text[], data bytea[],
-                                     explicit_hash_keys numeric[], batch uuid)
-    RETURNS TABLE (shard_id text, sequence_number bigint, error_code text, error_message text)
-    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'kc_put';
 
 -- The same routing, per node: the positions of its records and its section (what put_records
 -- sends node by node when the parallel call failed).
@@ -695,36 +678,30 @@ END
 $$;
 
 -- put_records: records routed by hash key to their nodes; one parallel PL/Proxy call (SPLIT)
--- for all nodes, results in input order (kinesis_cluster._put, in C).  When that call fails (a
--- node unreachable), each node's part is sent again on its own: nodes that already applied it
--- return their stored results (kinesis_node.put_batches), so nothing is put twice; the records of
--- an unreachable node get error_code InternalFailure.  Errors that reject the whole call on a node
--- (unknown stream, validation, privileges) are raised.  Not one transaction with the caller: see
--- README.
+-- for all nodes, results in input order (C, kinesis_glue_cluster.c: it waits for a
+-- split_shard_to_node in progress, routes with MD5, placements and home ranges, packs one section
+-- per node).  When that call fails because a node is unreachable, _put_resend sends each node's
+-- part again on its own: nodes that already applied it return their stored results
+-- (kinesis_node.put_batches), so nothing is put twice; the records of an unreachable node get
+-- error_code InternalFailure.  Errors that reject the whole call on a node (unknown stream,
+-- validation, privileges) are raised.  Not one transaction with the caller: see README.
 CREATE FUNCTION kinesis_cluster.put_records(stream_name text, partition_keys text[], data bytea[],
                                             explicit_hash_keys numeric[] DEFAULT NULL)
+    RETURNS TABLE (shard_id text, sequence_number bigint, error_code text, error_message text)
+    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'kc_put_records';
+
+-- The node-by-node path of put_records (after the parallel call failed), with the same batch id.
+CREATE FUNCTION kinesis_cluster._put_resend(stream_name text, partition_keys text[], data bytea[],
+                                            explicit_hash_keys numeric[], batch uuid)
     RETURNS TABLE (shard_id text, sequence_number bigint, error_code text, error_message text)
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    batch uuid := gen_random_uuid();
     p record;
     res kinesis_node.put_result[] := '{}';
     ords integer[] := '{}';
     owners integer[] := '{}';
 BEGIN
-    -- wait for a split_shard_to_node in progress (it locks the placements ACCESS EXCLUSIVE; a user
-    -- can take ACCESS SHARE only, so no user can hold puts back), then route in a new statement,
-    -- whose snapshot sees the split's placement (the lock, held to the end, keeps it for a resend)
-    LOCK TABLE kinesis_cluster.placements IN ACCESS SHARE MODE;
-    BEGIN
-        RETURN QUERY SELECT * FROM kinesis_cluster._put(stream_name, partition_keys, data, explicit_hash_keys, batch);
-        RETURN;
-    EXCEPTION WHEN others THEN
-        IF NOT kinesis_cluster._unreachable_error(SQLSTATE, SQLERRM) THEN
-            RAISE;
-        END IF;
-    END;
     FOR p IN SELECT * FROM kinesis_cluster._pack(stream_name, partition_keys, data, explicit_hash_keys) LOOP
         BEGIN
             res := res || ARRAY(SELECT r FROM kinesis_cluster._put_node(p.node, batch, stream_name, p.part) r);

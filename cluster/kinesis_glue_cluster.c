@@ -19,14 +19,19 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/md5.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
 #include "mb/pg_wchar.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/resowner.h"
 #include "utils/numeric.h"
 #include "utils/uuid.h"
 
@@ -142,7 +147,8 @@ load_ranges(text *stream_name, Range **out)
 			elog(ERROR, "could not prepare the placement query: %s", SPI_result_code_string(SPI_result));
 		plan = p;
 	}
-	if (SPI_execute_plan(plan, (Datum[]) {PointerGetDatum(stream_name)}, NULL, true, 0) != SPI_OK_SELECT)
+	/* not read-only: a new snapshot, which sees a split committed while put_records waited */
+	if (SPI_execute_plan(plan, (Datum[]) {PointerGetDatum(stream_name)}, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the placement catalog");
 	n = (int) SPI_processed;
 	r = MemoryContextAlloc(cxt, sizeof(Range) * Max(n, 1));
@@ -363,61 +369,56 @@ kc_pack(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
+/* One record's answer from its node (kinesis_node.put_result without ord). */
+typedef struct PutRow
+{
+	bool		done;
+	Datum		v[4];			/* shard_index, sequence_number, error_code, error_message */
+	bool		isnull[4];
+} PutRow;
+
 /* SELECT of the PL/Proxy call, prepared once per backend. */
 static SPIPlanPtr split_plan = NULL;
 
-PG_FUNCTION_INFO_V1(kc_put);
-
 /*
- * kinesis_cluster._put(stream_name, partition_keys, data, explicit_hash_keys,
- * batch uuid) RETURNS TABLE (shard_id, sequence_number, error_code,
- * error_message): route the batch and put each node's section in one
- * parallel PL/Proxy call (kinesis_cluster._put_split), then return one row
- * per record in input order.  The sections go in one bytea, a scalar
- * argument, which PL/Proxy sends in binary (arrays it sends as text, which
- * cost a fifth of the CPU on both sides): every node of the batch receives
- * all sections and reads its own, at the offset and length given by the
- * split arrays (one element per node).  Errors: those of route_batch; any
- * error of the PL/Proxy call (kinesis_cluster.put_records catches the ones
- * that mean a node is unreachable); an answer that does not cover each
- * record once.
+ * Put each node's section of the routed batch b in one parallel PL/Proxy
+ * call (kinesis_cluster._put_split); each record's answer into rows[],
+ * allocated in the current memory context.  The sections go in one bytea, a
+ * scalar argument (PL/Proxy sends every argument as text, a bytea as two hex
+ * digits a byte, arrays element by element with quoting: the per-record
+ * arrays cost a fifth of the CPU on both sides): every node of the batch
+ * receives all sections and reads its own, at the offset and length given
+ * by the split arrays (one element per node, so RUN ON is evaluated once a
+ * node).  Errors: any error of the PL/Proxy call; an answer that does not
+ * cover each record once.
  */
-Datum
-kc_put(PG_FUNCTION_ARGS)
+static PutRow *
+split_put(Batch *b, Datum batch, Datum stream_name)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext cxt = CurrentMemoryContext;
-	Batch		b;
 	StringInfoData buf;
-	Datum	   *nd;
-	Datum	   *starts;
-	Datum	   *lengths;
+	Datum	   *nd = palloc(sizeof(Datum) * b->nnodes);
+	Datum	   *starts = palloc(sizeof(Datum) * b->nnodes);
+	Datum	   *lengths = palloc(sizeof(Datum) * b->nnodes);
 	Datum		args[6];
-	HeapTuple  *rows;
-	uint64		nrows;
+	PutRow	   *rows = palloc0(sizeof(PutRow) * b->n);
 
-	if (PG_ARGISNULL(4))
-		elog(ERROR, "batch id must not be null");
-	route_batch(fcinfo, &b);
-	nd = palloc(sizeof(Datum) * b.nnodes);
-	starts = palloc(sizeof(Datum) * b.nnodes);
-	lengths = palloc(sizeof(Datum) * b.nnodes);
 	pq_begintypsend(&buf);
-	for (int k = 0; k < b.nnodes; k++)
+	for (int k = 0; k < b->nnodes; k++)
 	{
 		int			start = buf.len - VARHDRSZ;
 
-		pack_section(&b, k, &buf, NULL, NULL);
-		nd[k] = Int32GetDatum(b.nodes[k]);
+		pack_section(b, k, &buf, NULL, NULL);
+		nd[k] = Int32GetDatum(b->nodes[k]);
 		starts[k] = Int32GetDatum(start);
 		lengths[k] = Int32GetDatum(buf.len - VARHDRSZ - start);
 	}
-	args[0] = int4_array(nd, b.nnodes);
-	args[1] = PG_GETARG_DATUM(4);
-	args[2] = PG_GETARG_DATUM(0);
+	args[0] = int4_array(nd, b->nnodes);
+	args[1] = batch;
+	args[2] = stream_name;
 	args[3] = PointerGetDatum(pq_endtypsend(&buf));
-	args[4] = int4_array(starts, b.nnodes);
-	args[5] = int4_array(lengths, b.nnodes);
+	args[4] = int4_array(starts, b->nnodes);
+	args[5] = int4_array(lengths, b->nnodes);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -433,44 +434,159 @@ kc_put(PG_FUNCTION_ARGS)
 	}
 	if (SPI_execute_plan(split_plan, args, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "the PL/Proxy call of put_records failed");
-	nrows = SPI_processed;
-
-	/* each record's row, copied out of SPI's memory */
-	rows = MemoryContextAllocZero(cxt, sizeof(HeapTuple) * b.n);
-	for (uint64 r = 0; r < nrows; r++)
+	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		bool		isnull;
-		int32		ord = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		v[5];
+		bool		isnull[5];
+		PutRow	   *row;
 
-		if (isnull || ord < 1 || ord > b.n || rows[ord - 1] != NULL)
+		heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, v, isnull);
+		if (isnull[0] || DatumGetInt32(v[0]) < 1 || DatumGetInt32(v[0]) > b->n || rows[DatumGetInt32(v[0]) - 1].done)
 			elog(ERROR, "a node answered put_records with an unexpected record position");
-		rows[ord - 1] = SPI_copytuple(SPI_tuptable->vals[r]);
-	}
-	{
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-
-		InitMaterializedSRF(fcinfo, 0);
-		for (int i = 0; i < b.n; i++)
+		row = &rows[DatumGetInt32(v[0]) - 1];
+		row->done = true;
+		for (int c = 0; c < 4; c++)
 		{
-			Datum		v[5];
-			bool		isnull[5];
-			Datum		values[4];
-			bool		nulls[4];
-
-			if (rows[i] == NULL)
-				elog(ERROR, "no node answered put_records for record %d", i + 1);
-			heap_deform_tuple(rows[i], desc, v, isnull);
-			nulls[0] = isnull[1];
-			if (!isnull[1])
-				values[0] = CStringGetTextDatum(psprintf("shardId-%03d%09d", b.node[i], DatumGetInt32(v[1])));
-			for (int c = 1; c < 4; c++)
-			{
-				values[c] = v[c + 1];
-				nulls[c] = isnull[c + 1];
-			}
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			row->isnull[c] = isnull[c + 1];
+			row->v[c] = isnull[c + 1] ? (Datum) 0 :
+				c < 2 ? v[c + 1] : PointerGetDatum(MemoryContextAlloc(cxt, VARSIZE_ANY(v[c + 1])));
+			if (c >= 2 && !isnull[c + 1])
+				memcpy(DatumGetPointer(row->v[c]), DatumGetPointer(v[c + 1]), VARSIZE_ANY(v[c + 1]));
 		}
 	}
 	SPI_finish();
+	for (int i = 0; i < b->n; i++)
+		if (!rows[i].done)
+			elog(ERROR, "no node answered put_records for record %d", i + 1);
+	return rows;
+}
+
+/*
+ * Did this error of the PL/Proxy call mean that a node could not be reached
+ * (kinesis_cluster._unreachable_error decides, as for the other functions)?
+ */
+static bool
+unreachable(ErrorData *edata)
+{
+	bool		res;
+	bool		isnull;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT kinesis_cluster._unreachable_error($1, $2)", 2,
+							  (Oid[]) {TEXTOID, TEXTOID},
+							  (Datum[]) {CStringGetTextDatum(unpack_sql_state(edata->sqlerrcode)),
+									  CStringGetTextDatum(edata->message ? edata->message : "")},
+							  NULL, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not classify an error of the PL/Proxy call");
+	res = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
+	return res && !isnull;
+}
+
+/* Rows of kinesis_cluster._put_resend (the node-by-node path) into the result. */
+static void
+put_resend(FunctionCallInfo fcinfo, Datum batch)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum		args[5];
+	char		nulls[5];
+
+	for (int a = 0; a < 4; a++)
+	{
+		args[a] = PG_ARGISNULL(a) ? (Datum) 0 : PG_GETARG_DATUM(a);
+		nulls[a] = PG_ARGISNULL(a) ? 'n' : ' ';
+	}
+	args[4] = batch;
+	nulls[4] = ' ';
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT * FROM kinesis_cluster._put_resend($1, $2, $3, $4, $5)", 5,
+							  (Oid[]) {TEXTOID, TEXTARRAYOID, BYTEAARRAYOID, NUMERICARRAYOID, UUIDOID},
+							  args, nulls, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not send the parts of put_records node by node");
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		Datum		v[4];
+		bool		isnull[4];
+
+		heap_deform_tuple(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, v, isnull);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, isnull);
+	}
+	SPI_finish();
+}
+
+PG_FUNCTION_INFO_V1(kc_put_records);
+
+/*
+ * kinesis_cluster.put_records(stream_name, partition_keys, data,
+ * explicit_hash_keys) RETURNS TABLE (shard_id, sequence_number, error_code,
+ * error_message): one row per record, in input order.
+ *
+ * Waits for a split_shard_to_node in progress first (it locks the
+ * placements ACCESS EXCLUSIVE; this takes ACCESS SHARE, to the end of the
+ * transaction, as a user can, so no user can hold puts back); the routing
+ * query then takes a new snapshot (SPI, not read-only) that sees the split's
+ * placement.  The parallel call runs in a subtransaction: when it fails
+ * because a node is unreachable, kinesis_cluster._put_resend sends each
+ * node's part again on its own (nodes that applied it return their stored
+ * results; the unreachable node's records get InternalFailure).  Other
+ * errors (validation, unknown stream, privileges) are raised.
+ */
+Datum
+kc_put_records(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	Datum		batch = DirectFunctionCall1(gen_random_uuid, (Datum) 0);
+	Batch		b;
+	PutRow	   *volatile rows = NULL;
+	ErrorData  *volatile edata = NULL;
+
+	LockRelationOid(get_relname_relid("placements", get_namespace_oid("kinesis_cluster", false)),
+					AccessShareLock);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		route_batch(fcinfo, &b);
+		rows = split_put(&b, batch, PG_GETARG_DATUM(0));
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (edata != NULL)
+	{
+		if (!unreachable(edata))
+			ReThrowError(edata);
+		put_resend(fcinfo, batch);
+		return (Datum) 0;
+	}
+	for (int i = 0; i < b.n; i++)
+	{
+		Datum		values[4];
+		bool		nulls[4];
+
+		nulls[0] = rows[i].isnull[0];
+		if (!nulls[0])
+			values[0] = CStringGetTextDatum(psprintf("shardId-%03d%09d", b.node[i], DatumGetInt32(rows[i].v[0])));
+		for (int c = 1; c < 4; c++)
+		{
+			values[c] = rows[i].v[c];
+			nulls[c] = rows[i].isnull[c];
+		}
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
 	return (Datum) 0;
 }

@@ -11,13 +11,15 @@
  *		together, so kg_put's arguments (streams/put.h) are the same here.
  *
  *		The batch memo keeps retries safe: a batch already applied for this
- *		login returns its stored results instead of putting again (through
- *		kinesis_node._batch_results and _batch_remember, SECURITY DEFINER
- *		functions with a pinned search_path; users cannot read or write
- *		kinesis_node.put_batches).  The put itself runs as the calling role:
- *		kg_put checks its INSERT right on the stream.
+ *		login returns its stored results instead of putting again.  Users
+ *		cannot read or write kinesis_node.put_batches: this library inserts
+ *		its rows directly (heap and indexes), the SECURITY DEFINER functions
+ *		kinesis_node._batch_results and _batch_forget (pinned search_path)
+ *		read and clean it.  The put itself runs as the calling role: kg_put
+ *		checks its INSERT right on the stream.
  *
- * Locking: that of kg_put (put.c).  The memo row is inserted in the put's
+ * Locking: that of kg_put (put.c); RowExclusiveLock on
+ * kinesis_node.put_batches.  The memo row is inserted in the put's
  * transaction; its primary key makes a second, concurrent call of the same
  * batch fail instead of putting twice.
  *
@@ -25,6 +27,9 @@
  */
 #include "postgres.h"
 
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -32,7 +37,10 @@
 #include "libpq/pqformat.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
@@ -48,7 +56,6 @@ typedef void (*kg_put_fn) (const char *stream_name, KgPutInput *in, int n, KgPut
 
 static kg_put_fn put_fn = NULL;
 static SPIPlanPtr results_plan = NULL;
-static SPIPlanPtr remember_plan = NULL;
 static SPIPlanPtr forget_plan = NULL;
 
 /* A plan kept for the backend's life (SPI connected). */
@@ -184,9 +191,14 @@ stored_results(Datum batch, KgPutResult *out, int n)
 }
 
 /*
- * Store the results of this batch for this login (in the put's transaction).
- * Once a minute at most per backend, first forget the batches older than an
- * hour (kinesis_node._batch_forget).
+ * Store the results of this batch for this login (session_user, as
+ * kinesis_node._batch_results reads them) in kinesis_node.put_batches, in the
+ * put's transaction: a direct heap and index insert (through SPI and a
+ * SECURITY DEFINER PL/pgSQL function it cost a node 8% of its CPU).  Users
+ * cannot write the table; this function is the one writer of new rows.  The
+ * primary key makes a batch id already stored fail.  Once a minute at most
+ * per backend, first forget the batches older than an hour
+ * (kinesis_node._batch_forget).
  */
 static void
 remember_results(Datum batch, KgPutResult *out, int n)
@@ -197,8 +209,23 @@ remember_results(Datum batch, KgPutResult *out, int n)
 	bool	   *seqnull = palloc(sizeof(bool) * n);
 	int			dims[1] = {n};
 	int			lbs[1] = {1};
-	Datum		args[3];
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	NameData	login;
 	TimestampTz now = GetCurrentTimestamp();
+	Relation	rel;
+
+	if (now - last_forget >= 60 * USECS_PER_SEC)
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (forget_plan == NULL)
+			forget_plan = keep_plan("SELECT kinesis_node._batch_forget()", 0, NULL);
+		if (SPI_execute_plan(forget_plan, NULL, NULL, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not clean the batch memo");
+		SPI_finish();
+		last_forget = now;
+	}
 
 	for (int i = 0; i < n; i++)
 	{
@@ -206,26 +233,19 @@ remember_results(Datum batch, KgPutResult *out, int n)
 		seq[i] = Int64GetDatum(out[i].sequence_number);
 		seqnull[i] = out[i].throttled;
 	}
-	args[0] = batch;
-	args[1] = PointerGetDatum(construct_array(idx, n, INT4OID, 4, true, TYPALIGN_INT));
-	args[2] = PointerGetDatum(construct_md_array(seq, seqnull, 1, dims, lbs, INT8OID, 8, FLOAT8PASSBYVAL,
-												 TYPALIGN_DOUBLE));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (now - last_forget >= 60 * USECS_PER_SEC)
-	{
-		if (forget_plan == NULL)
-			forget_plan = keep_plan("SELECT kinesis_node._batch_forget()", 0, NULL);
-		if (SPI_execute_plan(forget_plan, NULL, NULL, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not clean the batch memo");
-		last_forget = now;
-	}
-	if (remember_plan == NULL)
-		remember_plan = keep_plan("SELECT kinesis_node._batch_remember($1, $2, $3)",
-								  3, (Oid[]) {UUIDOID, INT4ARRAYOID, INT8ARRAYOID});
-	if (SPI_execute_plan(remember_plan, args, NULL, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not write the batch memo");
-	SPI_finish();
+	namestrcpy(&login, GetUserNameFromId(GetSessionUserId(), false));
+	values[0] = batch;
+	values[1] = NameGetDatum(&login);
+	values[2] = PointerGetDatum(construct_array(idx, n, INT4OID, 4, true, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_md_array(seq, seqnull, 1, dims, lbs, INT8OID, 8, FLOAT8PASSBYVAL,
+												   TYPALIGN_DOUBLE));
+	values[4] = TimestampTzGetDatum(now);
+	rel = table_open(get_relname_relid("put_batches", get_namespace_oid("kinesis_node", false)),
+					 RowExclusiveLock);
+	if (RelationGetDescr(rel)->natts != 5)
+		elog(ERROR, "kinesis_node.put_batches does not have the columns this library writes");
+	CatalogTupleInsert(rel, heap_form_tuple(RelationGetDescr(rel), values, nulls));
+	table_close(rel, RowExclusiveLock);
 }
 
 PG_FUNCTION_INFO_V1(kc_node_put_records);
