@@ -131,6 +131,10 @@ sub run_case
 		profile($_, $name) for ($node == $nodes[0] ? ($node) : ($node, $nodes[0]));
 	}
 	$h->finish or die "pgbench failed: $err";
+	# let the case's backends (and, behind a proxy's, the node backends of its PL/Proxy
+	# connections) exit and be reaped: a backend read in /proc while it exits can be missed both
+	# live and in the postmaster's cutime (or counted in both), which skewed a case by seconds
+	sleep 2;
 	$load_before .= ' to ' . (split ' ', slurp_file('/proc/loadavg'))[0];
 	my ($tps) = $out =~ /tps = ([\d.]+)/;
 	my ($done) = $out =~ /number of transactions actually processed: (\d+)/;
