@@ -3,9 +3,10 @@
  * kc_section.h
  *		The section of a cluster put_records batch that the proxy sends to
  *		one node (kinesis_glue_cluster.c writes it, kinesis_glue_node.c reads
- *		it): one bytea, so that PL/Proxy sends each node one array element
- *		instead of five arrays of 500 elements in text, and the node needs no
- *		numeric hash keys.
+ *		it): one byte string, so that PL/Proxy sends no per-record arrays
+ *		(it sends every argument as text) and the node needs no numeric hash
+ *		keys.  It travels in base64 (common/base64.h, without line breaks),
+ *		the sections of all nodes of a batch one after the other in one text.
  *
  * Layout, integers in network byte order (libpq/pqformat.h):
  *		int32 KC_SECTION_MAGIC, int32 count, then count records of

@@ -32,6 +32,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "common/base64.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
@@ -70,15 +71,16 @@ keep_plan(const char *sql, int nargs, Oid *types)
 }
 
 /*
- * Read the records of the sections of sections (a bytea) that start at
- * starts[i] and are lengths[i] bytes long into in[] and ords[] (palloc'd,
- * *n records).  Partition keys arrive in UTF-8 and are converted to the
- * database encoding.  Errors: a slice outside the bytea, a section of
- * another format or cut short (ERRCODE_PROTOCOL_VIOLATION, from pqformat),
- * more than 500 records.
+ * Read the records of the sections in sections (a text: base64 sections one
+ * after the other) that start at character starts[i] and are lengths[i]
+ * characters long into in[] and ords[] (palloc'd, *n records).  Only these
+ * slices are decoded.  Partition keys arrive in UTF-8 and are converted to
+ * the database encoding.  Errors: a slice outside the text or not base64, a
+ * section of another format or cut short (ERRCODE_PROTOCOL_VIOLATION, from
+ * pqformat), more than 500 records.
  */
 static void
-read_sections(bytea *sections, ArrayType *starts, ArrayType *lengths, KgPutInput **in, int32 **ords, int *n)
+read_sections(text *sections, ArrayType *starts, ArrayType *lengths, KgPutInput **in, int32 **ords, int *n)
 {
 	Datum	   *st,
 			   *ln;
@@ -105,10 +107,15 @@ read_sections(bytea *sections, ArrayType *starts, ArrayType *lengths, KgPutInput
 
 		if (start < 0 || len < 0 || len > size - start)
 			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
-							errmsg("ValidationException: section %d of a cluster batch lies outside its bytes", p + 1)));
-		buf.data = VARDATA_ANY(sections) + start;
-		buf.len = buf.maxlen = len;
+							errmsg("ValidationException: section %d of a cluster batch lies outside the text", p + 1)));
+		buf.data = palloc(pg_b64_dec_len(len) + 1);
+		buf.len = pg_b64_decode(VARDATA_ANY(sections) + start, len, buf.data, pg_b64_dec_len(len));
+		if (buf.len < 0)
+			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
+							errmsg("ValidationException: section %d of a cluster batch is not base64", p + 1)));
+		buf.maxlen = buf.len + 1;
 		buf.cursor = 0;
+		len = buf.len;
 		if (len < 8 || pq_getmsgint(&buf, 4) != KC_SECTION_MAGIC)
 			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
 							errmsg("ValidationException: not a section of a kinesis_cluster batch"),
@@ -252,7 +259,7 @@ PG_FUNCTION_INFO_V1(kc_node_put_records);
 
 /*
  * kinesis_node.put_records(batch uuid, stream_name text, resend boolean,
- * sections bytea, starts integer[], lengths integer[]) RETURNS SETOF
+ * sections text, starts integer[], lengths integer[]) RETURNS SETOF
  * kinesis_node.put_result: the node's part of a cluster put_records (the
  * sections of sections at starts with lengths), in its own (autocommit)
  * transaction, as the connecting role.  One row per record, in section
@@ -281,7 +288,7 @@ kc_node_put_records(PG_FUNCTION_ARGS)
 			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
 							errmsg("ValidationException: batch, stream name, resend and sections must not be null")));
 	stream_name = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	read_sections(PG_GETARG_BYTEA_PP(3), PG_GETARG_ARRAYTYPE_P(4), PG_GETARG_ARRAYTYPE_P(5), &in, &ords, &n);
+	read_sections(PG_GETARG_TEXT_PP(3), PG_GETARG_ARRAYTYPE_P(4), PG_GETARG_ARRAYTYPE_P(5), &in, &ords, &n);
 	out = palloc0(sizeof(KgPutResult) * Max(n, 1));
 
 	if (!PG_GETARG_BOOL(2) || !stored_results(PG_GETARG_DATUM(0), out, n))
