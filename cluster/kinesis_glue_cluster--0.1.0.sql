@@ -86,7 +86,7 @@ $$;
 -- a role reaches only its own login's batches.  New rows are written by kinesis_node.put_records
 -- itself, in C.)
 
--- The node's part of a cluster put_records: its sections (kc_section.h, in base64) in the text
+-- The node's part of a cluster put_records: its sections (kc_section.h, in hex) in the text
 -- sections at starts with lengths (the proxy sends all nodes' sections in one text, which costs a
 -- node a copy, and each node decodes only its own), put through kinesis_glue's own put path with
 -- the local hash keys (C, kinesis_glue_node.c); runs in its own (autocommit) transaction on the

@@ -22,7 +22,6 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "common/base64.h"
 #include "common/cryptohash.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -351,7 +350,7 @@ PG_FUNCTION_INFO_V1(kc_pack);
  * kinesis_cluster._pack(stream_name, partition_keys, data,
  * explicit_hash_keys) RETURNS TABLE (node integer, ords integer[], part
  * text): per node of the batch, ascending, the positions of its records
- * and its section in base64.  What put_records sends node by node when the parallel
+ * and its section in hex.  What put_records sends node by node when the parallel
  * call failed.  Errors: those of route_batch.
  */
 Datum
@@ -375,10 +374,9 @@ kc_pack(PG_FUNCTION_ARGS)
 
 		initStringInfo(&buf);
 		pack_section(&b, k, &buf, &ords, &nords);
-		enc = palloc(pg_b64_enc_len(buf.len));
-		len = pg_b64_encode(buf.data, buf.len, enc, pg_b64_enc_len(buf.len));
-		if (len < 0)
-			elog(ERROR, "could not encode a section of put_records");
+		len = 2 * buf.len;
+		enc = palloc(len);
+		kc_hex_encode(buf.data, buf.len, enc);
 		values[2] = PointerGetDatum(cstring_to_text_with_len(enc, len));
 		values[0] = Int32GetDatum(b.nodes[k]);
 		values[1] = int4_array(ords, nords);
@@ -404,7 +402,7 @@ static SPIPlanPtr split_plan = NULL;
  * allocated in the current memory context.  PL/Proxy sends every argument as
  * text (arrays element by element with quoting, a bytea as two hex digits a
  * byte: per-record arrays cost a fifth of the CPU on both sides), so the
- * sections go base64-encoded, one after the other, in one text argument that
+ * sections go hex-encoded, one after the other, in one text argument that
  * every node of the batch receives; a text costs a node only a copy and an
  * encoding check, and each node decodes only its own section, at the offset
  * and length given by the split arrays (one element per node, so RUN ON is
@@ -424,7 +422,7 @@ split_put(Batch *b, Datum batch, Datum stream_name)
 	Datum		args[6];
 	PutRow	   *rows = palloc0(sizeof(PutRow) * b->n);
 
-	/* each section in base64, one after the other, in one text */
+	/* each section in hex, one after the other, in one text */
 	initStringInfo(&raw);
 	initStringInfo(&text);
 	for (int k = 0; k < b->nnodes; k++)
@@ -433,10 +431,9 @@ split_put(Batch *b, Datum batch, Datum stream_name)
 
 		resetStringInfo(&raw);
 		pack_section(b, k, &raw, NULL, NULL);
-		enlargeStringInfo(&text, pg_b64_enc_len(raw.len));
-		len = pg_b64_encode(raw.data, raw.len, text.data + text.len, text.maxlen - text.len);
-		if (len < 0)
-			elog(ERROR, "could not encode a section of put_records");
+		len = 2 * raw.len;
+		enlargeStringInfo(&text, len);
+		kc_hex_encode(raw.data, raw.len, text.data + text.len);
 		nd[k] = Int32GetDatum(b->nodes[k]);
 		starts[k] = Int32GetDatum(text.len);
 		lengths[k] = Int32GetDatum(len);

@@ -32,7 +32,6 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "common/base64.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
@@ -71,11 +70,11 @@ keep_plan(const char *sql, int nargs, Oid *types)
 }
 
 /*
- * Read the records of the sections in sections (a text: base64 sections one
+ * Read the records of the sections in sections (a text: hex sections one
  * after the other) that start at character starts[i] and are lengths[i]
  * characters long into in[] and ords[] (palloc'd, *n records).  Only these
  * slices are decoded.  Partition keys arrive in UTF-8 and are converted to
- * the database encoding.  Errors: a slice outside the text or not base64, a
+ * the database encoding.  Errors: a slice outside the text or not hex, a
  * section of another format or cut short (ERRCODE_PROTOCOL_VIOLATION, from
  * pqformat), more than 500 records.
  */
@@ -108,11 +107,11 @@ read_sections(text *sections, ArrayType *starts, ArrayType *lengths, KgPutInput 
 		if (start < 0 || len < 0 || len > size - start)
 			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
 							errmsg("ValidationException: section %d of a cluster batch lies outside the text", p + 1)));
-		buf.data = palloc(pg_b64_dec_len(len) + 1);
-		buf.len = pg_b64_decode(VARDATA_ANY(sections) + start, len, buf.data, pg_b64_dec_len(len));
-		if (buf.len < 0)
+		buf.data = palloc(len / 2 + 1);
+		if (!kc_hex_decode(VARDATA_ANY(sections) + start, len, buf.data))
 			ereport(ERROR, (errcode(KG_INVALID_ARGUMENT),
-							errmsg("ValidationException: section %d of a cluster batch is not base64", p + 1)));
+							errmsg("ValidationException: section %d of a cluster batch is not hex", p + 1)));
+		buf.len = len / 2;
 		buf.maxlen = buf.len + 1;
 		buf.cursor = 0;
 		len = buf.len;
