@@ -51,8 +51,9 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(EXTENSION)--0.1.0.sql $(EXTENSION)--0.1.0--0.2.0.sql \
 	cluster/kinesis_glue_cluster.control cluster/kinesis_glue_cluster--0.1.0.sql
 
-# the C part of kinesis_glue_cluster (its per-record routing)
-MODULES = cluster/kinesis_glue_cluster
+# the C parts of kinesis_glue_cluster: the proxy side of put_records (routing, sections, the
+# PL/Proxy call) and the node side (kinesis_node.put_records)
+MODULES = cluster/kinesis_glue_cluster cluster/kinesis_glue_node
 
 # zlib for gzip-compressed Firehose objects
 SHLIB_LINK = -lz

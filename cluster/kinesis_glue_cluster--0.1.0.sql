@@ -31,38 +31,46 @@ GRANT USAGE ON SCHEMA kinesis_node, kinesis_cluster TO PUBLIC;
 -- Node side
 ------------------------------------------------------------------------------------------------
 
--- Results of the put_records batches this node applied, so that the proxy can send a batch
--- again (after a call that failed on another node) without putting it twice.  Kept one hour.
+-- One row per record of a node's part of a cluster put_records: its position in the caller's
+-- batch, the local shard index and sequence number, or (throttled) NULL and the error.
 CREATE TYPE kinesis_node.put_result AS (ord integer, shard_index integer, sequence_number bigint,
                                         error_code text, error_message text);
 
+-- Results of the put_records batches this node applied, so that the proxy can send a batch
+-- again (after a call that failed on another node) without putting it twice.  Kept one hour.
+-- Per record in section order: the local shard index and the sequence number (NULL: throttled).
+-- Stored without compression (compressing the arrays cost a node 6% of its CPU in a cluster put).
 CREATE TABLE kinesis_node.put_batches (
     batch uuid PRIMARY KEY,
     login name NOT NULL,
-    results kinesis_node.put_result[] NOT NULL,
+    shard_indexes integer[] NOT NULL,
+    sequence_numbers bigint[] NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
+ALTER TABLE kinesis_node.put_batches ALTER shard_indexes SET STORAGE EXTERNAL,
+                                     ALTER sequence_numbers SET STORAGE EXTERNAL;
 CREATE INDEX ON kinesis_node.put_batches (applied_at);
 REVOKE ALL ON kinesis_node.put_batches FROM PUBLIC;
 
 -- The stored results of a batch applied for this login (session_user: the role the proxy
--- connected as), or NULL.  (PL/pgSQL, not SQL: its plans are cached, an SQL function's are
--- made again at every call, which was a fifth of a node's CPU in a cluster put.)
-CREATE FUNCTION kinesis_node._batch_results(batch uuid) RETURNS kinesis_node.put_result[]
+-- connected as), or NULLs.  (PL/pgSQL, not SQL: its plans are cached, an SQL function's are
+-- made again at every call.)
+CREATE FUNCTION kinesis_node._batch_results(batch uuid, OUT shard_indexes integer[], OUT sequence_numbers bigint[])
     LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
-    RETURN (SELECT b.results FROM kinesis_node.put_batches b
-             WHERE b.batch OPERATOR(pg_catalog.=) _batch_results.batch
-               AND b.login OPERATOR(pg_catalog.=) SESSION_USER);
+    SELECT b.shard_indexes, b.sequence_numbers INTO shard_indexes, sequence_numbers
+      FROM kinesis_node.put_batches b
+     WHERE b.batch OPERATOR(pg_catalog.=) _batch_results.batch
+       AND b.login OPERATOR(pg_catalog.=) SESSION_USER;
 END
 $$;
 
--- Remember the results of a batch (in the caller's transaction, the one that put the records);
--- forget batches older than an hour, once a minute at most: the oldest is found with the index,
--- the DELETE (a scan of the table) runs only when it is over 61 minutes old.  (Deleting at every
--- call scanned the table at every call, a third of a node's CPU in a cluster put.)
-CREATE FUNCTION kinesis_node._batch_remember(batch uuid, results kinesis_node.put_result[]) RETURNS void
+-- Forget batches older than an hour (kinesis_node.put_records calls it once a minute at most per
+-- backend): the oldest is found with the index, the DELETE (a scan of the table) runs only when it
+-- is over 61 minutes old.  (Deleting at every call scanned the table at every call, a third of a
+-- node's CPU in a cluster put.)
+CREATE FUNCTION kinesis_node._batch_forget() RETURNS void
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS
 $$
 BEGIN
@@ -71,38 +79,24 @@ BEGIN
         DELETE FROM kinesis_node.put_batches b
          WHERE b.applied_at OPERATOR(pg_catalog.<) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) interval '1 hour');
     END IF;
-    INSERT INTO kinesis_node.put_batches (batch, login, results)
-    VALUES (_batch_remember.batch, SESSION_USER, _batch_remember.results);
 END
 $$;
 
--- The node's part of a cluster put_records: records ord[i] with local hash keys; runs in its own
--- (autocommit) transaction on the node, as the connecting role (its grants apply).  A batch
--- already applied returns its stored results instead of putting again.
-CREATE FUNCTION kinesis_node.put_records(node integer[], batch uuid, stream_name text, ord integer[],
-                                         partition_keys text[], data bytea[], hash_keys numeric[])
+-- (These stay executable by PUBLIC: kinesis_node.put_records calls them as the connecting role;
+-- a role reaches only its own login's batches.  New rows are written by kinesis_node.put_records
+-- itself, in C.)
+
+-- The node's part of a cluster put_records: its sections (kc_section.h, in hex) in the text
+-- sections at starts with lengths (the proxy sends all nodes' sections in one text, which costs a
+-- node a copy, and each node decodes only its own), put through kinesis_glue's own put path with
+-- the local hash keys (C, kinesis_glue_node.c); runs in its own (autocommit) transaction on the
+-- node, as the connecting role (its grants apply).  resend: the proxy sends the part again; a
+-- batch already applied for this login then returns its stored results instead of putting again.
+CREATE FUNCTION kinesis_node.put_records(batch uuid, stream_name text, resend boolean, sections text,
+                                         starts integer[], lengths integer[])
     RETURNS SETOF kinesis_node.put_result
-    LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
-$$
-DECLARE
-    res kinesis_node.put_result[];
-BEGIN
-    res := kinesis_node._batch_results(batch);
-    IF res IS NOT NULL THEN
-        RETURN QUERY SELECT * FROM unnest(res);
-        RETURN;
-    END IF;
-    SELECT array_agg(ROW(put_records.ord[r.o], substr(r.shard_id, 9)::integer, r.sequence_number,
-                         r.error_code, r.error_message)::kinesis_node.put_result ORDER BY r.o)
-      INTO res
-      FROM kinesis.put_records(stream_name,
-               ARRAY(SELECT ROW(u.pk, u.d, u.h)::kinesis.put_records_entry   -- unnest: no O(n) subscripts
-                       FROM unnest(partition_keys, data, hash_keys) WITH ORDINALITY AS u(pk, d, h, i) ORDER BY u.i))
-           WITH ORDINALITY AS r(shard_id, sequence_number, error_code, error_message, o);
-    PERFORM kinesis_node._batch_remember(batch, res);
-    RETURN QUERY SELECT * FROM unnest(res);
-END
-$$;
+    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp
+    AS '$libdir/kinesis_glue_node', 'kc_node_put_records';
 
 -- get_records flattened for the proxy: row 0 carries the next iterator, the lag and the child
 -- shards; rows 1.. the records in order.
@@ -192,11 +186,12 @@ CREATE FUNCTION kinesis_cluster.hash_key(partition_key text) RETURNS numeric
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
 $$ SELECT kinesis_cluster._hex128(pg_catalog.md5(pg_catalog.convert_to(partition_key, 'UTF8'))) $$;
 
--- The node and the local hash key of each record of a batch for a stream (C: MD5, placements,
--- home ranges; see kinesis_glue_cluster.c).
-CREATE FUNCTION kinesis_cluster._route(stream_name text, partition_keys text[], explicit_hash_keys numeric[],
-                                       OUT nodes integer[], OUT local_keys numeric[])
-    LANGUAGE c STABLE PARALLEL SAFE AS 'MODULE_PATHNAME', 'kc_route';
+-- The same routing, per node: the positions of its records and its section (what put_records
+-- sends node by node when the parallel call failed).
+CREATE FUNCTION kinesis_cluster._pack(stream_name text, partition_keys text[], data bytea[],
+                                      explicit_hash_keys numeric[])
+    RETURNS TABLE (node integer, ords integer[], part text)
+    LANGUAGE c STABLE AS 'MODULE_PATHNAME', 'kc_pack';
 
 CREATE FUNCTION kinesis_cluster._space() RETURNS numeric LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
 $$ SELECT 340282366920938463463374607431768211456::pg_catalog.numeric $$;
@@ -389,27 +384,30 @@ $$
     SELECT * FROM kinesis.list_shards(stream_name);
 $$;
 
--- All nodes of a put_records at once: the arrays are split by node and the parts run in parallel.
-CREATE FUNCTION kinesis_cluster._put_split(node integer[], batch uuid, stream_name text, ord integer[],
-                                           partition_keys text[], data bytea[], hash_keys numeric[])
+-- All nodes of a put_records at once: every node of the batch gets the sections (PL/Proxy sends
+-- every argument as text: per-record arrays cost a fifth of the CPU on both sides) and, split,
+-- the start and length of its own (one element per node, so PL/Proxy evaluates RUN ON once per
+-- node, not once per record); the nodes run in parallel.
+CREATE FUNCTION kinesis_cluster._put_split(node integer[], batch uuid, stream_name text, sections text,
+                                           starts integer[], lengths integer[])
     RETURNS SETOF kinesis_node.put_result
     LANGUAGE plproxy AS
 $$
     CLUSTER 'kinesis_cluster';
-    SPLIT node, ord, partition_keys, data, hash_keys;
+    SPLIT node, starts, lengths;
     RUN ON node;
-    TARGET kinesis_node.put_records;
+    SELECT * FROM kinesis_node.put_records(batch, stream_name, false, sections, starts, lengths);
 $$;
 
--- One node's part of a put_records (after a split call failed).
-CREATE FUNCTION kinesis_cluster._put_node(on_node integer, node integer[], batch uuid, stream_name text,
-                                          ord integer[], partition_keys text[], data bytea[], hash_keys numeric[])
+-- One node's section of a put_records, sent again after a split call failed.
+CREATE FUNCTION kinesis_cluster._put_node(on_node integer, batch uuid, stream_name text, part text)
     RETURNS SETOF kinesis_node.put_result
     LANGUAGE plproxy AS
 $$
     CLUSTER 'kinesis_cluster';
     RUN ON on_node;
-    SELECT * FROM kinesis_node.put_records(node, batch, stream_name, ord, partition_keys, data, hash_keys);
+    SELECT * FROM kinesis_node.put_records(batch, stream_name, true, part, ARRAY[0],
+                                           ARRAY[pg_catalog.length(part)]);
 $$;
 
 CREATE FUNCTION kinesis_cluster._get_shard_iterator(on_node integer, stream_name text, shard_id text,
@@ -681,75 +679,52 @@ END
 $$;
 
 -- put_records: records routed by hash key to their nodes; one parallel PL/Proxy call (SPLIT)
--- for all nodes, results in input order.  When that call fails (a node unreachable), each node's
--- part is sent again on its own: nodes that already applied it return their stored results
+-- for all nodes, results in input order (C, kinesis_glue_cluster.c: it waits for a
+-- split_shard_to_node in progress, routes with MD5, placements and home ranges, packs one section
+-- per node).  When that call fails because a node is unreachable, _put_resend sends each node's
+-- part again on its own: nodes that already applied it return their stored results
 -- (kinesis_node.put_batches), so nothing is put twice; the records of an unreachable node get
 -- error_code InternalFailure.  Errors that reject the whole call on a node (unknown stream,
 -- validation, privileges) are raised.  Not one transaction with the caller: see README.
 CREATE FUNCTION kinesis_cluster.put_records(stream_name text, partition_keys text[], data bytea[],
                                             explicit_hash_keys numeric[] DEFAULT NULL)
     RETURNS TABLE (shard_id text, sequence_number bigint, error_code text, error_message text)
+    LANGUAGE c VOLATILE SET search_path = pg_catalog, pg_temp AS 'MODULE_PATHNAME', 'kc_put_records';
+
+-- The node-by-node path of put_records (after the parallel call failed), with the same batch id.
+CREATE FUNCTION kinesis_cluster._put_resend(stream_name text, partition_keys text[], data bytea[],
+                                            explicit_hash_keys numeric[], batch uuid)
+    RETURNS TABLE (shard_id text, sequence_number bigint, error_code text, error_message text)
     LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS
 $$
 DECLARE
-    cnt integer := coalesce(array_length(partition_keys, 1), 0);
-    nodes integer[];
-    ords integer[];
-    local_keys numeric[];
-    batch uuid := gen_random_uuid();
+    p record;
     res kinesis_node.put_result[] := '{}';
-    part kinesis_node.put_result[];
-    nd kinesis_cluster.nodes;
+    ords integer[] := '{}';
+    owners integer[] := '{}';
 BEGIN
-    IF cnt < 1 OR cnt > 500 OR cnt <> coalesce(array_length(data, 1), 0)
-       OR (explicit_hash_keys IS NOT NULL AND cnt <> coalesce(array_length(explicit_hash_keys, 1), 0)) THEN
-        RAISE EXCEPTION 'ValidationException: put_records takes 1 to 500 records, with as many partition keys as data (and explicit hash keys, when given)'
-            USING ERRCODE = '22023';
-    END IF;
-    IF array_position(partition_keys, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'ValidationException: partition keys must not be null' USING ERRCODE = '22023';
-    END IF;
-    -- wait for a split_shard_to_node in progress (it locks the placements ACCESS EXCLUSIVE; a user
-    -- can take ACCESS SHARE only, so no user can hold puts back), then route in a new statement,
-    -- whose snapshot sees the split's placement
-    LOCK TABLE kinesis_cluster.placements IN ACCESS SHARE MODE;
-    SELECT r.nodes, r.local_keys INTO nodes, local_keys
-      FROM kinesis_cluster._route(stream_name, partition_keys, explicit_hash_keys) r;
-    ords := ARRAY(SELECT generate_series(1, cnt));
-    BEGIN
-        SELECT array_agg(r) INTO res
-          FROM kinesis_cluster._put_split(nodes, batch, stream_name, ords, partition_keys, data, local_keys) r;
-    EXCEPTION WHEN others THEN
-        IF NOT kinesis_cluster._unreachable_error(SQLSTATE, SQLERRM) THEN
-            RAISE;
-        END IF;
-        res := '{}';
-        FOR nd IN SELECT * FROM kinesis_cluster.nodes n WHERE n.node_id = ANY (nodes) ORDER BY n.node_id LOOP
-            BEGIN
-                SELECT array_agg(r) INTO part
-                  FROM kinesis_cluster._put_node(nd.node_id,
-                           ARRAY(SELECT nodes[i] FROM generate_subscripts(nodes, 1) i WHERE nodes[i] = nd.node_id ORDER BY i),
-                           batch, stream_name,
-                           ARRAY(SELECT ords[i] FROM generate_subscripts(nodes, 1) i WHERE nodes[i] = nd.node_id ORDER BY i),
-                           ARRAY(SELECT partition_keys[i] FROM generate_subscripts(nodes, 1) i WHERE nodes[i] = nd.node_id ORDER BY i),
-                           ARRAY(SELECT data[i] FROM generate_subscripts(nodes, 1) i WHERE nodes[i] = nd.node_id ORDER BY i),
-                           ARRAY(SELECT local_keys[i] FROM generate_subscripts(nodes, 1) i WHERE nodes[i] = nd.node_id ORDER BY i)) r;
-            EXCEPTION WHEN others THEN
-                IF NOT kinesis_cluster._unreachable_error(SQLSTATE, SQLERRM) THEN
-                    RAISE;
-                END IF;
-                SELECT array_agg(ROW(ords[i], NULL, NULL, 'InternalFailure',
-                                     format('node %s (%s) is unreachable: %s', nd.node_id, nd.node_name, SQLERRM))::kinesis_node.put_result)
-                  INTO part
-                  FROM generate_subscripts(nodes, 1) i WHERE nodes[i] = nd.node_id;
-            END;
-            res := res || part;
-        END LOOP;
-    END;
+    FOR p IN SELECT * FROM kinesis_cluster._pack(stream_name, partition_keys, data, explicit_hash_keys) LOOP
+        BEGIN
+            res := res || ARRAY(SELECT r FROM kinesis_cluster._put_node(p.node, batch, stream_name, p.part) r);
+        EXCEPTION WHEN others THEN
+            IF NOT kinesis_cluster._unreachable_error(SQLSTATE, SQLERRM) THEN
+                RAISE;
+            END IF;
+            res := res || ARRAY(SELECT ROW(o, NULL, NULL, 'InternalFailure',
+                                           format('node %s (%s) is unreachable: %s', p.node,
+                                                  (SELECT n.node_name FROM kinesis_cluster.nodes n WHERE n.node_id = p.node),
+                                                  SQLERRM))::kinesis_node.put_result
+                                  FROM unnest(p.ords) o);
+        END;
+        ords := ords || p.ords;
+        owners := owners || array_fill(p.node, ARRAY[cardinality(p.ords)]);
+    END LOOP;
     RETURN QUERY
-        SELECT 'shardId-' || lpad(nodes[r.ord]::text, 3, '0') || lpad(r.shard_index::text, 9, '0'), r.sequence_number,
-               r.error_code, r.error_message
-          FROM unnest(res) r ORDER BY r.ord;
+        SELECT CASE WHEN r.shard_index IS NOT NULL
+                    THEN 'shardId-' || lpad(m.nd::text, 3, '0') || lpad(r.shard_index::text, 9, '0') END,
+               r.sequence_number, r.error_code, r.error_message
+          FROM unnest(ords, owners) AS m(o, nd) JOIN unnest(res) r ON r.ord = m.o
+         ORDER BY m.o;
 END
 $$;
 

@@ -11,8 +11,13 @@
 #   direct   kinesis.put_records on node0 (a 4-shard stream)
 #   proxy-1  kinesis_cluster.put_records, cluster of node0 only (4 shards)
 #   proxy-2  kinesis_cluster.put_records, cluster of node0 and node1 (2 + 2 shards)
-# Reported: records/s, and per-node CPU seconds used during the case (utime + stime of every
-# process of that server, from /proc), so the share of the proxy is visible.  BENCH_PERF=1 adds
+#   client   the same statement on the proxy with a function that puts nothing: what the client's
+#            statement itself costs (building its arrays), which the proxy cases pay on the
+#            proxy and the direct case on the node; routing is the proxy's CPU above it
+# Reported: records/s, per-server CPU seconds used during the case (utime + stime of every
+# process of that server, from /proc; servers that used under 0.5 s left out) and CPU
+# microseconds per record put, so the share of the proxy is visible, and the 1-minute load
+# average before and after the case (the machine is shared).  BENCH_PERF=1 adds
 # perf profiles of the server called and of node0 in each case.  The nodes share
 # the machine's cores, so 2 nodes cannot be faster than the cores allow; the point is the
 # routing overhead (proxy-1 against direct) and that two nodes split the work.
@@ -116,6 +121,7 @@ sub run_case
 	close $fh;
 	my @servers = ($node, grep { $_ != $node } @nodes);
 	my %before = map { $_->name => cpu_seconds($_) } @servers;
+	my $load_before = (split ' ', slurp_file('/proc/loadavg'))[0];
 	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start([ 'pgbench', '-n', '-h', $node->host, '-p', $node->port, '-c', $CLIENTS, '-j', $CLIENTS,
 			'-T', $SECONDS, '-f', $script, $db ], '>', \$out, '2>', \$err);
@@ -125,14 +131,29 @@ sub run_case
 		profile($_, $name) for ($node == $nodes[0] ? ($node) : ($node, $nodes[0]));
 	}
 	$h->finish or die "pgbench failed: $err";
+	# let the case's backends (and, behind a proxy's, the node backends of its PL/Proxy
+	# connections) exit and be reaped: a backend read in /proc while it exits can be missed both
+	# live and in the postmaster's cutime (or counted in both), which skewed a case by seconds
+	sleep 2;
+	$load_before .= ' to ' . (split ' ', slurp_file('/proc/loadavg'))[0];
 	my ($tps) = $out =~ /tps = ([\d.]+)/;
-	my $cpu = join(', ', map { sprintf('%s %.1f s', $_->name, cpu_seconds($_) - $before{ $_->name }) } @servers);
-	my $line = sprintf('%-8s %9.0f records/s   CPU: %s', $name, $tps * $BATCH, $cpu);
+	my ($done) = $out =~ /number of transactions actually processed: (\d+)/;
+	my $records = ($done // 0) * $BATCH;
+	my %used = map { $_->name => cpu_seconds($_) - $before{ $_->name } } @servers;
+	my $cpu = join(', ',
+		map { sprintf('%s %.1f s (%.1f us/record)', $_, $used{$_}, $records ? 1e6 * $used{$_} / $records : 0) }
+		  grep { $used{$_} >= 0.5 } map { $_->name } @servers);
+	my $line = sprintf('%-8s %9.0f records/s   CPU: %s   load %s', $name, $tps * $BATCH, $cpu, $load_before);
 	diag($line);
 	append_to_file("$ENV{TESTDIR}/results.txt", "$line\n");
 	return $tps * $BATCH;
 }
 
+# the client's statement alone (its arrays built, nothing put), on the proxy: the part of the
+# proxy's CPU that is not routing
+$proxies[0]->safe_psql('postgres',
+	'CREATE FUNCTION public.no_put(text, text[], bytea[]) RETURNS SETOF integer LANGUAGE plpgsql AS $$ BEGIN RETURN NEXT cardinality($2) + cardinality($3); END $$');
+run_case('client', $proxies[0], 'postgres', 'public.no_put');
 my $direct = run_case('direct', $nodes[0], 'postgres', 'kinesis.put_records');
 my $p1 = run_case('proxy-1', $proxies[0], 'postgres', 'kinesis_cluster.put_records');
 my $p2 = run_case('proxy-2', $proxies[1], 'postgres', 'kinesis_cluster.put_records');

@@ -92,14 +92,31 @@ is($nodes[0]->safe_psql('postgres', q{SELECT kinesis_cluster.hash_key('k1') = r.
 	't', 'hash_key is MD5 read as a big-endian 128-bit integer');
 
 # a node applies a batch once: sent again (as after a failed parallel call) it returns the
-# stored results and puts nothing
-my $again = q{SELECT string_agg(ord || '/' || sequence_number, ',' ORDER BY ord) FROM kinesis_node.put_records(
-    ARRAY[0, 0], '7b0c6a52-0f6e-4c57-9a53-6a4f1b0e9d11', 'big', ARRAY[4, 9], ARRAY['i', 'j'], ARRAY['\x01', '\x02']::bytea[], ARRAY[1, 2])};
+# stored results and puts nothing.  The section comes from the proxy's packing (records 2 and 4
+# of this batch have explicit hash keys on node 0, records 1 and 3 around 2^127 on node 1).
+my $section = px(q{SELECT part FROM kinesis_cluster._pack('big', ARRAY['h', 'i', 'k', 'j'],
+    ARRAY['\x00', '\x01', '\x00', '\x02']::bytea[], ARRAY[170141183460469231731687303715884105738, 1, 170141183460469231731687303715884105739, 2]) WHERE node = 0});
+my $again = qq{SELECT string_agg(ord || '/' || sequence_number, ',' ORDER BY ord) FROM kinesis_node.put_records(
+    '7b0c6a52-0f6e-4c57-9a53-6a4f1b0e9d11', 'big', true, '$section', ARRAY[0], ARRAY[length('$section')])};
 my $first = $nodes[0]->safe_psql('postgres', "SET ROLE app; $again");
 is($nodes[0]->safe_psql('postgres', "SET ROLE app; $again"), $first, 'a batch sent twice to a node returns the same results');
 is($nodes[0]->safe_psql('postgres', q{SELECT count(*) FROM kinesis.read_shard('big', 'shardId-000000000000', NULL, 10000) WHERE partition_key IN ('i', 'j')}),
 	2, 'and its records are in once');
-like($first, qr{^4/\d+,9/\d+$}, 'the results carry the proxy\'s input positions');
+like($first, qr{^2/\d+,4/\d+$}, 'the results carry the proxy\'s input positions');
+(my $first_send = $again) =~ s/'big', true,/'big', false,/;
+($rc, $out, $err) = $nodes[0]->psql('postgres', "SET ROLE app; $first_send");
+like($err, qr/duplicate key value violates unique constraint "put_batches_pkey"/,
+	'the same batch sent as a first send fails on the memo instead of putting again');
+is($nodes[0]->safe_psql('postgres', q{SELECT count(*) FROM kinesis.read_shard('big', 'shardId-000000000000', NULL, 10000) WHERE partition_key IN ('i', 'j')}),
+	2, 'and puts nothing');
+($rc, $out, $err) = $nodes[0]->psql('postgres', "SET ROLE app; SELECT * FROM kinesis_node.put_records(gen_random_uuid(), 'big', false, '$section', ARRAY[4], ARRAY[length('$section')])");
+like($err, qr/section 1 of a cluster batch lies outside the text/, 'a node refuses a section slice past the end of the text');
+($rc, $out, $err) = $nodes[0]->psql('postgres', q{SET ROLE app; SELECT * FROM kinesis_node.put_records(gen_random_uuid(), 'big', true, '0102030405060708', ARRAY[0], ARRAY[16])});
+like($err, qr/ValidationException: not a section of a kinesis_cluster batch/, 'a node refuses bytes that are not a section');
+($rc, $out, $err) = $nodes[0]->psql('postgres', q{SET ROLE app; SELECT * FROM kinesis_node.put_records(gen_random_uuid(), 'big', true, '01020304zz060708', ARRAY[0], ARRAY[16])});
+like($err, qr/section 1 of a cluster batch is not hex/, 'a node refuses a section that is not hex');
+($rc, $out, $err) = px_err(q{SELECT * FROM kinesis_cluster.put_records('big', ARRAY['a', 'b'], ARRAY['\x01', NULL]::bytea[])});
+like($err, qr/ValidationException: data must not be null \(record 2\)/, 'a null data is refused on the proxy, naming its position in the batch');
 ($rc, $out, $err) = $nodes[0]->psql('postgres', 'SET ROLE app; SELECT count(*) FROM kinesis_node.put_batches');
 like($err, qr/permission denied/, 'the batch memory is not readable by users');
 
