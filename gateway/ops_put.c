@@ -2,8 +2,9 @@
  * ops_put.c - PutRecords, the put hot path: one pass over the request's
  * Records checks them and builds the binary text[] / bytea[] parameters
  * (Data decoded from base64 straight into the array), so PostgreSQL
- * neither parses JSON nor decodes base64; and its answer.  Also the
- * Records check of Firehose PutRecordBatch.  Event-loop thread only.
+ * neither parses JSON nor decodes base64; and its answer, written
+ * straight into one buffer (answer.c).  Also the Records check of
+ * Firehose PutRecordBatch.  Event-loop thread only.
  */
 #include "ops.h"
 
@@ -116,32 +117,61 @@ b_put_records(gw_request *r, json_object *in, gw_err *e)
 	return ok;
 }
 
-json_object *
-r_put_records(gw_request *r, json_object *in, PGresult **res, gw_err *e)
+/* A string member from a column unless it is NULL (counted by present()). */
+static void
+out_col(gw_out *o, const char *key, PGresult *res, int row, int col)
 {
-	json_object *o = json_object_new_object(),
-			   *a = json_object_new_array();
-	int			failed = 0;
+	if (PQgetisnull(res, row, col))
+		return;
+	gw_out_key(o, key);
+	gw_out_str(o, PQgetvalue(res, row, col), PQgetlength(res, row, col));
+}
 
-	for (int i = 0; i < PQntuples(res[0]); i++)
+/* How many of the columns a and b of row are not NULL. */
+static int
+present(PGresult *res, int row, int a, int b)
+{
+	return !PQgetisnull(res, row, a) + !PQgetisnull(res, row, b);
+}
+
+/*
+ * The answer of PutRecords, written straight out (answer.c): a failed
+ * record (NULL sequence number) has ErrorCode and ErrorMessage, the others
+ * SequenceNumber and ShardId.
+ */
+bool
+a_put_records(gw_request *r, json_object *in, PGresult **res, gw_out *o, gw_err *e)
+{
+	int			n = PQntuples(res[0]),
+				failed = 0;
+
+	for (int i = 0; i < n; i++)
+		failed += PQgetisnull(res[0], i, 1);
+	gw_out_map(o, 3);
+	gw_out_key(o, "FailedRecordCount");
+	gw_out_int(o, failed);
+	gw_out_key(o, "Records");
+	gw_out_array(o, n);
+	for (int i = 0; i < n; i++)
 	{
-		json_object *x = json_object_new_object();
+		bool		ok = !PQgetisnull(res[0], i, 1);
 
-		if (PQgetisnull(res[0], i, 1))
+		gw_out_map(o, ok ? present(res[0], i, 1, 0) : present(res[0], i, 2, 3));
+		if (ok)
 		{
-			failed++;
-			add_col(x, "ErrorCode", res[0], i, 2);
-			add_col(x, "ErrorMessage", res[0], i, 3);
+			out_col(o, "SequenceNumber", res[0], i, 1);
+			out_col(o, "ShardId", res[0], i, 0);
 		}
 		else
 		{
-			add_col(x, "SequenceNumber", res[0], i, 1);
-			add_col(x, "ShardId", res[0], i, 0);
+			out_col(o, "ErrorCode", res[0], i, 2);
+			out_col(o, "ErrorMessage", res[0], i, 3);
 		}
-		json_object_array_add(a, x);
+		gw_out_end(o);
 	}
-	json_object_object_add(o, "FailedRecordCount", json_object_new_int(failed));
-	json_object_object_add(o, "Records", a);
-	add_str(o, "EncryptionType", "NONE");
-	return o;
+	gw_out_end(o);
+	gw_out_key(o, "EncryptionType");
+	gw_out_str(o, "NONE", 4);
+	gw_out_end(o);
+	return true;
 }
