@@ -279,13 +279,11 @@ plain_decimal(const char *s)
 void
 gw_out_epoch(gw_out *o, const char *text)
 {
-	double		d = strtod(text, NULL);
-
 	if (o->cbor)
 	{
 		member(o);
 		PUT_CBOR(o, cbor_encode_tag, 1);
-		PUT_CBOR(o, cbor_encode_uint, (uint64_t) llround(d * 1000.0));
+		PUT_CBOR(o, cbor_encode_uint, (uint64_t) llround(strtod(text, NULL) * 1000.0));
 	}
 	else if (plain_decimal(text))
 	{
@@ -294,7 +292,7 @@ gw_out_epoch(gw_out *o, const char *text)
 	}
 	else
 	{
-		json_object *v = json_object_new_double(d);
+		json_object *v = json_object_new_double(strtod(text, NULL));
 
 		gw_out_json(o, v);
 		json_object_put(v);

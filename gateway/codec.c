@@ -147,6 +147,16 @@ gw_array_start(gw_buf *b, Oid elemtype, int n)
 	}
 }
 
+/* Set the element count of an array started with n > 0 (gw_array_start). */
+void
+gw_array_count(gw_buf *b, int n)
+{
+	b->data[12] = (char) (n >> 24);
+	b->data[13] = (char) (n >> 16);
+	b->data[14] = (char) (n >> 8);
+	b->data[15] = (char) n;
+}
+
 /* Append an element of len bytes (the type's binary form); len < 0 is NULL. */
 void
 gw_array_put(gw_buf *b, const char *data, int len)

@@ -123,6 +123,8 @@ typedef struct gw_request
 	const struct gw_op *op;
 	char		target[96];
 	json_object *input;
+	void	   *fast;			/* what an operation's parse hook built */
+	void		(*fast_free) (void *fast);
 	char	   *role;			/* role to SET, or NULL (auth none) */
 	char	   *access_key;
 	int			phase;
@@ -230,6 +232,7 @@ bool		gw_out_done(gw_out *o);
 typedef bool (*gw_build_fn) (gw_request *r, json_object *in, gw_err *e);
 typedef json_object *(*gw_reply_fn) (gw_request *r, json_object *in, PGresult **res, gw_err *e);
 typedef bool (*gw_answer_fn) (gw_request *r, json_object *in, PGresult **res, gw_out *o, gw_err *e);
+typedef bool (*gw_parse_fn) (gw_request *r);
 
 typedef struct gw_op
 {
@@ -239,6 +242,8 @@ typedef struct gw_op
 	gw_reply_fn reply;
 	gw_build_fn start;			/* streamed operations: instead of build/reply */
 	gw_answer_fn answer;		/* instead of reply: writes the answer itself */
+	gw_parse_fn parse;			/* a JSON body's fast path: true when it took
+								 * the body (r->fast), else json-c parses it */
 } gw_op;
 
 const gw_op *gw_op_find(const char *target);
@@ -259,6 +264,7 @@ unsigned char *gw_base64_decode(const char *s, size_t *len);
 void		gw_buf_reserve(gw_buf *b, size_t more);
 void		gw_array_start(gw_buf *b, Oid elemtype, int n);
 void		gw_array_put(gw_buf *b, const char *data, int len);
+void		gw_array_count(gw_buf *b, int n);
 bool		gw_array_put_base64(gw_buf *b, const char *s, size_t slen);
 
 /* ---- SigV4 (sigv4.c) ---- */

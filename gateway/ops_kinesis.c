@@ -610,7 +610,7 @@ const gw_op gw_kinesis_ops[] = {
 	{"Kinesis_20131202", "DescribeStream", b_describe_stream, r_describe_stream},
 	{"Kinesis_20131202", "ListShards", b_list_shards, r_list_shards},
 	{"Kinesis_20131202", "PutRecord", b_put_record, r_put_record},
-	{"Kinesis_20131202", "PutRecords", b_put_records, NULL, NULL, a_put_records},
+	{"Kinesis_20131202", "PutRecords", b_put_records, NULL, NULL, a_put_records, p_put_records},
 	{"Kinesis_20131202", "GetShardIterator", b_get_shard_iterator, r_get_shard_iterator},
 	{"Kinesis_20131202", "GetRecords", b_get_records, NULL, NULL, a_get_records},
 	{"Kinesis_20131202", "SplitShard", b_split_shard, r_empty},

@@ -77,6 +77,8 @@ gw_request_free(gw_request *r)
 	free(r->resp);
 	if (r->input)
 		json_object_put(r->input);
+	if (r->fast)
+		r->fast_free(r->fast);
 	for (int i = 0; i < r->nqueries; i++)
 	{
 		for (int j = 0; j < r->queries[i].nparams; j++)
@@ -485,6 +487,8 @@ gw_request_dispatch(gw_request *r)
 	}
 	if (r->body_len == 0)
 		r->input = json_object_new_object();
+	else if (!r->cbor && r->op->parse && r->op->parse(r))
+		r->input = json_object_new_object();	/* the operation has what it needs */
 	else if (r->cbor)
 		r->input = gw_cbor_to_json((unsigned char *) r->body, r->body_len, err, sizeof(err));
 	else
