@@ -254,7 +254,7 @@ void		gw_map_pg_error(PGresult *res, gw_err *e);
 bool		gw_sub_start(gw_request *r, json_object *in, gw_err *e);
 void		gw_sub_detach(gw_sub *s);
 json_object *gw_records_json(PGresult *res);
-json_object *gw_child_shards_json(PGresult *res);
+json_object *gw_child_shards_json(PGresult *res, int row);
 
 /* ---- codecs (codec.c) ---- */
 json_object *gw_cbor_to_json(const unsigned char *buf, size_t len, char *err, size_t errlen);

@@ -1,6 +1,6 @@
 /*
  * ops_get.c - GetRecords, the read hot path: one query returns the
- * records (unnest of get_records) in binary format, so the data arrive as
+ * records (get_records_rows) in binary format, so the data arrive as
  * bytes, not bytea hex; the answer is written straight into one buffer
  * (answer.c).  Also the records of a SubscribeToShard event as a json-c
  * object (gw_records_json; the event stream frames it).  Event-loop thread
@@ -13,9 +13,12 @@
 #include <string.h>
 
 /*
- * GetRecords: the result comes in binary format, every column but the
- * data cast to text (whose binary form is its text), so the records'
- * bytes arrive as they are instead of as bytea hex.
+ * GetRecords: get_records_rows (a row per record, then the row of the
+ * iterator, lag and children), not unnest() of get_records' array, which
+ * costs the backend a tuplestore row per record (test/bench/PROFILE.md).
+ * The result comes in binary format, every column but the data cast to
+ * text (whose binary form is its text), so the records' bytes arrive as
+ * they are instead of as bytea hex.
  */
 bool
 b_get_records(gw_request *r, json_object *in, gw_err *e)
@@ -27,11 +30,9 @@ b_get_records(gw_request *r, json_object *in, gw_err *e)
 	if (!in_req(in, "ShardIterator", &it, e) || !in_num(in, "Limit", nb, sizeof(nb), &limit, e))
 		return false;
 	gw_query_add(r, "SELECT g.next_shard_iterator, g.millis_behind_latest::text, array_to_string(g.child_shards, ','), "
-				 "r.sequence_number::text, extract(epoch FROM r.approximate_arrival_timestamp)::text, "
-				 "r.partition_key, r.data, c.children "
-				 "FROM kinesis.get_records($1, coalesce($2::integer, 10000)) g "
-				 "CROSS JOIN LATERAL (SELECT CASE WHEN g.child_shards IS NOT NULL THEN " CHILDREN_SQL " END) c(children) "
-				 "LEFT JOIN LATERAL unnest(g.records) r ON true",
+				 "g.sequence_number::text, extract(epoch FROM g.approximate_arrival_timestamp)::text, "
+				 "g.partition_key, g.data, CASE WHEN g.child_shards IS NOT NULL THEN " CHILDREN_SQL " END "
+				 "FROM kinesis.get_records_rows($1, coalesce($2::integer, 10000)) g",
 				 2, it, limit);
 	r->queries[r->nqueries - 1].binary_result = true;
 	return true;
@@ -73,7 +74,7 @@ gw_records_json(PGresult *g)
 	json_object_object_add(o, "Records", a);
 	if (PQntuples(g) > 0)
 	{
-		json_object *cs = gw_child_shards_json(g);
+		json_object *cs = gw_child_shards_json(g, 0);
 
 		add_col(o, "NextShardIterator", g, 0, 0);
 		add_int(o, "MillisBehindLatest", g, 0, 1);
@@ -84,25 +85,25 @@ gw_records_json(PGresult *g)
 }
 
 /*
- * The ChildShards of a get_records result with rows (NULL when there are
+ * The ChildShards in row of a get_records result (NULL when there are
  * none): column 7's JSON, else the names in column 2.
  */
 json_object *
-gw_child_shards_json(PGresult *g)
+gw_child_shards_json(PGresult *g, int row)
 {
 	json_object *cs;
 	char	   *list,
 			   *save = NULL;
 
-	if (PQnfields(g) > 7 && !PQgetisnull(g, 0, 7))
+	if (PQnfields(g) > 7 && !PQgetisnull(g, row, 7))
 	{
-		cs = json_tokener_parse(PQgetvalue(g, 0, 7));
+		cs = json_tokener_parse(PQgetvalue(g, row, 7));
 		return cs ? cs : json_object_new_array();
 	}
-	if (PQgetisnull(g, 0, 2))
+	if (PQgetisnull(g, row, 2))
 		return NULL;
 	cs = json_object_new_array();
-	list = strdup(PQgetvalue(g, 0, 2));
+	list = strdup(PQgetvalue(g, row, 2));
 	for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
 	{
 		json_object *c = json_object_new_object();
@@ -117,19 +118,21 @@ gw_child_shards_json(PGresult *g)
 
 /*
  * The answer of GetRecords, written straight out (answer.c): the members
- * and their order of gw_records_json, whose rows come in binary format.
+ * and their order of gw_records_json.  The rows come in binary format; the
+ * iterator, lag and children are in the last one (get_records_rows).
  */
 bool
 a_get_records(gw_request *r, json_object *in, PGresult **res, gw_out *o, gw_err *e)
 {
 	PGresult   *g = res[0];
 	int			n = PQntuples(g),
+				m = n - 1,
 				nrec = 0;
-	json_object *cs = n > 0 ? gw_child_shards_json(g) : NULL;
+	json_object *cs = n > 0 ? gw_child_shards_json(g, m) : NULL;
 
 	for (int i = 0; i < n; i++)
 		nrec += !PQgetisnull(g, i, 3);
-	gw_out_map(o, 1 + (n > 0 ? !PQgetisnull(g, 0, 0) + !PQgetisnull(g, 0, 1) + (cs != NULL) : 0));
+	gw_out_map(o, 1 + (n > 0 ? !PQgetisnull(g, m, 0) + !PQgetisnull(g, m, 1) + (cs != NULL) : 0));
 	gw_out_key(o, "Records");
 	gw_out_array(o, nrec);
 	for (int i = 0; i < n; i++)
@@ -156,15 +159,15 @@ a_get_records(gw_request *r, json_object *in, PGresult **res, gw_out *o, gw_err 
 	gw_out_end(o);
 	if (n > 0)
 	{
-		if (!PQgetisnull(g, 0, 0))
+		if (!PQgetisnull(g, m, 0))
 		{
 			gw_out_key(o, "NextShardIterator");
-			gw_out_str(o, PQgetvalue(g, 0, 0), PQgetlength(g, 0, 0));
+			gw_out_str(o, PQgetvalue(g, m, 0), PQgetlength(g, m, 0));
 		}
-		if (!PQgetisnull(g, 0, 1))
+		if (!PQgetisnull(g, m, 1))
 		{
 			gw_out_key(o, "MillisBehindLatest");
-			gw_out_int(o, strtoll(PQgetvalue(g, 0, 1), NULL, 10));
+			gw_out_int(o, strtoll(PQgetvalue(g, m, 1), NULL, 10));
 		}
 		if (cs)
 		{

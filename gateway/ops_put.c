@@ -3,8 +3,10 @@
  * Records checks them and builds the binary text[] / bytea[] parameters
  * (Data decoded from base64 straight into the array), so PostgreSQL
  * neither parses JSON nor decodes base64; and its answer, written
- * straight into one buffer (answer.c).  Also the Records check of
- * Firehose PutRecordBatch.  Event-loop thread only.
+ * straight into one buffer (answer.c).  A JSON body of the plain shape is
+ * parsed by yajl straight into those arrays (p_put_records, run before
+ * json-c would parse it); other bodies take the json-c tree.  Also the
+ * Records check of Firehose PutRecordBatch.  Event-loop thread only.
  */
 #include "ops.h"
 
