@@ -112,7 +112,7 @@ tapcheck:
 # The wire gateway (gateway/): a separate program, built with `make` and
 # installed with `make install` when its libraries are present (see
 # KG_PACKAGES in test/harness/lib.sh); `make gateway` builds it or fails.
-GATEWAY_LIBS_OK := $(shell pkg-config --exists libevent libevent_openssl libnghttp2 json-c libcbor libssl libpq 2>/dev/null && \
+GATEWAY_LIBS_OK := $(shell pkg-config --exists libevent libevent_openssl libnghttp2 json-c yajl libcbor libssl libpq 2>/dev/null && \
 	test -f /usr/include/http_parser.h && echo yes)
 .PHONY: gateway install-gateway clean-gateway
 gateway:
@@ -125,6 +125,6 @@ ifeq ($(GATEWAY_LIBS_OK),yes)
 all: gateway
 install: install-gateway
 else
-$(info kinesis_glue_gateway is not built: libevent-dev, libnghttp2-dev, libhttp-parser-dev, libjson-c-dev, libcbor-dev, libssl-dev or libpq-dev is missing)
+$(info kinesis_glue_gateway is not built: libevent-dev, libnghttp2-dev, libhttp-parser-dev, libjson-c-dev, libyajl-dev, libcbor-dev, libssl-dev or libpq-dev is missing)
 endif
 clean: clean-gateway

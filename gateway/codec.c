@@ -34,36 +34,62 @@ gw_base64_encode(const unsigned char *data, size_t len)
 	return out;
 }
 
+/* 1 + the value of each base64 character, 0 for the others */
+static unsigned char b64_value[256];
+
+static void
+b64_init(void)
+{
+	const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	for (int i = 0; i < 64; i++)
+		b64_value[(unsigned char) alphabet[i]] = (unsigned char) (i + 1);
+}
+
 /*
  * Decode n bytes of standard base64 (padded) into out, which has room for
- * n / 4 * 3 bytes; false when s is not base64.
+ * n / 4 * 3 bytes; false when s is not base64: a length that is not a
+ * multiple of 4, a character outside the alphabet, or '=' anywhere but as
+ * the last one or two characters.  One table-driven pass (the put path
+ * decodes every record's Data).
  */
 static bool
 base64_decode_into(const char *s, size_t n, unsigned char *out, size_t *len)
 {
-	int			got,
-				pad = 0;
+	const unsigned char *p = (const unsigned char *) s;
+	size_t		pad = 0,
+				o = 0;
 
 	if (n % 4 != 0)
 		return false;
-	for (size_t i = 0; i < n; i++)
+	if (!b64_value['A'])
+		b64_init();
+	if (n > 0 && p[n - 1] == '=')
+		pad = p[n - 2] == '=' ? 2 : 1;
+	for (size_t i = 0; i < n; i += 4)
 	{
-		char		ch = s[i];
+		unsigned	a = b64_value[p[i]],
+					b = b64_value[p[i + 1]],
+					c = b64_value[p[i + 2]],
+					d = b64_value[p[i + 3]];
+		uint32_t	v;
 
-		if (ch == '=')
+		if (i + 4 == n && pad > 0)
 		{
-			if (i < n - 2)
-				return false;
-			pad++;
+			d = 1;				/* '=' counts as 0 */
+			if (pad == 2)
+				c = 1;
 		}
-		else if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-				   (ch >= '0' && ch <= '9') || ch == '+' || ch == '/') || pad)
+		if (!a || !b || !c || !d)
 			return false;
+		v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
+		out[o++] = (unsigned char) (v >> 16);
+		if (i + 4 < n || pad < 2)
+			out[o++] = (unsigned char) (v >> 8);
+		if (i + 4 < n || pad < 1)
+			out[o++] = (unsigned char) v;
 	}
-	got = n ? EVP_DecodeBlock(out, (const unsigned char *) s, (int) n) : 0;
-	if (got < 0)
-		return false;
-	*len = got - pad;
+	*len = o;
 	return true;
 }
 
@@ -119,6 +145,16 @@ gw_array_start(gw_buf *b, Oid elemtype, int n)
 		buf_put_int32(b, (uint32_t) n);
 		buf_put_int32(b, 1);
 	}
+}
+
+/* Set the element count of an array started with n > 0 (gw_array_start). */
+void
+gw_array_count(gw_buf *b, int n)
+{
+	b->data[12] = (char) (n >> 24);
+	b->data[13] = (char) (n >> 16);
+	b->data[14] = (char) (n >> 8);
+	b->data[15] = (char) n;
 }
 
 /* Append an element of len bytes (the type's binary form); len < 0 is NULL. */

@@ -123,6 +123,8 @@ typedef struct gw_request
 	const struct gw_op *op;
 	char		target[96];
 	json_object *input;
+	void	   *fast;			/* what an operation's parse hook built */
+	void		(*fast_free) (void *fast);
 	char	   *role;			/* role to SET, or NULL (auth none) */
 	char	   *access_key;
 	int			phase;
@@ -160,6 +162,7 @@ const char *gw_request_header(gw_request *r, const char *name);
 void		gw_request_dispatch(gw_request *r);
 void		gw_request_error(gw_request *r, int status, const char *type, const char *fmt,...) __attribute__((format(printf, 4, 5)));
 void		gw_request_reply(gw_request *r, int status, json_object *body);
+void		gw_request_reply_buf(gw_request *r, int status, char *body, size_t len);
 void		gw_request_log(gw_request *r);
 
 /* ---- connections (http.c) ---- */
@@ -196,8 +199,40 @@ typedef struct gw_err
 	char		message[512];
 } gw_err;
 
+/*
+ * An answer written straight into one buffer, as JSON text or CBOR
+ * (answer.c): maps and arrays declare their member count (CBOR's definite
+ * lengths), checked when they are closed.
+ */
+#define GW_OUT_DEPTH 8
+typedef struct gw_out
+{
+	gw_buf		b;
+	bool		cbor;
+	bool		after_key;		/* a key was written, its value is next */
+	bool		broken;			/* a count or the nesting went wrong */
+	int			depth;			/* open maps and arrays */
+	bool		is_map[GW_OUT_DEPTH];
+	size_t		declared[GW_OUT_DEPTH];
+	size_t		written[GW_OUT_DEPTH];
+} gw_out;
+
+void		gw_out_init(gw_out *o, bool cbor);
+void		gw_out_map(gw_out *o, size_t n);
+void		gw_out_array(gw_out *o, size_t n);
+void		gw_out_end(gw_out *o);
+void		gw_out_key(gw_out *o, const char *key);
+void		gw_out_str(gw_out *o, const char *s, size_t len);
+void		gw_out_blob(gw_out *o, const unsigned char *data, size_t len);
+void		gw_out_int(gw_out *o, int64_t v);
+void		gw_out_epoch(gw_out *o, const char *text);
+void		gw_out_json(gw_out *o, json_object *v);
+bool		gw_out_done(gw_out *o);
+
 typedef bool (*gw_build_fn) (gw_request *r, json_object *in, gw_err *e);
 typedef json_object *(*gw_reply_fn) (gw_request *r, json_object *in, PGresult **res, gw_err *e);
+typedef bool (*gw_answer_fn) (gw_request *r, json_object *in, PGresult **res, gw_out *o, gw_err *e);
+typedef bool (*gw_parse_fn) (gw_request *r);
 
 typedef struct gw_op
 {
@@ -206,6 +241,9 @@ typedef struct gw_op
 	gw_build_fn build;
 	gw_reply_fn reply;
 	gw_build_fn start;			/* streamed operations: instead of build/reply */
+	gw_answer_fn answer;		/* instead of reply: writes the answer itself */
+	gw_parse_fn parse;			/* a JSON body's fast path: true when it took
+								 * the body (r->fast), else json-c parses it */
 } gw_op;
 
 const gw_op *gw_op_find(const char *target);
@@ -216,6 +254,7 @@ void		gw_map_pg_error(PGresult *res, gw_err *e);
 bool		gw_sub_start(gw_request *r, json_object *in, gw_err *e);
 void		gw_sub_detach(gw_sub *s);
 json_object *gw_records_json(PGresult *res);
+json_object *gw_child_shards_json(PGresult *res, int row);
 
 /* ---- codecs (codec.c) ---- */
 json_object *gw_cbor_to_json(const unsigned char *buf, size_t len, char *err, size_t errlen);
@@ -225,6 +264,7 @@ unsigned char *gw_base64_decode(const char *s, size_t *len);
 void		gw_buf_reserve(gw_buf *b, size_t more);
 void		gw_array_start(gw_buf *b, Oid elemtype, int n);
 void		gw_array_put(gw_buf *b, const char *data, int len);
+void		gw_array_count(gw_buf *b, int n);
 bool		gw_array_put_base64(gw_buf *b, const char *s, size_t slen);
 
 /* ---- SigV4 (sigv4.c) ---- */

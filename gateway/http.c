@@ -297,6 +297,12 @@ h1_process(gw_conn *c)
 }
 
 static void
+free_body(const void *data, size_t len, void *arg)
+{
+	free((void *) data);
+}
+
+static void
 h1_respond(gw_conn *c, gw_request *r)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -308,7 +314,11 @@ h1_respond(gw_conn *c, gw_request *r)
 						r->status, http_status_str(r->status), r->resp_type, r->resp_len, rid,
 						r->err_type ? "x-amzn-ErrorType: " : "", r->err_type ? r->err_type : "",
 						r->err_type ? "\r\n" : "", c->keep_alive ? "" : "Connection: close\r\n");
-	evbuffer_add(out, r->resp, r->resp_len);
+	/* the body goes out without a copy; libevent frees it once written */
+	if (r->resp_len > 0 && evbuffer_add_reference(out, r->resp, r->resp_len, free_body, NULL) == 0)
+		r->resp = NULL;
+	else
+		evbuffer_add(out, r->resp, r->resp_len);
 	conn_unlink(c, r);
 	gw_request_free(r);
 	c->busy = false;

@@ -40,7 +40,10 @@ void		add_stream_settings(json_object *d, PGresult *res, int col);
 bool		check_record_size(json_object *in, bool required, gw_err *e);
 
 bool		b_put_records(gw_request *r, json_object *in, gw_err *e);
-json_object *r_put_records(gw_request *r, json_object *in, PGresult **res, gw_err *e);
+bool		p_put_records(gw_request *r);
+bool		a_put_records(gw_request *r, json_object *in, PGresult **res, gw_out *o, gw_err *e);
+bool		b_get_records(gw_request *r, json_object *in, gw_err *e);
+bool		a_get_records(gw_request *r, json_object *in, PGresult **res, gw_out *o, gw_err *e);
 
 extern const gw_op gw_kinesis_ops[];
 extern const gw_op gw_kinesis_meta_ops[];

@@ -3,7 +3,8 @@
  * queries of kinesis.* SQL functions from the request and composes the
  * Kinesis response from their rows.  Timestamps are selected as epoch
  * seconds and bytea as hex (GetRecords: binary), so the session's
- * DateStyle and bytea_output do not matter.  PutRecords is in ops_put.c.
+ * DateStyle and bytea_output do not matter.  PutRecords is in ops_put.c,
+ * GetRecords in ops_get.c.
  * Event-loop thread only.
  */
 #include "ops.h"
@@ -533,102 +534,6 @@ r_get_shard_iterator(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 	return o;
 }
 
-/*
- * GetRecords: the result comes in binary format, every column but the
- * data cast to text (whose binary form is its text), so the records'
- * bytes arrive as they are instead of as bytea hex.
- */
-static bool
-b_get_records(gw_request *r, json_object *in, gw_err *e)
-{
-	const char *it,
-			   *limit;
-	char		nb[32];
-
-	if (!in_req(in, "ShardIterator", &it, e) || !in_num(in, "Limit", nb, sizeof(nb), &limit, e))
-		return false;
-	gw_query_add(r, "SELECT g.next_shard_iterator, g.millis_behind_latest::text, array_to_string(g.child_shards, ','), "
-				 "r.sequence_number::text, extract(epoch FROM r.approximate_arrival_timestamp)::text, "
-				 "r.partition_key, r.data, c.children "
-				 "FROM kinesis.get_records($1, coalesce($2::integer, 10000)) g "
-				 "CROSS JOIN LATERAL (SELECT CASE WHEN g.child_shards IS NOT NULL THEN " CHILDREN_SQL " END) c(children) "
-				 "LEFT JOIN LATERAL unnest(g.records) r ON true",
-				 2, it, limit);
-	r->queries[r->nqueries - 1].binary_result = true;
-	return true;
-}
-
-/*
- * Records, NextShardIterator, MillisBehindLatest and ChildShards from the
- * rows of the get_records query (shared with SubscribeToShard): the data
- * column is bytea in text (hex) or binary format, the others text.  Column
- * 7, when the query has it, holds the ChildShards as JSON text
- * (CHILDREN_SQL: ids, parents and hash key ranges); else column 2 names the
- * children only.
- */
-json_object *
-gw_records_json(PGresult *g)
-{
-	json_object *o = json_object_new_object(),
-			   *a = json_object_new_array();
-
-	for (int i = 0; i < PQntuples(g); i++)
-	{
-		json_object *x;
-		char	   *b64;
-
-		if (PQgetisnull(g, i, 3))
-			continue;
-		x = json_object_new_object();
-		add_col(x, "SequenceNumber", g, i, 3);
-		add_epoch(x, "ApproximateArrivalTimestamp", g, i, 4);
-		if (PQfformat(g, 6) == 1)
-			b64 = gw_base64_encode((const unsigned char *) PQgetvalue(g, i, 6), PQgetlength(g, i, 6));
-		else
-			b64 = bytea_to_base64(PQgetvalue(g, i, 6));
-		add_str(x, "Data", b64);
-		free(b64);
-		add_col(x, "PartitionKey", g, i, 5);
-		json_object_array_add(a, x);
-	}
-	json_object_object_add(o, "Records", a);
-	if (PQntuples(g) > 0)
-	{
-		add_col(o, "NextShardIterator", g, 0, 0);
-		add_int(o, "MillisBehindLatest", g, 0, 1);
-		if (PQnfields(g) > 7 && !PQgetisnull(g, 0, 7))
-		{
-			json_object *cs = json_tokener_parse(PQgetvalue(g, 0, 7));
-
-			json_object_object_add(o, "ChildShards", cs ? cs : json_object_new_array());
-		}
-		else if (!PQgetisnull(g, 0, 2))
-		{
-			json_object *cs = json_object_new_array();
-			char	   *list = strdup(PQgetvalue(g, 0, 2)),
-					   *save = NULL;
-
-			for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
-			{
-				json_object *c = json_object_new_object();
-
-				add_str(c, "ShardId", t);
-				json_object_object_add(c, "ParentShards", json_object_new_array());
-				json_object_array_add(cs, c);
-			}
-			free(list);
-			json_object_object_add(o, "ChildShards", cs);
-		}
-	}
-	return o;
-}
-
-static json_object *
-r_get_records(gw_request *r, json_object *in, PGresult **res, gw_err *e)
-{
-	return gw_records_json(res[0]);
-}
-
 /* ---- consumers ---- */
 
 #define CONSUMER_SQL "SELECT consumer_name, consumer_status, " \
@@ -738,9 +643,9 @@ const gw_op gw_kinesis_ops[] = {
 	{"Kinesis_20131202", "DescribeStream", b_describe_stream, r_describe_stream},
 	{"Kinesis_20131202", "ListShards", b_list_shards, r_list_shards},
 	{"Kinesis_20131202", "PutRecord", b_put_record, r_put_record},
-	{"Kinesis_20131202", "PutRecords", b_put_records, r_put_records},
+	{"Kinesis_20131202", "PutRecords", b_put_records, NULL, NULL, a_put_records, p_put_records},
 	{"Kinesis_20131202", "GetShardIterator", b_get_shard_iterator, r_get_shard_iterator},
-	{"Kinesis_20131202", "GetRecords", b_get_records, r_get_records},
+	{"Kinesis_20131202", "GetRecords", b_get_records, NULL, NULL, a_get_records},
 	{"Kinesis_20131202", "SplitShard", b_split_shard, r_empty},
 	{"Kinesis_20131202", "MergeShards", b_merge_shards, r_empty},
 	{"Kinesis_20131202", "UpdateShardCount", b_update_shard_count, r_update_shard_count},

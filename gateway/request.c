@@ -77,6 +77,8 @@ gw_request_free(gw_request *r)
 	free(r->resp);
 	if (r->input)
 		json_object_put(r->input);
+	if (r->fast)
+		r->fast_free(r->fast);
 	for (int i = 0; i < r->nqueries; i++)
 	{
 		for (int j = 0; j < r->queries[i].nparams; j++)
@@ -153,6 +155,20 @@ gw_request_log(gw_request *r)
 			   r->resp_len, ms, r->access_key ? r->access_key : "-", r->role ? r->role : "-");
 }
 
+/* Send the answer in r->resp; log the request. */
+static void
+send_answer(gw_request *r, int status)
+{
+	r->answered = true;
+	r->status = status;
+	r->resp_type = r->cbor ? "application/x-amz-cbor-1.1" : "application/x-amz-json-1.1";
+	gw_request_log(r);
+	if (r->conn)
+		gw_conn_respond(r);
+	else
+		gw_request_free(r);
+}
+
 /* Encode body in the request's content type and send it; log the request. */
 void
 gw_request_reply(gw_request *r, int status, json_object *body)
@@ -162,13 +178,8 @@ gw_request_reply(gw_request *r, int status, json_object *body)
 		json_object_put(body);
 		return;
 	}
-	r->answered = true;
-	r->status = status;
 	if (r->cbor)
-	{
 		r->resp = (char *) gw_json_to_cbor(body, &r->resp_len);
-		r->resp_type = "application/x-amz-cbor-1.1";
-	}
 	else
 	{
 		const char *s = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -176,14 +187,23 @@ gw_request_reply(gw_request *r, int status, json_object *body)
 		r->resp_len = strlen(s);
 		r->resp = malloc(r->resp_len + 1);
 		memcpy(r->resp, s, r->resp_len + 1);
-		r->resp_type = "application/x-amz-json-1.1";
 	}
 	json_object_put(body);
-	gw_request_log(r);
-	if (r->conn)
-		gw_conn_respond(r);
-	else
-		gw_request_free(r);
+	send_answer(r, status);
+}
+
+/* Send len bytes already in the request's content type (malloc'd; taken over). */
+void
+gw_request_reply_buf(gw_request *r, int status, char *body, size_t len)
+{
+	if (r->answered)
+	{
+		free(body);
+		return;
+	}
+	r->resp = body;
+	r->resp_len = len;
+	send_answer(r, status);
 }
 
 /* Answer with a Kinesis error body. */
@@ -273,6 +293,26 @@ op_done(gw_request *r, PGresult **res, int nres, PGresult *error)
 	{
 		gw_map_pg_error(error, &e);
 		reply_err(r, &e);
+		return;
+	}
+	if (r->op->answer)
+	{
+		gw_out		o;
+
+		gw_out_init(&o, r->cbor);
+		if (!r->op->answer(r, r->input, res, &o, &e))
+		{
+			free(o.b.data);
+			reply_err(r, &e);
+		}
+		else if (!gw_out_done(&o))
+		{
+			free(o.b.data);
+			gw_log(GW_LOG_ERROR, "%s: the answer's member counts are wrong", r->target);
+			gw_request_error(r, 500, "InternalFailure", "the answer could not be encoded");
+		}
+		else
+			gw_request_reply_buf(r, 200, o.b.data, o.b.len);
 		return;
 	}
 	out = r->op->reply(r, r->input, res, &e);
@@ -447,6 +487,8 @@ gw_request_dispatch(gw_request *r)
 	}
 	if (r->body_len == 0)
 		r->input = json_object_new_object();
+	else if (!r->cbor && r->op->parse && r->op->parse(r))
+		r->input = json_object_new_object();	/* the operation has what it needs */
 	else if (r->cbor)
 		r->input = gw_cbor_to_json((unsigned char *) r->body, r->body_len, err, sizeof(err));
 	else

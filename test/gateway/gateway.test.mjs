@@ -468,6 +468,48 @@ test('malformed JSON bodies get SerializationException, the gateway stays up', a
   assert.equal(ok.status, 200);
 });
 
+// PutRecords' JSON fast path (yajl, no json-c tree) takes only bodies of the plain shape; a
+// member with a number ("__slow": 0, ignored by PutRecords) sends the same body through json-c.
+// Both must answer alike, and the records of the fast path must read back as sent.
+test('PutRecords JSON: the fast path answers as the json-c path does', async () => {
+  const J = 'application/x-amz-json-1.1';
+  const c = kinesis(OPEN);
+  const s = `fastpath-${Date.now()}`;
+  await c.send(new K.CreateStreamCommand({ StreamName: s, ShardCount: 1 }));
+  const R = (k, d) => `{"PartitionKey":${JSON.stringify(k)},"Data":${JSON.stringify(d)}}`;
+  const keys = ['plain', "<>&'", 'sl/ash', 'üñí 😀', 'x'.repeat(256)]; // no escapes: the fast path
+  const slowKeys = ['q"uo\\te', 'nl\n', 'ctl\u0001']; // escapes: json-c
+  const bodies = [
+    `{"StreamName":"${s}","Records":[${keys.map((k, i) => R(k, Buffer.from(`d${i}\u0000\u00ff`).toString('base64'))).join(',')},${R('e', '')}]}`,
+    `{"StreamName":"${s}","Records":[${slowKeys.map((k) => R(k, 'QQ==')).join(',')}]}`,
+    `{"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/${s}","Records":[${R('a', 'QQ==')}],"Other":"x"}`,
+    `{"StreamName":"${s}","Records":[{"PartitionKey":"k","Data":"QQ==","ExplicitHashKey":"7","Extra":"e"}]}`,
+    `{"StreamName":"${s}","Records":[{"PartitionKey":"k","Data":"QQ==","ExplicitHashKey":"x"}]}`,
+    `{"StreamName":"other","StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/${s}","Records":[${R('a', 'QQ==')}]}`,
+    `{"StreamName":"${s}x","Records":[${R('a', 'QQ==')}]}`,
+    `{"StreamName":"${s}","Records":[]}`,
+    `{"StreamName":"${s}","Records":[${R('a', 'QQ=')}]}`,
+    `{"StreamName":"${s}","Records":[{"Data":"QQ=="}]}`,
+    `{"StreamName":"${s}","Records":[${R('', 'QQ==')}]}`,
+    `{"StreamName":"${s}","Records":[${R('x'.repeat(257), 'QQ==')}]}`,
+    `{"StreamName":"${s}","Records":[${Array.from({ length: 501 }, (_, i) => R(`k${i}`, 'QQ==')).join(',')}]}`,
+  ];
+  const answer = async (body) => {
+    const r = await postH1(OPEN, 'Kinesis_20131202.PutRecords', Buffer.from(body), J);
+    return `${r.status} ${r.body.toString().replace(/"SequenceNumber":"\d+"/g, '"SequenceNumber":"S"')}`;
+  };
+  for (const body of bodies)
+    assert.equal(await answer(body), await answer(`{"__slow":0,${body.slice(1)}`), body.slice(0, 200));
+  const it = await c.send(new K.GetShardIteratorCommand({ StreamName: s, ShardId: 'shardId-000000000000',
+    ShardIteratorType: 'TRIM_HORIZON' }));
+  const g = await c.send(new K.GetRecordsCommand({ ShardIterator: it.ShardIterator }));
+  const first = g.Records.slice(0, keys.length + 1);
+  assert.deepEqual(first.map((x) => x.PartitionKey), [...keys, 'e']);
+  assert.deepEqual(first.map((x) => Buffer.from(x.Data).toString()),
+    [...keys.map((_, i) => `d${i}\u0000\u00ff`), '']);
+  await c.send(new K.DeleteStreamCommand({ StreamName: s }));
+});
+
 // ---- SigV4 (keys: admin() and reader() of lib.mjs) ----
 
 for (const h1 of [false, true]) {

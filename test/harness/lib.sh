@@ -32,6 +32,7 @@ KG_PACKAGES=(
 	libnghttp2-dev
 	libhttp-parser-dev
 	libjson-c-dev
+	libyajl-dev
 	libcbor-dev
 	libssl-dev
 	libpq-dev

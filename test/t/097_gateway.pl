@@ -130,7 +130,7 @@ SKIP:
 		$count++;
 		ok(!defined $1, "node: $2") or diag($tap);
 	}
-	is($count, 30, 'every node test ran') or diag($tap);
+	is($count, 31, 'every node test ran') or diag($tap);
 }
 is(sql('SELECT count(*) FROM firehose.delivery_stream_metrics WHERE delivery_stream_name = \'gw-fh\''), '1',
 	'the delivery stream the Firehose client used is still there');
