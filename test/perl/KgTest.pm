@@ -39,6 +39,7 @@ use warnings;
 use Exporter 'import';
 use Cwd ();
 use File::Basename ();
+use IO::Socket::INET;
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -48,7 +49,7 @@ use Time::HiRes qw(time usleep);
 our @EXPORT = qw(kg_node kg_sql kg_wait kg_poll kg_wait_worker kg_job_run_end kg_set_conf
   kg_kill9 kg_crash kg_pgbench kg_psql_bg kg_finish kg_transactions kg_firehose_producers
   kg_put_orders kg_orders_digest kg_read_count kg_cluster kg_cluster_node kg_conninfo
-  kg_gateway_program kg_npm_ci kg_stubborn_sql);
+  kg_gateway_program kg_npm_ci kg_node_tests kg_wait_port kg_stubborn_sql);
 
 # Settings every kg_node gets unless the test changes or drops them.
 my %default_settings = (
@@ -337,6 +338,33 @@ sub kg_npm_ci
 	return $ok;
 }
 
+sub kg_node_tests
+{
+	my ($tdir, $files, $expected) = @_;
+	my $tap = `cd '$tdir' && timeout 300 node --test --test-reporter=tap $files 2>&1`;
+	my $count = 0;
+	for my $line (split /\n/, $tap)
+	{
+		next unless $line =~ /^(not )?ok \d+ - (.*)$/;
+		$count++;
+		ok(!defined $1, "node: $2") or diag($tap);
+	}
+	is($count, $expected, 'every node test ran') or diag($tap);
+}
+
+sub kg_wait_port
+{
+	my ($port) = @_;
+	my $deadline = time() + 10;
+	while (time() < $deadline)
+	{
+		my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1);
+		if ($s) { close $s; return 1; }
+		usleep(50_000);
+	}
+	return 0;
+}
+
 sub kg_stubborn_sql
 {
 	return q{
@@ -531,6 +559,17 @@ C<app>), e.g. to add to a running cluster with C<kinesis_cluster.add_node>.
 Skips the whole test unless node and npm run and kinesis_glue_gateway is
 built (in gateway/ or on PATH); returns the gateway's path and the
 test/gateway directory.
+
+=item kg_node_tests($tdir, $files, $expected)
+
+Runs the node:test files C<$files> (space-separated, in C<$tdir>) with the
+TAP reporter (environment from the caller), one assertion per node test
+named C<node: ...>, and checks that C<$expected> of them ran.
+
+=item kg_wait_port($port)
+
+Waits up to 10 s until something accepts connections on 127.0.0.1:C<$port>
+(a gateway that was just started); returns whether it did.
 
 =item kg_npm_ci($tdir, $what)
 

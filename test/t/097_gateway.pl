@@ -85,13 +85,7 @@ sub start_gateway
 		exec $gateway, '--config', $conf or die "exec: $!";
 	}
 	push @gateways, $pid;
-	my $deadline = time() + 10;
-	while (time() < $deadline)
-	{
-		my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 1);
-		if ($s) { close $s; last; }
-		usleep(50_000);
-	}
+	kg_wait_port($port);
 	return ($port, $pid, $log, $conf);
 }
 
@@ -122,15 +116,7 @@ SKIP:
 	local $ENV{GW_TLS} = "https://localhost:$tls_port";
 	local $ENV{GW_PGHOST} = $host;
 	local $ENV{GW_PGPORT} = $pgport;
-	my $tap = `cd '$tdir' && timeout 300 node --test --test-reporter=tap gateway.test.mjs newest_ops.test.mjs 2>&1`;
-	my $count = 0;
-	for my $line (split /\n/, $tap)
-	{
-		next unless $line =~ /^(not )?ok \d+ - (.*)$/;
-		$count++;
-		ok(!defined $1, "node: $2") or diag($tap);
-	}
-	is($count, 31, 'every node test ran') or diag($tap);
+	kg_node_tests($tdir, 'gateway.test.mjs newest_ops.test.mjs', 31);
 }
 is(sql('SELECT count(*) FROM firehose.delivery_stream_metrics WHERE delivery_stream_name = \'gw-fh\''), '1',
 	'the delivery stream the Firehose client used is still there');
