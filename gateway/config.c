@@ -167,6 +167,16 @@ set_key(gw_config *c, const char *k, const char *v, char *err, size_t errlen)
 		c->auth_sigv4 = strcmp(v, "sigv4") == 0;
 		return true;
 	}
+	if (strcmp(k, "routing") == 0)
+	{
+		if (strcmp(v, "local") && strcmp(v, "cluster"))
+		{
+			snprintf(err, errlen, "routing must be local or cluster");
+			return false;
+		}
+		c->routing = strcmp(v, "cluster") == 0 ? GW_ROUTING_CLUSTER : GW_ROUTING_LOCAL;
+		return true;
+	}
 	if (strcmp(k, "access_key_table") == 0)
 	{
 		if (!valid_table(v))
@@ -255,6 +265,7 @@ gw_config_load(const char *path, char **overrides, int noverrides, char *err, si
 	c->max_clock_skew = 300;
 	c->max_subscriptions = 100;
 	c->subscribe_seconds = 300;
+	c->routing = GW_ROUTING_LOCAL;
 
 	if (path)
 	{

@@ -54,7 +54,14 @@ typedef struct gw_config
 	int			max_clock_skew;
 	int			max_subscriptions;
 	int			subscribe_seconds;
+	int			routing;		/* GW_ROUTING_*: which SQL functions run */
 } gw_config;
+
+/* routing: kinesis.* on the gateway's database, or kinesis_cluster.* on a proxy */
+enum
+{
+	GW_ROUTING_LOCAL, GW_ROUTING_CLUSTER
+};
 
 enum
 {
@@ -247,6 +254,7 @@ typedef struct gw_op
 } gw_op;
 
 const gw_op *gw_op_find(const char *target);
+bool		gw_op_routed(const gw_op *op, gw_err *e);
 void		gw_query_add(gw_request *r, const char *sql, int nparams,...);
 void		gw_map_pg_error(PGresult *res, gw_err *e);
 

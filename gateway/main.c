@@ -62,12 +62,23 @@ static const char *help_text =
 "    max_queue = N             requests waiting for a database connection (10000)\n"
 "    max_subscriptions = N     SubscribeToShard streams at once, each with its own connection (100)\n"
 "    subscribe_seconds = N     a subscription ends after N seconds (300, as Kinesis)\n"
+"    routing = local|cluster   local: run kinesis.* on the conninfo database; cluster: that\n"
+"                              database is the proxy of kinesis_glue_cluster and the Data Streams\n"
+"                              operations it routes run as kinesis_cluster.* (local)\n"
 "\n"
 "AUTHENTICATION\n"
 "    With auth = sigv4 the AWS Signature Version 4 of every request is verified against the\n"
 "    secret in access_key_table, and the request runs as the PostgreSQL role mapped to the key\n"
 "    (SET ROLE inside the request's transaction), so GRANTs decide.  The login of conninfo must\n"
 "    be a member of those roles.  gateway/kinesis_glue_gateway.sql creates the table.\n"
+"\n"
+"ROUTING\n"
+"    With routing = cluster, CreateStream, DeleteStream, ListStreams, DescribeStream(Summary),\n"
+"    ListShards, PutRecord(s), GetShardIterator, GetRecords, SplitShard and MergeShards call\n"
+"    kinesis_cluster.*, which routes each to the node(s) holding the shards (iterators name their\n"
+"    node); every other operation, and Firehose, answers InvalidArgumentException \"... is not\n"
+"    available through a gateway in routing = cluster mode\", as kinesis_cluster does not route\n"
+"    it (a routing = local gateway on a node serves only that node's copy of a stream).\n"
 "\n"
 "SIGNALS\n"
 "    SIGHUP     re-read the configuration (not listen), reconnect the pool if conninfo or\n"
@@ -79,7 +90,8 @@ static const char *help_text =
 "\n"
 "EXAMPLES\n"
 "    kinesis_glue_gateway -s listen=127.0.0.1:4567 -s 'conninfo=dbname=app'\n"
-"    aws --endpoint-url http://127.0.0.1:4567 kinesis list-streams\n";
+"    aws --endpoint-url http://127.0.0.1:4567 kinesis list-streams\n"
+"    kinesis_glue_gateway -s 'conninfo=host=proxy dbname=app' -s routing=cluster\n";
 
 static gw_config *
 load(char *err, size_t errlen)

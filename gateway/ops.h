@@ -34,6 +34,31 @@ void		add_int(json_object *o, const char *key, PGresult *res, int row, int col);
 	"'HashKeyRange', json_build_object('StartingHashKey', x.starting_hash_key::text, " \
 	"'EndingHashKey', x.ending_hash_key::text)) ORDER BY x.shard_id)::text FROM kinesis.child_shards($1) x)"
 
+/* The statements that depend on the routing setting (ops_routing.c). */
+typedef struct gw_sql_variant
+{
+	const char *sql;
+	int			nparams;		/* the first nparams arguments of ROUTED_QUERY */
+} gw_sql_variant;
+
+enum
+{
+	GW_Q_CREATE_STREAM, GW_Q_DELETE_STREAM, GW_Q_LIST_STREAMS, GW_Q_SUMMARY, GW_Q_SHARDS,
+	GW_Q_PUT_RECORD, GW_Q_PUT_RECORDS, GW_Q_PUT_RECORDS_HASH, GW_Q_GET_SHARD_ITERATOR,
+	GW_Q_GET_RECORDS, GW_Q_SPLIT_SHARD, GW_Q_MERGE_SHARDS, GW_Q_COUNT
+};
+
+extern const gw_sql_variant gw_sql[GW_Q_COUNT][2];
+
+/*
+ * Add query q of the configured routing; its statement takes the first
+ * nparams of the arguments (the others are ignored: a routing whose
+ * function has fewer parameters drops the trailing ones).
+ */
+#define ROUTED_QUERY(r, q, ...) \
+	gw_query_add(r, gw_sql[q][gw_conf->routing].sql, gw_sql[q][gw_conf->routing].nparams, __VA_ARGS__)
+#define ROUTED_CLUSTER (gw_conf->routing == GW_ROUTING_CLUSTER)
+
 json_object *r_empty(gw_request *r, json_object *in, PGresult **res, gw_err *e);
 json_object *consumer_json(const char *stream, PGresult *res, int row, bool with_stream);
 void		add_stream_settings(json_object *d, PGresult *res, int col);

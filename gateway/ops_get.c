@@ -18,7 +18,8 @@
  * costs the backend a tuplestore row per record (test/bench/PROFILE.md).
  * The result comes in binary format, every column but the data cast to
  * text (whose binary form is its text), so the records' bytes arrive as
- * they are instead of as bytea hex.
+ * they are instead of as bytea hex.  With routing = cluster the same
+ * columns come from kinesis_cluster.get_records (ops_routing.c).
  */
 bool
 b_get_records(gw_request *r, json_object *in, gw_err *e)
@@ -29,11 +30,7 @@ b_get_records(gw_request *r, json_object *in, gw_err *e)
 
 	if (!in_req(in, "ShardIterator", &it, e) || !in_num(in, "Limit", nb, sizeof(nb), &limit, e))
 		return false;
-	gw_query_add(r, "SELECT g.next_shard_iterator, g.millis_behind_latest::text, array_to_string(g.child_shards, ','), "
-				 "g.sequence_number::text, extract(epoch FROM g.approximate_arrival_timestamp)::text, "
-				 "g.partition_key, g.data, CASE WHEN g.child_shards IS NOT NULL THEN " CHILDREN_SQL " END "
-				 "FROM kinesis.get_records_rows($1, coalesce($2::integer, 10000)) g",
-				 2, it, limit);
+	ROUTED_QUERY(r, GW_Q_GET_RECORDS, it, limit);
 	r->queries[r->nqueries - 1].binary_result = true;
 	return true;
 }

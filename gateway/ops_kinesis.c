@@ -1,7 +1,8 @@
 /*
  * ops_kinesis.c - the Kinesis Data Streams operations: each builds the
  * queries of kinesis.* SQL functions from the request and composes the
- * Kinesis response from their rows.  Timestamps are selected as epoch
+ * Kinesis response from their rows (kinesis_cluster.* with routing =
+ * cluster: the statements that differ are in ops_routing.c).  Timestamps are selected as epoch
  * seconds and bytea as hex (GetRecords: binary), so the session's
  * DateStyle and bytea_output do not matter.  PutRecords is in ops_put.c,
  * GetRecords in ops_get.c.
@@ -14,6 +15,34 @@
 #include <string.h>
 
 /* ---- control plane ---- */
+
+/*
+ * What CreateStream may ask of kinesis_cluster.create_stream: a PROVISIONED
+ * stream (shards spread over the nodes' home ranges) distributed by
+ * partition key, without tags (tags and strategies are each node's own and
+ * not routed).  False with the reason in e otherwise.
+ */
+static bool
+cluster_create_check(json_object *in, const char *mode, gw_err *e)
+{
+	json_object *v;
+
+	if (mode && strcmp(mode, "PROVISIONED") != 0)
+		return op_fail(e, "InvalidArgumentException",
+					   "stream mode %.40s is not available through a gateway in routing = cluster mode: "
+					   "a cluster stream is PROVISIONED, its shards spread over the nodes", mode);
+	if (json_object_object_get_ex(in, "RecordDistributionStrategy", &v) && v &&
+		strcmp(json_object_get_string(v), "USER_PARTITION_KEY") != 0)
+		return op_fail(e, "InvalidArgumentException",
+					   "RecordDistributionStrategy is not available through a gateway in routing = cluster mode: "
+					   "records go to nodes by partition key");
+	if (json_object_object_get_ex(in, "Tags", &v) && v && json_object_is_type(v, json_type_object) &&
+		json_object_object_length(v) > 0)
+		return op_fail(e, "InvalidArgumentException",
+					   "Tags are not available through a gateway in routing = cluster mode: "
+					   "kinesis_cluster does not route tags");
+	return true;
+}
 
 static bool
 b_create_stream(gw_request *r, json_object *in, gw_err *e)
@@ -33,8 +62,9 @@ b_create_stream(gw_request *r, json_object *in, gw_err *e)
 	if (json_object_object_get_ex(in, "WarmThroughputMiBps", &md) && md)
 		return op_fail(e, "InvalidArgumentException",
 					   "warm throughput is not supported: kinesis_glue streams are not provisioned by throughput");
-	gw_query_add(r, "SELECT kinesis.create_stream($1, $2::integer, coalesce($3, 'PROVISIONED'))", 3,
-				 name, count, mode);
+	if (ROUTED_CLUSTER && !cluster_create_check(in, mode, e))
+		return false;
+	ROUTED_QUERY(r, GW_Q_CREATE_STREAM, name, count, mode);
 
 	/*
 	 * RecordDistributionStrategy: set in the same transaction (create_stream
@@ -65,8 +95,7 @@ static bool
 b_delete_stream(gw_request *r, json_object *in, gw_err *e)
 {
 	STREAM(in);
-	gw_query_add(r, "SELECT kinesis.delete_stream($1, coalesce($2::boolean, false))", 2, stream,
-				 in_bool(in, "EnforceConsumerDeletion"));
+	ROUTED_QUERY(r, GW_Q_DELETE_STREAM, stream, in_bool(in, "EnforceConsumerDeletion"));
 	return true;
 }
 
@@ -91,11 +120,7 @@ b_list_streams(gw_request *r, json_object *in, gw_err *e)
 		after = strndup((char *) t, l);
 		free(t);
 	}
-	gw_query_add(r, "SELECT stream_name, stream_status, stream_mode, "
-				 "extract(epoch FROM stream_creation_timestamp) FROM kinesis.list_streams() "
-				 "WHERE $1::text IS NULL OR stream_name COLLATE \"C\" > $1 "
-				 "ORDER BY stream_name COLLATE \"C\" LIMIT least(greatest(coalesce($2::integer, 100), 1), 10000) + 1",
-				 2, after ? after : start, limit);
+	ROUTED_QUERY(r, GW_Q_LIST_STREAMS, after ? after : start, limit);
 	free(after);
 	return true;
 }
@@ -152,23 +177,11 @@ r_list_streams(gw_request *r, json_object *in, PGresult **res, gw_err *e)
 	return o;
 }
 
-#define SUMMARY_SQL "SELECT stream_name, stream_status, stream_mode, " \
-	"(extract(epoch FROM retention_period) / 3600)::integer, open_shard_count, consumer_count, " \
-	"extract(epoch FROM stream_creation_timestamp), st.encryption_type, st.key_id, " \
-	"array_to_json(st.shard_level_metrics)::text, st.record_distribution_strategy " \
-	"FROM kinesis.describe_stream_summary($1) CROSS JOIN kinesis.describe_stream_settings($1) st"
-
-#define SHARDS_SQL "SELECT shard_id, parent_shard_id, adjacent_parent_shard_id, starting_hash_key::text, " \
-	"ending_hash_key::text, starting_sequence_number::text, ending_sequence_number::text " \
-	"FROM kinesis.list_shards($1) WHERE ($2::text IS NULL OR shard_id > $2) " \
-	"AND (NOT coalesce($3::boolean, false) OR ending_sequence_number IS NULL) " \
-	"ORDER BY shard_id LIMIT least(greatest(coalesce($4::integer, 1000), 1), 10000) + 1"
-
 static bool
 b_summary(gw_request *r, json_object *in, gw_err *e)
 {
 	STREAM(in);
-	gw_query_add(r, SUMMARY_SQL, 1, stream);
+	ROUTED_QUERY(r, GW_Q_SUMMARY, stream);
 	return true;
 }
 
@@ -251,9 +264,8 @@ b_describe_stream(gw_request *r, json_object *in, gw_err *e)
 	STREAM(in);
 	if (!in_num(in, "Limit", nb, sizeof(nb), &limit, e))
 		return false;
-	gw_query_add(r, SUMMARY_SQL, 1, stream);
-	gw_query_add(r, SHARDS_SQL, 4, stream, in_str(in, "ExclusiveStartShardId"), NULL,
-				 limit ? limit : "100");
+	ROUTED_QUERY(r, GW_Q_SUMMARY, stream);
+	ROUTED_QUERY(r, GW_Q_SHARDS, stream, in_str(in, "ExclusiveStartShardId"), NULL, limit ? limit : "100");
 	return true;
 }
 
@@ -332,7 +344,7 @@ b_list_shards(gw_request *r, json_object *in, gw_err *e)
 						   "ShardFilter type \"%.40s\" is not supported by this gateway", type);
 		}
 	}
-	gw_query_add(r, SHARDS_SQL, 4, stream, after, open_only, limit);
+	ROUTED_QUERY(r, GW_Q_SHARDS, stream, after, open_only, limit);
 	free(tok);
 	/* the stream name for the next token */
 	gw_query_add(r, "SELECT $1::text", 1, stream);
@@ -374,7 +386,7 @@ b_split_shard(gw_request *r, json_object *in, gw_err *e)
 	STREAM(in);
 	if (!in_req(in, "ShardToSplit", &shard, e) || !in_req(in, "NewStartingHashKey", &key, e))
 		return false;
-	gw_query_add(r, "SELECT kinesis.split_shard($1, $2, $3::numeric)", 3, stream, shard, key);
+	ROUTED_QUERY(r, GW_Q_SPLIT_SHARD, stream, shard, key);
 	return true;
 }
 
@@ -387,7 +399,7 @@ b_merge_shards(gw_request *r, json_object *in, gw_err *e)
 	STREAM(in);
 	if (!in_req(in, "ShardToMerge", &a, e) || !in_req(in, "AdjacentShardToMerge", &b, e))
 		return false;
-	gw_query_add(r, "SELECT kinesis.merge_shards($1, $2, $3)", 3, stream, a, b);
+	ROUTED_QUERY(r, GW_Q_MERGE_SHARDS, stream, a, b);
 	return true;
 }
 
@@ -491,9 +503,7 @@ b_put_record(gw_request *r, json_object *in, gw_err *e)
 	key = in_str(in, "PartitionKey");
 	if (!in_req(in, "Data", &data, e) || !check_blob("Data", data, e))
 		return false;
-	gw_query_add(r, "SELECT shard_id, sequence_number::text FROM "
-				 "kinesis.put_record($1, $2, decode($3, 'base64'), $4::numeric, $5::bigint)",
-				 5, stream, key, data, ehk, sfo);
+	ROUTED_QUERY(r, GW_Q_PUT_RECORD, stream, key, data, ehk, sfo);
 	return true;
 }
 
@@ -520,8 +530,7 @@ b_get_shard_iterator(gw_request *r, json_object *in, gw_err *e)
 	if (!in_req(in, "ShardId", &shard, e) || !in_req(in, "ShardIteratorType", &type, e) ||
 		!in_num(in, "Timestamp", nb, sizeof(nb), &ts, e))
 		return false;
-	gw_query_add(r, "SELECT kinesis.get_shard_iterator($1, $2, $3, $4::bigint, to_timestamp($5::float8))",
-				 5, stream, shard, type, in_str(in, "StartingSequenceNumber"), ts);
+	ROUTED_QUERY(r, GW_Q_GET_SHARD_ITERATOR, stream, shard, type, in_str(in, "StartingSequenceNumber"), ts);
 	return true;
 }
 

@@ -312,7 +312,8 @@ p_put_records(gw_request *r)
  * PutRecords: the keys and the decoded data go as binary text[] and
  * bytea[] parameters to kinesis.put_records(stream, keys, data), the
  * statement prepared once per connection; with explicit hash keys the
- * records are assembled from unnest() of the three arrays instead.  The
+ * records are assembled from unnest() of the three arrays instead
+ * (kinesis_cluster.put_records with routing = cluster: ops_routing.c).  The
  * arrays come from the fast path (p_put_records) or from records_check.
  */
 bool
@@ -338,13 +339,7 @@ b_put_records(gw_request *r, json_object *in, gw_err *e)
 		ok = records_check(in, &a, e);
 	if (ok)
 	{
-		gw_query_add(r, a.any_hash_key ?
-					 "SELECT shard_id, sequence_number::text, error_code, error_message FROM "
-					 "kinesis.put_records($1, ARRAY(SELECT ROW(t.k, t.d, t.h::numeric)::kinesis.put_records_entry "
-					 "FROM unnest($2::text[], $3::bytea[], $4::text[]) WITH ORDINALITY AS t(k, d, h, n) ORDER BY t.n))" :
-					 "SELECT shard_id, sequence_number::text, error_code, error_message FROM "
-					 "kinesis.put_records($1, $2::text[], $3::bytea[])",
-					 1, stream);
+		ROUTED_QUERY(r, a.any_hash_key ? GW_Q_PUT_RECORDS_HASH : GW_Q_PUT_RECORDS, stream);
 		q = &r->queries[r->nqueries - 1];
 		gw_query_bind(q, &a.keys, GW_TEXTARRAYOID);
 		gw_query_bind(q, &a.data, GW_BYTEAARRAYOID);

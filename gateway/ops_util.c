@@ -287,6 +287,14 @@ gw_map_pg_error(PGresult *res, gw_err *e)
 		msg = PQresultErrorMessage(res);
 	if (!state)
 		state = "XX000";
+
+	/*
+	 * routing = cluster: a node's error relayed by PL/Proxy is
+	 * "<function>(<partition>): [<database>] REMOTE ERROR: <node's message>"
+	 * (its SQLSTATE kept): answer the node's message
+	 */
+	if (gw_conf->routing == GW_ROUTING_CLUSTER && (p = strstr(msg, "] REMOTE ERROR: ")) != NULL)
+		msg = p + strlen("] REMOTE ERROR: ");
 	e->status = 400;
 	for (p = msg; isalpha((unsigned char) *p); p++)
 		n++;

@@ -258,6 +258,11 @@ run_op(gw_request *r)
 		r->queries[i].sql_owned = NULL;
 	}
 	r->nqueries = 0;
+	if (!gw_op_routed(r->op, &e))
+	{
+		reply_err(r, &e);
+		return;
+	}
 	if (r->op->start)
 	{
 		if (!r->op->start(r, r->input, &e))
