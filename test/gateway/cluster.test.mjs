@@ -4,6 +4,8 @@
 // (kinesis_glue_cluster) and two gateways, and sets:
 //   GW_CLUSTER  endpoint of a gateway with routing = cluster on the proxy database
 //   GW_LOCAL    endpoint of a gateway with routing = local on node 0's database
+//   GW_CLUSTER_SIGV4, GW_APP_KEY, GW_APP_SECRET   a routing = cluster gateway with auth = sigv4
+//               and a key mapped to role app (098_cluster_gateway.pl checks the owner on the nodes)
 // Every client runs with maxAttempts 1, so an error is the gateway's answer.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -167,4 +169,14 @@ test('routing = local is unchanged: kinesis.* on its own database, consumers inc
   // a node-local stream is not a cluster stream
   const nf = await rejects(cluster.send(new K.DescribeStreamSummaryCommand({ StreamName: 'gw-local' })), 'ResourceNotFoundException');
   assert.match(nf.message, /^stream "gw-local" does not exist/);
+});
+
+test('auth = sigv4 on the proxy: a signed request runs as the key\'s role', async () => {
+  const signed = kinesis(process.env.GW_CLUSTER_SIGV4,
+    { accessKeyId: process.env.GW_APP_KEY, secretAccessKey: process.env.GW_APP_SECRET });
+  await signed.send(new K.CreateStreamCommand({ StreamName: 'gw-signed', ShardCount: 3 }));
+  const pr = await signed.send(new K.PutRecordsCommand({ StreamName: 'gw-signed',
+    Records: [0, 1, 2, 3, 4, 5].map((i) => ({ PartitionKey: `s${i}`, Data: enc(`s${i}`) })) }));
+  assert.equal(pr.FailedRecordCount, 0);
+  await rejects(kinesis(process.env.GW_CLUSTER_SIGV4).send(new K.ListStreamsCommand({})), 'UnrecognizedClientException');
 });

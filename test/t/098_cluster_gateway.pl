@@ -13,7 +13,8 @@
 # shard and follows it to its children, and checks that an operation
 # kinesis_cluster does not route (RegisterStreamConsumer, tags, ...) answers
 # InvalidArgumentException saying so; the local gateway still serves kinesis.*
-# (consumers included) on its node.  Here: every node applied part of the
+# (consumers included) on its node; a gateway with auth = sigv4 on the proxy
+# runs a signed request as the key's role, on the nodes too.  Here: every node applied part of the
 # batches, and a bad routing value is refused.
 
 use strict;
@@ -60,7 +61,21 @@ like($check, qr/routing must be local or cluster/, 'with the accepted values');
 $check = `'$gateway' --check -s routing=cluster 2>&1`;
 is($? >> 8, 0, 'routing = cluster passes --check') or diag($check);
 
+# auth = sigv4 on the proxy: the access key table lives there, the key maps to role app, and
+# PL/Proxy connects to the nodes as that role
+my %key = (id => 'AKIACLUSTERAPP000001', secret => 'clustersecret' x 4);
+$proxy->command_ok([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', $proxy->connstr('postgres'),
+	'-f', "$tdir/../../gateway/kinesis_glue_gateway.sql" ], 'the access key table is created on the proxy');
+$proxy->safe_psql('postgres', qq{
+CREATE ROLE kg_gw_login LOGIN;
+GRANT kinesis_gateway_reader, app TO kg_gw_login;
+INSERT INTO kinesis_gateway.access_keys (access_key_id, secret_access_key, role_name)
+VALUES ('$key{id}', '$key{secret}', 'app');
+});
+
 my ($cport, $clog) = start_gateway('cluster', $proxy, 'routing=cluster', 'auth=none', 'pool_size=2');
+my ($sport) = start_gateway('signed', $proxy, 'routing=cluster', 'auth=sigv4', 'pool_size=1',
+	'conninfo=host=' . $proxy->host . ' port=' . $proxy->port . ' dbname=postgres user=kg_gw_login');
 my ($lport) = start_gateway('local', $nodes[0], 'routing=local', 'auth=none', 'pool_size=1');
 
 my $npm_ok = kg_npm_ci($tdir, 'npm ci installs the pinned AWS SDK clients');
@@ -69,7 +84,10 @@ SKIP:
 	skip 'npm ci failed', 1 unless $npm_ok;
 	local $ENV{GW_CLUSTER} = "http://127.0.0.1:$cport";
 	local $ENV{GW_LOCAL} = "http://127.0.0.1:$lport";
-	kg_node_tests($tdir, 'cluster.test.mjs', 3);
+	local $ENV{GW_CLUSTER_SIGV4} = "http://127.0.0.1:$sport";
+	local $ENV{GW_APP_KEY} = $key{id};
+	local $ENV{GW_APP_SECRET} = $key{secret};
+	kg_node_tests($tdir, 'cluster.test.mjs', 4);
 }
 
 # each node applied its part of the PutRecords batches (kinesis_node.put_batches keeps an
@@ -81,6 +99,15 @@ for my $i (0 .. 2)
 			  . "(SELECT count(*) FROM kinesis.list_streams() WHERE stream_name = 'gw-local')"),
 		$i == 0 ? 'true:1' : 'true:0', "node $i applied part of the gateway's batches; gw-local only on node 0");
 }
+# the stream made through the signed gateway belongs to the key's role on every node
+for my $i (0 .. 2)
+{
+	is($nodes[$i]->safe_psql('postgres',
+			"SELECT count(*) || ':' || pg_get_userbyid(owner::oid) FROM kinesis.shards JOIN kinesis.streams USING (stream_id) "
+			  . "WHERE stream_name = 'gw-signed' GROUP BY owner"),
+		'1:app', "node $i: the signed request's stream is owned by the key's role app");
+}
+
 # README "Scaling out": the catalog query a client can use to see which node takes a key
 $proxy->safe_psql('postgres', "SELECT kinesis_cluster.create_stream('orders', 3)");
 for my $key (qw(k1 k2 k3 k4 k5 k6))
