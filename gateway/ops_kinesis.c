@@ -2,10 +2,10 @@
  * ops_kinesis.c - the Kinesis Data Streams operations: each builds the
  * queries of kinesis.* SQL functions from the request and composes the
  * Kinesis response from their rows (kinesis_cluster.* with routing =
- * cluster: the statements that differ are in ops_routing.c).  Timestamps are selected as epoch
- * seconds and bytea as hex (GetRecords: binary), so the session's
- * DateStyle and bytea_output do not matter.  PutRecords is in ops_put.c,
- * GetRecords in ops_get.c.
+ * cluster: the statements that differ are in ops_routing.c).  Timestamps
+ * are selected as epoch seconds and bytea as hex (GetRecords: binary), so
+ * the session's DateStyle and bytea_output do not matter.  PutRecords is
+ * in ops_put.c, GetRecords in ops_get.c.
  * Event-loop thread only.
  */
 #include "ops.h"
