@@ -286,11 +286,12 @@ if has_case video; then
 	pfigs="" cfigs=""
 	for r in $(seq 1 "$ROUNDS"); do
 		rep=$(extra_round video.sh)
-		# put_media and INSERT in MB/s (= 1 MB fragments/s); clips/s from the mean latencies
-		pfigs="$pfigs $(echo "$rep" | awk '/^ingest  put_media/ { p = $3 } /^ingest  plain INSERT bytea/ { i = $5 } END { if (p && i) print p, i }')"
-		cfigs="$cfigs $(echo "$rep" | sed -n 's/^get_clip .*: \([0-9.]*\) ms mean .*string_agg baseline \([0-9.]*\) ms.*/\1 \2/p' |
+		# video.sh's ROW lines: put_media and INSERT in MB/s (= 1 MB
+		# fragments/s); clips/s from the mean latencies of get_clip and string_agg
+		pfigs="$pfigs $(echo "$rep" | sed -n 's|^ROW put_media .*MB/s \([0-9.]*\) / \([0-9.]*\);.*|\1 \2|p')"
+		cfigs="$cfigs $(echo "$rep" | sed -n 's|^ROW get_clip .*ms \([0-9.]*\) / \([0-9.]*\);.*|\1 \2|p' |
 			awk '{ printf "%.3f %.3f", 1000 / $1, 1000 / $2 }')"
-		log "video round $r: $(echo "$rep" | grep -E '^(ratio|get_clip)' | tr -s ' ' | paste -sd';')"
+		log "video round $r: $(echo "$rep" | grep -E '^ROW' | tr -s ' ' | paste -sd';')"
 	done
 	extra_case put_media "$pfigs"
 	extra_case get_clip "$cfigs"
