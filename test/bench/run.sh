@@ -316,7 +316,7 @@ draw_chart() {
 		set style histogram clustered gap 1
 		set style fill solid 0.8 border -1
 		set logscale y
-		set yrange [100:*]
+		set yrange [10:*]
 		set ylabel 'records/s'
 		set xtics rotate by -20 left
 		set key top right
