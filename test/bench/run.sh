@@ -174,7 +174,7 @@ pgbench_tps() {
 # ratio is the median of the per-round ratios (each pairs two adjacent runs).
 declare -A TPS_K TPS_B RATIO SPREAD
 measure() {
-	local name=$1 clients=$2 ks=$3 bs=$4 kargs=${5:-} bargs=${6:-} r k b kl="" bl="" rl=""
+	local name=$1 clients=$2 ks=$3 bs=$4 kargs=${5:-} bargs=${6:-} r k b figs=""
 	for r in $(seq 1 "$ROUNDS"); do
 		if [ $((r % 2)) = 1 ]; then
 			k=$(pgbench_tps "$clients" "$ks" $kargs); b=$(pgbench_tps "$clients" "$bs" $bargs)
@@ -182,6 +182,19 @@ measure() {
 			b=$(pgbench_tps "$clients" "$bs" $bargs); k=$(pgbench_tps "$clients" "$ks" $kargs)
 		fi
 		log "$name round $r: kinesis $k tps, baseline $b tps (other load: $(tail -n 2 "$PGB_LOG/busy" | paste -sd' ') runnable)"
+		figs="$figs $k $b"
+	done
+	record_case "$name" "$figs"
+}
+
+# record_case NAME "K1 B1 K2 B2 ..." (ops/s of both sides, round by round):
+# per side the median, the ratio (median of the per-round ratios) and its
+# spread, into TPS_K / TPS_B / RATIO / SPREAD
+record_case() {
+	local name=$1 kl="" bl="" rl="" k b
+	set -- $2
+	while [ $# -ge 2 ]; do
+		k=$1 b=$2; shift 2
 		kl="$kl $k"; bl="$bl $b"; rl="$rl $(awk -v k="$k" -v b="$b" 'BEGIN { printf "%.6f", (b > 0 ? k / b : 0) }')"
 	done
 	TPS_K[$name]=$(echo "$kl" | median)
@@ -236,8 +249,8 @@ fi
 # fragments against an INSERT of the same bytes, get_clip of a 1-minute clip
 # against string_agg of the same rows), each run ROUNDS times on the next
 # port, with the same installed build; their figures join TPS_K / TPS_B /
-# RATIO.  get_clip's bar (at most 1.5 times string_agg's time) is printed as
-# the ratio string_agg time / get_clip time >= 0.67.
+# RATIO (record_case).  get_clip's bar (at most 1.5 times string_agg's time)
+# is printed as the ratio string_agg time / get_clip time >= 0.67.
 # extra_round SCRIPT -> the script's report (stdout); its log goes to $PGB_LOG
 extra_round() {
 	local out pid rc=0
@@ -253,19 +266,6 @@ extra_round() {
 	[ $rc = 0 ] || { tail -n 20 "$out.log" >&2; die "$1 failed"; }
 	cat "$out"
 }
-# extra_case NAME "K1 B1 K2 B2 ..." (ops/s of both sides per round): medians, ratio, spread
-extra_case() {
-	local name=$1 kl="" bl="" rl="" k b
-	set -- $2
-	while [ $# -ge 2 ]; do
-		k=$1 b=$2; shift 2
-		kl="$kl $k"; bl="$bl $b"; rl="$rl $(awk -v k="$k" -v b="$b" 'BEGIN { printf "%.6f", (b > 0 ? k / b : 0) }')"
-	done
-	TPS_K[$name]=$(echo "$kl" | median)
-	TPS_B[$name]=$(echo "$bl" | median)
-	RATIO[$name]=$(echo "$rl" | median)
-	SPREAD[$name]=$(spread "$rl")
-}
 if has_case jobs; then
 	log "case 5: bookmarked Glue job stream -> table (glue_jobs.sh), $ROUNDS round(s)"
 	figs=""
@@ -279,7 +279,7 @@ if has_case jobs; then
 			END { if (n && b && j) printf "%.1f %.1f", n * 1000 / j, n * 1000 / b }')"
 		log "glue job round $r: $(echo "$rep" | grep -E 'ratio baseline' | tr -s ' ')"
 	done
-	extra_case job "$figs"
+	record_case job "$figs"
 fi
 if has_case video; then
 	log "cases 6/7: put_media and get_clip (video.sh), $ROUNDS round(s)"
@@ -293,8 +293,8 @@ if has_case video; then
 			awk '{ printf "%.3f %.3f", 1000 / $1, 1000 / $2 }')"
 		log "video round $r: $(echo "$rep" | grep -E '^ROW' | tr -s ' ' | paste -sd';')"
 	done
-	extra_case put_media "$pfigs"
-	extra_case get_clip "$cfigs"
+	record_case put_media "$pfigs"
+	record_case get_clip "$cfigs"
 fi
 
 # draw_chart: records/s per path, kinesis_glue against its baseline (plain
