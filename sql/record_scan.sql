@@ -144,9 +144,23 @@ SELECT s.shard_id,
        (SELECT count(*) FROM kinesis.read_shard('rs.s', s.shard_id, NULL, 10000)) AS records
   FROM kinesis.list_shards('rs.s') s ORDER BY 1;
 RESET kinesis_glue.enable_record_scan;
--- a join that scans the read again (the inner side of a nested loop)
+-- a join that scans the read again with the same arguments (the inner side
+-- of a nested loop) sees the same rows every time, as from a function scan:
+-- one read, one next iterator (a second read would issue another)
+SET enable_material = off;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+EXPLAIN (COSTS OFF)
 SELECT count(*) FROM generate_series(1, 3) g
   CROSS JOIN kinesis.read_shard('rs.s', 'shardId-000000000000', NULL, 5) r;
+SELECT count(*) FROM generate_series(1, 3) g
+  CROSS JOIN kinesis.read_shard('rs.s', 'shardId-000000000000', NULL, 5) r;
+SELECT count(*) AS rows, count(DISTINCT next_shard_iterator) AS iterators,
+       count(DISTINCT sequence_number) AS records
+  FROM generate_series(1, 3) g CROSS JOIN kinesis.get_records_rows(:'it', 4) r;
+RESET enable_material;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
 
 -- a prepared statement: parameters, a generic plan, the same result
 PREPARE rs_read(text, integer) AS

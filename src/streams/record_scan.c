@@ -12,7 +12,11 @@
  * function scan, a CustomScan that runs the same read (record_read.c) one
  * record per call: the scan tuple is a virtual tuple whose values point at
  * the stored row in the segment's buffer, valid until the next call, as
- * the executor allows.
+ * the executor allows.  A node the executor means to rescan with the same
+ * arguments (EXEC_FLAG_REWIND: the inner side of a nested loop, say) keeps
+ * its rows in a tuplestore after all, so that every rescan returns the same
+ * rows, as a function scan's would (a read again could see newer records,
+ * and charge the read quota again).
  *
  * The path is offered only where it means the same as the function scan:
  * the function is ours (C, our library and symbol, the expected argument
@@ -57,6 +61,7 @@
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/tuplestore.h"
 
 #include "common/kg_compat.h"
 #include "streams/record_read.h"
@@ -96,6 +101,10 @@ typedef struct KgRecordScanState
 	bool		started;		/* the read has begun */
 	bool		finished;		/* every row returned */
 	KgRecordRead rr;
+	/* rescans without new arguments replay the first read (EXEC_FLAG_REWIND) */
+	bool		rewind;
+	Tuplestorestate *store;		/* the rows of the first read; NULL: none */
+	TupleTableSlot *store_slot; /* rows read back from store */
 } KgRecordScanState;
 
 bool		kg_enable_record_scan = true;
@@ -109,6 +118,7 @@ static TupleTableSlot *kg_record_scan_exec(CustomScanState *node);
 static void kg_record_scan_end(CustomScanState *node);
 static void kg_record_scan_rescan(CustomScanState *node);
 static void kg_record_scan_explain(CustomScanState *node, List *ancestors, ExplainState *es);
+static TupleTableSlot *kg_record_scan_replay(ScanState *ss);
 
 static const CustomPathMethods kg_record_path_methods = {
 	.CustomName = KG_RECORD_SCAN,
@@ -317,6 +327,16 @@ kg_record_scan_begin(CustomScanState *node, EState *estate, int eflags)
 		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(st->funcid));
 	InvokeFunctionExecuteHook(st->funcid);
 	st->args = ExecInitExprList(cscan->custom_exprs, &node->ss.ps);
+
+	/*
+	 * A node that is to be rescanned with the same arguments (the inner side
+	 * of a nested loop, an uncorrelated subquery) returns the same rows each
+	 * time, as a function scan does: the first read is kept.
+	 */
+	st->rewind = (eflags & EXEC_FLAG_REWIND) != 0;
+	if (st->rewind)
+		st->store_slot = ExecInitExtraTupleSlot(estate, node->ss.ss_ScanTupleSlot->tts_tupleDescriptor,
+												&TTSOpsMinimalTuple);
 }
 
 /* Evaluate the arguments and begin the read (in the query's memory). */
@@ -377,6 +397,8 @@ kg_record_scan_next(ScanState *ss)
 	KgStoredRecord rec;
 	bool		more;
 
+	if (st->rewind)
+		return kg_record_scan_replay(ss);
 	ExecClearTuple(slot);
 	if (st->finished)
 		return slot;
@@ -411,6 +433,51 @@ kg_record_scan_next(ScanState *ss)
 	return slot;
 }
 
+/*
+ * The next row of a node that may be rescanned with the same arguments:
+ * the first call reads everything into a tuplestore (as a function scan
+ * would), every call returns the next row from it (the scan slot's values
+ * point into the tuplestore's row, valid until the next call).
+ */
+static TupleTableSlot *
+kg_record_scan_replay(ScanState *ss)
+{
+	KgRecordScanState *st = (KgRecordScanState *) ss;
+	TupleTableSlot *slot = ss->ss_ScanTupleSlot;
+	TupleDesc	desc = slot->tts_tupleDescriptor;
+
+	if (st->store == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(ss->ps.state->es_query_cxt);
+		KgStoredRecord rec;
+
+		st->store = tuplestore_begin_heap(true, false, work_mem);
+		kg_record_scan_start(st);
+		while (kg_record_read_next(&st->rr, &rec))
+			kg_record_rows_put(&st->rr.rows, &rec, st->store);
+		kg_record_read_end(&st->rr);
+		if (st->kind == KG_SCAN_GET_RECORDS_ROWS)
+		{
+			KgGetResult out;
+			Datum	   *values = palloc(sizeof(Datum) * desc->natts);
+			bool	   *nulls = palloc(sizeof(bool) * desc->natts);
+
+			kg_record_read_result(&st->rr, &out);
+			kg_get_records_last_row(desc, &out, values, nulls);
+			tuplestore_putvalues(st->store, desc, values, nulls);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	ExecClearTuple(slot);
+	if (!tuplestore_gettupleslot(st->store, true, false, st->store_slot))
+		return slot;
+	/* the scan slot is virtual (expressions are built for it): its values */
+	slot_getallattrs(st->store_slot);
+	memcpy(slot->tts_values, st->store_slot->tts_values, sizeof(Datum) * desc->natts);
+	memcpy(slot->tts_isnull, st->store_slot->tts_isnull, sizeof(bool) * desc->natts);
+	return ExecStoreVirtualTuple(slot);
+}
+
 /* No relation to recheck (the path is not used under row marks). */
 static bool
 kg_record_scan_recheck(ScanState *ss, TupleTableSlot *slot)
@@ -424,7 +491,10 @@ kg_record_scan_exec(CustomScanState *node)
 	return ExecScan(&node->ss, kg_record_scan_next, kg_record_scan_recheck);
 }
 
-/* End the read, if it is still open (a LIMIT above, a cursor closed). */
+/*
+ * End the read, if it is still open (a LIMIT above, a cursor closed), and
+ * drop the kept rows.
+ */
 static void
 kg_record_scan_end(CustomScanState *node)
 {
@@ -434,13 +504,24 @@ kg_record_scan_end(CustomScanState *node)
 		kg_record_read_end(&st->rr);
 	st->started = false;
 	st->finished = false;
+	if (st->store)
+		tuplestore_end(st->store);
+	st->store = NULL;
 }
 
-/* Read again from the start, with the arguments evaluated again. */
+/*
+ * Start again: with the kept rows when the arguments did not change, else
+ * with a new read of the arguments evaluated again.
+ */
 static void
 kg_record_scan_rescan(CustomScanState *node)
 {
-	kg_record_scan_end(node);
+	KgRecordScanState *st = (KgRecordScanState *) node;
+
+	if (st->store != NULL && node->ss.ps.chgParam == NULL)
+		tuplestore_rescan(st->store);
+	else
+		kg_record_scan_end(node);
 	ExecScanReScan(&node->ss);
 }
 
