@@ -104,161 +104,289 @@ kg_stored_values(HeapTuple tup, int64 *seq, TimestampTz *arrival, Datum *pk, Dat
 	*data = PointerGetDatum(tp + off);
 }
 
+/* Open the reader's current segment; false when it has none to read. */
+static bool
+kg_shard_reader_open_segment(KgShardReader *r)
+{
+	while (r->segno <= r->last_segno)
+	{
+		KgStream   *s = kg_stream_get_by_id(r->stream_id, true);
+		Oid			relid;
+		List	   *indexes;
+		ScanKeyData keys[3];
+
+		if (s == NULL || s->created_at != r->stream_created)
+			return false;		/* the stream was deleted meanwhile */
+		relid = kg_segment_relid(s, r->segno);
+		if (!OidIsValid(relid) || (r->rel = try_table_open(relid, AccessShareLock)) == NULL)
+		{
+			r->segno++;
+			continue;
+		}
+		indexes = RelationGetIndexList(r->rel);
+		if (indexes == NIL)
+		{
+			table_close(r->rel, AccessShareLock);
+			r->rel = NULL;
+			r->segno++;
+			continue;
+		}
+		r->irel = index_open(linitial_oid(indexes), AccessShareLock);
+		r->layout_ok = kg_segment_layout_ok(RelationGetDescr(r->rel));
+		r->slot = table_slot_create(r->rel, NULL);
+		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(r->shard_index));
+		ScanKeyInit(&keys[1], 2, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(r->after_seq));
+		ScanKeyInit(&keys[2], 2, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(r->upper));
+		r->scan = index_beginscan(r->rel, r->irel, r->snap, 3, 0);
+		index_rescan(r->scan, keys, 3, NULL, 0);
+		return true;
+	}
+	return false;
+}
+
+/* Close the reader's current segment, if one is open. */
+static void
+kg_shard_reader_close_segment(KgShardReader *r)
+{
+	if (r->rel == NULL)
+		return;
+	index_endscan(r->scan);
+	ExecDropSingleTupleTableSlot(r->slot);
+	index_close(r->irel, AccessShareLock);
+	table_close(r->rel, AccessShareLock);
+	r->rel = NULL;
+	r->segno++;
+}
+
+/* Release what the reader holds; r->res says how far it got. */
+static void
+kg_shard_reader_release(KgShardReader *r)
+{
+	if (r->done)
+		return;
+	kg_shard_reader_close_segment(r);
+	if (r->snap != NULL)
+		UnregisterSnapshot(r->snap);
+	r->snap = NULL;
+	r->done = true;
+}
+
+/* The reader is through: release it and complete r->res. */
+static void
+kg_shard_reader_finish(KgShardReader *r)
+{
+	kg_shard_reader_release(r);
+	if (r->res.more)
+		r->res.next_position = r->last_seq;
+	else
+	{
+		r->res.next_position = r->upper;
+		r->res.shard_end = r->shard_closed && r->upper >= r->ending_seq;
+	}
+}
+
+/*
+ * Start reading shard sh of stream s after after_seq, up to the last stable
+ * sequence (and the shard's end): at most limit records and about max_bytes
+ * (kg_shard_reader_next).  The reader keeps no pointer into the stream
+ * cache, so it may live across calls (an executor node); it must be ended
+ * (kg_shard_reader_end) unless it ran to its end or the transaction aborts.
+ */
+void
+kg_shard_reader_begin(KgShardReader *r, KgStream *s, KgShard *sh, int64 after_seq,
+					  int limit, int64 max_bytes)
+{
+	int64		bound = kg_stream_stable_bound(s->state);
+
+	memset(r, 0, sizeof(*r));
+	r->stream_id = s->stream_id;
+	r->stream_created = s->created_at;
+	r->shard_index = sh->shard_index;
+	r->shard_closed = sh->closed;
+	r->ending_seq = sh->ending_seq;
+	r->limit = limit;
+	r->max_bytes = max_bytes;
+	r->upper = KG_SEQ(bound, 0) - 1;
+	r->cutoff = kg_stream_horizon(s);
+	if (after_seq < sh->starting_seq - 1)
+		after_seq = sh->starting_seq - 1;
+	if (sh->closed && r->upper > sh->ending_seq)
+		r->upper = sh->ending_seq;
+	r->after_seq = after_seq;
+	r->last_seq = after_seq;
+	r->res.next_position = after_seq;
+	if (r->upper <= after_seq)
+	{
+		r->res.shard_end = sh->closed && KG_SEQ(bound, 0) - 1 >= sh->ending_seq;
+		r->done = true;
+		return;
+	}
+	r->segno = KG_SEQ_COUNTER(after_seq + 1) / s->segment_capacity;
+	r->last_segno = KG_SEQ_COUNTER(r->upper) / s->segment_capacity;
+	r->snap = RegisterSnapshot(GetLatestSnapshot());
+}
+
+/*
+ * The next record into *rec (its values and stored row valid until the next
+ * call); false when the reader is through (r->res complete).  A record
+ * returned counts as read when the next call is made, or stays unread when
+ * the caller stops the reader instead (kg_shard_reader_stop).
+ */
+bool
+kg_shard_reader_next(KgShardReader *r, KgStoredRecord *rec)
+{
+	if (r->peeked)
+	{
+		r->peeked = false;
+		*rec = r->peek;
+		return true;
+	}
+	if (r->pending)
+	{
+		r->pending = false;
+		r->last_seq = r->pending_seq;
+		r->res.count++;
+		r->res.last_arrival = r->pending_arrival;
+		r->res.bytes += r->pending_size;
+
+		/*
+		 * Full: look on for one more live record, so that a closed shard read
+		 * exactly to its end says so in this call.
+		 */
+		if (r->res.count >= r->limit || r->res.bytes >= r->max_bytes)
+			r->full = true;
+	}
+	if (r->done)
+		return false;
+	for (;;)
+	{
+		int64		size;
+		HeapTuple	tup = NULL;
+
+		CHECK_FOR_INTERRUPTS();
+		if (r->rel == NULL && !kg_shard_reader_open_segment(r))
+			break;
+		if (!index_getnext_slot(r->scan, ForwardScanDirection, r->slot))
+		{
+			kg_shard_reader_close_segment(r);
+			continue;
+		}
+		if (r->layout_ok)
+		{
+			bool		should_free;
+
+			tup = ExecFetchSlotHeapTuple(r->slot, false, &should_free);
+			Assert(!should_free);
+			if (HeapTupleHasNulls(tup))
+				tup = NULL;
+		}
+		if (tup != NULL)
+		{
+			kg_stored_values(tup, &rec->seq, &rec->arrival, &rec->partition_key, &rec->data);
+#ifdef USE_ASSERT_CHECKING
+			slot_getallattrs(r->slot);
+			Assert(rec->seq == DatumGetInt64(r->slot->tts_values[1]));
+			Assert(rec->arrival == DatumGetTimestampTz(r->slot->tts_values[2]));
+			Assert(rec->partition_key == r->slot->tts_values[3] && rec->data == r->slot->tts_values[4]);
+#endif
+		}
+		else
+		{
+			slot_getallattrs(r->slot);
+			rec->seq = DatumGetInt64(r->slot->tts_values[1]);
+			rec->arrival = DatumGetTimestampTz(r->slot->tts_values[2]);
+			rec->partition_key = r->slot->tts_values[3];
+			rec->data = r->slot->tts_values[4];
+		}
+		if (rec->arrival < r->cutoff)
+			continue;			/* expired, segment not dropped yet */
+		if (r->full)
+		{
+			/* a live record beyond what this call returns */
+			r->res.more = true;
+			break;
+		}
+		size = toast_raw_datum_size(rec->data) + toast_raw_datum_size(rec->partition_key);
+		if (r->res.count > 0 && r->res.bytes + size > r->max_bytes)
+		{
+			/* this record is for the next call */
+			r->res.more = true;
+			break;
+		}
+		rec->stored = tup != NULL && !HeapTupleHasExternal(tup) ? tup : NULL;
+		r->pending = true;
+		r->pending_seq = rec->seq;
+		r->pending_arrival = rec->arrival;
+		r->pending_size = size;
+		return true;
+	}
+	kg_shard_reader_finish(r);
+	return false;
+}
+
+/*
+ * Is there a record to read?  The record looked at is what the next
+ * kg_shard_reader_next returns.
+ */
+bool
+kg_shard_reader_peek(KgShardReader *r)
+{
+	Assert(!r->peeked);
+	r->peeked = kg_shard_reader_next(r, &r->peek);
+	return r->peeked;
+}
+
+/*
+ * Stop reading: the record last returned stays unread (it is where the
+ * next read resumes).  r->res is complete afterwards.
+ */
+void
+kg_shard_reader_stop(KgShardReader *r)
+{
+	Assert(!r->peeked);
+	if (r->done)
+		return;
+	r->pending = false;
+	r->res.more = true;
+	kg_shard_reader_finish(r);
+}
+
+/*
+ * End a reader early (what it returned counts as read; r->res is not
+ * complete) or after its end.
+ */
+void
+kg_shard_reader_end(KgShardReader *r)
+{
+	if (r->pending)
+	{
+		r->pending = false;
+		r->res.count++;
+		r->res.bytes += r->pending_size;
+	}
+	kg_shard_reader_release(r);
+}
+
 /* kg_read_shard_range with a sink of records (sink) or of stored rows (row_sink) */
 static void
 kg_read_shard_range_internal(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 							 int64 max_bytes, KgRecordSink sink, KgStoredSink row_sink,
 							 void *arg, KgReadResult *res)
 {
-	int64		bound = kg_stream_stable_bound(s->state);
-	int64		upper = KG_SEQ(bound, 0) - 1;
-	int64		cutoff = kg_stream_horizon(s);
-	int64		bytes = 0;
-	int64		last_seq;		/* last record passed to the sink */
-	bool		full = false;
-	Snapshot	snap;
+	KgShardReader r;
+	KgStoredRecord rec;
 
-	memset(res, 0, sizeof(*res));
-	if (after_seq < sh->starting_seq - 1)
-		after_seq = sh->starting_seq - 1;
-	if (sh->closed && upper > sh->ending_seq)
-		upper = sh->ending_seq;
-	res->next_position = after_seq;
-	last_seq = after_seq;
-	if (upper <= after_seq)
+	kg_shard_reader_begin(&r, s, sh, after_seq, limit, max_bytes);
+	while (kg_shard_reader_next(&r, &rec))
 	{
-		res->shard_end = sh->closed && KG_SEQ(bound, 0) - 1 >= sh->ending_seq;
-		return;
-	}
-
-	snap = RegisterSnapshot(GetLatestSnapshot());
-	for (int64 segno = KG_SEQ_COUNTER(after_seq + 1) / s->segment_capacity;
-		 segno <= KG_SEQ_COUNTER(upper) / s->segment_capacity && !res->more;
-		 segno++)
-	{
-		Oid			relid = kg_segment_relid(s, segno);
-		Relation	rel;
-		List	   *indexes;
-		Relation	irel;
-		TupleTableSlot *slot;
-		IndexScanDesc scan;
-		ScanKeyData keys[3];
-		bool		layout_ok;
-
-		if (!OidIsValid(relid))
-			continue;
-		rel = try_table_open(relid, AccessShareLock);
-		if (rel == NULL)
-			continue;
-		indexes = RelationGetIndexList(rel);
-		if (indexes == NIL)
+		if (row_sink != NULL ? !row_sink(arg, &rec) :
+			!sink(arg, rec.seq, rec.arrival, rec.partition_key, rec.data))
 		{
-			table_close(rel, AccessShareLock);
-			continue;
+			kg_shard_reader_stop(&r);
+			break;
 		}
-		irel = index_open(linitial_oid(indexes), AccessShareLock);
-		layout_ok = kg_segment_layout_ok(RelationGetDescr(rel));
-		slot = table_slot_create(rel, NULL);
-		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT4EQ, Int32GetDatum(sh->shard_index));
-		ScanKeyInit(&keys[1], 2, BTGreaterStrategyNumber, F_INT8GT, Int64GetDatum(after_seq));
-		ScanKeyInit(&keys[2], 2, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(upper));
-		scan = index_beginscan(rel, irel, snap, 3, 0);
-		index_rescan(scan, keys, 3, NULL, 0);
-		while (index_getnext_slot(scan, ForwardScanDirection, slot))
-		{
-			int64		size;
-			int64		seq;
-			TimestampTz arrival;
-			Datum		pk,
-						data;
-			HeapTuple	tup = NULL;
-
-			if (layout_ok)
-			{
-				bool		should_free;
-
-				tup = ExecFetchSlotHeapTuple(slot, false, &should_free);
-				Assert(!should_free);
-				if (HeapTupleHasNulls(tup))
-					tup = NULL;
-			}
-			if (tup != NULL)
-			{
-				kg_stored_values(tup, &seq, &arrival, &pk, &data);
-#ifdef USE_ASSERT_CHECKING
-				slot_getallattrs(slot);
-				Assert(seq == DatumGetInt64(slot->tts_values[1]));
-				Assert(arrival == DatumGetTimestampTz(slot->tts_values[2]));
-				Assert(pk == slot->tts_values[3] && data == slot->tts_values[4]);
-#endif
-			}
-			else
-			{
-				slot_getallattrs(slot);
-				seq = DatumGetInt64(slot->tts_values[1]);
-				arrival = DatumGetTimestampTz(slot->tts_values[2]);
-				pk = slot->tts_values[3];
-				data = slot->tts_values[4];
-			}
-			if (arrival < cutoff)
-				continue;		/* expired, segment not dropped yet */
-			if (full)
-			{
-				/* a live record beyond what this call returns */
-				res->more = true;
-				break;
-			}
-			size = toast_raw_datum_size(data) + toast_raw_datum_size(pk);
-			if (res->count > 0 && bytes + size > max_bytes)
-			{
-				/* this record is for the next call */
-				res->more = true;
-				break;
-			}
-			if (row_sink != NULL)
-			{
-				KgStoredRecord rec = {seq, arrival, pk, data, NULL};
-
-				if (tup != NULL && !HeapTupleHasExternal(tup))
-					rec.stored = tup;
-				if (!row_sink(arg, &rec))
-				{
-					res->more = true;
-					break;
-				}
-			}
-			else if (!sink(arg, seq, arrival, pk, data))
-			{
-				res->more = true;
-				break;
-			}
-			last_seq = seq;
-			res->count++;
-			res->last_arrival = arrival;
-			bytes += size;
-
-			/*
-			 * Full: look on for one more live record, so that a closed shard
-			 * read exactly to its end says so in this call.
-			 */
-			if (res->count >= limit || bytes >= max_bytes)
-				full = true;
-		}
-		index_endscan(scan);
-		ExecDropSingleTupleTableSlot(slot);
-		index_close(irel, AccessShareLock);
-		table_close(rel, AccessShareLock);
 	}
-	UnregisterSnapshot(snap);
-
-	res->bytes = bytes;
-	if (res->more)
-		res->next_position = last_seq;
-	else
-	{
-		res->next_position = upper;
-		res->shard_end = sh->closed && upper >= sh->ending_seq;
-	}
+	*res = r.res;
 }
 
 /*

@@ -10,7 +10,11 @@
 #ifndef KG_READ_H
 #define KG_READ_H
 
+#include "access/genam.h"
 #include "access/htup.h"
+#include "executor/tuptable.h"
+#include "utils/rel.h"
+#include "utils/snapshot.h"
 #include "streams/stream_cache.h"
 
 /* Called per record; return false to stop. */
@@ -48,6 +52,53 @@ typedef struct KgReadResult
 	int64		bytes;			/* data + partition key bytes passed */
 } KgReadResult;
 
+/*
+ * A read of one shard in steps (read.c): kg_shard_reader_begin, then
+ * kg_shard_reader_next until it returns false (or kg_shard_reader_stop, or
+ * kg_shard_reader_end to give up early).  It holds the open segment and a
+ * registered snapshot between steps, and no pointer into the stream cache.
+ */
+typedef struct KgShardReader
+{
+	/* what is read */
+	int32		stream_id;
+	TimestampTz stream_created;
+	int32		shard_index;
+	bool		shard_closed;
+	int64		ending_seq;		/* valid when shard_closed */
+	int			limit;
+	int64		max_bytes;
+	int64		after_seq;		/* records after this one */
+	int64		upper;			/* up to this one */
+	TimestampTz cutoff;			/* records that arrived before: expired */
+	Snapshot	snap;			/* NULL once done */
+	int64		segno;			/* segment being read (or next to open) */
+	int64		last_segno;
+	/* the open segment (rel NULL: none) */
+	Relation	rel;
+	Relation	irel;
+	TupleTableSlot *slot;
+	IndexScanDesc scan;
+	bool		layout_ok;
+	/* progress */
+	bool		full;			/* limit reached: looking for one more */
+	bool		pending;		/* last record returned, not counted yet */
+	int64		pending_seq;
+	TimestampTz pending_arrival;
+	int64		pending_size;
+	bool		peeked;			/* peek holds the next record to return */
+	KgStoredRecord peek;
+	int64		last_seq;		/* last record counted */
+	bool		done;
+	KgReadResult res;
+} KgShardReader;
+
+extern void kg_shard_reader_begin(KgShardReader *r, KgStream *s, KgShard *sh, int64 after_seq,
+								  int limit, int64 max_bytes);
+extern bool kg_shard_reader_next(KgShardReader *r, KgStoredRecord *rec);
+extern bool kg_shard_reader_peek(KgShardReader *r);
+extern void kg_shard_reader_stop(KgShardReader *r);
+extern void kg_shard_reader_end(KgShardReader *r);
 extern void kg_read_shard_range(KgStream *s, KgShard *sh, int64 after_seq, int limit,
 								int64 max_bytes, KgRecordSink sink, void *arg,
 								KgReadResult *res);

@@ -12,6 +12,7 @@
 #define KG_STREAMS_H
 
 extern void kg_streams_init(void);
+extern void kg_record_scan_init(void);	/* record_scan.c */
 
 /* stream_owners.c: for DROP/REASSIGN OWNED and DROP ROLE */
 struct KgOwnedObjects;
@@ -25,6 +26,7 @@ extern int	kg_segment_interval_s;	/* PGC_SIGHUP: time after which a segment is c
 extern int	kg_segments_ahead;		/* PGC_SIGHUP */
 extern int	kg_lease_timeout_ms;	/* PGC_SIGHUP */
 extern bool kg_throughput_quotas;	/* PGC_SIGHUP */
+extern bool kg_enable_record_scan;	/* PGC_USERSET */
 extern int	kg_on_demand_interval_s;	/* PGC_SIGHUP */
 extern int	kg_on_demand_split_records;
 extern int	kg_on_demand_split_bytes;
