@@ -361,7 +361,9 @@ kg_shard_reader_end(KgShardReader *r)
 	if (r->pending)
 	{
 		r->pending = false;
+		r->last_seq = r->pending_seq;
 		r->res.count++;
+		r->res.last_arrival = r->pending_arrival;
 		r->res.bytes += r->pending_size;
 	}
 	kg_shard_reader_release(r);

@@ -4,8 +4,8 @@
  *		Rows of kinesis.record built from the stored rows of a shard by
  *		copying their bytes (record_rows.c).
  *
- * Locking: none; the stored rows are those kg_read_shard_rows passes,
- * valid during the sink's call.
+ * Locking: none; the stored rows are those read.c's shard reader returns,
+ * valid until its next step (or during a sink's call).
  *
  *-------------------------------------------------------------------------
  */
