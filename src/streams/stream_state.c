@@ -3,7 +3,8 @@
  * stream_state.c
  *		Shared-memory stream counters, in-flight producer marks and the
  *		last stable sequence; the transaction callbacks that clear marks,
- *		refuse PREPARE and publish metadata changes at commit.
+ *		refuse PREPARE, end reshard reservations (reshard_limit.c) and
+ *		publish metadata changes at commit.
  *
  * See stream_state.h for the protocol.  In short: taking counters and
  * publishing the in-flight mark happen under the stream's spinlock; the
@@ -248,135 +249,6 @@ kg_stream_state_take(KgStreamState *st, uint32 version, int n, int64 *first_coun
 	return KG_TAKE_OK;
 }
 
-/* Streams whose reshard_limit this transaction set, with the subtransaction. */
-typedef struct KgReshardLimit
-{
-	KgStreamState *st;
-	SubTransactionId subid;
-} KgReshardLimit;
-
-static List *reshard_limits = NIL;
-
-static bool
-kg_reshard_limit_mine(KgStreamState *st)
-{
-	ListCell   *lc;
-
-	foreach(lc, reshard_limits)
-		if (((KgReshardLimit *) lfirst(lc))->st == st)
-			return true;
-	return false;
-}
-
-/*
- * Start a reshard of a stream in this transaction: the counter of the new
- * shards is reserved 'reserve' counters ahead, and puts routed with the
- * old layout (until this transaction commits) must stay below it; at least
- * min_limit (kinesis.open_shards: above another server's numbers).  Returns
- * the first counter of the new shards.  Repeated calls in one transaction
- * return the same value unless min_limit raises it.
- */
-int64
-kg_stream_begin_reshard(KgStreamState *st, int64 reserve, int64 min_limit)
-{
-	int64		limit;
-	bool		mine = kg_reshard_limit_mine(st);
-
-	SpinLockAcquire(&st->mutex);
-	if (!mine && st->reshard_limit == 0)
-		st->reshard_limit = st->next_counter + reserve;
-	if (st->reshard_limit < min_limit)
-		st->reshard_limit = min_limit;
-	limit = st->reshard_limit;
-	SpinLockRelease(&st->mutex);
-	if (!mine)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-		KgReshardLimit *l = palloc(sizeof(KgReshardLimit));
-
-		l->st = st;
-		l->subid = GetCurrentSubTransactionId();
-		reshard_limits = lappend(reshard_limits, l);
-		MemoryContextSwitchTo(old);
-	}
-	return limit;
-}
-
-/* Sleep until the reshard that blocks puts of st has ended. */
-void
-kg_stream_wait_reshard(KgStreamState *st)
-{
-	if (kg_reshard_limit_mine(st))
-		ereport(ERROR,
-				(errcode(KG_LIMIT_EXCEEDED),
-				 errmsg("LimitExceededException: this transaction resharded the stream and cannot put more records to it before it commits")));
-	ConditionVariablePrepareToSleep(&st->commit_cv);
-	for (;;)
-	{
-		bool		busy;
-
-		SpinLockAcquire(&st->mutex);
-		busy = st->reshard_limit > 0;
-		SpinLockRelease(&st->mutex);
-		if (!busy)
-			break;
-		ConditionVariableTimedSleep(&st->commit_cv, 100, PG_WAIT_EXTENSION);
-	}
-	ConditionVariableCancelSleep();
-}
-
-/* End this transaction's reshards: at commit the counter moves to the new shards' start. */
-static void
-kg_end_reshards(bool commit)
-{
-	ListCell   *lc;
-
-	foreach(lc, reshard_limits)
-	{
-		KgStreamState *st = ((KgReshardLimit *) lfirst(lc))->st;
-
-		SpinLockAcquire(&st->mutex);
-		if (commit && st->next_counter < st->reshard_limit)
-			st->next_counter = st->reshard_limit;
-		if (commit)
-			st->version++;		/* with the limit, atomically: no old-layout put above it */
-		st->reshard_limit = 0;
-		SpinLockRelease(&st->mutex);
-		ConditionVariableBroadcast(&st->commit_cv);
-	}
-	list_free_deep(reshard_limits);
-	reshard_limits = NIL;
-}
-
-/*
- * A subtransaction that reserved a reshard counter aborted: its catalog
- * changes are gone, so the reservation goes too (another session may then
- * reshard; keeping it would let that session's commit be undone by ours).
- */
-static void
-kg_end_subxact_reshards(SubTransactionId mySubid, SubTransactionId parentSubid, bool commit)
-{
-	ListCell   *lc;
-
-	foreach(lc, reshard_limits)
-	{
-		KgReshardLimit *l = lfirst(lc);
-
-		if (l->subid != mySubid)
-			continue;
-		if (commit)
-		{
-			l->subid = parentSubid;
-			continue;
-		}
-		SpinLockAcquire(&l->st->mutex);
-		l->st->reshard_limit = 0;
-		SpinLockRelease(&l->st->mutex);
-		ConditionVariableBroadcast(&l->st->commit_cv);
-		reshard_limits = foreach_delete_current(reshard_limits, lc);
-		pfree(l);
-	}
-}
 
 /* The next counter, read under the mutex. */
 int64
@@ -740,7 +612,7 @@ kg_stream_xact_callback(XactEvent event, void *arg)
 						 errmsg("cannot PREPARE a transaction that has put records to a data stream"),
 						 errdetail("Readers would wait for the prepared transaction for an unbounded time."),
 						 errhint("Commit the transaction that puts records, or put them outside the two-phase transaction.")));
-			if (pending_changes != NIL || reshard_limits != NIL)
+			if (pending_changes != NIL || kg_reshards_pending())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has changed a data stream")));
@@ -750,7 +622,7 @@ kg_stream_xact_callback(XactEvent event, void *arg)
 			if (KgShared == NULL)
 				break;
 			kg_clear_marks();
-			if (reshard_limits != NIL)
+			if (kg_reshards_pending())
 				kg_end_reshards(true);
 			if (pending_changes != NIL)
 				kg_publish_changes();
@@ -761,7 +633,7 @@ kg_stream_xact_callback(XactEvent event, void *arg)
 			if (KgShared == NULL)
 				break;
 			kg_clear_marks();
-			if (reshard_limits != NIL)
+			if (kg_reshards_pending())
 				kg_end_reshards(false);
 			/* rolled-back metadata changes may sit in this backend's cache */
 			if (pending_changes != NIL)
@@ -779,7 +651,7 @@ kg_stream_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 {
 	ListCell   *lc;
 
-	if (reshard_limits != NIL && (event == SUBXACT_EVENT_ABORT_SUB || event == SUBXACT_EVENT_COMMIT_SUB))
+	if (kg_reshards_pending() && (event == SUBXACT_EVENT_ABORT_SUB || event == SUBXACT_EVENT_COMMIT_SUB))
 		kg_end_subxact_reshards(mySubid, parentSubid, event == SUBXACT_EVENT_COMMIT_SUB);
 	if (pending_changes == NIL)
 		return;

@@ -83,6 +83,10 @@ extern KgTakeResult kg_stream_state_take(KgStreamState *st, uint32 version, int 
 										 int64 *first_counter);
 extern void kg_stream_wait_reshard(KgStreamState *st);
 extern int64 kg_stream_begin_reshard(KgStreamState *st, int64 reserve, int64 min_limit);
+/* reshard_limit.c: for stream_state.c's transaction callbacks */
+extern bool kg_reshards_pending(void);
+extern void kg_end_reshards(bool commit);
+extern void kg_end_subxact_reshards(SubTransactionId mySubid, SubTransactionId parentSubid, bool commit);
 extern void kg_stream_state_restore(KgStreamState *st, int64 min_next_counter);
 extern int64 kg_stream_stable_bound(KgStreamState *st);
 extern int64 kg_stream_peek_counter(KgStreamState *st);
