@@ -110,12 +110,12 @@ kg_shard_reader_open_segment(KgShardReader *r)
 {
 	while (r->segno <= r->last_segno)
 	{
-		KgStream   *s = kg_stream_get_by_id(r->stream_id, true);
+		KgStream   *s = kg_stream_get(r->stream_name, true);	/* a hash lookup */
 		Oid			relid;
 		List	   *indexes;
 		ScanKeyData keys[3];
 
-		if (s == NULL || s->created_at != r->stream_created)
+		if (s == NULL || s->stream_id != r->stream_id || s->created_at != r->stream_created)
 			return false;		/* the stream was deleted meanwhile */
 		relid = kg_segment_relid(s, r->segno);
 		if (!OidIsValid(relid) || (r->rel = try_table_open(relid, AccessShareLock)) == NULL)
@@ -185,6 +185,17 @@ kg_shard_reader_finish(KgShardReader *r)
 	}
 }
 
+/* The record last returned counts as read. */
+static void
+kg_shard_reader_count_pending(KgShardReader *r)
+{
+	r->pending = false;
+	r->last_seq = r->pending_seq;
+	r->res.count++;
+	r->res.last_arrival = r->pending_arrival;
+	r->res.bytes += r->pending_size;
+}
+
 /*
  * Start reading shard sh of stream s after after_seq, up to the last stable
  * sequence (and the shard's end): at most limit records and about max_bytes
@@ -199,6 +210,7 @@ kg_shard_reader_begin(KgShardReader *r, KgStream *s, KgShard *sh, int64 after_se
 	int64		bound = kg_stream_stable_bound(s->state);
 
 	memset(r, 0, sizeof(*r));
+	strlcpy(r->stream_name, s->name, sizeof(r->stream_name));
 	r->stream_id = s->stream_id;
 	r->stream_created = s->created_at;
 	r->shard_index = sh->shard_index;
@@ -243,11 +255,7 @@ kg_shard_reader_next(KgShardReader *r, KgStoredRecord *rec)
 	}
 	if (r->pending)
 	{
-		r->pending = false;
-		r->last_seq = r->pending_seq;
-		r->res.count++;
-		r->res.last_arrival = r->pending_arrival;
-		r->res.bytes += r->pending_size;
+		kg_shard_reader_count_pending(r);
 
 		/*
 		 * Full: look on for one more live record, so that a closed shard read
@@ -359,13 +367,7 @@ void
 kg_shard_reader_end(KgShardReader *r)
 {
 	if (r->pending)
-	{
-		r->pending = false;
-		r->last_seq = r->pending_seq;
-		r->res.count++;
-		r->res.last_arrival = r->pending_arrival;
-		r->res.bytes += r->pending_size;
-	}
+		kg_shard_reader_count_pending(r);
 	kg_shard_reader_release(r);
 }
 

@@ -61,6 +61,7 @@ typedef struct KgReadResult
 typedef struct KgShardReader
 {
 	/* what is read */
+	char		stream_name[KG_STREAM_NAME_MAX + 1];	/* to look the stream up again */
 	int32		stream_id;
 	TimestampTz stream_created;
 	int32		shard_index;
