@@ -54,6 +54,23 @@ CREATE FUNCTION public.read_shard(text, text, bigint, integer) RETURNS SETOF kin
 EXPLAIN (COSTS OFF)
 SELECT * FROM public.read_shard('rs.s', 'shardId-000000000000', NULL, 10);
 DROP FUNCTION public.read_shard(text, text, bigint, integer);
+-- glue.bookmark_records runs as the scan too; its SET clause
+-- (search_path) is the one the scan applies; another SET clause: a
+-- function scan.  Outside a job run it fails the same way both ways.
+EXPLAIN (COSTS OFF)
+SELECT r.sequence_number FROM glue.bookmark_records('rs.s', 10) r;
+ALTER FUNCTION glue.bookmark_records(text, integer) SET work_mem = '8MB';
+EXPLAIN (COSTS OFF)
+SELECT r.sequence_number FROM glue.bookmark_records('rs.s', 10) r;
+ALTER FUNCTION glue.bookmark_records(text, integer) RESET work_mem;
+EXPLAIN (COSTS OFF)
+SELECT r.sequence_number FROM glue.bookmark_records('rs.s', 10) r;
+SELECT * FROM glue.bookmark_records('rs.s');
+SELECT * FROM glue.bookmark_records(NULL);
+SELECT * FROM glue.bookmark_records('rs.s', 0);
+SET kinesis_glue.enable_record_scan = off;
+SELECT * FROM glue.bookmark_records('rs.s');
+RESET kinesis_glue.enable_record_scan;
 
 -- the same rows, byte for byte, both ways, from both shards
 CREATE TEMP TABLE rs_scan AS

@@ -12,6 +12,7 @@
 #define KG_GLUE_H
 
 extern void kg_glue_init(void);
+extern void kg_glue_register_bookmark_scan(void);	/* bookmarks.c */
 
 /* glue_owners.c: for DROP/REASSIGN OWNED and DROP ROLE */
 struct KgOwnedObjects;

@@ -46,4 +46,5 @@ kg_glue_init(void)
 	kg_worker_register_task(&job_task);
 	kg_worker_register_task(&cron_task);
 	kg_owned_register(&kg_glue_owned);
+	kg_glue_register_bookmark_scan();
 }

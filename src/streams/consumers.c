@@ -2,8 +2,10 @@
  *
  * consumers.c
  *		Named consumers: register_stream_consumer, deregister_stream_consumer,
- *		list_stream_consumers, consume and checkpoint (the lag function of
- *		the kinesis.consumer_positions view is in consumer_lag.c).
+ *		list_stream_consumers, consume and checkpoint (the leases are in
+ *		consumer_leases.c, the consume reader of Glue's bookmarks in
+ *		consume_reader.c, the lag function of the kinesis.consumer_positions
+ *		view in consumer_lag.c).
  *
  * A consumer has one row per shard in kinesis.consumer_shards: its
  * checkpoint (the last record processed) and a lease.  consume() runs in
@@ -54,6 +56,7 @@
 #include "common/kg_compat.h"
 #include "common/kg_errors.h"
 #include "streams/consume.h"
+#include "streams/consumer_leases.h"
 #include "streams/streams.h"
 #include "streams/read.h"
 #include "streams/record_rows.h"
@@ -61,8 +64,6 @@
 #include "streams/stream_cache.h"
 
 #define KG_MAX_CONSUMERS_PER_STREAM 20
-#define KG_CONSUME_MAX_BYTES (10 * 1024 * 1024)
-#define KG_CONSUME_CHUNK 10000	/* records per read (kinesis.consume's most) */
 
 /* ValidationException unless a consumer name is 1-128 of [a-zA-Z0-9_.-]. */
 static void
@@ -270,238 +271,6 @@ kg_list_stream_consumers(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* A shard this session leases for the current call. */
-typedef struct KgLease
-{
-	int32		shard_index;
-	int64		checkpoint;
-} KgLease;
-
-/* An interval of ms milliseconds, as a Datum. */
-static Datum
-kg_ms_interval(int ms)
-{
-	return DirectFunctionCall3(interval_in, CStringGetDatum(psprintf("%d ms", ms)),
-							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-}
-
-/*
- * Lease phase "rows": shards made by resharding since the last call start
- * at their beginning.  Inserts only rows that are missing: ON CONFLICT on
- * a row another session has locked would wait for that session.  In
- * kg_catalog_enter.
- */
-static void
-kg_lease_add_new_shards(KgStream *s, int32 consumer_id)
-{
-	kg_spi_exec("INSERT INTO kinesis.consumer_shards (consumer_id, shard_index, checkpoint) "
-				"SELECT $1, sh.shard_index, sh.starting_sequence_number OPERATOR(pg_catalog.-) 1 FROM kinesis.shards sh "
-				"WHERE sh.stream_id OPERATOR(pg_catalog.=) $2 AND NOT EXISTS (SELECT 1 FROM kinesis.consumer_shards cs "
-				"WHERE cs.consumer_id OPERATOR(pg_catalog.=) $1 AND cs.shard_index OPERATOR(pg_catalog.=) sh.shard_index) "
-				"ON CONFLICT DO NOTHING",
-				2, (Oid[]) {INT4OID, INT4OID},
-				(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(s->stream_id)}, NULL, false);
-}
-
-/*
- * Lease phase "sessions": this session is alive for the consumer (each
- * session writes only its own row; rows unseen for ten lease timeouts are
- * removed).  Returns how many other sessions, seen within the lease
- * timeout and still connected, share the shards.  In kg_catalog_enter.
- */
-static int
-kg_lease_live_others(int32 consumer_id)
-{
-	int			live_others = 0;
-
-	kg_spi_exec("INSERT INTO kinesis.consumer_sessions (consumer_id, pid, session_start, last_seen) "
-				"VALUES ($1, $2, $3, pg_catalog.clock_timestamp()) "
-				"ON CONFLICT (consumer_id, pid, session_start) DO UPDATE SET last_seen = excluded.last_seen",
-				3, (Oid[]) {INT4OID, INT4OID, TIMESTAMPTZOID},
-				(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(MyProcPid), TimestampTzGetDatum(MyStartTimestamp)},
-				NULL, false);
-	kg_spi_exec("DELETE FROM kinesis.consumer_sessions WHERE ctid IN (SELECT ctid FROM kinesis.consumer_sessions "
-				"WHERE consumer_id OPERATOR(pg_catalog.=) $1 AND last_seen OPERATOR(pg_catalog.<) "
-				"(pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $2) FOR UPDATE SKIP LOCKED)",
-				2, (Oid[]) {INT4OID, INTERVALOID},
-				(Datum[]) {Int32GetDatum(consumer_id), kg_ms_interval(10 * kg_lease_timeout_ms)},
-				NULL, false);
-	if (kg_spi_exec("SELECT pg_catalog.count(*)::int4 FROM kinesis.consumer_sessions cs "
-					"WHERE consumer_id OPERATOR(pg_catalog.=) $1 "
-					"AND NOT (pid OPERATOR(pg_catalog.=) $2 AND session_start OPERATOR(pg_catalog.=) $3) "
-					"AND last_seen OPERATOR(pg_catalog.>) (pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) $4) "
-					"AND EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) cs.pid "
-					"            AND a.backend_start OPERATOR(pg_catalog.=) cs.session_start)",
-					4, (Oid[]) {INT4OID, INT4OID, TIMESTAMPTZOID, INTERVALOID},
-					(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(MyProcPid), TimestampTzGetDatum(MyStartTimestamp),
-							   kg_ms_interval(kg_lease_timeout_ms)},
-					NULL, false) > 0)
-	{
-		bool		isnull;
-
-		live_others = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	return live_others;
-}
-
-/*
- * Lease phase "share": this session's fair share of the shards still to
- * read (at least one), with the finished shards in *finished.  In
- * kg_catalog_enter.
- */
-static int
-kg_lease_fair_share(KgStream *s, int32 consumer_id, int live_others, List **finished)
-{
-	int			active = 0;
-	int			n;
-	int			share;
-
-	n = kg_spi_exec("SELECT shard_index, finished FROM kinesis.consumer_shards "
-					"WHERE consumer_id OPERATOR(pg_catalog.=) $1",
-					1, (Oid[]) {INT4OID}, (Datum[]) {Int32GetDatum(consumer_id)}, NULL, false);
-	for (int i = 0; i < n; i++)
-	{
-		bool		isnull;
-		int32		idx = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
-		bool		fin = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull));
-
-		if (fin)
-			*finished = lappend_int(*finished, idx);
-		else if (kg_stream_find_shard(s, idx) != NULL)
-			active++;
-	}
-	share = (active + live_others) / (live_others + 1);
-	return Max(share, 1);
-}
-
-/*
- * Lease phase "lock": lock what we may hold: our own leases, free or
- * expired ones, those of sessions that are gone, and (between its
- * transactions) leases of a live session holding more than its share.  Own
- * first, then free, then taken over; SKIP LOCKED so we never wait for
- * another session.  Returns the rows (shard_index, checkpoint) in
- * SPI_tuptable.  In kg_catalog_enter.
- */
-static int
-kg_lease_lock_candidates(int32 consumer_id, int share)
-{
-	return kg_spi_exec("WITH holders AS (SELECT lease_owner, lease_session FROM kinesis.consumer_shards "
-					   "  WHERE consumer_id OPERATOR(pg_catalog.=) $1 AND NOT finished "
-					   "  AND lease_expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp() "
-					   "  GROUP BY lease_owner, lease_session HAVING pg_catalog.count(*) OPERATOR(pg_catalog.>) $4) "
-					   "SELECT shard_index, checkpoint FROM kinesis.consumer_shards cs "
-					   "WHERE consumer_id OPERATOR(pg_catalog.=) $1 AND NOT finished AND ("
-					   " lease_owner IS NULL OR lease_expires_at OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp() "
-					   " OR (lease_owner OPERATOR(pg_catalog.=) $2 AND lease_session OPERATOR(pg_catalog.=) $3) "
-					   " OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid OPERATOR(pg_catalog.=) cs.lease_owner "
-					   "               AND a.backend_start OPERATOR(pg_catalog.=) cs.lease_session) "
-					   " OR EXISTS (SELECT 1 FROM holders h WHERE h.lease_owner OPERATOR(pg_catalog.=) cs.lease_owner "
-					   "            AND h.lease_session OPERATOR(pg_catalog.=) cs.lease_session)) "
-					   "ORDER BY CASE WHEN lease_owner OPERATOR(pg_catalog.=) $2 AND lease_session OPERATOR(pg_catalog.=) $3 THEN 0 "
-					   "WHEN lease_owner IS NULL OR lease_expires_at OPERATOR(pg_catalog.<) pg_catalog.clock_timestamp() THEN 1 "
-					   "ELSE 2 END, shard_index FOR UPDATE SKIP LOCKED",
-					   4, (Oid[]) {INT4OID, INT4OID, TIMESTAMPTZOID, INT4OID},
-					   (Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(MyProcPid), TimestampTzGetDatum(MyStartTimestamp),
-								  Int32GetDatum(share)},
-					   NULL, false);
-}
-
-/* Is shard sh readable: is every parent still listed finished? */
-static bool
-kg_lease_parents_done(KgStream *s, KgShard *sh, List *finished)
-{
-	if (sh->parent_index >= 0 && kg_stream_find_shard(s, sh->parent_index) &&
-		!list_member_int(finished, sh->parent_index))
-		return false;
-	if (sh->adjacent_parent_index >= 0 && kg_stream_find_shard(s, sh->adjacent_parent_index) &&
-		!list_member_int(finished, sh->adjacent_parent_index))
-		return false;
-	return true;
-}
-
-/*
- * Lease phase "choose": of the n locked rows in tt, keep up to share
- * eligible ones (into leased, returns how many) and hand the others back
- * (clearing a lease this session held).  In kg_catalog_enter.
- */
-static int
-kg_lease_choose(KgStream *s, int32 consumer_id, int share, List *finished,
-				SPITupleTable *tt, int n, KgLease *leased)
-{
-	List	   *release = NIL;
-	ListCell   *lc;
-	int			nleased = 0;
-
-	for (int i = 0; i < n; i++)
-	{
-		bool		isnull;
-		int32		idx = DatumGetInt32(SPI_getbinval(tt->vals[i], tt->tupdesc, 1, &isnull));
-		KgShard    *sh = kg_stream_find_shard(s, idx);
-
-		if (sh != NULL && kg_lease_parents_done(s, sh, finished) && nleased < share)
-		{
-			leased[nleased].shard_index = idx;
-			leased[nleased].checkpoint = DatumGetInt64(SPI_getbinval(tt->vals[i], tt->tupdesc, 2, &isnull));
-			nleased++;
-		}
-		else
-			release = lappend_int(release, idx);
-	}
-	foreach(lc, release)
-		kg_spi_exec("UPDATE kinesis.consumer_shards SET lease_owner = NULL, lease_session = NULL, "
-					"lease_expires_at = NULL WHERE consumer_id OPERATOR(pg_catalog.=) $1 "
-					"AND shard_index OPERATOR(pg_catalog.=) $2 AND lease_owner OPERATOR(pg_catalog.=) $3",
-					3, (Oid[]) {INT4OID, INT4OID, INT4OID},
-					(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(lfirst_int(lc)), Int32GetDatum(MyProcPid)},
-					NULL, false);
-	return nleased;
-}
-
-/* Lease phase "stamp": the kept shards are this session's for a lease timeout.  In kg_catalog_enter. */
-static void
-kg_lease_stamp(int32 consumer_id, KgLease *leased, int nleased)
-{
-	for (int i = 0; i < nleased; i++)
-		kg_spi_exec("UPDATE kinesis.consumer_shards SET lease_owner = $3, lease_session = $4, "
-					"lease_expires_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) $5 "
-					"WHERE consumer_id OPERATOR(pg_catalog.=) $1 AND shard_index OPERATOR(pg_catalog.=) $2",
-					5, (Oid[]) {INT4OID, INT4OID, INT4OID, TIMESTAMPTZOID, INTERVALOID},
-					(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(leased[i].shard_index),
-							   Int32GetDatum(MyProcPid), TimestampTzGetDatum(MyStartTimestamp),
-							   kg_ms_interval(kg_lease_timeout_ms)},
-					NULL, false);
-}
-
-/*
- * Lease shards of a consumer for this transaction: lock the rows this
- * session may hold (its own, free, expired, or of a session that is gone),
- * keep about its fair share of the eligible ones, and stamp the lease.
- * Returns the leased eligible shards (KgLease), by shard index.
- */
-static List *
-kg_acquire_leases(KgStream *s, int32 consumer_id)
-{
-	KgCatalogContext cc;
-	List	   *finished = NIL;
-	List	   *leases = NIL;
-	KgLease    *leased;
-	int			share;
-	int			n;
-	int			nleased;
-
-	kg_catalog_enter(&cc, false);
-	kg_lease_add_new_shards(s, consumer_id);
-	share = kg_lease_fair_share(s, consumer_id, kg_lease_live_others(consumer_id), &finished);
-	n = kg_lease_lock_candidates(consumer_id, share);
-	leased = SPI_palloc(sizeof(KgLease) * Max(n, 1));	/* outlives SPI */
-	nleased = kg_lease_choose(s, consumer_id, share, finished, SPI_tuptable, n, leased);
-	kg_lease_stamp(consumer_id, leased, nleased);
-	kg_catalog_exit(&cc);
-	for (int i = 0; i < nleased; i++)
-		leases = lappend(leases, &leased[i]);
-	return leases;
-}
-
 /*
  * Collects consumed records into the caller's tuplestore, copying the
  * stored rows where it can (record_rows.c).
@@ -522,33 +291,15 @@ kg_consume_sink(void *arg, const KgStoredRecord *rec)
 	return true;
 }
 
-/* Store a shard's new checkpoint (and finished flag) in the caller's transaction. */
-static void
-kg_store_checkpoint(int32 consumer_id, int32 shard_index, int64 checkpoint, bool finished)
-{
-	KgCatalogContext cc;
-
-	kg_catalog_enter(&cc, false);
-	kg_spi_exec("UPDATE kinesis.consumer_shards SET checkpoint = $3, finished = $4, "
-				"checkpointed_at = pg_catalog.clock_timestamp(), "
-				"lease_owner = CASE WHEN $4 THEN NULL ELSE lease_owner END "
-				"WHERE consumer_id OPERATOR(pg_catalog.=) $1 AND shard_index OPERATOR(pg_catalog.=) $2",
-				4, (Oid[]) {INT4OID, INT4OID, INT8OID, BOOLOID},
-				(Datum[]) {Int32GetDatum(consumer_id), Int32GetDatum(shard_index),
-						   Int64GetDatum(checkpoint), BoolGetDatum(finished)}, NULL, false);
-	kg_catalog_exit(&cc);
-}
-
 /*
- * One pass: lease, read up to max_records from the leased shards (with
- * to_end, each shard in chunks until it is caught up; else one chunk), move
- * their checkpoints (once per shard).  Returns the number of records
- * stored; *progress is set when a shard finished (children may now be
- * eligible).  The readers' memory lives in a context reset after each chunk.
+ * One pass: lease, read up to max_records from the leased shards (one read
+ * of each), move their checkpoints.  Returns the number of records stored;
+ * *progress is set when a shard finished (children may now be eligible).
+ * The readers' memory lives in a context reset after each shard.
  */
 static int64
-kg_consume_once(KgStream *s, int32 consumer_id, int64 max_records, bool to_end,
-				KgConsumeSink *sink, bool *progress)
+kg_consume_once(KgStream *s, int32 consumer_id, int64 max_records, KgConsumeSink *sink,
+				bool *progress)
 {
 	List	   *leases = kg_acquire_leases(s, consumer_id);
 	MemoryContext chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "kinesis_glue consume",
@@ -561,28 +312,23 @@ kg_consume_once(KgStream *s, int32 consumer_id, int64 max_records, bool to_end,
 	{
 		KgLease    *l = lfirst(lc);
 		KgShard    *sh = kg_stream_find_shard(s, l->shard_index);
-		int64		pos = l->checkpoint;
+		MemoryContext old;
 		KgReadResult res;
 
 		if (sh == NULL || total >= max_records)
 			continue;
-		do
-		{
-			MemoryContext old = MemoryContextSwitchTo(chunk_cxt);
-
-			kg_record_rows_init(&sink->rows, sink->desc, sh->shard_index);
-			kg_read_shard_rows(s, sh, pos, (int) Min(max_records - total, KG_CONSUME_CHUNK),
-							   KG_CONSUME_MAX_BYTES, kg_consume_sink, sink, &res);
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(chunk_cxt);
-			total += res.count;
-			pos = res.next_position;
-			CHECK_FOR_INTERRUPTS();
-		} while (to_end && res.more && total < max_records);
-		if (pos != l->checkpoint || res.shard_end)
-			kg_store_checkpoint(consumer_id, sh->shard_index, pos, res.shard_end);
+		old = MemoryContextSwitchTo(chunk_cxt);
+		kg_record_rows_init(&sink->rows, sink->desc, sh->shard_index);
+		kg_read_shard_rows(s, sh, l->checkpoint, (int) Min(max_records - total, KG_CONSUME_CHUNK),
+						   KG_CONSUME_MAX_BYTES, kg_consume_sink, sink, &res);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(chunk_cxt);
+		total += res.count;
+		if (res.next_position != l->checkpoint || res.shard_end)
+			kg_store_checkpoint(consumer_id, sh->shard_index, res.next_position, res.shard_end);
 		if (res.shard_end)
 			*progress = true;
+		CHECK_FOR_INTERRUPTS();
 	}
 	MemoryContextDelete(chunk_cxt);
 	return total;
@@ -593,7 +339,7 @@ kg_consume_once(KgStream *s, int32 consumer_id, int64 max_records, bool to_end,
  * a primary, read access to the stream, the consumer exists and the user
  * may consume as it.  Returns the stream; *consumer_id is set.
  */
-static KgStream *
+KgStream *
 kg_consume_open(const char *stream_name, const char *consumer, int32 *consumer_id)
 {
 	KgStream   *s;
@@ -606,43 +352,6 @@ kg_consume_open(const char *stream_name, const char *consumer, int32 *consumer_i
 	kg_check_consumer_access(s, consumer, registered_by, "consume as");
 	PreventCommandIfReadOnly("kinesis.consume()");
 	return s;
-}
-
-/*
- * Declared in streams/consume.h: consume as kinesis.consume does (same
- * checks, leases and checkpoints in the caller's transaction), but every
- * record readable now, up to max_records (<= 0: no cap), in one call into
- * store (whose descriptor is desc, kinesis.record's): each leased shard is
- * read to its stable end and its checkpoint moved once; passes repeat while
- * they find records or finish a parent shard (its children become
- * eligible).  Returns the number of records stored.
- */
-int64
-kg_consume_all(const char *stream_name, const char *consumer, int64 max_records,
-			   Tuplestorestate *store, TupleDesc desc)
-{
-	int32		consumer_id;
-	KgStream   *s = kg_consume_open(stream_name, consumer, &consumer_id);
-	KgConsumeSink sink;
-	int64		total = 0;
-
-	memset(&sink, 0, sizeof(sink));
-	sink.store = store;
-	sink.desc = desc;
-	if (max_records <= 0)
-		max_records = PG_INT64_MAX;
-	for (;;)
-	{
-		bool		progress;
-		int64		n = kg_consume_once(s, consumer_id, max_records - total, true, &sink, &progress);
-
-		total += n;
-		if (total >= max_records || (n == 0 && !progress))
-			break;
-		if (progress)			/* a parent finished: its children are ready now */
-			s = kg_stream_get(stream_name, false);
-	}
-	return total;
 }
 
 PG_FUNCTION_INFO_V1(kg_consume);
@@ -695,7 +404,7 @@ kg_consume(PG_FUNCTION_ARGS)
 		/* arm the wakeup before looking, so a commit in between is not lost */
 		if (wait_ms > 0)
 			ConditionVariablePrepareToSleep(&st->commit_cv);
-		if (kg_consume_once(s, consumer_id, max_records, false, &sink, &progress) > 0)
+		if (kg_consume_once(s, consumer_id, max_records, &sink, &progress) > 0)
 			break;
 		if (progress)
 		{

@@ -35,8 +35,10 @@
 
 #include "common/kg_errors.h"
 #include "streams/record_read.h"
+#include "streams/record_scan.h"
 #include "streams/standby.h"
 #include "streams/stream_cache.h"
+#include "streams/streams.h"
 
 #define KG_GET_MAX_RECORDS 10000
 #define KG_GET_MAX_BYTES (10 * 1024 * 1024)
@@ -472,4 +474,103 @@ kg_read_shard(PG_FUNCTION_ARGS)
 		kg_record_rows_put(&rr.rows, &rec, rsinfo->setResult);
 	kg_record_read_end(&rr);
 	return (Datum) 0;
+}
+
+/*
+ * KinesisRecordScan's steps for read_shard and get_records_rows
+ * (record_scan.h): the same read, a row per step.
+ */
+typedef struct KgRecordReadScan
+{
+	KgRecordRead rr;
+	bool		through;		/* the records are (the read is ended) */
+	bool		last_row;		/* get_records_rows: its last row is to come */
+} KgRecordReadScan;
+
+static void
+kg_read_shard_scan_begin(void *state, FunctionCallInfo fcinfo, TupleDesc desc)
+{
+	kg_record_read_shard_begin(&((KgRecordReadScan *) state)->rr, fcinfo, desc);
+}
+
+static void
+kg_get_records_rows_scan_begin(void *state, FunctionCallInfo fcinfo, TupleDesc desc)
+{
+	KgRecordReadScan *st = (KgRecordReadScan *) state;
+
+	kg_record_read_iterator_begin(&st->rr, fcinfo, kg_record_read_wait_argument(fcinfo), desc);
+	st->last_row = true;
+}
+
+/*
+ * The next record (its values pointing at the stored row, external ones
+ * fetched into row_cxt), then for get_records_rows its last row.
+ */
+static bool
+kg_record_read_scan_next(void *state, Datum *values, bool *nulls, MemoryContext row_cxt)
+{
+	KgRecordReadScan *st = (KgRecordReadScan *) state;
+	KgStoredRecord rec;
+	MemoryContext old;
+
+	if (!st->through && kg_record_read_next(&st->rr, &rec))
+	{
+		old = MemoryContextSwitchTo(row_cxt);
+		kg_record_rows_values(&st->rr.rows, &rec, true, values, nulls);
+		MemoryContextSwitchTo(old);
+		return true;
+	}
+	if (!st->through)
+		kg_record_read_end(&st->rr);
+	st->through = true;
+	if (st->last_row)
+	{
+		KgGetResult out;
+
+		st->last_row = false;
+		old = MemoryContextSwitchTo(row_cxt);
+		kg_record_read_result(&st->rr, &out);
+		kg_get_records_last_row(st->rr.rows.desc, &out, values, nulls);
+		MemoryContextSwitchTo(old);
+		return true;
+	}
+	return false;
+}
+
+static void
+kg_record_read_scan_end(void *state)
+{
+	kg_record_read_end(&((KgRecordReadScan *) state)->rr);
+}
+
+static const KgRecordScanProvider kg_read_shard_scan = {
+	.symbol = "kg_read_shard",
+	.nargs = 4,
+	.argtypes = {TEXTOID, TEXTOID, INT8OID, INT4OID},
+	.natts = KG_STORED_NATTS,
+	.name = "kinesis.read_shard",
+	.state_size = sizeof(KgRecordReadScan),
+	.begin = kg_read_shard_scan_begin,
+	.next = kg_record_read_scan_next,
+	.end = kg_record_read_scan_end,
+};
+
+static const KgRecordScanProvider kg_get_records_rows_scan = {
+	.symbol = "kg_get_records_rows",
+	.nargs = 3,
+	.argtypes = {TEXTOID, INT4OID, INTERVALOID},
+	.natts = KG_STORED_NATTS + 3,
+	.name = "kinesis.get_records_rows",
+	.state_size = sizeof(KgRecordReadScan),
+	.begin = kg_get_records_rows_scan_begin,
+	.next = kg_record_read_scan_next,
+	.end = kg_record_read_scan_end,
+};
+
+/* Register the two reads with KinesisRecordScan (from kg_streams_init). */
+void
+kg_record_read_register_scans(void)
+{
+	kg_record_scan_register(&kg_read_shard_scan);
+	kg_record_scan_register(&kg_get_records_rows_scan);
 }

@@ -46,8 +46,12 @@ kg_record_rows_init(KgRecordRows *b, TupleDesc desc, int32 shard_index)
 	b->shard_id = CStringGetTextDatum(kg_shard_id_string(shard_index));
 }
 
-/* The values of rec's row (the columns after kinesis.record's are NULL). */
-static void
+/*
+ * The values of rec's row (the columns after kinesis.record's are NULL);
+ * with detoast, external values are fetched into the current memory
+ * context.  The others point into rec, valid as long as it is.
+ */
+void
 kg_record_rows_values(KgRecordRows *b, const KgStoredRecord *rec, bool detoast,
 					  Datum *values, bool *nulls)
 {

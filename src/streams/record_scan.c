@@ -1,26 +1,33 @@
 /*-------------------------------------------------------------------------
  *
  * record_scan.c
- *		KinesisRecordScan: a custom scan that runs kinesis.read_shard and
- *		kinesis.get_records_rows in FROM without a tuplestore.
+ *		KinesisRecordScan: a custom scan that runs our record reads in FROM
+ *		without a tuplestore: kinesis.read_shard, kinesis.get_records_rows
+ *		(record_read.c) and glue.bookmark_records (glue/bookmarks.c).
  *
  * PostgreSQL hands the rows of any set-returning function in FROM over
  * through a tuplestore: each row is formed, copied in, read back out and
  * deformed again, and the memory is given back at the end of the call.
- * For these two reads that is a third of the work of returning 10,000
- * records to a client.  The planner hook below offers, next to the
- * function scan, a CustomScan that runs the same read (record_read.c) one
- * record per call: the scan tuple is a virtual tuple whose values point at
- * the stored row in the segment's buffer, valid until the next call, as
- * the executor allows.  A node the executor means to rescan with the same
+ * For these reads that is a third of the work of returning 10,000 records
+ * to a client; and a function scan reads everything before the first row
+ * is returned, so a consume under a LIMIT moves its checkpoints past
+ * records nobody got.  The planner hook below offers, next to the function
+ * scan, a CustomScan that runs the same read one record per call, through
+ * the steps its component registered (record_scan.h, a provider): the scan
+ * tuple is a virtual tuple whose values point at the stored row in the
+ * segment's buffer, valid until the next call, as the executor allows.  A
+ * read ended early (a LIMIT above, a cursor closed) ends at the last row
+ * returned.  A node the executor means to rescan with the same
  * arguments (EXEC_FLAG_REWIND: the inner side of a nested loop, say) keeps
  * its rows in a tuplestore after all, so that every rescan returns the same
  * rows, as a function scan's would (a read again could see newer records,
  * and charge the read quota again).
  *
  * The path is offered only where it means the same as the function scan:
- * the function is ours (C, our library and symbol, the expected argument
- * types, neither SECURITY DEFINER nor SET), alone in its FROM item,
+ * the function is ours (C, our library and a provider's symbol, the
+ * provider's argument types, not SECURITY DEFINER, no SET clause but the
+ * provider's, which the node applies around the read's begin and end
+ * steps, as the function would), alone in its FROM item,
  * without ORDINALITY, its arguments free of the query's other relations
  * (no LATERAL references; outer parameters are fine, a change of them
  * rescans), and the query refers to its columns one by one (no whole-row
@@ -30,15 +37,14 @@
  * stream) as the function.  kinesis_glue.enable_record_scan = off turns it
  * off (then the function scan runs, as without the hook).
  *
- * Locking: as read.c, AccessShareLock on the segment being read, held from
- * one row to the next.
+ * Locking: as the provider's read; for the shard reads, AccessShareLock on
+ * the segment being read, held from one row to the next.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
-#include "access/detoast.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_language.h"
 #include "catalog/pg_proc.h"
@@ -57,6 +63,7 @@
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -64,43 +71,25 @@
 #include "utils/tuplestore.h"
 
 #include "common/kg_compat.h"
-#include "streams/record_read.h"
+#include "streams/record_scan.h"
 #include "streams/streams.h"
 
 #define KG_RECORD_SCAN "KinesisRecordScan"
+#define KG_RECORD_SCAN_MAX_PROVIDERS 8
 
-/* the reads the scan runs */
-typedef enum KgRecordScanKind
-{
-	KG_SCAN_READ_SHARD,			/* kinesis.read_shard */
-	KG_SCAN_GET_RECORDS_ROWS	/* kinesis.get_records_rows */
-} KgRecordScanKind;
-
-typedef struct KgRecordScanFunction
-{
-	const char *symbol;			/* pg_proc.prosrc */
-	int			nargs;
-	Oid			argtypes[4];
-	int			natts;			/* columns of the result */
-	const char *name;			/* for EXPLAIN */
-} KgRecordScanFunction;
-
-static const KgRecordScanFunction kg_scan_functions[] = {
-	[KG_SCAN_READ_SHARD] = {"kg_read_shard", 4, {TEXTOID, TEXTOID, INT8OID, INT4OID},
-	KG_STORED_NATTS, "kinesis.read_shard"},
-	[KG_SCAN_GET_RECORDS_ROWS] = {"kg_get_records_rows", 3, {TEXTOID, INT4OID, INTERVALOID},
-	KG_STORED_NATTS + 3, "kinesis.get_records_rows"},
-};
+/* the registered reads (in _PG_init, so the same in every process) */
+static const KgRecordScanProvider *kg_scan_providers[KG_RECORD_SCAN_MAX_PROVIDERS];
+static int	kg_scan_nproviders = 0;
 
 typedef struct KgRecordScanState
 {
 	CustomScanState css;
-	KgRecordScanKind kind;
+	const KgRecordScanProvider *provider;
 	Oid			funcid;
 	List	   *args;			/* ExprStates of the function's arguments */
 	bool		started;		/* the read has begun */
 	bool		finished;		/* every row returned */
-	KgRecordRead rr;
+	void	   *read;			/* the provider's state */
 	/* rescans without new arguments replay the first read (EXEC_FLAG_REWIND) */
 	bool		rewind;
 	Tuplestorestate *store;		/* the rows of the first read; NULL: none */
@@ -140,42 +129,77 @@ static const CustomExecMethods kg_record_exec_methods = {
 };
 
 /*
- * Is funcid one of the reads the scan runs, as this library defines it?
- * Sets *kind when it is.
+ * Register a read the scan runs (from a component's init, in _PG_init):
+ * provider must live as long as the process.
  */
+void
+kg_record_scan_register(const KgRecordScanProvider *provider)
+{
+	if (kg_scan_nproviders >= KG_RECORD_SCAN_MAX_PROVIDERS)
+		elog(ERROR, "too many KinesisRecordScan providers");
+	kg_scan_providers[kg_scan_nproviders++] = provider;
+}
+
+/* The provider of symbol, or NULL. */
+static const KgRecordScanProvider *
+kg_record_scan_provider(const char *symbol)
+{
+	for (int k = 0; k < kg_scan_nproviders; k++)
+		if (strcmp(kg_scan_providers[k]->symbol, symbol) == 0)
+			return kg_scan_providers[k];
+	return NULL;
+}
+
+/* Is proconfig (pg_proc's, or NULL) the provider's SET clause? */
 static bool
-kg_record_scan_function(Oid funcid, KgRecordScanKind *kind)
+kg_record_scan_config_ok(const KgRecordScanProvider *p, Datum proconfig, bool isnull)
+{
+	ArrayType  *config;
+	Datum	   *items;
+	int			n;
+	bool		ok;
+
+	if (isnull || p->proconfig == NULL)
+		return isnull && p->proconfig == NULL;
+	config = DatumGetArrayTypeP(proconfig);
+	deconstruct_array(config, TEXTOID, -1, false, TYPALIGN_INT, &items, NULL, &n);
+	ok = n == 1 && strcmp(TextDatumGetCString(items[0]), p->proconfig) == 0;
+	return ok;
+}
+
+/*
+ * The provider of funcid if it is one of the reads the scan runs, as this
+ * library defines it (see the file header); else NULL.
+ */
+static const KgRecordScanProvider *
+kg_record_scan_function(Oid funcid)
 {
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(funcid));
 	Form_pg_proc proc;
-	bool		ok = false;
+	const KgRecordScanProvider *found = NULL;
 
 	if (!HeapTupleIsValid(tup))
-		return false;
+		return NULL;
 	proc = (Form_pg_proc) GETSTRUCT(tup);
-	if (proc->prolang == ClanguageId && proc->proretset && !proc->prosecdef &&
-		heap_attisnull(tup, Anum_pg_proc_proconfig, NULL))
+	if (proc->prolang == ClanguageId && proc->proretset && !proc->prosecdef)
 	{
 		bool		isnull;
 		char	   *probin = TextDatumGetCString(SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_probin, &isnull));
 		char	   *prosrc = TextDatumGetCString(SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_prosrc, &isnull));
+		const KgRecordScanProvider *p = kg_record_scan_provider(prosrc);
+		Datum		config = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proconfig, &isnull);
 
-		for (int k = 0; k < lengthof(kg_scan_functions) && !ok; k++)
+		if (p != NULL && strcmp(probin, "$libdir/kinesis_glue") == 0 && proc->pronargs == p->nargs &&
+			kg_record_scan_config_ok(p, config, isnull))
 		{
-			const KgRecordScanFunction *f = &kg_scan_functions[k];
-
-			if (strcmp(prosrc, f->symbol) != 0 || strcmp(probin, "$libdir/kinesis_glue") != 0 ||
-				proc->pronargs != f->nargs)
-				continue;
-			ok = true;
-			for (int i = 0; i < f->nargs; i++)
-				ok = ok && proc->proargtypes.values[i] == f->argtypes[i];
-			if (ok)
-				*kind = (KgRecordScanKind) k;
+			found = p;
+			for (int i = 0; i < p->nargs; i++)
+				if (proc->proargtypes.values[i] != p->argtypes[i])
+					found = NULL;
 		}
 	}
 	ReleaseSysCache(tup);
-	return ok;
+	return found;
 }
 
 /* Does expr refer to relation rti other than by single columns? */
@@ -199,8 +223,8 @@ kg_refers_to_whole_row(Node *expr, Index rti)
 }
 
 /*
- * set_rel_pathlist_hook: next to the function scan of read_shard or
- * get_records_rows, offer a KinesisRecordScan (see the file header for
+ * set_rel_pathlist_hook: next to the function scan of a registered read,
+ * offer a KinesisRecordScan (see the file header for
  * when), costed a little lower so that it is chosen.
  */
 static void
@@ -208,7 +232,7 @@ kg_record_scan_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 {
 	RangeTblFunction *rtfunc;
 	FuncExpr   *fexpr;
-	KgRecordScanKind kind;
+	const KgRecordScanProvider *provider;
 	TupleDesc	desc;
 	CustomPath *cpath;
 	Path	   *fpath;
@@ -224,7 +248,7 @@ kg_record_scan_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 	if (!IsA(rtfunc->funcexpr, FuncExpr))
 		return;
 	fexpr = (FuncExpr *) rtfunc->funcexpr;
-	if (!fexpr->funcretset || !kg_record_scan_function(fexpr->funcid, &kind))
+	if (!fexpr->funcretset || (provider = kg_record_scan_function(fexpr->funcid)) == NULL)
 		return;
 	if (contain_subplans((Node *) fexpr->args) || contain_var_clause((Node *) fexpr->args))
 		return;
@@ -234,7 +258,7 @@ kg_record_scan_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 		if (kg_refers_to_whole_row((Node *) lfirst_node(RestrictInfo, lc)->clause, rti))
 			return;
 	desc = get_expr_result_tupdesc((Node *) fexpr, true);
-	if (desc == NULL || desc->natts != kg_scan_functions[kind].natts ||
+	if (desc == NULL || desc->natts != provider->natts ||
 		rtfunc->funccolcount != desc->natts)
 		return;
 	for (int i = 0; i < desc->natts; i++)
@@ -257,7 +281,7 @@ kg_record_scan_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 	cpath->path.pathkeys = NIL;
 	cpath->flags = 0;
 	cpath->custom_paths = NIL;
-	cpath->custom_private = list_make1(makeInteger(kind));
+	cpath->custom_private = list_make1(makeString(pstrdup(provider->symbol)));
 	cpath->methods = &kg_record_path_methods;
 	add_path(rel, &cpath->path);
 }
@@ -309,7 +333,10 @@ kg_record_scan_create_state(CustomScan *cscan)
 														  T_CustomScanState);
 
 	st->css.methods = &kg_record_exec_methods;
-	st->kind = (KgRecordScanKind) intVal(linitial(cscan->custom_private));
+	st->provider = kg_record_scan_provider(strVal(linitial(cscan->custom_private)));
+	if (st->provider == NULL)
+		elog(ERROR, "KinesisRecordScan provider \"%s\" is not registered",
+			 strVal(linitial(cscan->custom_private)));
 	st->funcid = (Oid) intVal(lsecond(cscan->custom_private));
 	return (Node *) st;
 }
@@ -339,6 +366,39 @@ kg_record_scan_begin(CustomScanState *node, EState *estate, int eflags)
 												&TTSOpsMinimalTuple);
 }
 
+/*
+ * Enter the function's SET clause, if it has one (as fmgr does for a
+ * function with one); returns the GUC nest level to leave, or -1.
+ */
+static int
+kg_record_scan_enter_config(KgRecordScanState *st)
+{
+	HeapTuple	tup;
+	Datum		config;
+	bool		isnull;
+	int			level;
+
+	if (st->provider->proconfig == NULL)
+		return -1;
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(st->funcid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", st->funcid);
+	config = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proconfig, &isnull);
+	level = NewGUCNestLevel();
+	if (!isnull)
+		ProcessGUCArray(DatumGetArrayTypeP(config), superuser() ? PGC_SUSET : PGC_USERSET,
+						PGC_S_SESSION, GUC_ACTION_SAVE);
+	ReleaseSysCache(tup);
+	return level;
+}
+
+static void
+kg_record_scan_leave_config(int level)
+{
+	if (level >= 0)
+		AtEOXact_GUC(true, level);
+}
+
 /* Evaluate the arguments and begin the read (in the query's memory). */
 static void
 kg_record_scan_start(KgRecordScanState *st)
@@ -348,8 +408,9 @@ kg_record_scan_start(KgRecordScanState *st)
 	MemoryContext old;
 	ListCell   *lc;
 	int			i = 0;
+	int			level;
 
-	LOCAL_FCINFO(fcinfo, 4);
+	LOCAL_FCINFO(fcinfo, KG_RECORD_SCAN_MAX_ARGS);
 
 	InitFunctionCallInfoData(*fcinfo, NULL, list_length(st->args), InvalidOid, NULL, NULL);
 	old = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
@@ -360,76 +421,66 @@ kg_record_scan_start(KgRecordScanState *st)
 		i++;
 	}
 	MemoryContextSwitchTo(st->css.ss.ps.state->es_query_cxt);
-	if (st->kind == KG_SCAN_READ_SHARD)
-		kg_record_read_shard_begin(&st->rr, fcinfo, desc);
-	else
-		kg_record_read_iterator_begin(&st->rr, fcinfo, kg_record_read_wait_argument(fcinfo), desc);
+	st->read = palloc0(st->provider->state_size);
+	level = kg_record_scan_enter_config(st);
+	st->provider->begin(st->read, fcinfo, desc);
+	kg_record_scan_leave_config(level);
 	MemoryContextSwitchTo(old);
 	st->started = true;
 }
 
-/* A value of a stored row as the slot may hold it: fetched if external. */
-static inline Datum
-kg_slot_value(Datum value, MemoryContext row_cxt)
+/* End the read if it has begun and not ended yet. */
+static void
+kg_record_scan_stop(KgRecordScanState *st)
 {
-	if (VARATT_IS_EXTERNAL(DatumGetPointer(value)))
-	{
-		MemoryContext old = MemoryContextSwitchTo(row_cxt);
+	int			level;
 
-		value = PointerGetDatum(detoast_external_attr((struct varlena *) DatumGetPointer(value)));
-		MemoryContextSwitchTo(old);
-	}
-	return value;
+	if (!st->started)
+		return;
+	st->started = false;
+	level = kg_record_scan_enter_config(st);
+	st->provider->end(st->read);
+	kg_record_scan_leave_config(level);
 }
 
 /*
- * The next row into the scan slot: a record (values pointing at the stored
- * row, valid until the next call), for get_records_rows then its last row;
- * an empty slot at the end.
+ * The next row of the read into the slot's values (false at the end, when
+ * the read is ended).
+ */
+static bool
+kg_record_scan_read_next(KgRecordScanState *st, TupleTableSlot *slot)
+{
+	MemoryContext old = MemoryContextSwitchTo(st->css.ss.ps.state->es_query_cxt);
+	bool		more;
+
+	if (!st->started)
+		kg_record_scan_start(st);
+	more = st->provider->next(st->read, slot->tts_values, slot->tts_isnull,
+							  st->css.ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
+	MemoryContextSwitchTo(old);
+	if (!more)
+	{
+		kg_record_scan_stop(st);
+		st->finished = true;
+	}
+	return more;
+}
+
+/*
+ * The next row into the scan slot (a virtual tuple whose values are valid
+ * until the next call); an empty slot at the end.
  */
 static TupleTableSlot *
 kg_record_scan_next(ScanState *ss)
 {
 	KgRecordScanState *st = (KgRecordScanState *) ss;
 	TupleTableSlot *slot = ss->ss_ScanTupleSlot;
-	MemoryContext row_cxt = ss->ps.ps_ExprContext->ecxt_per_tuple_memory;
-	MemoryContext old;
-	KgStoredRecord rec;
-	bool		more;
 
 	if (st->rewind)
 		return kg_record_scan_replay(ss);
 	ExecClearTuple(slot);
-	if (st->finished)
-		return slot;
-	if (!st->started)
-		kg_record_scan_start(st);
-	old = MemoryContextSwitchTo(ss->ps.state->es_query_cxt);
-	more = kg_record_read_next(&st->rr, &rec);
-	MemoryContextSwitchTo(old);
-	if (more)
-	{
-		slot->tts_values[0] = st->rr.rows.shard_id;
-		slot->tts_values[1] = Int64GetDatum(rec.seq);
-		slot->tts_values[2] = TimestampTzGetDatum(rec.arrival);
-		slot->tts_values[3] = kg_slot_value(rec.partition_key, row_cxt);
-		slot->tts_values[4] = kg_slot_value(rec.data, row_cxt);
-		for (int i = 0; i < slot->tts_tupleDescriptor->natts; i++)
-			slot->tts_isnull[i] = i >= KG_STORED_NATTS;
+	if (!st->finished && kg_record_scan_read_next(st, slot))
 		return ExecStoreVirtualTuple(slot);
-	}
-	kg_record_read_end(&st->rr);
-	st->finished = true;
-	if (st->kind == KG_SCAN_GET_RECORDS_ROWS)
-	{
-		KgGetResult out;
-
-		old = MemoryContextSwitchTo(row_cxt);
-		kg_record_read_result(&st->rr, &out);
-		kg_get_records_last_row(slot->tts_tupleDescriptor, &out, slot->tts_values, slot->tts_isnull);
-		MemoryContextSwitchTo(old);
-		return ExecStoreVirtualTuple(slot);
-	}
 	return slot;
 }
 
@@ -449,24 +500,14 @@ kg_record_scan_replay(ScanState *ss)
 	if (st->store == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(ss->ps.state->es_query_cxt);
-		KgStoredRecord rec;
 
 		st->store = tuplestore_begin_heap(true, false, work_mem);
-		kg_record_scan_start(st);
-		while (kg_record_read_next(&st->rr, &rec))
-			kg_record_rows_put(&st->rr.rows, &rec, st->store);
-		kg_record_read_end(&st->rr);
-		if (st->kind == KG_SCAN_GET_RECORDS_ROWS)
-		{
-			KgGetResult out;
-			Datum	   *values = palloc(sizeof(Datum) * desc->natts);
-			bool	   *nulls = palloc(sizeof(bool) * desc->natts);
-
-			kg_record_read_result(&st->rr, &out);
-			kg_get_records_last_row(desc, &out, values, nulls);
-			tuplestore_putvalues(st->store, desc, values, nulls);
-		}
 		MemoryContextSwitchTo(old);
+		while (!st->finished && kg_record_scan_read_next(st, slot))
+		{
+			tuplestore_putvalues(st->store, desc, slot->tts_values, slot->tts_isnull);
+			ResetExprContext(ss->ps.ps_ExprContext);
+		}
 	}
 	ExecClearTuple(slot);
 	if (!tuplestore_gettupleslot(st->store, true, false, st->store_slot))
@@ -500,9 +541,7 @@ kg_record_scan_end(CustomScanState *node)
 {
 	KgRecordScanState *st = (KgRecordScanState *) node;
 
-	if (st->started)
-		kg_record_read_end(&st->rr);
-	st->started = false;
+	kg_record_scan_stop(st);
 	st->finished = false;
 	if (st->store)
 		tuplestore_end(st->store);
@@ -530,7 +569,7 @@ kg_record_scan_explain(CustomScanState *node, List *ancestors, ExplainState *es)
 {
 	KgRecordScanState *st = (KgRecordScanState *) node;
 
-	ExplainPropertyText("Function", kg_scan_functions[st->kind].name, es);
+	ExplainPropertyText("Function", st->provider->name, es);
 }
 
 /*

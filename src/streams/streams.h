@@ -13,6 +13,7 @@
 
 extern void kg_streams_init(void);
 extern void kg_record_scan_init(void);	/* record_scan.c */
+extern void kg_record_read_register_scans(void);	/* record_read.c */
 
 /* stream_owners.c: for DROP/REASSIGN OWNED and DROP ROLE */
 struct KgOwnedObjects;

@@ -1,18 +1,24 @@
 # A bookmarked stream -> table job is one statement,
 # INSERT ... SELECT ... FROM glue.bookmark_records(stream), whose read
 # consumes every new record in one call (src/glue/bookmarks.c,
-# kg_consume_all in src/streams/consumers.c).  Exactly-once across runs:
+# the consume reader in src/streams/consume_reader.c).  Exactly-once across runs:
 #   1. a capped read (max_records across the read's chunks of 10,000) moves
 #      each shard's checkpoint exactly to the last record inserted, so the
 #      runs that follow insert every record once and none twice;
 #   2. a backlog across a split is read parent first, then the children,
-#      in one run: every record once, each partition key in order; a first
+#      in one run: every record once, each partition key in order, the
+#      same rows through the scan and through the function; a first
 #      job-bookmark-pause run reads it all and moves nothing;
 #   3. a run stopped after its read inserts nothing and leaves the
 #      bookmark; the rerun continues after it;
 #   4. the read has the owner's rights only: with SELECT on the stream
 #      revoked the run fails (AccessDeniedException), writes nothing and
-#      keeps the bookmark.
+#      keeps the bookmark;
+#   5. a statement that stops early (a LIMIT over the read, which runs as a
+#      KinesisRecordScan) moves the checkpoints only past the records it
+#      was given: runs one after another insert every record once, in
+#      order, the shards not reached keep their checkpoints; the plan is
+#      the scan.
 
 use strict;
 use warnings;
@@ -57,6 +63,21 @@ sub checkpoints
 	                FROM glue.get_job_bookmark('$job') b, jsonb_each(b.shards) s});
 }
 
+# how many shards of job's bookmark on stream have a checkpoint that does
+# not cover exactly the records in table out (columns shard, seq): 0 when
+# every record up to each checkpoint was inserted, and none after it
+sub inexact_shards
+{
+	my ($job, $stream, $out) = @_;
+	return sql(qq{SELECT count(*) FROM jsonb_each((SELECT b.shards FROM glue.get_job_bookmark('$job') b)) c
+	               WHERE (SELECT count(*) FROM kinesis_records.$stream r
+	                       WHERE 'shardId-' || lpad(r.shard_index::text, 12, '0') = c.key
+	                         AND r.sequence_number <= (c.value #>> '{}')::bigint)
+	                     IS DISTINCT FROM
+	                     (SELECT count(*) FROM $out o WHERE o.shard = c.key AND o.seq <= (c.value #>> '{}')::bigint)
+	                  OR EXISTS (SELECT 1 FROM $out o WHERE o.shard = c.key AND o.seq > (c.value #>> '{}')::bigint)});
+}
+
 # ---------------------------------------------------------------------------
 # 1. capped reads across chunk boundaries
 # ---------------------------------------------------------------------------
@@ -82,14 +103,8 @@ for my $i (1 .. 4)
 	my $id = start('capped');
 	is(run_end($id), 'SUCCEEDED', "capped run $i");
 	# per shard: the records up to the checkpoint are exactly those inserted
-	is(sql(q{SELECT count(*) FROM jsonb_each((SELECT b.shards FROM glue.get_job_bookmark('capped') b)) c
-	          WHERE (SELECT count(*) FROM kinesis_records.big r
-	                  WHERE 'shardId-' || lpad(r.shard_index::text, 12, '0') = c.key
-	                    AND r.sequence_number <= (c.value #>> '{}')::bigint)
-	                IS DISTINCT FROM
-	                (SELECT count(*) FROM big_out o WHERE o.shard = c.key AND o.seq <= (c.value #>> '{}')::bigint)
-	             OR EXISTS (SELECT 1 FROM big_out o WHERE o.shard = c.key AND o.seq > (c.value #>> '{}')::bigint)}),
-		'0', "after capped run $i each shard's checkpoint covers exactly the records inserted");
+	is(inexact_shards('capped', 'big', 'big_out'), '0',
+		"after capped run $i each shard's checkpoint covers exactly the records inserted");
 }
 is(sql("SELECT string_agg(n::text, ',' ORDER BY run) FROM (SELECT run, count(*) n FROM big_out GROUP BY run) x"),
 	'12345,12345,5310', 'each run took at most the cap, the last the rest (the fourth found nothing)');
@@ -121,6 +136,25 @@ is(sql(q{SELECT count(*) FROM (SELECT pk, n < lag(n) OVER (PARTITION BY pk ORDER
           WHERE back}), '0', 'each partition key in the order it was put');
 is(run_end(start('resharded')), 'SUCCEEDED', 'a second run');
 is(sql('SELECT count(*) FROM rs_out'), '22000', 'finds nothing new');
+
+# the same through the function itself (no KinesisRecordScan: it stores
+# every record before the statement reads): another job, its own consumer
+$node->safe_psql('postgres', q{
+	SET ROLE bm_owner;
+	CREATE TABLE public.rs_fn_out (ord bigint GENERATED ALWAYS AS IDENTITY, seq bigint, pk text, n int);
+	SELECT glue.create_job('resharded_fn', script => $$
+	    SET LOCAL kinesis_glue.enable_record_scan = off;
+	    INSERT INTO rs_fn_out (seq, pk, n)
+	    SELECT r.sequence_number, r.partition_key, convert_from(r.data, 'UTF8')::int
+	      FROM glue.bookmark_records('rs') r$$,
+	    default_arguments => '{"--job-bookmark-option": "job-bookmark-enable"}');
+});
+is(run_end(start('resharded_fn')), 'SUCCEEDED', 'a run over the split backlog through the function');
+is(sql(q{SELECT count(*), count(DISTINCT n) FROM rs_fn_out}), '22000|22000', 'every record once');
+is(sql(q{SELECT count(*) FROM rs_out a FULL JOIN rs_fn_out b USING (ord) WHERE (a.seq, a.pk, a.n) IS DISTINCT FROM (b.seq, b.pk, b.n)}),
+	'0', 'the same rows in the same order as through the scan');
+is(run_end(start('resharded_fn')), 'SUCCEEDED', 'a second run through the function');
+is(sql('SELECT count(*) FROM rs_fn_out'), '22000', 'finds nothing new');
 
 # a first run with job-bookmark-pause reads from the start (its consumer is
 # registered in the same call) and moves nothing
@@ -175,6 +209,51 @@ is(checkpoints('capped'), $before, 'and keeps the bookmark');
 sql('GRANT SELECT ON kinesis_records.big TO bm_owner');
 is(run_end(start('capped')), 'SUCCEEDED', 'with SELECT granted again');
 is(sql('SELECT count(*), count(DISTINCT n) FROM big_out'), '30501|30501', 'the record comes once');
+
+
+# ---------------------------------------------------------------------------
+# 5. a statement that stops early
+# ---------------------------------------------------------------------------
+sql(q{
+	SELECT kinesis.create_stream('lim', 2);
+	GRANT SELECT ON kinesis_records.lim TO bm_owner;
+});
+put('lim', 1, 1000);
+$node->safe_psql('postgres', q{
+	SET ROLE bm_owner;
+	CREATE TABLE public.lim_out (ord bigint GENERATED ALWAYS AS IDENTITY, seq bigint, shard text, n int,
+	                             run bigint);
+	CREATE TABLE public.lim_plan (line text);
+	SELECT glue.create_job('limited', script => $$
+	    INSERT INTO lim_out (seq, shard, n, run)
+	    SELECT r.sequence_number, r.shard_id, convert_from(r.data, 'UTF8')::int, glue.job_run_id()
+	      FROM (SELECT * FROM glue.bookmark_records('lim') LIMIT :'take'::int) r;
+	    DO $do$ DECLARE l text; BEGIN
+	      FOR l IN EXPLAIN (COSTS OFF) SELECT * FROM glue.bookmark_records('lim') LIMIT 1 LOOP
+	        INSERT INTO public.lim_plan VALUES (l);
+	      END LOOP;
+	    END $do$
+	    $$, default_arguments => '{"--job-bookmark-option": "job-bookmark-enable", "--take": "150"}');
+});
+is(run_end(start('limited')), 'SUCCEEDED', 'a run that takes 150 records with a LIMIT');
+is(sql('SELECT count(*), count(DISTINCT shard) FROM lim_out'), '150|1', 'inserts 150, all of the first shard');
+is(inexact_shards('limited', 'lim', 'lim_out'), '0', 'the checkpoint is at the 150th record');
+is(sql(q{SELECT count(*) FROM glue.get_job_bookmark('limited') b, jsonb_each(b.shards) c
+          WHERE c.key = 'shardId-000000000001'
+            AND (c.value #>> '{}')::bigint >= (SELECT min(sequence_number) FROM kinesis_records.lim WHERE shard_index = 1)}),
+	'0', 'the shard not reached keeps its checkpoint');
+like(sql('SELECT string_agg(line, E\'\\n\') FROM lim_plan'), qr/KinesisRecordScan/, 'the read runs as a KinesisRecordScan');
+for my $i (2 .. 5)
+{
+	is(run_end(start('limited', '{"--take": "400"}')), 'SUCCEEDED', "run $i takes up to 400");
+	is(inexact_shards('limited', 'lim', 'lim_out'), '0', "after run $i the checkpoints cover exactly the records inserted");
+}
+is(sql('SELECT string_agg(n::text, \',\' ORDER BY run) FROM (SELECT run, count(*) n FROM lim_out GROUP BY run) x'),
+	'150,400,400,50', 'each run took what its LIMIT let through, across the shards; the fifth found nothing');
+is(sql('SELECT count(*), count(DISTINCT n), min(n), max(n) FROM lim_out'), '1000|1000|1|1000',
+	'every record inserted exactly once');
+is(sql(q{SELECT count(*) FROM (SELECT shard, seq < lag(seq) OVER (PARTITION BY shard ORDER BY ord) AS back
+                                 FROM lim_out) x WHERE back}), '0', 'each shard in order across the runs');
 
 $node->stop;
 done_testing();

@@ -1,0 +1,52 @@
+/*-------------------------------------------------------------------------
+ *
+ * record_scan.h
+ *		The reads a KinesisRecordScan runs (record_scan.c): each component
+ *		registers its set-returning C functions that can hand their rows on
+ *		one by one, with the steps that do it.
+ *
+ * Locking: as the provider's read.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef KG_RECORD_SCAN_H
+#define KG_RECORD_SCAN_H
+
+#include "fmgr.h"
+#include "access/tupdesc.h"
+
+#define KG_RECORD_SCAN_MAX_ARGS 4
+
+/*
+ * A read the scan runs in place of a function scan of the function that
+ * has this symbol in this library and these argument types, whose rows
+ * have natts columns.  The steps run in the query's memory; state is
+ * state_size bytes, zeroed, of that memory.
+ *
+ * begin: start the read with the evaluated arguments (fcinfo->args), rows
+ *		of desc.  Runs under the function's SET clause (proconfig).
+ * next: the next row into values/nulls (values valid until the next step;
+ *		whatever must be allocated for them goes into row_cxt); false at
+ *		the end.  Runs without the SET clause: providers whose next step
+ *		runs SQL pin what it needs themselves.
+ * end: end the read, early or after its end (once after begin).  Runs
+ *		under the SET clause.
+ */
+typedef struct KgRecordScanProvider
+{
+	const char *symbol;			/* pg_proc.prosrc */
+	int			nargs;
+	Oid			argtypes[KG_RECORD_SCAN_MAX_ARGS];
+	const char *proconfig;		/* the function's one SET clause, as pg_proc
+								 * holds it ("name=value"); NULL: none */
+	int			natts;
+	const char *name;			/* for EXPLAIN */
+	Size		state_size;
+	void		(*begin) (void *state, FunctionCallInfo fcinfo, TupleDesc desc);
+	bool		(*next) (void *state, Datum *values, bool *nulls, MemoryContext row_cxt);
+	void		(*end) (void *state);
+} KgRecordScanProvider;
+
+extern void kg_record_scan_register(const KgRecordScanProvider *provider);
+
+#endif							/* KG_RECORD_SCAN_H */
