@@ -6,13 +6,18 @@
 #   (b) a bookmarked stream -> table job over JOBS_RECORDS records against a
 #       plain INSERT ... SELECT of the same rows from a table, in the same
 #       run (the job's execution time, running_on to completed_on, and the
-#       ratio baseline / job: >= 1 means the job is as fast).
+#       ratio baseline / job: >= 1 means the job is as fast), measured
+#       JOBS_PAIRS times, one after the other (each pair from empty tables,
+#       after a checkpoint; the job's bookmark reset): the medians, and the
+#       median and spread of the per-pair ratios.  One measurement of each
+#       (1.5 s) swings by half with the virtual disk's writeback.
 #
 #   test/bench/glue_jobs.sh        as root (or as the postgres user)
 #
 # Settings (environment):
 #   JOBS_LATENCY_RUNS   runs for (a) (default 50)
 #   JOBS_RECORDS        records for (b) (default 200000)
+#   JOBS_PAIRS          measurements of each side of (b) (default 5)
 #   BENCH_PORT          port of the private server (default 5498; socket only)
 #   BENCH_TMPDIR        parent of the temporary directory (default /tmp)
 #   BENCH_BINDIR        PostgreSQL binaries (default: pg_config --bindir)
@@ -26,6 +31,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib.sh"
 RUNS=${JOBS_LATENCY_RUNS:-50}
 RECORDS=${JOBS_RECORDS:-200000}
+PAIRS=${JOBS_PAIRS:-5}
 BINDIR=${BENCH_BINDIR:-}
 kg_bench_init glue_jobs
 
@@ -93,27 +99,47 @@ q "VACUUM ANALYZE src_plain"
 q "CHECKPOINT"
 [ "$(q "SELECT count(*) FROM src_plain")" = "$RECORDS" ] || die "the stream does not hold $RECORDS records"
 
-BASE_MS=$(q "
-   CREATE FUNCTION pg_temp.t() RETURNS double precision LANGUAGE plpgsql AS \$\$
+q "CREATE FUNCTION bench_baseline() RETURNS double precision LANGUAGE plpgsql AS \$\$
    DECLARE t0 timestamptz := clock_timestamp();
    BEGIN
      INSERT INTO out_plain SELECT seq, (j ->> 'n')::int, j ->> 'customer', (j ->> 'amount')::numeric
        FROM (SELECT seq, convert_from(data, 'UTF8')::jsonb AS j FROM src_plain) x;
      RETURN extract(epoch FROM clock_timestamp() - t0) * 1000;
-   END \$\$;
-   SELECT round(pg_temp.t()::numeric, 1)")
+   END \$\$"
 q "SELECT glue.create_job('ingest', script => \$\$
      INSERT INTO out_job SELECT r.sequence_number, (j ->> 'n')::int, j ->> 'customer', (j ->> 'amount')::numeric
        FROM glue.bookmark_records('bench') r, LATERAL (SELECT convert_from(r.data, 'UTF8')::jsonb AS j) x\$\$,
      default_arguments => '{\"--job-bookmark-option\": \"job-bookmark-enable\"}', timeout => '1 hour')" >/dev/null
-q "CHECKPOINT"
-ID=$(q "SELECT glue.start_job_run('ingest')")
-wait_run "$ID"
-[ "$(q "SELECT state FROM glue.job_runs WHERE run_id = $ID")" = SUCCEEDED ] ||
-	die "the job failed: $(q "SELECT error_message FROM glue.job_runs WHERE run_id = $ID")"
-[ "$(q "SELECT count(*) = $RECORDS AND count(DISTINCT seq) = $RECORDS FROM out_job")" = t ] || die "the job did not copy every record once"
-JOB_MS=$(q "SELECT round((extract(epoch FROM completed_on - running_on) * 1000)::numeric, 1) FROM glue.job_runs WHERE run_id = $ID")
-E2E_MS=$(q "SELECT round((extract(epoch FROM completed_on - started_on) * 1000)::numeric, 1) FROM glue.job_runs WHERE run_id = $ID")
+# pairs: baseline ms, job ms (and the job's start to SUCCEEDED)
+: >"$TMP/pairs"
+for p in $(seq 1 "$PAIRS"); do
+	q "TRUNCATE out_plain"
+	q "CHECKPOINT"
+	b=$(q "SELECT round(bench_baseline()::numeric, 1)")
+	q "TRUNCATE out_job"
+	q "SELECT glue.reset_job_bookmark('ingest')" >/dev/null
+	q "CHECKPOINT"
+	ID=$(q "SELECT glue.start_job_run('ingest')")
+	wait_run "$ID"
+	[ "$(q "SELECT state FROM glue.job_runs WHERE run_id = $ID")" = SUCCEEDED ] ||
+		die "the job failed: $(q "SELECT error_message FROM glue.job_runs WHERE run_id = $ID")"
+	[ "$(q "SELECT count(*) = $RECORDS AND count(DISTINCT seq) = $RECORDS FROM out_job")" = t ] ||
+		die "the job did not copy every record once"
+	echo "$b $(q "SELECT round((extract(epoch FROM completed_on - running_on) * 1000)::numeric, 1),
+	                     round((extract(epoch FROM completed_on - started_on) * 1000)::numeric, 1)
+	                FROM glue.job_runs WHERE run_id = $ID" | tr '|' ' ')" >>"$TMP/pairs"
+	log "pair $p of $PAIRS: baseline $b ms, job $(tail -1 "$TMP/pairs" | cut -d' ' -f2) ms"
+done
+# median of column $1 of the pairs (or of the ratios: column "r")
+median() {
+	awk -v c="$1" '{ print (c == "r" ? $1 / $2 : $c) }' "$TMP/pairs" | sort -g |
+		awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+BASE_MS=$(median 1)
+JOB_MS=$(median 2)
+E2E_MS=$(median 3)
+RATIO=$(median r)
+SPREAD=$(awk '{ print $1 / $2 }' "$TMP/pairs" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f-%.2f", lo, hi }')
 # a second run finds nothing new
 ID2=$(q "SELECT glue.start_job_run('ingest')")
 wait_run "$ID2"
@@ -123,7 +149,8 @@ EMPTY_MS=$(q "SELECT round((extract(epoch FROM completed_on - running_on) * 1000
 echo "glue jobs benchmark (debug_assertions=$ASSERTS, $(nproc) CPUs)"
 echo "  (a) $RUNS runs: $LAT"
 echo "  (b) $RECORDS records, stream -> table:"
+echo "  (b) medians of $PAIRS measurements of each side, one after the other:"
 echo "      plain INSERT ... SELECT from a table:   $BASE_MS ms"
 echo "      bookmarked job (execution):            $JOB_MS ms   (start to SUCCEEDED $E2E_MS ms)"
-echo "      ratio baseline / job:                  $(q "SELECT round($BASE_MS / nullif($JOB_MS, 0), 2)")"
+echo "      ratio baseline / job:                  $RATIO (median of the pairs; spread $SPREAD)"
 echo "      second run, nothing new:               $EMPTY_MS ms"
