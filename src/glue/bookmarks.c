@@ -221,6 +221,7 @@ static const KgRecordScanProvider kg_bookmark_records_scan = {
 	.symbol = "kg_glue_bookmark_records",
 	.nargs = 2,
 	.argtypes = {TEXTOID, INT4OID},
+	.retset = true,
 	.proconfig = "search_path=pg_catalog, pg_temp",
 	.natts = 5,					/* kinesis.record */
 	.name = "glue.bookmark_records",

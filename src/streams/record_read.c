@@ -357,22 +357,25 @@ kg_get_records_wait(PG_FUNCTION_ARGS)
 	return kg_get_records_internal(fcinfo, kg_record_read_wait_argument(fcinfo));
 }
 
-static Datum
-kg_get_records_internal(FunctionCallInfo fcinfo, int64 wait_ms)
+/*
+ * get_records' read: its four values (records, next_shard_iterator,
+ * millis_behind_latest, child_shards) for a result of type resdesc, in the
+ * current memory context.
+ */
+static void
+kg_get_records_values(FunctionCallInfo fcinfo, int64 wait_ms, TupleDesc resdesc, Datum *values,
+					  bool *nulls)
 {
-	TupleDesc	resdesc;
 	Oid			record_type;
 	KgRecordRead rr;
 	KgRecordArray a;
 	KgStoredRecord rec;
 	KgGetResult out;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
 	int16		typlen;
 	bool		typbyval;
 
-	if (get_call_result_type(fcinfo, NULL, &resdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type of get_records must be composite");
+	if (resdesc->natts != 4)
+		elog(ERROR, "return type of get_records must have 4 columns");
 	record_type = get_element_type(TupleDescAttr(resdesc, 0)->atttypid);
 	memset(&a, 0, sizeof(a));
 	get_typlenbyvalalign(record_type, &typlen, &typbyval, &a.elemalign);
@@ -386,11 +389,25 @@ kg_get_records_internal(FunctionCallInfo fcinfo, int64 wait_ms)
 	kg_record_read_result(&rr, &out);
 
 	values[0] = kg_record_array_datum(&a, record_type);
+	nulls[0] = false;
 	values[1] = out.next_shard_iterator;
 	nulls[1] = out.next_shard_iterator == (Datum) 0;
 	values[2] = Int64GetDatum(out.millis_behind_latest);
+	nulls[2] = false;
 	values[3] = out.child_shards;
 	nulls[3] = out.child_shards == (Datum) 0;
+}
+
+static Datum
+kg_get_records_internal(FunctionCallInfo fcinfo, int64 wait_ms)
+{
+	TupleDesc	resdesc;
+	Datum		values[4];
+	bool		nulls[4];
+
+	if (get_call_result_type(fcinfo, NULL, &resdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type of get_records must be composite");
+	kg_get_records_values(fcinfo, wait_ms, resdesc, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(resdesc), values, nulls)));
 }
 
@@ -546,6 +563,7 @@ kg_record_read_scan_end(void *state)
 static const KgRecordScanProvider kg_read_shard_scan = {
 	.symbol = "kg_read_shard",
 	.nargs = 4,
+	.retset = true,
 	.argtypes = {TEXTOID, TEXTOID, INT8OID, INT4OID},
 	.natts = KG_STORED_NATTS,
 	.name = "kinesis.read_shard",
@@ -558,6 +576,7 @@ static const KgRecordScanProvider kg_read_shard_scan = {
 static const KgRecordScanProvider kg_get_records_rows_scan = {
 	.symbol = "kg_get_records_rows",
 	.nargs = 3,
+	.retset = true,
 	.argtypes = {TEXTOID, INT4OID, INTERVALOID},
 	.natts = KG_STORED_NATTS + 3,
 	.name = "kinesis.get_records_rows",
@@ -567,10 +586,84 @@ static const KgRecordScanProvider kg_get_records_rows_scan = {
 	.end = kg_record_read_scan_end,
 };
 
-/* Register the two reads with KinesisRecordScan (from kg_streams_init). */
+/*
+ * KinesisRecordScan's steps for get_records (with and without wait): its
+ * one row, whose records array goes to the statement as built, without
+ * being copied into a composite and into a function scan's tuplestore
+ * (the outer side of `FROM kinesis.get_records(...) g, unnest(g.records)`,
+ * unnest_scan.c).
+ */
+typedef struct KgGetRecordsScan
+{
+	Datum		values[4];
+	bool		nulls[4];
+	bool		returned;
+} KgGetRecordsScan;
+
+static void
+kg_get_records_scan_begin(void *state, FunctionCallInfo fcinfo, TupleDesc desc)
+{
+	KgGetRecordsScan *st = (KgGetRecordsScan *) state;
+
+	kg_get_records_values(fcinfo, kg_record_read_wait_argument(fcinfo), desc, st->values, st->nulls);
+}
+
+static bool
+kg_get_records_scan_next(void *state, Datum *values, bool *nulls, MemoryContext row_cxt)
+{
+	KgGetRecordsScan *st = (KgGetRecordsScan *) state;
+
+	if (st->returned)
+		return false;
+	st->returned = true;
+	memcpy(values, st->values, sizeof(st->values));
+	memcpy(nulls, st->nulls, sizeof(st->nulls));
+	return true;
+}
+
+/* The array goes with the read (a rescan reads again). */
+static void
+kg_get_records_scan_end(void *state)
+{
+	KgGetRecordsScan *st = (KgGetRecordsScan *) state;
+
+	if (!st->nulls[0] && st->values[0] != (Datum) 0)
+		pfree(DatumGetPointer(st->values[0]));
+	st->values[0] = (Datum) 0;
+}
+
+static const KgRecordScanProvider kg_get_records_scan = {
+	.symbol = "kg_get_records",
+	.nargs = 2,
+	.argtypes = {TEXTOID, INT4OID},
+	.retset = false,
+	.natts = 4,
+	.name = "kinesis.get_records",
+	.state_size = sizeof(KgGetRecordsScan),
+	.begin = kg_get_records_scan_begin,
+	.next = kg_get_records_scan_next,
+	.end = kg_get_records_scan_end,
+};
+
+static const KgRecordScanProvider kg_get_records_wait_scan = {
+	.symbol = "kg_get_records_wait",
+	.nargs = 3,
+	.argtypes = {TEXTOID, INT4OID, INTERVALOID},
+	.retset = false,
+	.natts = 4,
+	.name = "kinesis.get_records",
+	.state_size = sizeof(KgGetRecordsScan),
+	.begin = kg_get_records_scan_begin,
+	.next = kg_get_records_scan_next,
+	.end = kg_get_records_scan_end,
+};
+
+/* Register the reads with KinesisRecordScan (from kg_streams_init). */
 void
 kg_record_read_register_scans(void)
 {
 	kg_record_scan_register(&kg_read_shard_scan);
 	kg_record_scan_register(&kg_get_records_rows_scan);
+	kg_record_scan_register(&kg_get_records_scan);
+	kg_record_scan_register(&kg_get_records_wait_scan);
 }

@@ -181,7 +181,7 @@ kg_record_scan_function(Oid funcid)
 	if (!HeapTupleIsValid(tup))
 		return NULL;
 	proc = (Form_pg_proc) GETSTRUCT(tup);
-	if (proc->prolang == ClanguageId && proc->proretset && !proc->prosecdef)
+	if (proc->prolang == ClanguageId && !proc->prosecdef)
 	{
 		bool		isnull;
 		char	   *probin = TextDatumGetCString(SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_probin, &isnull));
@@ -190,6 +190,7 @@ kg_record_scan_function(Oid funcid)
 		Datum		config = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proconfig, &isnull);
 
 		if (p != NULL && strcmp(probin, "$libdir/kinesis_glue") == 0 && proc->pronargs == p->nargs &&
+			proc->proretset == p->retset &&
 			kg_record_scan_config_ok(p, config, isnull))
 		{
 			found = p;
@@ -204,7 +205,7 @@ kg_record_scan_function(Oid funcid)
 
 /* Does expr refer to relation rti other than by single columns? */
 static bool
-kg_refers_to_whole_row(Node *expr, Index rti)
+kg_expr_refers_to_whole_row(Node *expr, Index rti)
 {
 	List	   *vars = pull_var_clause(expr, PVC_INCLUDE_AGGREGATES | PVC_INCLUDE_WINDOWFUNCS |
 									   PVC_INCLUDE_PLACEHOLDERS);
@@ -223,6 +224,63 @@ kg_refers_to_whole_row(Node *expr, Index rti)
 }
 
 /*
+ * Declared in record_scan.h: does the query refer to function RTE rti
+ * (relation rel) other than by single columns (a whole-row reference, also
+ * added by row marks; a placeholder)?  Then only the function scan means
+ * the same.
+ */
+bool
+kg_scan_refers_to_whole_row(RelOptInfo *rel, Index rti)
+{
+	ListCell   *lc;
+
+	if (kg_expr_refers_to_whole_row((Node *) rel->reltarget->exprs, rti))
+		return true;
+	foreach(lc, rel->baserestrictinfo)
+		if (kg_expr_refers_to_whole_row((Node *) lfirst_node(RestrictInfo, lc)->clause, rti))
+			return true;
+	return false;
+}
+
+/*
+ * Declared in record_scan.h: the CustomScan of a path over function RTE
+ * rel that runs the function itself: scanrelid 0 (there is no relation to
+ * open), the function's columns as the scan tuple (custom_scan_tlist), its
+ * arguments to evaluate (custom_exprs; the core makes references to other
+ * relations nestloop parameters when the path is parameterized).
+ */
+CustomScan *
+kg_scan_function_plan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path, List *tlist,
+					  List *clauses, const CustomScanMethods *methods)
+{
+	RangeTblEntry *rte = planner_rt_fetch(rel->relid, root);
+	FuncExpr   *fexpr = (FuncExpr *) linitial_node(RangeTblFunction, rte->functions)->funcexpr;
+	TupleDesc	desc = get_expr_result_tupdesc((Node *) fexpr, false);
+	CustomScan *cscan = makeNode(CustomScan);
+	List	   *scan_tlist = NIL;
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Var		   *var = makeVar(rel->relid, i + 1, att->atttypid, att->atttypmod,
+								  att->attcollation, 0);
+
+		scan_tlist = lappend(scan_tlist, makeTargetEntry((Expr *) var, i + 1,
+														 pstrdup(NameStr(att->attname)), false));
+	}
+	cscan->scan.plan.targetlist = tlist;
+	cscan->scan.plan.qual = extract_actual_clauses(clauses, false);
+	cscan->scan.scanrelid = 0;
+	cscan->flags = best_path->flags;
+	cscan->custom_plans = NIL;
+	cscan->custom_exprs = copyObject(fexpr->args);
+	cscan->custom_scan_tlist = scan_tlist;
+	cscan->custom_relids = bms_make_singleton(rel->relid);
+	cscan->methods = methods;
+	return cscan;
+}
+
+/*
  * set_rel_pathlist_hook: next to the function scan of a registered read,
  * offer a KinesisRecordScan (see the file header for
  * when), costed a little lower so that it is chosen.
@@ -236,7 +294,6 @@ kg_record_scan_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 	TupleDesc	desc;
 	CustomPath *cpath;
 	Path	   *fpath;
-	ListCell   *lc;
 
 	if (prev_set_rel_pathlist_hook)
 		prev_set_rel_pathlist_hook(root, rel, rti, rte);
@@ -248,15 +305,13 @@ kg_record_scan_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 	if (!IsA(rtfunc->funcexpr, FuncExpr))
 		return;
 	fexpr = (FuncExpr *) rtfunc->funcexpr;
-	if (!fexpr->funcretset || (provider = kg_record_scan_function(fexpr->funcid)) == NULL)
+	if ((provider = kg_record_scan_function(fexpr->funcid)) == NULL ||
+		fexpr->funcretset != provider->retset)
 		return;
 	if (contain_subplans((Node *) fexpr->args) || contain_var_clause((Node *) fexpr->args))
 		return;
-	if (kg_refers_to_whole_row((Node *) rel->reltarget->exprs, rti))
+	if (kg_scan_refers_to_whole_row(rel, rti))
 		return;
-	foreach(lc, rel->baserestrictinfo)
-		if (kg_refers_to_whole_row((Node *) lfirst_node(RestrictInfo, lc)->clause, rti))
-			return;
 	desc = get_expr_result_tupdesc((Node *) fexpr, true);
 	if (desc == NULL || desc->natts != provider->natts ||
 		rtfunc->funccolcount != desc->natts)
@@ -287,42 +342,21 @@ kg_record_scan_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti, RangeTblE
 }
 
 /*
- * The plan of a KinesisRecordScan path: scanrelid 0 (there is no relation
- * to open), the function's columns as the scan tuple (custom_scan_tlist),
- * its arguments to evaluate (custom_exprs).
+ * The plan of a KinesisRecordScan path (kg_scan_function_plan), with the
+ * provider and the function in custom_private.
  */
 static Plan *
 kg_record_scan_plan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
 					List *tlist, List *clauses, List *custom_plans)
 {
+	CustomScan *cscan = kg_scan_function_plan(root, rel, best_path, tlist, clauses,
+											  &kg_record_scan_methods);
 	RangeTblEntry *rte = planner_rt_fetch(rel->relid, root);
-	FuncExpr   *fexpr = (FuncExpr *) linitial_node(RangeTblFunction, rte->functions)->funcexpr;
-	TupleDesc	desc = get_expr_result_tupdesc((Node *) fexpr, false);
-	CustomScan *cscan = makeNode(CustomScan);
-	List	   *scan_tlist = NIL;
+	Oid			funcid = ((FuncExpr *) linitial_node(RangeTblFunction, rte->functions)->funcexpr)->funcid;
 
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-		Var		   *var = makeVar(rel->relid, i + 1, att->atttypid, att->atttypmod,
-								  att->attcollation, 0);
-
-		scan_tlist = lappend(scan_tlist, makeTargetEntry((Expr *) var, i + 1,
-														 pstrdup(NameStr(att->attname)), false));
-	}
-	cscan->scan.plan.targetlist = tlist;
-	cscan->scan.plan.qual = extract_actual_clauses(clauses, false);
-	cscan->scan.scanrelid = 0;
-	cscan->flags = best_path->flags;
-	cscan->custom_plans = NIL;
-	cscan->custom_exprs = copyObject(fexpr->args);
-	cscan->custom_private = list_make2(linitial(best_path->custom_private),
-									   makeInteger((int) fexpr->funcid));
-	cscan->custom_scan_tlist = scan_tlist;
-	cscan->custom_relids = bms_make_singleton(rel->relid);
-	cscan->methods = &kg_record_scan_methods;
+	cscan->custom_private = list_make2(linitial(best_path->custom_private), makeInteger((int) funcid));
 	/* a change to the function invalidates cached plans, as for a FuncExpr */
-	record_plan_function_dependency(root, fexpr->funcid);
+	record_plan_function_dependency(root, funcid);
 	return &cscan->scan.plan;
 }
 

@@ -14,13 +14,16 @@
 
 #include "fmgr.h"
 #include "access/tupdesc.h"
+#include "nodes/extensible.h"
+#include "nodes/pathnodes.h"
 
 #define KG_RECORD_SCAN_MAX_ARGS 4
 
 /*
  * A read the scan runs in place of a function scan of the function that
  * has this symbol in this library and these argument types, whose rows
- * have natts columns.  The steps run in the query's memory; state is
+ * have natts columns (a function that is not SETOF returns one row: its
+ * composite's columns, never NULL).  The steps run in the query's memory; state is
  * state_size bytes, zeroed, of that memory.
  *
  * begin: start the read with the evaluated arguments (fcinfo->args), rows
@@ -37,6 +40,7 @@ typedef struct KgRecordScanProvider
 	const char *symbol;			/* pg_proc.prosrc */
 	int			nargs;
 	Oid			argtypes[KG_RECORD_SCAN_MAX_ARGS];
+	bool		retset;			/* SETOF (else one row of a composite) */
 	const char *proconfig;		/* the function's one SET clause, as pg_proc
 								 * holds it ("name=value"); NULL: none */
 	int			natts;
@@ -48,5 +52,11 @@ typedef struct KgRecordScanProvider
 } KgRecordScanProvider;
 
 extern void kg_record_scan_register(const KgRecordScanProvider *provider);
+
+/* planning a scan of a function RTE (also unnest_scan.c's) */
+extern bool kg_scan_refers_to_whole_row(RelOptInfo *rel, Index rti);
+extern CustomScan *kg_scan_function_plan(PlannerInfo *root, RelOptInfo *rel, CustomPath *best_path,
+										 List *tlist, List *clauses,
+										 const CustomScanMethods *methods);
 
 #endif							/* KG_RECORD_SCAN_H */
