@@ -49,6 +49,7 @@
 #include "parser/parsetree.h"
 #include "utils/array.h"
 #include "utils/arrayaccess.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -213,6 +214,12 @@ kg_unnest_begin(CustomScanState *node, EState *estate, int eflags)
 	st->arg = ExecInitExpr(linitial(cscan->custom_exprs), &node->ss.ps);
 	elemtype = get_element_type(exprType(linitial(cscan->custom_exprs)));
 	st->elem_desc = lookup_rowtype_tupdesc_copy(elemtype, -1);
+	if (st->elem_desc->natts != node->ss.ss_ScanTupleSlot->tts_tupleDescriptor->natts)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("the row type %s changed since the statement was planned",
+						format_type_be(elemtype)),
+				 errhint("Run the statement again.")));
 	get_typlenbyvalalign(elemtype, &st->elmlen, &st->elmbyval, &st->elmalign);
 	st->array_cxt = AllocSetContextCreate(estate->es_query_cxt, "KinesisRecordUnnest",
 										  ALLOCSET_DEFAULT_SIZES);
