@@ -22,6 +22,13 @@
  * deleted meanwhile the read ends.  A record returned is valid until the
  * next step.
  *
+ * One consumer is read by at most one reader of a transaction at a time
+ * (ResourceInUseException otherwise): two at once, say a statement that
+ * joins a stream's bookmarked read with itself, would both start at the
+ * same checkpoints and return the records twice.  The open readers are
+ * listed per backend, in TopMemoryContext; the list is emptied at
+ * transaction end and loses the readers of an aborted subtransaction.
+ *
  * Locking: the consumer's kinesis.consumer_shards rows (consumer_leases.c),
  * to the end of the caller's transaction; AccessShareLock on the segment
  * being read (read.c), held from one step to the next.
@@ -30,8 +37,11 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
+
+#include "common/kg_errors.h"
 
 #include "streams/consume.h"
 #include "streams/consumer_leases.h"
@@ -63,6 +73,110 @@ struct KgConsumeReader
 	KgShardReader reader;
 	KgRecordRows rows;
 };
+
+/* A reader open in this transaction (see the file header). */
+typedef struct KgOpenReader
+{
+	int32		consumer_id;
+	SubTransactionId subid;		/* where it began, or the parent it went to */
+	const KgConsumeReader *reader;	/* identity only: never dereferenced */
+} KgOpenReader;
+
+static List *open_readers = NIL;
+static bool open_readers_callbacks = false;
+
+/* Transaction end: no reader is open any more. */
+static void
+kg_open_readers_xact(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		list_free_deep(open_readers);
+		open_readers = NIL;
+	}
+}
+
+/*
+ * Subtransaction end: the readers of an aborted one are gone (their memory
+ * with them); those of a committed one belong to its parent now.
+ */
+static void
+kg_open_readers_subxact(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
+	foreach(lc, open_readers)
+	{
+		KgOpenReader *o = lfirst(lc);
+
+		if (o->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+			o->subid = parentSubid;
+		else
+		{
+			open_readers = foreach_delete_current(open_readers, lc);
+			pfree(o);
+		}
+	}
+}
+
+/*
+ * Note r as open on its consumer; ResourceInUseException when another
+ * reader of this transaction has it open.
+ */
+static void
+kg_open_readers_add(KgConsumeReader *r, const char *consumer)
+{
+	ListCell   *lc;
+	KgOpenReader *o;
+	MemoryContext old;
+
+	foreach(lc, open_readers)
+		if (((KgOpenReader *) lfirst(lc))->consumer_id == r->consumer_id)
+			ereport(ERROR,
+					(errcode(KG_RESOURCE_IN_USE),
+					 errmsg("ResourceInUseException: consumer \"%s\" of stream \"%s\" is already being read in this transaction",
+							consumer, r->stream_name),
+					 errdetail("Two reads of one consumer at once would both start at its checkpoints."),
+					 errhint("Read the stream once per statement, or let one read end before the next begins.")));
+	if (!open_readers_callbacks)
+	{
+		RegisterXactCallback(kg_open_readers_xact, NULL);
+		RegisterSubXactCallback(kg_open_readers_subxact, NULL);
+		open_readers_callbacks = true;
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	o = palloc(sizeof(KgOpenReader));
+	o->consumer_id = r->consumer_id;
+	o->subid = GetCurrentSubTransactionId();
+	o->reader = r;
+	open_readers = lappend(open_readers, o);
+	MemoryContextSwitchTo(old);
+}
+
+/* r is no longer open. */
+static void
+kg_open_readers_remove(const KgConsumeReader *r)
+{
+	ListCell   *lc;
+
+	foreach(lc, open_readers)
+	{
+		KgOpenReader *o = lfirst(lc);
+
+		if (o->reader == r)
+		{
+			open_readers = foreach_delete_current(open_readers, lc);
+			pfree(o);
+			return;
+		}
+	}
+}
 
 /* The stream, if it is still the one the reader began on; else NULL. */
 static KgStream *
@@ -131,6 +245,7 @@ kg_consume_reader_begin(const char *stream_name, const char *consumer, int64 max
 	r->cxt = CurrentMemoryContext;
 	r->chunk_cxt = AllocSetContextCreate(CurrentMemoryContext, "kinesis_glue consume",
 										 ALLOCSET_DEFAULT_SIZES);
+	kg_open_readers_add(r, consumer);
 	return r;
 }
 
@@ -221,6 +336,7 @@ kg_consume_reader_end(KgConsumeReader *r)
 	if (r->lease != NULL)
 		kg_consume_reader_leave_shard(r);
 	r->done = true;
+	kg_open_readers_remove(r);
 	if (r->chunk_cxt != NULL)
 		MemoryContextDelete(r->chunk_cxt);
 	r->chunk_cxt = NULL;

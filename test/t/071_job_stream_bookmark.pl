@@ -18,7 +18,13 @@
 #      KinesisRecordScan) moves the checkpoints only past the records it
 #      was given: runs one after another insert every record once, in
 #      order, the shards not reached keep their checkpoints; the plan is
-#      the scan.
+#      the scan;
+#   6. one statement cannot read one job consumer twice at once (a join of
+#      the read with itself would return every record twice): the run
+#      fails with ResourceInUseException and changes nothing; two reads one
+#      after the other (UNION ALL) read each record once; a read that fails
+#      inside a caught error (a PL/pgSQL exception block) leaves nothing
+#      behind that refuses the next read of the same transaction.
 
 use strict;
 use warnings;
@@ -254,6 +260,61 @@ is(sql('SELECT count(*), count(DISTINCT n), min(n), max(n) FROM lim_out'), '1000
 	'every record inserted exactly once');
 is(sql(q{SELECT count(*) FROM (SELECT shard, seq < lag(seq) OVER (PARTITION BY shard ORDER BY ord) AS back
                                  FROM lim_out) x WHERE back}), '0', 'each shard in order across the runs');
+
+
+# ---------------------------------------------------------------------------
+# 6. two reads of one consumer in one statement
+# ---------------------------------------------------------------------------
+sql(q{
+	SELECT kinesis.create_stream('dup', 1);
+	GRANT SELECT ON kinesis_records.dup TO bm_owner;
+});
+put('dup', 1, 300);
+$node->safe_psql('postgres', q{
+	SET ROLE bm_owner;
+	CREATE TABLE public.dup_out (seq bigint, n int);
+	SELECT glue.create_job('self_join', script => $$
+	    SET LOCAL enable_hashjoin = off;
+	    SET LOCAL enable_mergejoin = off;
+	    INSERT INTO dup_out SELECT a.sequence_number, convert_from(a.data, 'UTF8')::int
+	      FROM glue.bookmark_records('dup') a JOIN glue.bookmark_records('dup') b USING (sequence_number)$$,
+	    default_arguments => '{"--job-bookmark-option": "job-bookmark-enable"}');
+});
+$id = start('self_join');
+is(run_end($id), 'FAILED', 'a run that joins the read with itself');
+like(sql("SELECT error_message FROM glue.job_runs WHERE run_id = $id"), qr/ResourceInUseException: consumer .* is already being read/,
+	'fails with ResourceInUseException');
+is(sql('SELECT count(*) FROM dup_out'), '0', 'inserts nothing');
+is(checkpoints('self_join'), '', 'moves no checkpoint');
+$node->safe_psql('postgres', q{
+	SET ROLE bm_owner;
+	SELECT glue.update_job('self_join', script => $$
+	    INSERT INTO dup_out SELECT r.sequence_number, convert_from(r.data, 'UTF8')::int
+	      FROM (SELECT * FROM glue.bookmark_records('dup') UNION ALL SELECT * FROM glue.bookmark_records('dup')) r$$);
+});
+is(run_end(start('self_join')), 'SUCCEEDED', 'a run with two reads one after the other');
+is(sql('SELECT count(*), count(DISTINCT n) FROM dup_out'), '300|300', 'reads each record once: the second read starts after the first');
+
+# a read cut short by an error caught in an exception block: the next read
+# of the same transaction is allowed, and starts where the caught one did
+put('dup', 301, 320);
+$node->safe_psql('postgres', q{
+	SET ROLE bm_owner;
+	SELECT glue.update_job('self_join', script => $$
+	    DO $do$ BEGIN
+	      BEGIN
+	        INSERT INTO public.dup_out SELECT r.sequence_number, 1 / (r.sequence_number * 0)::int
+	          FROM glue.bookmark_records('dup') r;
+	      EXCEPTION WHEN division_by_zero THEN NULL;
+	      END;
+	    END $do$;
+	    INSERT INTO dup_out SELECT r.sequence_number, convert_from(r.data, 'UTF8')::int
+	      FROM glue.bookmark_records('dup') r
+	    $$);
+});
+is(run_end(start('self_join')), 'SUCCEEDED', 'a run whose first read fails inside a caught error');
+is(sql('SELECT count(*), count(DISTINCT n), min(n) FILTER (WHERE n > 300) FROM dup_out'), '320|320|301',
+	'its second read is allowed and reads the new records once');
 
 $node->stop;
 done_testing();
