@@ -6,7 +6,9 @@
  *		over read.c's KgShardReader).  The SQL functions drain it into
  *		their result (get_records into its array, the others into their
  *		tuplestore); the KinesisRecordScan node (record_scan.c) hands the
- *		same read to the executor row by row, without a tuplestore.
+ *		same read to the executor row by row, without a tuplestore, through
+ *		the providers registered at the end of this file (get_records: its
+ *		one row, with the array as built).
  *
  * Iterators are stateless positions (iterator.c): reusing one returns the
  * same records; every call returns a new token.  Reads never return records
