@@ -184,13 +184,10 @@ kg_bookmark_scan_next(void *state, Datum *values, bool *nulls, MemoryContext row
 	{
 		KgStoredRecord rec;
 		KgRecordRows *rows;
-		MemoryContext old;
 
 		if (!kg_consume_reader_next(st->reader, &rec, &rows))
 			return false;
-		old = MemoryContextSwitchTo(row_cxt);
-		kg_record_rows_values(rows, &rec, true, values, nulls);
-		MemoryContextSwitchTo(old);
+		kg_record_rows_slot_values(rows, &rec, values, nulls, row_cxt);
 		return true;
 	}
 	if (!tuplestore_gettupleslot(st->store, true, false, st->slot))

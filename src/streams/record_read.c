@@ -534,9 +534,7 @@ kg_record_read_scan_next(void *state, Datum *values, bool *nulls, MemoryContext 
 
 	if (!st->through && kg_record_read_next(&st->rr, &rec))
 	{
-		old = MemoryContextSwitchTo(row_cxt);
-		kg_record_rows_values(&st->rr.rows, &rec, true, values, nulls);
-		MemoryContextSwitchTo(old);
+		kg_record_rows_slot_values(&st->rr.rows, &rec, values, nulls, row_cxt);
 		return true;
 	}
 	if (!st->through)
@@ -634,30 +632,28 @@ kg_get_records_scan_end(void *state)
 	st->values[0] = (Datum) 0;
 }
 
+/* what the two get_records reads share */
+#define KG_GET_RECORDS_STEPS \
+	.retset = false, \
+	.natts = 4, \
+	.name = "kinesis.get_records", \
+	.state_size = sizeof(KgGetRecordsScan), \
+	.begin = kg_get_records_scan_begin, \
+	.next = kg_get_records_scan_next, \
+	.end = kg_get_records_scan_end
+
 static const KgRecordScanProvider kg_get_records_scan = {
 	.symbol = "kg_get_records",
 	.nargs = 2,
 	.argtypes = {TEXTOID, INT4OID},
-	.retset = false,
-	.natts = 4,
-	.name = "kinesis.get_records",
-	.state_size = sizeof(KgGetRecordsScan),
-	.begin = kg_get_records_scan_begin,
-	.next = kg_get_records_scan_next,
-	.end = kg_get_records_scan_end,
+	KG_GET_RECORDS_STEPS
 };
 
 static const KgRecordScanProvider kg_get_records_wait_scan = {
 	.symbol = "kg_get_records_wait",
 	.nargs = 3,
 	.argtypes = {TEXTOID, INT4OID, INTERVALOID},
-	.retset = false,
-	.natts = 4,
-	.name = "kinesis.get_records",
-	.state_size = sizeof(KgGetRecordsScan),
-	.begin = kg_get_records_scan_begin,
-	.next = kg_get_records_scan_next,
-	.end = kg_get_records_scan_end,
+	KG_GET_RECORDS_STEPS
 };
 
 /* Register the reads with KinesisRecordScan (from kg_streams_init). */

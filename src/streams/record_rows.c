@@ -51,7 +51,7 @@ kg_record_rows_init(KgRecordRows *b, TupleDesc desc, int32 shard_index)
  * with detoast, external values are fetched into the current memory
  * context.  The others point into rec, valid as long as it is.
  */
-void
+static void
 kg_record_rows_values(KgRecordRows *b, const KgStoredRecord *rec, bool detoast,
 					  Datum *values, bool *nulls)
 {
@@ -66,6 +66,25 @@ kg_record_rows_values(KgRecordRows *b, const KgStoredRecord *rec, bool detoast,
 		for (int i = 3; i < 5; i++)
 			if (VARATT_IS_EXTERNAL(DatumGetPointer(values[i])))
 				values[i] = PointerGetDatum(detoast_external_attr((struct varlena *) DatumGetPointer(values[i])));
+}
+
+/*
+ * rec's row as a scan slot holds it: values pointing into rec, except
+ * external ones, fetched into row_cxt (only then is it switched to).
+ */
+void
+kg_record_rows_slot_values(KgRecordRows *b, const KgStoredRecord *rec, Datum *values, bool *nulls,
+						   MemoryContext row_cxt)
+{
+	kg_record_rows_values(b, rec, false, values, nulls);
+	for (int i = 3; i < 5; i++)
+		if (unlikely(VARATT_IS_EXTERNAL(DatumGetPointer(values[i]))))
+		{
+			MemoryContext old = MemoryContextSwitchTo(row_cxt);
+
+			values[i] = PointerGetDatum(detoast_external_attr((struct varlena *) DatumGetPointer(values[i])));
+			MemoryContextSwitchTo(old);
+		}
 }
 
 /* The stored row's bytes from sequence_number on, and their length. */

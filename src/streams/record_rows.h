@@ -32,8 +32,8 @@ typedef struct KgRecordRows
 } KgRecordRows;
 
 extern void kg_record_rows_init(KgRecordRows *b, TupleDesc desc, int32 shard_index);
-extern void kg_record_rows_values(KgRecordRows *b, const KgStoredRecord *rec, bool detoast,
-								  Datum *values, bool *nulls);
+extern void kg_record_rows_slot_values(KgRecordRows *b, const KgStoredRecord *rec, Datum *values,
+									   bool *nulls, MemoryContext row_cxt);
 extern Size kg_record_rows_copy_len(KgRecordRows *b, const KgStoredRecord *rec);
 extern void kg_record_rows_copy(KgRecordRows *b, const KgStoredRecord *rec,
 								HeapTupleHeader dst, Size len);

@@ -369,8 +369,11 @@ kg_record_scan_create_state(CustomScan *cscan)
 	st->css.methods = &kg_record_exec_methods;
 	st->provider = kg_record_scan_provider(strVal(linitial(cscan->custom_private)));
 	if (st->provider == NULL)
-		elog(ERROR, "KinesisRecordScan provider \"%s\" is not registered",
-			 strVal(linitial(cscan->custom_private)));
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the plan runs the read \"%s\" as a KinesisRecordScan, which this library does not provide",
+						strVal(linitial(cscan->custom_private))),
+				 errhint("Run DISCARD PLANS and the statement again.")));
 	st->funcid = (Oid) intVal(lsecond(cscan->custom_private));
 	return (Node *) st;
 }
