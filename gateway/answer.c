@@ -35,10 +35,18 @@ gw_out_init(gw_out *o, bool cbor)
 	gw_buf_reserve(&o->b, 4096);
 }
 
+/* room for len more bytes (the call only when the buffer must grow) */
+static inline void
+room(gw_out *o, size_t len)
+{
+	if (o->b.len + len > o->b.cap)
+		gw_buf_reserve(&o->b, len);
+}
+
 static inline void
 put(gw_out *o, const void *data, size_t len)
 {
-	gw_buf_reserve(&o->b, len);
+	room(o, len);
 	memcpy(o->b.data + o->b.len, data, len);
 	o->b.len += len;
 }
@@ -46,14 +54,14 @@ put(gw_out *o, const void *data, size_t len)
 static inline void
 put_char(gw_out *o, char ch)
 {
-	gw_buf_reserve(&o->b, 1);
+	room(o, 1);
 	o->b.data[o->b.len++] = ch;
 }
 
 /* A CBOR head (cbor_encode_* with at most 9 bytes). */
 #define PUT_CBOR(o, fn, v) \
 	do { \
-		gw_buf_reserve(&(o)->b, 9); \
+		room((o), 9); \
 		(o)->b.len += fn((v), (unsigned char *) (o)->b.data + (o)->b.len, 9); \
 	} while (0)
 
@@ -76,26 +84,46 @@ member(gw_out *o)
 	o->written[o->depth]++;
 }
 
+/* True when JSON writes ch as it is (json-c escapes controls, '"' and '\\'). */
+static inline bool
+json_plain_char(unsigned char ch)
+{
+	return ch >= ' ' && ch != '"' && ch != '\\';
+}
+
 /* A string as json-c escapes it (NOSLASHESCAPE), or a CBOR text string. */
 static void
 string(gw_out *o, const char *s, size_t len)
 {
-	size_t		from = 0;
+	size_t		from = 0,
+				plain = 0;
 
 	if (o->cbor)
 	{
-		gw_buf_reserve(&o->b, 9 + len);
+		room(o, 9 + len);
 		o->b.len += cbor_encode_string_start(len, (unsigned char *) o->b.data + o->b.len, 9);
 		put(o, s, len);
 		return;
 	}
+	/* most strings (sequence numbers, shard ids) need no escape: one copy */
+	while (plain < len && json_plain_char((unsigned char) s[plain]))
+		plain++;
+	if (plain == len)
+	{
+		room(o, len + 2);
+		o->b.data[o->b.len] = '"';
+		memcpy(o->b.data + o->b.len + 1, s, len);
+		o->b.data[o->b.len + 1 + len] = '"';
+		o->b.len += len + 2;
+		return;
+	}
 	put_char(o, '"');
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = plain; i < len; i++)
 	{
 		unsigned char ch = (unsigned char) s[i];
 		char		esc[7];
 
-		if (ch >= ' ' && ch != '"' && ch != '\\')
+		if (json_plain_char(ch))
 			continue;
 		put(o, s + from, i - from);
 		from = i + 1;
@@ -192,7 +220,7 @@ gw_out_key(gw_out *o, const char *key)
 	size_t		len = strlen(key);
 
 	member(o);
-	gw_buf_reserve(&o->b, len + 9);
+	room(o, len + 9);
 	if (o->cbor)
 		o->b.len += cbor_encode_string_start(len, (unsigned char *) o->b.data + o->b.len, 9);
 	else
@@ -221,12 +249,12 @@ gw_out_blob(gw_out *o, const unsigned char *data, size_t len)
 	member(o);
 	if (o->cbor)
 	{
-		gw_buf_reserve(&o->b, 9 + len);
+		room(o, 9 + len);
 		o->b.len += cbor_encode_bytestring_start(len, (unsigned char *) o->b.data + o->b.len, 9);
 		put(o, data, len);
 		return;
 	}
-	gw_buf_reserve(&o->b, 4 * ((len + 2) / 3) + 3);
+	room(o, 4 * ((len + 2) / 3) + 3);
 	o->b.data[o->b.len++] = '"';
 	o->b.len += EVP_EncodeBlock((unsigned char *) o->b.data + o->b.len, data, (int) len);
 	o->b.data[o->b.len++] = '"';

@@ -34,61 +34,78 @@ gw_base64_encode(const unsigned char *data, size_t len)
 	return out;
 }
 
-/* 1 + the value of each base64 character, 0 for the others */
-static unsigned char b64_value[256];
+/*
+ * The value of each base64 character shifted to its place in a quantum of
+ * four characters (b64_shifted[k][c] = value << (18 - 6 * k)), and
+ * B64_INVALID for every other byte: a quantum decodes as the OR of four
+ * lookups, and one test of the high byte finds any character outside the
+ * alphabet.  Filled once (the gateway is single-threaded).
+ */
+#define B64_INVALID 0x01000000u
+static uint32_t b64_shifted[4][256];
 
 static void
 b64_init(void)
 {
 	const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+	for (int k = 0; k < 4; k++)
+		for (int c = 0; c < 256; c++)
+			b64_shifted[k][c] = B64_INVALID;
 	for (int i = 0; i < 64; i++)
-		b64_value[(unsigned char) alphabet[i]] = (unsigned char) (i + 1);
+		for (int k = 0; k < 4; k++)
+			b64_shifted[k][(unsigned char) alphabet[i]] = (uint32_t) i << (18 - 6 * k);
 }
 
 /*
  * Decode n bytes of standard base64 (padded) into out, which has room for
  * n / 4 * 3 bytes; false when s is not base64: a length that is not a
  * multiple of 4, a character outside the alphabet, or '=' anywhere but as
- * the last one or two characters.  One table-driven pass (the put path
- * decodes every record's Data).
+ * the last one or two characters.  Table-driven (the put path decodes every
+ * record's Data): every quantum but the last is four lookups and one test;
+ * the last one handles the padding.
  */
 static bool
 base64_decode_into(const char *s, size_t n, unsigned char *out, size_t *len)
 {
 	const unsigned char *p = (const unsigned char *) s;
-	size_t		pad = 0,
-				o = 0;
+	size_t		o = 0,
+				i;
+	uint32_t	v;
+	int			pad = 0;
 
 	if (n % 4 != 0)
 		return false;
-	if (!b64_value['A'])
-		b64_init();
-	if (n > 0 && p[n - 1] == '=')
-		pad = p[n - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < n; i += 4)
+	if (n == 0)
 	{
-		unsigned	a = b64_value[p[i]],
-					b = b64_value[p[i + 1]],
-					c = b64_value[p[i + 2]],
-					d = b64_value[p[i + 3]];
-		uint32_t	v;
-
-		if (i + 4 == n && pad > 0)
-		{
-			d = 1;				/* '=' counts as 0 */
-			if (pad == 2)
-				c = 1;
-		}
-		if (!a || !b || !c || !d)
-			return false;
-		v = (a - 1) << 18 | (b - 1) << 12 | (c - 1) << 6 | (d - 1);
-		out[o++] = (unsigned char) (v >> 16);
-		if (i + 4 < n || pad < 2)
-			out[o++] = (unsigned char) (v >> 8);
-		if (i + 4 < n || pad < 1)
-			out[o++] = (unsigned char) v;
+		*len = 0;
+		return true;
 	}
+	if (b64_shifted[0][0] == 0)
+		b64_init();
+	for (i = 0; i + 4 < n; i += 4)
+	{
+		v = b64_shifted[0][p[i]] | b64_shifted[1][p[i + 1]] |
+			b64_shifted[2][p[i + 2]] | b64_shifted[3][p[i + 3]];
+		if (v & B64_INVALID)
+			return false;
+		out[o] = (unsigned char) (v >> 16);
+		out[o + 1] = (unsigned char) (v >> 8);
+		out[o + 2] = (unsigned char) v;
+		o += 3;
+	}
+	/* the last quantum: "xx==", "xxx=" or "xxxx" ('=' counts as 0) */
+	if (p[i + 3] == '=')
+		pad = p[i + 2] == '=' ? 2 : 1;
+	v = b64_shifted[0][p[i]] | b64_shifted[1][p[i + 1]] |
+		(pad == 2 ? 0 : b64_shifted[2][p[i + 2]]) | (pad >= 1 ? 0 : b64_shifted[3][p[i + 3]]);
+	if (v & B64_INVALID)
+		return false;
+	out[o++] = (unsigned char) (v >> 16);
+	if (pad < 2)
+		out[o++] = (unsigned char) (v >> 8);
+	if (pad < 1)
+		out[o++] = (unsigned char) v;
 	*len = o;
 	return true;
 }

@@ -42,6 +42,7 @@ typedef enum
 typedef struct gw_conn
 {
 	struct bufferevent *bev;
+	bool		tls;			/* OpenSSL owns the socket's bytes */
 	proto_t		proto;
 	bool		closing;		/* close once the output is written */
 	gw_request *requests;		/* every live request of this connection */
@@ -296,29 +297,33 @@ h1_process(gw_conn *c)
 	c->in_process = false;
 }
 
-static void
-free_body(const void *data, size_t len, void *arg)
-{
-	free((void *) data);
-}
+#define H1_HEAD_FORMAT "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n" \
+	"x-amzn-RequestId: %s\r\n%s%s%s%s\r\n"
+#define H1_HEAD_ARGS(c, r, rid) (r)->status, http_status_str((r)->status), (r)->resp_type, (r)->resp_len, (rid), \
+	(r)->err_type ? "x-amzn-ErrorType: " : "", (r)->err_type ? (r)->err_type : "", \
+	(r)->err_type ? "\r\n" : "", (c)->keep_alive ? "" : "Connection: close\r\n"
 
 static void
 h1_respond(gw_conn *c, gw_request *r)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	char		rid[37];
+	char		small[512],
+			   *head = small,
+				rid[37];
+	int			head_len;
 
 	request_id(rid);
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-						"x-amzn-RequestId: %s\r\n%s%s%s%s\r\n",
-						r->status, http_status_str(r->status), r->resp_type, r->resp_len, rid,
-						r->err_type ? "x-amzn-ErrorType: " : "", r->err_type ? r->err_type : "",
-						r->err_type ? "\r\n" : "", c->keep_alive ? "" : "Connection: close\r\n");
-	/* the body goes out without a copy; libevent frees it once written */
-	if (r->resp_len > 0 && evbuffer_add_reference(out, r->resp, r->resp_len, free_body, NULL) == 0)
-		r->resp = NULL;
-	else
-		evbuffer_add(out, r->resp, r->resp_len);
+	head_len = snprintf(small, sizeof(small), H1_HEAD_FORMAT, H1_HEAD_ARGS(c, r, rid));
+	if (head_len >= (int) sizeof(small))
+	{
+		/* a long error type: format it again into a buffer of its size */
+		head = malloc((size_t) head_len + 1);
+		snprintf(head, (size_t) head_len + 1, H1_HEAD_FORMAT, H1_HEAD_ARGS(c, r, rid));
+	}
+	/* the body goes out without a copy; sockio.c frees it once written */
+	gw_sock_send(c->bev, c->tls, head, (size_t) head_len, r->resp, r->resp_len);
+	r->resp = NULL;
+	if (head != small)
+		free(head);
 	conn_unlink(c, r);
 	gw_request_free(r);
 	c->busy = false;
@@ -591,7 +596,13 @@ gw_conn_respond(gw_request *r)
 		h2_respond(c, r);
 	else
 		h1_respond(c, r);
-	if (c->closing && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+
+	/*
+	 * An answer written at once (sockio.c) leaves the output empty here; when
+	 * this runs inside the parser (a request refused as it was read),
+	 * conn_read frees the connection once the parser has returned.
+	 */
+	if (c->closing && !c->in_process && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		conn_free(c);
 }
 
@@ -621,6 +632,8 @@ conn_read(struct bufferevent *bev, void *arg)
 {
 	gw_conn    *c = arg;
 
+	/* the rest of what the client sent, in large reads (sockio.c) */
+	gw_sock_fill(bev, c->tls);
 	if (c->proto == P_UNKNOWN)
 	{
 		struct evbuffer *in = bufferevent_get_input(bev);
@@ -710,6 +723,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 		free(c);
 		return;
 	}
+	c->tls = ssl_ctx != NULL;
 	nconns++;
 	{
 		/* small frames (HTTP/2 windows, events) must not wait for delayed ACKs */
@@ -717,7 +731,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
-	/* a PutRecords body, a GetRecords answer in one read, one write (not 16 KiB each) */
+	/* a GetRecords answer in one write (not 16 KiB each); reads: gw_sock_fill */
 	bufferevent_set_max_single_read(c->bev, 1024 * 1024);
 	bufferevent_set_max_single_write(c->bev, 1024 * 1024);
 	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
