@@ -6,7 +6,7 @@
  * bufferevent_set_max_single_read is (EVBUFFER_MAX_READ), so an 85 kB
  * PutRecords body took 21 trips through epoll_wait, ioctl(FIONREAD), readv
  * and the HTTP parser.  gw_sock_fill reads what the socket holds into the
- * bufferevent's input buffer in large reads instead.  gw_sock_send writes
+ * bufferevent's input buffer in one read instead.  gw_sock_send writes
  * an answer to the socket at once when nothing is queued before it, rather
  * than arming a write event for the loop's next turn (three epoll_ctl calls
  * and an epoll_wait per answer); what the socket does not take is queued on
@@ -24,54 +24,47 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
-/* one read's size, and the most one call of gw_sock_fill reads */
-#define FILL_CHUNK (256 * 1024)
+/* the most one call of gw_sock_fill reads */
 #define FILL_LIMIT (1024 * 1024)
 
 /*
  * Read what the socket of bev holds (up to FILL_LIMIT bytes) into its input
- * buffer.  Returns the number of bytes read; 0 when the socket had nothing,
- * is at end of file or failed (the bufferevent's next read reports it).
+ * buffer, in one read of the size FIONREAD reports.  Returns the number of
+ * bytes read; 0 when the socket had nothing, is at end of file or failed
+ * (the bufferevent's next read reports the last two).
  */
 size_t
 gw_sock_fill(struct bufferevent *bev, bool tls)
 {
 	struct evbuffer *in = bufferevent_get_input(bev);
 	evutil_socket_t fd = bufferevent_getfd(bev);
-	size_t		total = 0;
+	struct evbuffer_iovec v;
+	int			avail = 0;
+	ssize_t		n;
 
-	if (tls || fd < 0)
+	if (tls || fd < 0 || ioctl(fd, FIONREAD, &avail) < 0 || avail <= 0)
 		return 0;
+	if (avail > FILL_LIMIT)
+		avail = FILL_LIMIT;
 	/* a socket bufferevent keeps its input's end frozen outside its own reads */
 	evbuffer_unfreeze(in, 0);
-	while (total < FILL_LIMIT)
+	if (evbuffer_reserve_space(in, avail, &v, 1) < 1)
+		n = 0;
+	else
 	{
-		struct evbuffer_iovec v;
-		ssize_t		n;
-
-		if (evbuffer_reserve_space(in, FILL_CHUNK, &v, 1) < 1)
-			break;
-		n = recv(fd, v.iov_base, v.iov_len, MSG_DONTWAIT);
-		if (n <= 0)
-		{
-			/* EAGAIN, end of file or an error: nothing to commit */
-			evbuffer_commit_space(in, NULL, 0);
-			break;
-		}
-		v.iov_len = (size_t) n;
-		evbuffer_commit_space(in, &v, 1);
-		total += (size_t) n;
-		if ((size_t) n < FILL_CHUNK)
-			break;				/* the socket is empty now */
+		n = recv(fd, v.iov_base, (size_t) avail, MSG_DONTWAIT);
+		v.iov_len = n > 0 ? (size_t) n : 0;
+		evbuffer_commit_space(in, &v, n > 0 ? 1 : 0);
 	}
 	evbuffer_freeze(in, 0);
-	return total;
+	return n > 0 ? (size_t) n : 0;
 }
 
 static void

@@ -29,8 +29,10 @@
 # and the ratios gateway / SQL and gateway / SQL+send (the bar of issue 17
 # is >= 0.7; SQL+send is the like-for-like baseline, SQL the stricter one)
 # and gateway / kinesis-local (bar > 1); with BENCH_ROUNDS > 1 the table
-# is measured that many times, interleaved, and a summary gives the mean
-# and the spread (min-max) of each figure.  Timing is never asserted.
+# is measured that many times, interleaved (the SQL baseline next to the
+# gateway's raw client; every other round in the reverse order), and a
+# summary gives the mean and the spread (min-max) of each figure.  Timing
+# is never asserted.
 #
 # Settings (environment): BENCH_SECONDS (default 5 per measurement),
 # BENCH_ROUNDS (default 2), BENCH_PORT (default 5497; names the socket file
@@ -160,23 +162,39 @@ echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)"
 
 # one line per figure: round case clients what rate
 : >"$WORK/figures"
+# one figure: $1 round, $2 case, $3 clients, $4 what, $5 records per call
+measure()
+{
+	local rate
+	case $4 in
+		sql) rate=$(sql_rate "$2" "$3" "$5") ;;
+		sqlsend) rate=$(sql_rate put_send "$3" "$5") ;;
+		gateway-*) rate=$(ep_rate "$2" "$3" "$GWPORT" "${4#gateway-}" h2) ;;
+		kinesis-local-*) rate=$(ep_rate "$2" "$3" "$KLPORT" "${4#kinesis-local-}" h1) ;;
+	esac
+	echo "$1 $2 $3 $4 $rate" >>"$WORK/figures"
+}
+
+# Each round measures, for each case and client count, the SQL baseline
+# next to the gateway's raw client (the ratio the bar is about), then the
+# rest; odd rounds in this order, even rounds in the reverse one, so that
+# a drift of the machine during a round (the streams growing, a checkpoint,
+# other users' load) weighs on both sides alike over two rounds.
 for round in $(seq 1 "$ROUNDS"); do
 	for c in put get; do
 		per=500
 		[ $c = get ] && per=$GET_PER_CALL
 		for n in 1 4; do
-			echo "$round $c $n sql $(sql_rate $c $n $per)" >>"$WORK/figures"
-			# get: the records already cross the wire, the same figure
-			if [ $c = put ]; then
-				echo "$round $c $n sqlsend $(sql_rate put_send $n $per)" >>"$WORK/figures"
-			else
-				echo "$round $c $n sqlsend $(tail -1 "$WORK/figures" | cut -d' ' -f5)" >>"$WORK/figures"
-			fi
-			for k in sdk raw; do
-				echo "$round $c $n gateway-$k $(ep_rate $c $n "$GWPORT" $k h2)" >>"$WORK/figures"
-				[ "$WITH_KL" = 1 ] &&
-					echo "$round $c $n kinesis-local-$k $(ep_rate $c $n "$KLPORT" $k h1)" >>"$WORK/figures"
+			steps="sql gateway-raw"
+			# get: the records already cross the wire, SQL+send is the SQL figure
+			[ $c = put ] && steps="$steps sqlsend"
+			steps="$steps gateway-sdk"
+			[ "$WITH_KL" = 1 ] && steps="$steps kinesis-local-raw kinesis-local-sdk"
+			[ $((round % 2)) = 0 ] && steps=$(echo "$steps" | tr ' ' '\n' | tac | tr '\n' ' ')
+			for what in $steps; do
+				measure "$round" $c $n "$what" "$per"
 			done
+			[ $c = put ] || echo "$round $c $n sqlsend $(awk -v k="$round $c $n sql" '$1" "$2" "$3" "$4 == k {print $5}' "$WORK/figures")" >>"$WORK/figures"
 		done
 	done
 	echo "round $round done, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -200,3 +218,18 @@ END {
       f(p "sqlsend"), r(g, p "sqlsend")
   }
 }' "$WORK/figures"
+
+# the bar's ratio in each round: the gateway's raw client against the SQL
+# baseline measured next to it
+echo "gateway raw / SQL, per round:"
+for c in put get; do
+	for n in 1 4; do
+		printf '  %s %s clients:' $c $n
+		for round in $(seq 1 "$ROUNDS"); do
+			awk -v r="$round" -v c=$c -v n=$n '$1 == r && $2 == c && $3 == n && $4 == "sql" { s = $5 }
+				$1 == r && $2 == c && $3 == n && $4 == "gateway-raw" { g = $5 }
+				END { printf " %.2f", s > 0 ? g / s : 0 }' "$WORK/figures"
+		done
+		echo
+	done
+done
