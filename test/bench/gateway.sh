@@ -228,7 +228,7 @@ for c in put get; do
 		for round in $(seq 1 "$ROUNDS"); do
 			awk -v r="$round" -v c=$c -v n=$n '$1 == r && $2 == c && $3 == n && $4 == "sql" { s = $5 }
 				$1 == r && $2 == c && $3 == n && $4 == "gateway-raw" { g = $5 }
-				END { printf " %.2f", s > 0 ? g / s : 0 }' "$WORK/figures"
+				END { printf " %.2f", (s > 0 ? g / s : 0) }' "$WORK/figures"
 		done
 		echo
 	done
