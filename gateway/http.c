@@ -632,7 +632,7 @@ conn_read(struct bufferevent *bev, void *arg)
 {
 	gw_conn    *c = arg;
 
-	/* the rest of what the client sent, in large reads (sockio.c) */
+	/* the rest of what the client sent, in one read (sockio.c) */
 	gw_sock_fill(bev, c->tls);
 	if (c->proto == P_UNKNOWN)
 	{

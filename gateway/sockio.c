@@ -4,7 +4,7 @@
  *
  * libevent 2.1 (Debian 12) reads at most 4096 bytes per read however large
  * bufferevent_set_max_single_read is (EVBUFFER_MAX_READ), so an 85 kB
- * PutRecords body took 21 trips through epoll_wait, ioctl(FIONREAD), readv
+ * PutRecords body took 22 trips through epoll_wait, ioctl(FIONREAD), readv
  * and the HTTP parser.  gw_sock_fill reads what the socket holds into the
  * bufferevent's input buffer in one read instead.  gw_sock_send writes
  * an answer to the socket at once when nothing is queued before it, rather
@@ -20,9 +20,7 @@
  */
 #include "gw.h"
 
-#include <errno.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <sys/ioctl.h>
 #include <sys/socket.h>
