@@ -105,18 +105,9 @@ string(gw_out *o, const char *s, size_t len)
 		put(o, s, len);
 		return;
 	}
-	/* most strings (sequence numbers, shard ids) need no escape: one copy */
+	/* most strings (sequence numbers, shard ids) need no escape: one copy below */
 	while (plain < len && json_plain_char((unsigned char) s[plain]))
 		plain++;
-	if (plain == len)
-	{
-		room(o, len + 2);
-		o->b.data[o->b.len] = '"';
-		memcpy(o->b.data + o->b.len + 1, s, len);
-		o->b.data[o->b.len + 1 + len] = '"';
-		o->b.len += len + 2;
-		return;
-	}
 	put_char(o, '"');
 	for (size_t i = plain; i < len; i++)
 	{

@@ -77,9 +77,8 @@ void		gw_log(int level, const char *fmt,...) __attribute__((format(printf, 2, 3)
 
 /* ---- plain-socket reads and writes beside the bufferevent (sockio.c) ---- */
 struct bufferevent;
-size_t		gw_sock_fill(struct bufferevent *bev, bool tls);
-void		gw_sock_send(struct bufferevent *bev, bool tls, const char *head, size_t head_len,
-						 char *body, size_t body_len);
+void		gw_sock_fill(struct bufferevent *bev);
+void		gw_sock_send(struct bufferevent *bev, const char *head, size_t head_len, char *body, size_t body_len);
 
 /* ---- requests (request.c) ---- */
 typedef struct gw_header

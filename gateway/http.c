@@ -42,7 +42,6 @@ typedef enum
 typedef struct gw_conn
 {
 	struct bufferevent *bev;
-	bool		tls;			/* OpenSSL owns the socket's bytes */
 	proto_t		proto;
 	bool		closing;		/* close once the output is written */
 	gw_request *requests;		/* every live request of this connection */
@@ -297,33 +296,25 @@ h1_process(gw_conn *c)
 	c->in_process = false;
 }
 
-#define H1_HEAD_FORMAT "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n" \
-	"x-amzn-RequestId: %s\r\n%s%s%s%s\r\n"
-#define H1_HEAD_ARGS(c, r, rid) (r)->status, http_status_str((r)->status), (r)->resp_type, (r)->resp_len, (rid), \
-	(r)->err_type ? "x-amzn-ErrorType: " : "", (r)->err_type ? (r)->err_type : "", \
-	(r)->err_type ? "\r\n" : "", (c)->keep_alive ? "" : "Connection: close\r\n"
-
 static void
 h1_respond(gw_conn *c, gw_request *r)
 {
-	char		small[512],
-			   *head = small,
+	/* about 300 bytes at most: the status text, content type and error type (gw_err.typebuf) are short */
+	char		head[512],
 				rid[37];
 	int			head_len;
 
 	request_id(rid);
-	head_len = snprintf(small, sizeof(small), H1_HEAD_FORMAT, H1_HEAD_ARGS(c, r, rid));
-	if (head_len >= (int) sizeof(small))
-	{
-		/* a long error type: format it again into a buffer of its size */
-		head = malloc((size_t) head_len + 1);
-		snprintf(head, (size_t) head_len + 1, H1_HEAD_FORMAT, H1_HEAD_ARGS(c, r, rid));
-	}
+	head_len = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+						"x-amzn-RequestId: %s\r\n%s%s%s%s\r\n",
+						r->status, http_status_str(r->status), r->resp_type, r->resp_len, rid,
+						r->err_type ? "x-amzn-ErrorType: " : "", r->err_type ? r->err_type : "",
+						r->err_type ? "\r\n" : "", c->keep_alive ? "" : "Connection: close\r\n");
+	if (head_len >= (int) sizeof(head))
+		head_len = sizeof(head) - 1;	/* cannot happen; never read past the buffer */
 	/* the body goes out without a copy; sockio.c frees it once written */
-	gw_sock_send(c->bev, c->tls, head, (size_t) head_len, r->resp, r->resp_len);
+	gw_sock_send(c->bev, head, (size_t) head_len, r->resp, r->resp_len);
 	r->resp = NULL;
-	if (head != small)
-		free(head);
 	conn_unlink(c, r);
 	gw_request_free(r);
 	c->busy = false;
@@ -633,7 +624,7 @@ conn_read(struct bufferevent *bev, void *arg)
 	gw_conn    *c = arg;
 
 	/* the rest of what the client sent, in one read (sockio.c) */
-	gw_sock_fill(bev, c->tls);
+	gw_sock_fill(bev);
 	if (c->proto == P_UNKNOWN)
 	{
 		struct evbuffer *in = bufferevent_get_input(bev);
@@ -723,7 +714,6 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 		free(c);
 		return;
 	}
-	c->tls = ssl_ctx != NULL;
 	nconns++;
 	{
 		/* small frames (HTTP/2 windows, events) must not wait for delayed ACKs */
@@ -731,8 +721,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
-	/* a GetRecords answer in one write (not 16 KiB each); reads: gw_sock_fill */
-	bufferevent_set_max_single_read(c->bev, 1024 * 1024);
+	/* a GetRecords answer in one write (not 16 KiB each); large reads: gw_sock_fill */
 	bufferevent_set_max_single_write(c->bev, 1024 * 1024);
 	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
