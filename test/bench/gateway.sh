@@ -35,7 +35,7 @@
 # is never asserted.
 #
 # Settings (environment): BENCH_SECONDS (default 5 per measurement),
-# BENCH_ROUNDS (default 2), BENCH_PORT (default 5497; names the socket file
+# BENCH_ROUNDS (default 3), BENCH_PORT (default 5497; names the socket file
 # only), GATEWAY_PORT (default 45670; kinesis-local uses the next two),
 # BENCH_TMPDIR (default /tmp), PG_BINDIR (default: pg_config --bindir, with
 # the kinesis_glue library installed), BENCH_KEEP (see lib.sh), GATEWAY (default:
@@ -49,7 +49,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PORT=${BENCH_PORT:-5497}
 kg_bench_init gateway
 SECONDS_RUN=${BENCH_SECONDS:-5}
-ROUNDS=${BENCH_ROUNDS:-2}
+ROUNDS=${BENCH_ROUNDS:-3}
 POOL=${BENCH_POOL:-4}
 WITH_KL=${BENCH_KINESIS_LOCAL:-1}
 GWPORT=${GATEWAY_PORT:-45670}
@@ -220,16 +220,18 @@ END {
 }' "$WORK/figures"
 
 # the bar's ratio in each round: the gateway's raw client against the SQL
-# baseline measured next to it
-echo "gateway raw / SQL, per round:"
+# baseline measured next to it, and their median (as run.sh's ratios: a
+# round whose two measurements fell into different phases of the machine's
+# speed moves the median less than the means above)
+echo "gateway raw / SQL, per round, and the median of the rounds:"
 for c in put get; do
 	for n in 1 4; do
-		printf '  %s %s clients:' $c $n
-		for round in $(seq 1 "$ROUNDS"); do
+		ratios=$(for round in $(seq 1 "$ROUNDS"); do
 			awk -v r="$round" -v c=$c -v n=$n '$1 == r && $2 == c && $3 == n && $4 == "sql" { s = $5 }
 				$1 == r && $2 == c && $3 == n && $4 == "gateway-raw" { g = $5 }
-				END { printf " %.2f", (s > 0 ? g / s : 0) }' "$WORK/figures"
-		done
-		echo
+				END { printf "%.4f\n", (s > 0 ? g / s : 0) }' "$WORK/figures"
+		done)
+		printf '  %s %s clients:%s  median %s\n' $c $n "$(printf ' %.2f' $ratios)" \
+			"$(echo "$ratios" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
 	done
 done
