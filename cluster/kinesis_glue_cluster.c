@@ -22,7 +22,6 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
-#include "common/cryptohash.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
@@ -35,6 +34,7 @@
 #include "utils/numeric.h"
 #include "utils/uuid.h"
 
+#include "common/kg_md5.h"
 #include "kc_section.h"
 
 PG_MODULE_MAGIC;
@@ -210,7 +210,6 @@ route_batch(FunctionCallInfo fcinfo, Batch *b)
 				nehk = 0,
 				nranges;
 	Range	   *ranges;
-	pg_cryptohash_ctx *ctx;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -238,13 +237,6 @@ route_batch(FunctionCallInfo fcinfo, Batch *b)
 						errmsg("kinesis_cluster is not configured"),
 						errhint("Run kinesis_cluster.configure(node_names, connection_strings) as a superuser.")));
 
-	/*
-	 * one MD5 context for the batch (one per key, each clearing OpenSSL's
-	 * error queue, was 3% of the proxy's CPU)
-	 */
-	ctx = pg_cryptohash_create(PG_MD5);
-	if (ctx == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	b->node = palloc(sizeof(int32) * b->n);
 	b->key = palloc(sizeof(u128) * b->n);
 	b->pk = palloc(sizeof(char *) * b->n);
@@ -274,10 +266,8 @@ route_batch(FunctionCallInfo fcinfo, Batch *b)
 		{
 			uint8		md5[16];
 
-			if (pg_cryptohash_init(ctx) < 0 ||
-				pg_cryptohash_update(ctx, (const uint8 *) b->pk[i], b->pklen[i]) < 0 ||
-				pg_cryptohash_final(ctx, md5, sizeof(md5)) < 0)
-				elog(ERROR, "could not compute MD5: %s", pg_cryptohash_error(ctx));
+			/* the node hashes the key with the same code (kg_hashkey.c) */
+			kg_md5((const uint8 *) b->pk[i], b->pklen[i], md5);
 			for (int k = 0; k < 16; k++)
 				h = (h << 8) | md5[k];
 		}
@@ -290,8 +280,6 @@ route_batch(FunctionCallInfo fcinfo, Batch *b)
 		b->node[i] = hit->node;
 		b->key[i] = hit->home ? stretch(h - hit->start, hit->end - hit->start + 1) : h;
 	}
-
-	pg_cryptohash_free(ctx);
 
 	/* the distinct nodes, ascending */
 	b->nodes = palloc(sizeof(int32) * b->n);
