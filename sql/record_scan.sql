@@ -1,9 +1,10 @@
 --
 -- KinesisRecordScan (src/streams/record_scan.c): read_shard and
 -- get_records_rows in FROM run as a custom scan that returns each record as
--- it is read, without a function scan's tuplestore.  It must return exactly
--- what the function scan returns, be chosen only where it means the same,
--- check what the function scan checks, and end cleanly when stopped early.
+-- it is read, without a function scan's tuplestore (put_record's one row
+-- too, near the end).  It must return exactly what the function scan
+-- returns, be chosen only where it means the same, check what the function
+-- scan checks, and end cleanly when stopped early.
 -- Streams of this file are named 'rs.*' and deleted at the end.  Sequence
 -- numbers, iterators and timestamps are never printed.
 --
@@ -230,6 +231,60 @@ DEALLOCATE rs_again;
 REVOKE SELECT ON kinesis_records."rs.s" FROM regress_kg_rs_reader;
 DROP ROLE regress_kg_rs_reader;
 DROP ROLE regress_kg_rs_nobody;
+
+-- put_record runs as the scan too: the put when the scan starts, then its
+-- one row.  It must put exactly as the function scan does: once for a
+-- join that scans it again with the same arguments, not at all under
+-- LIMIT 0 (nothing is fetched), with the same errors
+EXPLAIN (COSTS OFF, VERBOSE)
+SELECT * FROM kinesis.put_record('rs.s', 'put-1', '\x01'::bytea);
+SELECT shard_id, sequence_number > 0 AS numbered FROM kinesis.put_record('rs.s', 'put-1', '\x01'::bytea);
+SET enable_material = off;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+EXPLAIN (COSTS OFF)
+SELECT count(*) FROM generate_series(1, 3) g
+  CROSS JOIN kinesis.put_record('rs.s', 'put-rewind', '\x02'::bytea) p;
+SELECT count(*) AS rows, count(DISTINCT p.sequence_number) AS puts FROM generate_series(1, 3) g
+  CROSS JOIN kinesis.put_record('rs.s', 'put-rewind', '\x02'::bytea) p;
+SET kinesis_glue.enable_record_scan = off;
+SELECT count(*) AS rows, count(DISTINCT p.sequence_number) AS puts FROM generate_series(1, 3) g
+  CROSS JOIN kinesis.put_record('rs.s', 'put-rewind', '\x02'::bytea) p;
+RESET kinesis_glue.enable_record_scan;
+RESET enable_material;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
+SELECT * FROM kinesis.put_record('rs.s', 'put-limit', '\x03'::bytea) LIMIT 0;
+SET kinesis_glue.enable_record_scan = off;
+SELECT * FROM kinesis.put_record('rs.s', 'put-limit', '\x03'::bytea) LIMIT 0;
+RESET kinesis_glue.enable_record_scan;
+-- a new parameter value scans again: one put per outer row
+SELECT count(DISTINCT p.sequence_number) AS puts
+  FROM (VALUES ('put-param-a'), ('put-param-b')) k(key),
+       LATERAL (SELECT * FROM kinesis.put_record('rs.s', k.key, '\x05'::bytea) OFFSET 0) p;
+SELECT partition_key, count(*) FROM (
+    SELECT partition_key FROM kinesis.read_shard('rs.s', 'shardId-000000000000', NULL, 10000)
+    UNION ALL
+    SELECT partition_key FROM kinesis.read_shard('rs.s', 'shardId-000000000001', NULL, 10000)) r
+ WHERE partition_key LIKE 'put-%' GROUP BY 1 ORDER BY 1;
+SELECT * FROM kinesis.put_record(NULL, 'put-err', '\x01'::bytea);
+SELECT * FROM kinesis.put_record('rs.nonesuch', 'put-err', '\x01'::bytea);
+SELECT * FROM kinesis.put_record('rs.s', 'put-err', '\x01'::bytea, sequence_number_for_ordering => -1);
+-- with track_functions = all the scan's reads and puts count as calls, as
+-- function scans' do
+SET track_functions = 'all';
+BEGIN;
+SELECT count(*) FROM kinesis.put_record('rs.s', 'put-stats', '\x04'::bytea);
+SELECT count(*) FROM kinesis.read_shard('rs.s', 'shardId-000000000000', NULL, 5);
+SELECT pg_stat_get_xact_function_calls('kinesis.put_record(text,text,bytea,numeric,bigint)'::regprocedure) AS put_record_calls,
+       pg_stat_get_xact_function_calls('kinesis.read_shard(text,text,bigint,integer)'::regprocedure) AS read_shard_calls;
+SET LOCAL kinesis_glue.enable_record_scan = off;
+SELECT count(*) FROM kinesis.put_record('rs.s', 'put-stats', '\x04'::bytea);
+SELECT count(*) FROM kinesis.read_shard('rs.s', 'shardId-000000000000', NULL, 5);
+SELECT pg_stat_get_xact_function_calls('kinesis.put_record(text,text,bytea,numeric,bigint)'::regprocedure) AS put_record_calls,
+       pg_stat_get_xact_function_calls('kinesis.read_shard(text,text,bigint,integer)'::regprocedure) AS read_shard_calls;
+ROLLBACK;
+RESET track_functions;
 
 -- a stream deleted while an iterator is out: ResourceNotFoundException
 SELECT kinesis.delete_stream('rs.s');

@@ -2,8 +2,10 @@
  *
  * record_scan.c
  *		KinesisRecordScan: a custom scan that runs our record reads in FROM
- *		without a tuplestore: kinesis.read_shard, kinesis.get_records_rows
- *		(record_read.c) and glue.bookmark_records (glue/bookmarks.c).
+ *		without a tuplestore: kinesis.read_shard, kinesis.get_records_rows,
+ *		kinesis.get_records (record_read.c) and glue.bookmark_records
+ *		(glue/bookmarks.c); and kinesis.put_record's one row (put.c), whose
+ *		put runs when the scan starts, as at a function scan's first fetch.
  *
  * PostgreSQL hands the rows of any set-returning function in FROM over
  * through a tuplestore: each row is formed, copied in, read back out and
@@ -34,8 +36,11 @@
  * reference, which rowmarks of UPDATE ... FROM and FOR UPDATE also add).
  * At execution the node checks EXECUTE on the function as the function
  * scan would; the read itself makes the same checks (SELECT on the
- * stream) as the function.  kinesis_glue.enable_record_scan = off turns it
- * off (then the function scan runs, as without the hook).
+ * stream) as the function.  With track_functions = all, the read's steps
+ * are counted and timed as one call of the function in
+ * pg_stat_user_functions, as the function scan's call would be.
+ * kinesis_glue.enable_record_scan = off turns it off (then the function
+ * scan runs, as without the hook).
  *
  * Locking: as the provider's read; for the shard reads, AccessShareLock on
  * the segment being read, held from one row to the next.
@@ -62,6 +67,7 @@
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
+#include "pgstat.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -94,6 +100,8 @@ typedef struct KgRecordScanState
 	bool		rewind;
 	Tuplestorestate *store;		/* the rows of the first read; NULL: none */
 	TupleTableSlot *store_slot; /* rows read back from store */
+	/* the function, as pgstat sees it (pg_stat_user_functions) */
+	FmgrInfo	stats_flinfo;
 } KgRecordScanState;
 
 bool		kg_enable_record_scan = true;
@@ -375,6 +383,9 @@ kg_record_scan_create_state(CustomScan *cscan)
 						strVal(linitial(cscan->custom_private))),
 				 errhint("Run DISCARD PLANS and the statement again.")));
 	st->funcid = (Oid) intVal(lsecond(cscan->custom_private));
+	/* what fmgr_info sets for a C function, all that pgstat reads */
+	st->stats_flinfo.fn_oid = st->funcid;
+	st->stats_flinfo.fn_stats = TRACK_FUNC_PL;
 	return (Node *) st;
 }
 
@@ -436,6 +447,32 @@ kg_record_scan_leave_config(int level)
 		AtEOXact_GUC(true, level);
 }
 
+/*
+ * Count and time the steps of a read as one call of the function in
+ * pg_stat_user_functions, as a function scan's call is (with
+ * track_functions = all, for a C function): each step from
+ * kg_record_scan_step_begin to kg_record_scan_step_end, the call counted
+ * at the end step (finalize).  Nothing when the setting is lower.
+ */
+static inline void
+kg_record_scan_step_begin(KgRecordScanState *st, PgStat_FunctionCallUsage *fcu)
+{
+	LOCAL_FCINFO(fcinfo, 0);
+
+	fcu->fs = NULL;
+	if (pgstat_track_functions <= st->stats_flinfo.fn_stats)
+		return;					/* not wanted (pgstat's own test, made first) */
+	InitFunctionCallInfoData(*fcinfo, &st->stats_flinfo, 0, InvalidOid, NULL, NULL);
+	pgstat_init_function_usage(fcinfo, fcu);
+}
+
+static inline void
+kg_record_scan_step_end(PgStat_FunctionCallUsage *fcu, bool finalize)
+{
+	if (fcu->fs != NULL)
+		pgstat_end_function_usage(fcu, finalize);
+}
+
 /* Evaluate the arguments and begin the read (in the query's memory). */
 static void
 kg_record_scan_start(KgRecordScanState *st)
@@ -446,6 +483,7 @@ kg_record_scan_start(KgRecordScanState *st)
 	ListCell   *lc;
 	int			i = 0;
 	int			level;
+	PgStat_FunctionCallUsage fcu;
 
 	LOCAL_FCINFO(fcinfo, KG_RECORD_SCAN_MAX_ARGS);
 
@@ -460,7 +498,9 @@ kg_record_scan_start(KgRecordScanState *st)
 	MemoryContextSwitchTo(st->css.ss.ps.state->es_query_cxt);
 	st->read = palloc0(st->provider->state_size);
 	level = kg_record_scan_enter_config(st);
+	kg_record_scan_step_begin(st, &fcu);
 	st->provider->begin(st->read, fcinfo, desc);
+	kg_record_scan_step_end(&fcu, false);
 	kg_record_scan_leave_config(level);
 	MemoryContextSwitchTo(old);
 	st->started = true;
@@ -471,12 +511,15 @@ static void
 kg_record_scan_stop(KgRecordScanState *st)
 {
 	int			level;
+	PgStat_FunctionCallUsage fcu;
 
 	if (!st->started)
 		return;
 	st->started = false;
 	level = kg_record_scan_enter_config(st);
+	kg_record_scan_step_begin(st, &fcu);
 	st->provider->end(st->read);
+	kg_record_scan_step_end(&fcu, true);
 	kg_record_scan_leave_config(level);
 }
 
@@ -489,11 +532,14 @@ kg_record_scan_read_next(KgRecordScanState *st, TupleTableSlot *slot)
 {
 	MemoryContext old = MemoryContextSwitchTo(st->css.ss.ps.state->es_query_cxt);
 	bool		more;
+	PgStat_FunctionCallUsage fcu;
 
 	if (!st->started)
 		kg_record_scan_start(st);
+	kg_record_scan_step_begin(st, &fcu);
 	more = st->provider->next(st->read, slot->tts_values, slot->tts_isnull,
 							  st->css.ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
+	kg_record_scan_step_end(&fcu, false);
 	MemoryContextSwitchTo(old);
 	if (!more)
 	{
@@ -617,7 +663,7 @@ void
 kg_record_scan_init(void)
 {
 	DefineCustomBoolVariable("kinesis_glue.enable_record_scan",
-							 "Runs read_shard and get_records_rows in FROM as a KinesisRecordScan.",
+							 "Runs the record reads and put_record in FROM as a KinesisRecordScan.",
 							 "The scan returns each record as it is read, without the tuplestore of a function scan; off: a function scan.",
 							 &kg_enable_record_scan, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	RegisterCustomScanMethods(&kg_record_scan_methods);

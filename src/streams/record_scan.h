@@ -17,7 +17,7 @@
 #include "nodes/extensible.h"
 #include "nodes/pathnodes.h"
 
-#define KG_RECORD_SCAN_MAX_ARGS 4
+#define KG_RECORD_SCAN_MAX_ARGS 5
 
 /*
  * A read the scan runs in place of a function scan of the function that

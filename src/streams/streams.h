@@ -14,6 +14,7 @@
 extern void kg_streams_init(void);
 extern void kg_record_scan_init(void);	/* record_scan.c */
 extern void kg_record_read_register_scans(void);	/* record_read.c */
+extern void kg_put_register_scan(void);	/* put.c */
 extern void kg_unnest_scan_init(void);	/* unnest_scan.c */
 
 /* stream_owners.c: for DROP/REASSIGN OWNED and DROP ROLE */

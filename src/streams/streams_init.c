@@ -158,6 +158,7 @@ kg_streams_init(void)
 	kg_streams_init_backend();
 	kg_record_scan_init();
 	kg_record_read_register_scans();
+	kg_put_register_scan();
 	kg_unnest_scan_init();
 	kg_shmem_register(&stream_state_part);
 	kg_shmem_register(&meter_part);
