@@ -95,8 +95,7 @@ json_plain_char(unsigned char ch)
 static void
 string(gw_out *o, const char *s, size_t len)
 {
-	size_t		from = 0,
-				plain = 0;
+	size_t		from = 0;
 
 	if (o->cbor)
 	{
@@ -105,11 +104,9 @@ string(gw_out *o, const char *s, size_t len)
 		put(o, s, len);
 		return;
 	}
-	/* most strings (sequence numbers, shard ids) need no escape: one copy below */
-	while (plain < len && json_plain_char((unsigned char) s[plain]))
-		plain++;
+	/* runs of characters without escapes (most strings: all of it) go in one copy */
 	put_char(o, '"');
-	for (size_t i = plain; i < len; i++)
+	for (size_t i = 0; i < len; i++)
 	{
 		unsigned char ch = (unsigned char) s[i];
 		char		esc[7];

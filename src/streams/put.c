@@ -448,13 +448,15 @@ kg_shard_id_datum(int32 shard_index)
 
 /*
  * Put put_record's one record with the arguments in fcinfo (stream_name,
- * partition_key, data, explicit_hash_key, sequence_number_for_ordering)
- * into *out: kinesis.put_record itself and its KinesisRecordScan steps.
+ * partition_key, data, explicit_hash_key, sequence_number_for_ordering);
+ * its result row (shard_id, sequence_number) into values: kinesis.put_record
+ * itself and its KinesisRecordScan steps.
  */
 static void
-kg_put_record_args(FunctionCallInfo fcinfo, KgPutResult *out)
+kg_put_record_values(FunctionCallInfo fcinfo, Datum *values)
 {
 	KgPutInput	in;
+	KgPutResult out;
 	int64		sfo = -1;
 
 	if (PG_ARGISNULL(0))
@@ -480,13 +482,15 @@ kg_put_record_args(FunctionCallInfo fcinfo, KgPutResult *out)
 					 errmsg("InvalidArgumentException: sequence number for ordering %lld is invalid", (long long) sfo)));
 	}
 
-	kg_put(text_to_cstring(PG_GETARG_TEXT_PP(0)), &in, 1, out, sfo);
-	if (out->throttled)
+	kg_put(text_to_cstring(PG_GETARG_TEXT_PP(0)), &in, 1, &out, sfo);
+	if (out.throttled)
 		ereport(ERROR,
 				(errcode(KG_THROUGHPUT_EXCEEDED),
 				 errmsg("ProvisionedThroughputExceededException: rate exceeded for shard %s in stream \"%s\"",
-						kg_shard_id_string(out->shard_index), text_to_cstring(PG_GETARG_TEXT_PP(0))),
+						kg_shard_id_string(out.shard_index), text_to_cstring(PG_GETARG_TEXT_PP(0))),
 				 errhint("Retry with backoff, spread the partition keys, or add shards.")));
+	values[0] = kg_shard_id_datum(out.shard_index);
+	values[1] = Int64GetDatum(out.sequence_number);
 }
 
 PG_FUNCTION_INFO_V1(kg_put_record);
@@ -499,14 +503,11 @@ Datum
 kg_put_record(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	KgPutResult out;
 	Datum		values[2];
 	bool		nulls[2] = {false, false};
 
-	kg_put_record_args(fcinfo, &out);
+	kg_put_record_values(fcinfo, values);
 	InitMaterializedSRF(fcinfo, rsinfo && rsinfo->expectedDesc ? MAT_SRF_USE_EXPECTED_DESC : 0);
-	values[0] = kg_shard_id_datum(out.shard_index);
-	values[1] = Int64GetDatum(out.sequence_number);
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	return (Datum) 0;
 }
@@ -518,40 +519,14 @@ kg_put_record(PG_FUNCTION_ARGS)
  * and a result descriptor for that row (a put with its commit: about
  * 58,800 backend instructions instead of 62,900).
  */
-typedef struct KgPutRecordScan
-{
-	Datum		values[2];
-	bool		returned;
-} KgPutRecordScan;
-
 static void
 kg_put_record_scan_begin(void *state, FunctionCallInfo fcinfo, TupleDesc desc)
 {
-	KgPutRecordScan *st = (KgPutRecordScan *) state;
-	KgPutResult out;
+	KgRecordScanRow *row = (KgRecordScanRow *) state;
 
-	kg_put_record_args(fcinfo, &out);
-	st->values[0] = kg_shard_id_datum(out.shard_index);
-	st->values[1] = Int64GetDatum(out.sequence_number);
-}
-
-static bool
-kg_put_record_scan_next(void *state, Datum *values, bool *nulls, MemoryContext row_cxt)
-{
-	KgPutRecordScan *st = (KgPutRecordScan *) state;
-
-	if (st->returned)
-		return false;
-	st->returned = true;
-	values[0] = st->values[0];
-	values[1] = st->values[1];
-	nulls[0] = nulls[1] = false;
-	return true;
-}
-
-static void
-kg_put_record_scan_end(void *state)
-{
+	Assert(desc->natts <= KG_RECORD_SCAN_ROW_MAX_ATTS);
+	row->natts = desc->natts;
+	kg_put_record_values(fcinfo, row->values);
 }
 
 static const KgRecordScanProvider kg_put_record_scan = {
@@ -561,10 +536,9 @@ static const KgRecordScanProvider kg_put_record_scan = {
 	.retset = true,
 	.natts = 2,
 	.name = "kinesis.put_record",
-	.state_size = sizeof(KgPutRecordScan),
+	.state_size = sizeof(KgRecordScanRow),
 	.begin = kg_put_record_scan_begin,
-	.next = kg_put_record_scan_next,
-	.end = kg_put_record_scan_end,
+	.next = kg_record_scan_row_next,
 };
 
 /* Register put_record with KinesisRecordScan (from kg_streams_init). */

@@ -593,43 +593,25 @@ static const KgRecordScanProvider kg_get_records_rows_scan = {
  * (the outer side of `FROM kinesis.get_records(...) g, unnest(g.records)`,
  * unnest_scan.c).
  */
-typedef struct KgGetRecordsScan
-{
-	Datum		values[4];
-	bool		nulls[4];
-	bool		returned;
-} KgGetRecordsScan;
-
 static void
 kg_get_records_scan_begin(void *state, FunctionCallInfo fcinfo, TupleDesc desc)
 {
-	KgGetRecordsScan *st = (KgGetRecordsScan *) state;
+	KgRecordScanRow *row = (KgRecordScanRow *) state;
 
-	kg_get_records_values(fcinfo, kg_record_read_wait_argument(fcinfo), desc, st->values, st->nulls);
-}
-
-static bool
-kg_get_records_scan_next(void *state, Datum *values, bool *nulls, MemoryContext row_cxt)
-{
-	KgGetRecordsScan *st = (KgGetRecordsScan *) state;
-
-	if (st->returned)
-		return false;
-	st->returned = true;
-	memcpy(values, st->values, sizeof(st->values));
-	memcpy(nulls, st->nulls, sizeof(st->nulls));
-	return true;
+	Assert(desc->natts <= KG_RECORD_SCAN_ROW_MAX_ATTS);
+	row->natts = desc->natts;
+	kg_get_records_values(fcinfo, kg_record_read_wait_argument(fcinfo), desc, row->values, row->nulls);
 }
 
 /* The array goes with the read (a rescan reads again). */
 static void
 kg_get_records_scan_end(void *state)
 {
-	KgGetRecordsScan *st = (KgGetRecordsScan *) state;
+	KgRecordScanRow *row = (KgRecordScanRow *) state;
 
-	if (!st->nulls[0] && st->values[0] != (Datum) 0)
-		pfree(DatumGetPointer(st->values[0]));
-	st->values[0] = (Datum) 0;
+	if (!row->nulls[0] && row->values[0] != (Datum) 0)
+		pfree(DatumGetPointer(row->values[0]));
+	row->values[0] = (Datum) 0;
 }
 
 /* what the two get_records reads share */
@@ -637,9 +619,9 @@ kg_get_records_scan_end(void *state)
 	.retset = false, \
 	.natts = 4, \
 	.name = "kinesis.get_records", \
-	.state_size = sizeof(KgGetRecordsScan), \
+	.state_size = sizeof(KgRecordScanRow), \
 	.begin = kg_get_records_scan_begin, \
-	.next = kg_get_records_scan_next, \
+	.next = kg_record_scan_row_next, \
 	.end = kg_get_records_scan_end
 
 static const KgRecordScanProvider kg_get_records_scan = {

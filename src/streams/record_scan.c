@@ -148,6 +148,23 @@ kg_record_scan_register(const KgRecordScanProvider *provider)
 	kg_scan_providers[kg_scan_nproviders++] = provider;
 }
 
+/*
+ * Declared in record_scan.h: the next step of a read of one row, whose state
+ * starts with the KgRecordScanRow its begin step filled.
+ */
+bool
+kg_record_scan_row_next(void *state, Datum *values, bool *nulls, MemoryContext row_cxt)
+{
+	KgRecordScanRow *row = (KgRecordScanRow *) state;
+
+	if (row->returned)
+		return false;
+	row->returned = true;
+	memcpy(values, row->values, sizeof(Datum) * row->natts);
+	memcpy(nulls, row->nulls, sizeof(bool) * row->natts);
+	return true;
+}
+
 /* The provider of symbol, or NULL. */
 static const KgRecordScanProvider *
 kg_record_scan_provider(const char *symbol)
@@ -518,7 +535,8 @@ kg_record_scan_stop(KgRecordScanState *st)
 	st->started = false;
 	level = kg_record_scan_enter_config(st);
 	kg_record_scan_step_begin(st, &fcu);
-	st->provider->end(st->read);
+	if (st->provider->end)
+		st->provider->end(st->read);
 	kg_record_scan_step_end(&fcu, true);
 	kg_record_scan_leave_config(level);
 }

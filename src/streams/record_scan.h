@@ -33,7 +33,11 @@
  *		the end.  Runs without the SET clause: providers whose next step
  *		runs SQL pin what it needs themselves.
  * end: end the read, early or after its end (once after begin).  Runs
- *		under the SET clause.
+ *		under the SET clause.  NULL: nothing to end.
+ *
+ * A read of one row computed by its begin step (kinesis.get_records,
+ * kinesis.put_record) keeps it in a KgRecordScanRow at the start of its
+ * state and takes kg_record_scan_row_next as its next step.
  */
 typedef struct KgRecordScanProvider
 {
@@ -51,7 +55,19 @@ typedef struct KgRecordScanProvider
 	void		(*end) (void *state);
 } KgRecordScanProvider;
 
+#define KG_RECORD_SCAN_ROW_MAX_ATTS 4
+
+/* the one row of a read that has one, filled by its begin step */
+typedef struct KgRecordScanRow
+{
+	int			natts;
+	Datum		values[KG_RECORD_SCAN_ROW_MAX_ATTS];
+	bool		nulls[KG_RECORD_SCAN_ROW_MAX_ATTS];
+	bool		returned;
+} KgRecordScanRow;
+
 extern void kg_record_scan_register(const KgRecordScanProvider *provider);
+extern bool kg_record_scan_row_next(void *state, Datum *values, bool *nulls, MemoryContext row_cxt);
 
 /* planning a scan of a function RTE (also unnest_scan.c's) */
 extern bool kg_scan_refers_to_whole_row(RelOptInfo *rel, Index rti);

@@ -232,12 +232,9 @@ END {
 echo "gateway raw / SQL, per round, and the median of the rounds:"
 for c in put get; do
 	for n in 1 4; do
-		ratios=$(for round in $(seq 1 "$ROUNDS"); do
-			awk -v r="$round" -v c=$c -v n=$n '$1 == r && $2 == c && $3 == n && $4 == "sql" { s = $5 }
-				$1 == r && $2 == c && $3 == n && $4 == "gateway-raw" { g = $5 }
-				END { printf "%.4f\n", (s > 0 ? g / s : 0) }' "$WORK/figures"
-		done)
-		printf '  %s %s clients:%s  median %s\n' $c $n "$(printf ' %.2f' $ratios)" \
-			"$(echo "$ratios" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+		ratios=$(awk -v c=$c -v n=$n -v rounds="$ROUNDS" '$2 == c && $3 == n && $4 == "sql" { s[$1] = $5 }
+			$2 == c && $3 == n && $4 == "gateway-raw" { g[$1] = $5 }
+			END { for (r = 1; r <= rounds; r++) printf "%.4f ", (s[r] > 0 ? g[r] / s[r] : 0) }' "$WORK/figures")
+		printf '  %s %s clients:%s  median %.2f\n' $c $n "$(printf ' %.2f' $ratios)" "$(echo "$ratios" | median)"
 	done
 done
